@@ -1,0 +1,359 @@
+/**
+ * Turns a verified Cal.com body (the exact text) into what the service acts on: the normalised
+ * submission fields of the seed spec plus the Job events it implies. Pure; knows every Cal.com
+ * quirk this service copes with (flat MEETING_* bodies, `{firstName,lastName}` names, HTML-escaped
+ * template values, seated bookings, reschedule chains, mixed time formats).
+ */
+import type { z } from "zod";
+import {
+  type attendeeSchema,
+  BOOKING_TRIGGERS,
+  type BookingPayload,
+  bookingPayloadSchema,
+  type BookingTrigger,
+  envelopeSchema,
+  NO_SHOW_TRIGGER,
+  noShowPayloadSchema,
+  PING_TRIGGER,
+} from "./schema.ts";
+import type { EventAttendee, JobEvent, JobEventKind } from "../domain/job.ts";
+import { normalizeEmail } from "../domain/contact.ts";
+
+type Attendee = z.infer<typeof attendeeSchema>;
+
+/** The normalised submission (channel `calcom`) fields. */
+export interface SubmissionFields {
+  event_type: string;
+  booking_uid: string | null;
+  title: string | null;
+  start_time: string | null;
+  end_time: string | null;
+  attendee_name: string | null;
+  attendee_email: string | null;
+  attendee_time_zone: string | null;
+  organizer_email: string | null;
+  rescheduled_from_uid: string | null;
+  cancellation_reason: string | null;
+  /** Cal.com's `createdAt` (for MEETING_* this is the booking's creation time). */
+  created_at: string | null;
+}
+
+/** A Job event before it is tied to a stored submission. */
+export type DraftJobEvent = Omit<JobEvent, "key" | "submission_id">;
+
+export type Interpretation =
+  | { kind: "invalid"; reason: string }
+  | { kind: "ping" }
+  | { kind: "ignored"; fields: SubmissionFields }
+  | { kind: "booking"; fields: SubmissionFields; events: DraftJobEvent[] };
+
+const KIND_BY_TRIGGER: Record<BookingTrigger, JobEventKind> = {
+  BOOKING_REQUESTED: "requested",
+  BOOKING_CREATED: "created",
+  BOOKING_RESCHEDULED: "rescheduled",
+  BOOKING_CANCELLED: "cancelled",
+  BOOKING_REJECTED: "rejected",
+  BOOKING_PAYMENT_INITIATED: "payment_initiated",
+  BOOKING_PAID: "paid",
+  MEETING_STARTED: "meeting_started",
+  MEETING_ENDED: "meeting_ended",
+};
+
+/** Triggers that bring a new appointment time: without a start time and a booker they are unusable. */
+const NEEDS_TIMES_AND_BOOKER = new Set<JobEventKind>(["requested", "created", "rescheduled"]);
+
+/**
+ * Interprets a body. `fallbackAt` orders events whose body has no usable `createdAt` (the time we
+ * received it).
+ */
+export function interpretBody(text: string, fallbackAt: string): Interpretation {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return invalid(
+      looksFormEncoded(text)
+        ? "Body is form-encoded, not JSON: this Cal.com webhook has a custom payload template. Clear the template in Cal.com (Settings → Developer → Webhooks) so the default JSON body is sent."
+        : "Body is not valid JSON. If the Cal.com webhook has a custom payload template, clear it so the default JSON body is sent.",
+    );
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    return invalid(
+      `Body is JSON ${
+        json === null ? "null" : Array.isArray(json) ? "array" : typeof json
+      }, not an object. A Cal.com payload template that renders invalid JSON sends the literal false; clear the template.`,
+    );
+  }
+  const envelope = envelopeSchema.safeParse(json);
+  if (!envelope.success) {
+    return invalid(
+      `Body has no "triggerEvent": ${describeIssues(envelope.error)}. Clear any custom payload template.`,
+    );
+  }
+  const trigger = envelope.data.triggerEvent;
+  if (trigger === PING_TRIGGER) return { kind: "ping" };
+
+  const createdAt = isoOrNull(envelope.data.createdAt);
+  const payload = isPlainObject(envelope.data.payload) ? envelope.data.payload : json;
+
+  if (trigger === NO_SHOW_TRIGGER) return interpretNoShow(payload, createdAt ?? fallbackAt);
+  if (!(BOOKING_TRIGGERS as readonly string[]).includes(trigger)) {
+    return { kind: "ignored", fields: { ...emptyFields(trigger), created_at: createdAt } };
+  }
+  return interpretBooking(trigger as BookingTrigger, payload, createdAt, fallbackAt);
+}
+
+function interpretBooking(
+  trigger: BookingTrigger,
+  payload: unknown,
+  createdAt: string | null,
+  fallbackAt: string,
+): Interpretation {
+  const parsed = bookingPayloadSchema.safeParse(payload);
+  if (!parsed.success) return invalid(`${trigger} payload is unusable: ${describeIssues(parsed.error)}`);
+  const p = parsed.data;
+  const kind = KIND_BY_TRIGGER[trigger];
+  const uid = p.uid.trim();
+  const startTime = isoOrNull(p.startTime);
+  const endTime = isoOrNull(p.endTime);
+  const attendees = bookingAttendees(p);
+
+  if (NEEDS_TIMES_AND_BOOKER.has(kind)) {
+    if (!startTime) return invalid(`${trigger} payload is unusable: "startTime" is missing.`);
+    if (attendees.length === 0) {
+      return invalid(`${trigger} payload is unusable: no attendee has a valid email address.`);
+    }
+  }
+
+  const at = kind === "meeting_ended"
+    ? endTime ?? createdAt ?? fallbackAt
+    : kind === "meeting_started"
+    ? startTime ?? createdAt ?? fallbackAt
+    : createdAt ?? fallbackAt;
+  const seated = (p.seatsPerTimeSlot ?? 0) > 0;
+  const rescheduleUid = nonEmpty(p.rescheduleUid);
+  const booker = attendees[0] ?? null;
+
+  const event: DraftJobEvent = {
+    kind,
+    uid,
+    at,
+    links: seated ? [] : unique([rescheduleUid, nonEmpty(p.rootBookingUid)]).filter((id) => id !== uid),
+    seated,
+    attendees,
+    title: nonEmpty(p.title),
+    start_time: startTime,
+    end_time: endTime,
+    location: locationText(p.location),
+    organizer_email: normalizeEmail(
+      p.organizer?.email ?? p.user?.email ?? payloadString(p, "userPrimaryEmail"),
+    ),
+    responses: customResponses(p),
+    request_reschedule: p.requestReschedule === true,
+    cancellation_reason: nonEmpty(p.cancellationReason),
+    rejection_reason: nonEmpty(p.rejectionReason),
+    payment_id: p.paymentId === null || p.paymentId === undefined ? null : String(p.paymentId),
+  };
+  const events: DraftJobEvent[] = [event];
+  if (seated && rescheduleUid && rescheduleUid !== uid) {
+    // A seat moved to another slot: the attendee joins the new booking and leaves the old one;
+    // the two bookings stay separate Jobs.
+    if (kind === "rescheduled") event.kind = "created";
+    events.push({ kind: "cancelled", uid: rescheduleUid, at, links: [], seated, attendees });
+  }
+
+  return {
+    kind: "booking",
+    fields: {
+      event_type: trigger,
+      booking_uid: uid,
+      title: event.title ?? null,
+      start_time: startTime,
+      end_time: endTime,
+      attendee_name: booker?.name ?? null,
+      attendee_email: booker?.email ?? null,
+      attendee_time_zone: booker?.time_zone ?? null,
+      organizer_email: event.organizer_email ?? null,
+      rescheduled_from_uid: rescheduleUid,
+      cancellation_reason: event.cancellation_reason ?? null,
+      created_at: createdAt,
+    },
+    events,
+  };
+}
+
+function interpretNoShow(payload: unknown, at: string): Interpretation {
+  const parsed = noShowPayloadSchema.safeParse(payload);
+  if (!parsed.success) {
+    return invalid(`${NO_SHOW_TRIGGER} payload is unusable: ${describeIssues(parsed.error)}`);
+  }
+  const uid = parsed.data.bookingUid.trim();
+  const attendees: EventAttendee[] = [];
+  for (const a of parsed.data.attendees) {
+    const email = normalizeEmail(a.email);
+    if (email) attendees.push({ email, name: null, time_zone: null, phone: null, no_show: a.noShow });
+  }
+  return {
+    kind: "booking",
+    fields: {
+      ...emptyFields(NO_SHOW_TRIGGER),
+      booking_uid: uid,
+      attendee_email: attendees[0]?.email ?? null,
+      created_at: at,
+    },
+    events: [{ kind: "no_show", uid, at, links: [], seated: false, attendees }],
+  };
+}
+
+/** Attendees with a valid email, booker first, each email once. */
+function bookingAttendees(p: BookingPayload): EventAttendee[] {
+  const out: EventAttendee[] = [];
+  const seen = new Set<string>();
+  const list = p.attendees ?? [];
+  const responseEmail = responseValue(p, "email");
+  const candidates: Attendee[] = list.length > 0
+    ? list
+    : responseEmail
+    ? [{ email: String(responseEmail) }]
+    : [];
+  candidates.forEach((attendee, index) => {
+    const email = normalizeEmail(attendee.email) ?? (index === 0 ? normalizeEmail(responseEmail) : null);
+    if (!email || seen.has(email)) return;
+    seen.add(email);
+    const phone = index === 0
+      ? nonEmpty(asString(responseValue(p, "attendeePhoneNumber"))) ?? nonEmpty(attendee.phoneNumber) ??
+        nonEmpty(p.smsReminderNumber)
+      : nonEmpty(attendee.phoneNumber);
+    out.push({
+      email,
+      name: attendeeName(attendee, index === 0 ? responseValue(p, "name") : undefined),
+      time_zone: nonEmpty(attendee.timeZone),
+      phone,
+    });
+  });
+  return out;
+}
+
+function attendeeName(
+  a: { name?: string | null; firstName?: string | null; lastName?: string | null },
+  responseName: unknown,
+): string | null {
+  const direct = nonEmpty(a.name);
+  if (direct) return decodeHtmlEntities(direct);
+  const fromResponse = typeof responseName === "string"
+    ? nonEmpty(responseName)
+    : isPlainObject(responseName)
+    ? joinName(responseName.firstName, responseName.lastName)
+    : null;
+  const name = fromResponse ?? joinName(a.firstName, a.lastName);
+  return name ? decodeHtmlEntities(name) : null;
+}
+
+function joinName(first: unknown, last: unknown): string | null {
+  return nonEmpty([first, last].filter((s) => typeof s === "string" && s.trim()).join(" "));
+}
+
+const NAMED_ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
+
+/** Undoes the HTML escaping Handlebars payload templates apply (`O&#x27;Brien` → `O'Brien`). */
+export function decodeHtmlEntities(text: string): string {
+  return text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);/g, (whole, code: string) => {
+    if (code[0] === "#") {
+      const n = code[1] === "x" || code[1] === "X"
+        ? parseInt(code.slice(2), 16)
+        : parseInt(code.slice(1), 10);
+      return Number.isFinite(n) && n > 0 && n <= 0x10ffff ? String.fromCodePoint(n) : whole;
+    }
+    return NAMED_ENTITIES[code.toLowerCase()] ?? whole;
+  });
+}
+
+const SYSTEM_RESPONSE_FIELDS = new Set([
+  "name",
+  "email",
+  "attendeePhoneNumber",
+  "location",
+  "title",
+  "notes",
+  "guests",
+  "rescheduleReason",
+]);
+
+/** Custom booking-form answers by field name (`userFieldsResponses`, else the non-system `responses`). */
+function customResponses(p: BookingPayload): Record<string, unknown> {
+  const source = p.userFieldsResponses ??
+    Object.fromEntries(Object.entries(p.responses ?? {}).filter(([k]) => !SYSTEM_RESPONSE_FIELDS.has(k)));
+  const out: Record<string, unknown> = {};
+  for (const [name, answer] of Object.entries(source)) {
+    if (answer && answer.value !== undefined) out[name] = answer.value;
+  }
+  return out;
+}
+
+function locationText(location: unknown): string | null {
+  return typeof location === "string" ? nonEmpty(location) : null;
+}
+
+function responseValue(p: BookingPayload, field: string): unknown {
+  return p.responses?.[field]?.value;
+}
+
+function payloadString(p: BookingPayload, field: string): string | null {
+  const v = (p as Record<string, unknown>)[field];
+  return typeof v === "string" ? v : null;
+}
+
+function emptyFields(trigger: string): SubmissionFields {
+  return {
+    event_type: trigger,
+    booking_uid: null,
+    title: null,
+    start_time: null,
+    end_time: null,
+    attendee_name: null,
+    attendee_email: null,
+    attendee_time_zone: null,
+    organizer_email: null,
+    rescheduled_from_uid: null,
+    cancellation_reason: null,
+    created_at: null,
+  };
+}
+
+/** Any ISO-8601 form Cal.com uses (`Z`, `+00:00`, `.000Z`) as canonical UTC, or null. */
+export function isoOrNull(value: unknown): string | null {
+  if (typeof value !== "string" || value.trim() === "") return null;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+}
+
+function nonEmpty(value: unknown): string | null {
+  if (typeof value !== "string") return null;
+  const trimmed = value.trim();
+  return trimmed === "" ? null : trimmed;
+}
+
+function asString(value: unknown): string | null {
+  return typeof value === "string" ? value : null;
+}
+
+function unique(values: (string | null)[]): string[] {
+  return [...new Set(values.filter((v): v is string => v !== null))];
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function looksFormEncoded(text: string): boolean {
+  return /^[^{[\s"][^=&\s]*=[^&]*(&[^=&]+=[^&]*)*$/.test(text.trim());
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues.slice(0, 3).map((i) => `${i.path.length ? `"${i.path.join(".")}" ` : ""}${i.message}`)
+    .join("; ");
+}
+
+function invalid(reason: string): Interpretation {
+  return { kind: "invalid", reason };
+}

@@ -1,0 +1,80 @@
+/**
+ * Zod schemas for the Cal.com bodies this service acts on. They are deliberately loose: Cal.com
+ * adds fields freely, sends `null` where a value is "unset", and varies shapes between delivery
+ * paths (see shared/calcom/webhooks.md §3), so only the fields we use are described and unknown
+ * keys pass through.
+ */
+import { z } from "zod";
+
+/** Triggers that change a Job. Everything else that is signed and valid is stored as `ignored`. */
+export const BOOKING_TRIGGERS = [
+  "BOOKING_REQUESTED",
+  "BOOKING_CREATED",
+  "BOOKING_RESCHEDULED",
+  "BOOKING_CANCELLED",
+  "BOOKING_REJECTED",
+  "BOOKING_PAYMENT_INITIATED",
+  "BOOKING_PAID",
+  "MEETING_STARTED",
+  "MEETING_ENDED",
+] as const;
+export const NO_SHOW_TRIGGER = "BOOKING_NO_SHOW_UPDATED";
+export const PING_TRIGGER = "PING";
+
+export type BookingTrigger = typeof BOOKING_TRIGGERS[number];
+export type ActionableTrigger = BookingTrigger | typeof NO_SHOW_TRIGGER;
+
+export function isActionableTrigger(trigger: string): trigger is ActionableTrigger {
+  return trigger === NO_SHOW_TRIGGER || (BOOKING_TRIGGERS as readonly string[]).includes(trigger);
+}
+
+const optionalString = z.string().nullish();
+const isoDateTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), "is not a date-time");
+
+export const attendeeSchema = z.looseObject({
+  email: z.string().nullish(),
+  name: z.string().nullish(),
+  firstName: optionalString,
+  lastName: optionalString,
+  timeZone: optionalString,
+  phoneNumber: optionalString,
+  noShow: z.boolean().nullish(),
+});
+
+const responseValue = z.looseObject({ label: z.unknown().optional(), value: z.unknown().optional() });
+
+export const bookingPayloadSchema = z.looseObject({
+  uid: z.string().trim().min(1, "booking uid is empty"),
+  title: optionalString,
+  startTime: isoDateTime.nullish(),
+  endTime: isoDateTime.nullish(),
+  attendees: z.array(attendeeSchema).nullish(),
+  organizer: z.looseObject({ email: optionalString }).nullish(),
+  user: z.looseObject({ email: optionalString }).nullish(),
+  responses: z.record(z.string(), responseValue.nullish()).nullish(),
+  userFieldsResponses: z.record(z.string(), responseValue.nullish()).nullish(),
+  location: z.unknown().optional(),
+  rescheduleUid: optionalString,
+  rootBookingUid: optionalString,
+  requestReschedule: z.boolean().nullish(),
+  cancellationReason: optionalString,
+  rejectionReason: optionalString,
+  seatsPerTimeSlot: z.number().nullish(),
+  paymentId: z.union([z.number(), z.string()]).nullish(),
+  smsReminderNumber: optionalString,
+  status: optionalString,
+});
+export type BookingPayload = z.infer<typeof bookingPayloadSchema>;
+
+export const noShowPayloadSchema = z.looseObject({
+  bookingUid: z.string().trim().min(1, "bookingUid is empty"),
+  attendees: z.array(z.looseObject({ email: z.string(), noShow: z.boolean() })),
+});
+export type NoShowPayload = z.infer<typeof noShowPayloadSchema>;
+
+/** The outer shape shared by every body: wrapped `{triggerEvent, createdAt, payload}` or flat MEETING_*. */
+export const envelopeSchema = z.looseObject({
+  triggerEvent: z.string().min(1, "triggerEvent is empty"),
+  createdAt: z.unknown().optional(),
+  payload: z.unknown().optional(),
+});

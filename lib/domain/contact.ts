@@ -1,0 +1,81 @@
+/**
+ * Contact rules: one Contact per normalised email per client. Each field keeps the value from the
+ * newest event that carried a non-empty one, so the result does not depend on arrival order.
+ */
+
+export interface Contact {
+  id: string;
+  client: string;
+  email: string;
+  name: string | null;
+  time_zone: string | null;
+  phone: string | null;
+  created_at: string;
+  updated_at: string;
+  /** Order key (`<at>|<event key>`) of the event each field came from. Internal; not shown by the API. */
+  field_sources: Partial<Record<ContactField, string>>;
+}
+
+export type ContactField = "name" | "time_zone" | "phone";
+const CONTACT_FIELDS: readonly ContactField[] = ["name", "time_zone", "phone"];
+
+/** What one event says about a person. */
+export interface ContactObservation {
+  email: string;
+  name: string | null;
+  time_zone: string | null;
+  phone: string | null;
+  /** Order key: `<ISO at>|<event key>`; larger wins. */
+  order: string;
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+
+/** Trimmed and lower-cased, or null when it cannot be an email address. */
+export function normalizeEmail(raw: unknown): string | null {
+  if (typeof raw !== "string") return null;
+  const email = raw.trim().toLowerCase();
+  return EMAIL.test(email) ? email : null;
+}
+
+/** Applies an observation to a contact (or a new one); returns null when nothing changes. */
+export function applyObservation(
+  existing: Contact | null,
+  seen: ContactObservation,
+  fresh: { id: string; client: string; now: string },
+): Contact | null {
+  const base: Contact = existing ?? {
+    id: fresh.id,
+    client: fresh.client,
+    email: seen.email,
+    name: null,
+    time_zone: null,
+    phone: null,
+    created_at: fresh.now,
+    updated_at: fresh.now,
+    field_sources: {},
+  };
+  const next: Contact = { ...base, field_sources: { ...base.field_sources } };
+  let changed = existing === null;
+  for (const field of CONTACT_FIELDS) {
+    const value = seen[field];
+    if (!value) continue;
+    const source = next.field_sources[field];
+    if (source !== undefined && source >= seen.order) continue;
+    if (next[field] !== value) changed = true;
+    next[field] = value;
+    if (next.field_sources[field] !== seen.order) {
+      next.field_sources[field] = seen.order;
+      changed = true;
+    }
+  }
+  if (!changed) return null;
+  next.updated_at = fresh.now;
+  return next;
+}
+
+/** The Contact as the admin API shows it. */
+export function contactView(contact: Contact): Omit<Contact, "field_sources"> {
+  const { field_sources: _sources, ...view } = contact;
+  return view;
+}

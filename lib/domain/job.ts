@@ -1,0 +1,301 @@
+/**
+ * Job rules: a Job's whole state is derived from the set of booking events it has absorbed, sorted
+ * by Cal.com's `createdAt` (ties broken by content), so the result is the same for every arrival
+ * order and every duplication. Pure: no KV, no clock.
+ */
+
+export type JobStatus =
+  | "requested"
+  | "scheduled"
+  | "reschedule_requested"
+  | "cancelled"
+  | "rejected"
+  | "completed";
+
+export type PaymentStatus = "pending" | "paid";
+
+export type JobEventKind =
+  | "requested"
+  | "created"
+  | "rescheduled"
+  | "cancelled"
+  | "rejected"
+  | "payment_initiated"
+  | "paid"
+  | "no_show"
+  | "meeting_started"
+  | "meeting_ended";
+
+export interface EventAttendee {
+  email: string;
+  name: string | null;
+  time_zone: string | null;
+  phone: string | null;
+  /** Only set by no-show events. */
+  no_show?: boolean;
+}
+
+/** One fact about one booking uid, as kept on the Job. */
+export interface JobEvent {
+  /** Content identity (body SHA-256 + position): the same delivery twice is the same event. */
+  key: string;
+  submission_id: string;
+  kind: JobEventKind;
+  uid: string;
+  /** ISO time the event is ordered by (Cal.com `createdAt`; meeting end/start for MEETING_*). */
+  at: string;
+  /** Earlier uids of the same appointment (`rescheduleUid`, `rootBookingUid`): this uid replaced them. */
+  links: string[];
+  seated: boolean;
+  attendees: EventAttendee[];
+  title?: string | null;
+  start_time?: string | null;
+  end_time?: string | null;
+  location?: string | null;
+  organizer_email?: string | null;
+  responses?: Record<string, unknown>;
+  request_reschedule?: boolean;
+  cancellation_reason?: string | null;
+  rejection_reason?: string | null;
+  payment_id?: string | null;
+}
+
+export interface JobAttendee {
+  contact_id: string | null;
+  email: string;
+  name: string | null;
+  no_show: boolean;
+}
+
+/** Everything about a Job that follows from its events (ids and timestamps are added by the store). */
+export interface DerivedJob {
+  calcom_event_id: string;
+  previous_event_ids: string[];
+  status: JobStatus;
+  title: string | null;
+  start_time: string | null;
+  end_time: string | null;
+  location: string | null;
+  organizer_email: string | null;
+  responses: Record<string, unknown>;
+  booker_email: string | null;
+  attendees: Omit<JobAttendee, "contact_id">[];
+  cancellation_reason: string | null;
+  rejection_reason: string | null;
+  payment_status: PaymentStatus | null;
+  payment_id: string | null;
+  seated: boolean;
+}
+
+export interface Job extends DerivedJob {
+  id: string;
+  client: string;
+  contact_id: string | null;
+  attendees: JobAttendee[];
+  events: JobEvent[];
+  created_at: string;
+  updated_at: string;
+}
+
+const LIFECYCLE_RANK: Record<JobEventKind, number> = {
+  payment_initiated: 0,
+  requested: 1,
+  created: 2,
+  rescheduled: 3,
+  paid: 4,
+  meeting_started: 5,
+  no_show: 6,
+  meeting_ended: 7,
+  rejected: 8,
+  cancelled: 9,
+};
+
+/** Total, content-only order: time, then what kind of step it is, then identity. */
+export function compareEvents(a: JobEvent, b: JobEvent): number {
+  const byTime = Date.parse(a.at) - Date.parse(b.at);
+  if (byTime !== 0) return byTime;
+  const byKind = LIFECYCLE_RANK[a.kind] - LIFECYCLE_RANK[b.kind];
+  if (byKind !== 0) return byKind;
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+}
+
+/** Adds events not already present (by key) and returns them in canonical order. */
+export function mergeEvents(existing: readonly JobEvent[], incoming: readonly JobEvent[]): JobEvent[] {
+  const byKey = new Map(existing.map((e) => [e.key, e]));
+  for (const e of incoming) if (!byKey.has(e.key)) byKey.set(e.key, e);
+  return [...byKey.values()].sort(compareEvents);
+}
+
+/** Every booking uid the events name, each of which must find the Job. */
+export function eventIds(events: readonly JobEvent[]): Set<string> {
+  const ids = new Set<string>();
+  for (const e of events) {
+    ids.add(e.uid);
+    for (const l of e.links) ids.add(l);
+  }
+  return ids;
+}
+
+const DATA_KINDS = new Set<JobEventKind>([
+  "requested",
+  "created",
+  "rescheduled",
+  "meeting_started",
+  "meeting_ended",
+  "payment_initiated",
+  "paid",
+]);
+const STATUS_KINDS = new Set<JobEventKind>([
+  "requested",
+  "created",
+  "rescheduled",
+  "cancelled",
+  "rejected",
+  "payment_initiated",
+  "paid",
+  "meeting_started",
+  "meeting_ended",
+]);
+
+/** Derives a Job's state from its events. Requires at least one event. */
+export function deriveJob(unsorted: readonly JobEvent[]): DerivedJob {
+  const events = [...unsorted].sort(compareEvents);
+  const superseded = supersededIds(events);
+  const live = events.filter((e) => !superseded.has(e.uid));
+  const statusEvents = live.filter((e) => STATUS_KINDS.has(e.kind));
+
+  let status: JobStatus | null = null;
+  let cancellationReason: string | null = null;
+  let rejectionReason: string | null = null;
+  let current: JobEvent | null = null;
+  const seats = new Map<string, EventAttendee>();
+  const seated = events.some((e) => e.seated);
+
+  for (const e of statusEvents) {
+    switch (e.kind) {
+      case "requested":
+        status = "requested";
+        current = e;
+        break;
+      case "created":
+      case "rescheduled":
+        status = "scheduled";
+        cancellationReason = null;
+        current = e;
+        for (const a of e.attendees) seats.set(a.email, a);
+        break;
+      case "cancelled":
+        if (e.seated) {
+          for (const a of e.attendees) seats.delete(a.email);
+          if (seats.size === 0) {
+            status = "cancelled";
+            cancellationReason = e.cancellation_reason ?? null;
+          }
+        } else {
+          status = e.request_reschedule ? "reschedule_requested" : "cancelled";
+          cancellationReason = e.cancellation_reason ?? null;
+        }
+        break;
+      case "rejected":
+        status = "rejected";
+        rejectionReason = e.rejection_reason ?? null;
+        break;
+      case "payment_initiated":
+        status ??= "requested";
+        current ??= e;
+        break;
+      case "paid":
+      case "meeting_started":
+      case "meeting_ended":
+        status ??= "scheduled";
+        current ??= e;
+        break;
+    }
+  }
+
+  const dataEvent = current ?? [...live].reverse().find((e) => DATA_KINDS.has(e.kind)) ?? live.at(-1) ??
+    events.at(-1)!;
+  const currentId = currentEventId(events, superseded, current);
+  if (
+    status === "scheduled" && live.some((e) => e.kind === "meeting_ended" && e.uid === currentId)
+  ) status = "completed";
+
+  const baseAttendees = seated ? [...seats.values()] : dataEvent.attendees;
+  const attendees = applyNoShows(baseAttendees, live.filter((e) => e.kind === "no_show"));
+  const paid = events.filter((e) => e.kind === "paid");
+  const initiated = events.filter((e) => e.kind === "payment_initiated");
+
+  return {
+    calcom_event_id: currentId,
+    previous_event_ids: previousIds(events, currentId),
+    status: status ?? "scheduled",
+    title: latestValue(live, "title") ?? null,
+    start_time: dataEvent.start_time ?? null,
+    end_time: dataEvent.end_time ?? null,
+    location: latestValue(live, "location") ?? null,
+    organizer_email: latestValue(live, "organizer_email") ?? null,
+    responses: latestValue(live, "responses") ?? {},
+    booker_email: attendees[0]?.email ?? null,
+    attendees,
+    cancellation_reason: status === "cancelled" || status === "reschedule_requested"
+      ? cancellationReason
+      : null,
+    rejection_reason: status === "rejected" ? rejectionReason : null,
+    payment_status: paid.length > 0 ? "paid" : initiated.length > 0 ? "pending" : null,
+    payment_id: (paid.at(-1) ?? initiated.at(-1))?.payment_id ?? null,
+    seated,
+  };
+}
+
+/** Uids some event says were replaced by a later booking of the same appointment. */
+function supersededIds(events: readonly JobEvent[]): Set<string> {
+  const ids = new Set<string>();
+  for (const e of events) for (const l of e.links) if (l !== e.uid) ids.add(l);
+  return ids;
+}
+
+function currentEventId(
+  events: readonly JobEvent[],
+  superseded: Set<string>,
+  current: JobEvent | null,
+): string {
+  if (current) return current.uid;
+  const candidates = [...eventIds(events)].filter((id) => !superseded.has(id));
+  const latestLive = [...events].reverse().find((e) => !superseded.has(e.uid));
+  return latestLive?.uid ?? candidates.sort()[0] ?? events.at(-1)!.uid;
+}
+
+/** All other uids, oldest first: ordered by when they were replaced, then by name. */
+function previousIds(events: readonly JobEvent[], currentId: string): string[] {
+  const replacedAt = new Map<string, number>();
+  for (const e of events) {
+    for (const id of e.links) {
+      if (id === e.uid) continue;
+      const t = Date.parse(e.at);
+      if (!replacedAt.has(id) || t < replacedAt.get(id)!) replacedAt.set(id, t);
+    }
+  }
+  const ids = [...eventIds(events)].filter((id) => id !== currentId);
+  const when = (id: string) => replacedAt.get(id) ?? Number.MAX_SAFE_INTEGER;
+  return ids.sort((a, b) => when(a) - when(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function latestValue<K extends "title" | "location" | "organizer_email" | "responses">(
+  events: readonly JobEvent[],
+  field: K,
+): JobEvent[K] | undefined {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const v = events[i][field];
+    if (v !== undefined && v !== null && v !== "") return v;
+  }
+  return undefined;
+}
+
+function applyNoShows(
+  attendees: readonly EventAttendee[],
+  noShowEvents: readonly JobEvent[],
+): Omit<JobAttendee, "contact_id">[] {
+  const noShow = new Map<string, boolean>();
+  for (const e of noShowEvents) for (const a of e.attendees) noShow.set(a.email, a.no_show === true);
+  return attendees.map((a) => ({ email: a.email, name: a.name, no_show: noShow.get(a.email) ?? false }));
+}

@@ -1,0 +1,173 @@
+/**
+ * Turns stored submissions into Jobs and Contacts. Used by every driver: the queue handler, inline
+ * processing, the sweeper and replay. Idempotent (a settled submission is skipped unless replayed)
+ * and safe under concurrent runs (every commit is checked by versionstamp). Submissions of one
+ * batch that touch disjoint entries share a commit.
+ */
+import { interpretBody } from "../calcom/normalize.ts";
+import type { Submission } from "../domain/submission.ts";
+import { isSettled } from "../domain/submission.ts";
+import { commitPlans, type Outcome, type Plan, planOutcome, planSize } from "../store/bookings.ts";
+import { getAll, withOccRetry } from "../store/kv.ts";
+import { submissionKey } from "../store/keys.ts";
+import {
+  deletePendingBatch,
+  readBody,
+  recordAttemptFailure,
+  type SubmissionRef,
+} from "../store/submissions.ts";
+import type { Logger } from "../log.ts";
+
+const MAX_CHECKS = 100;
+const MAX_MUTATIONS = 1000;
+
+export interface ProcessResult {
+  settled: number;
+  /** Submissions whose processing threw (their error and attempt count are recorded on them). */
+  failures: { ref: SubmissionRef; error: string }[];
+}
+
+export interface ProcessorOptions {
+  /** Re-process settled submissions too (replay). */
+  force?: boolean;
+}
+
+/** Decodes and interprets a stored body with today's code. */
+export function outcomeFor(body: Uint8Array, receivedAt: string): Outcome {
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(body);
+  } catch {
+    return { kind: "quarantined", reason: "Body is not valid UTF-8 text, so it cannot be Cal.com JSON." };
+  }
+  const interpretation = interpretBody(text, receivedAt);
+  switch (interpretation.kind) {
+    case "invalid":
+      return { kind: "quarantined", reason: interpretation.reason };
+    case "ping":
+      return { kind: "ignored", fields: { ...emptyPingFields() } };
+    case "ignored":
+      return { kind: "ignored", fields: interpretation.fields };
+    case "booking":
+      return { kind: "booking", fields: interpretation.fields, events: interpretation.events };
+  }
+}
+
+function emptyPingFields() {
+  return {
+    event_type: "PING",
+    booking_uid: null,
+    title: null,
+    start_time: null,
+    end_time: null,
+    attendee_name: null,
+    attendee_email: null,
+    attendee_time_zone: null,
+    organizer_email: null,
+    rescheduled_from_uid: null,
+    cancellation_reason: null,
+    created_at: null,
+  };
+}
+
+export class Processor {
+  constructor(private readonly kv: Deno.Kv, private readonly log: Logger) {}
+
+  /** Processes a batch's submissions; deletes the batch record once none of them is pending. */
+  async processBatch(batchId: string | null, refs: readonly SubmissionRef[]): Promise<ProcessResult> {
+    const result = await this.process(refs);
+    if (batchId && result.failures.length === 0) await deletePendingBatch(this.kv, batchId, refs);
+    return result;
+  }
+
+  async process(refs: readonly SubmissionRef[], options: ProcessorOptions = {}): Promise<ProcessResult> {
+    const result: ProcessResult = { settled: 0, failures: [] };
+    let queue = [...refs];
+    while (queue.length > 0) {
+      const round: { ref: SubmissionRef; plan: Plan }[] = [];
+      const deferred: SubmissionRef[] = [];
+      const touched = new Set<string>();
+      let checks = 0;
+      let mutations = 0;
+      const entries = await getAll<Submission>(this.kv, queue.map(([slug, id]) => submissionKey(slug, id)));
+      for (let i = 0; i < queue.length; i++) {
+        const ref = queue[i];
+        const entry = entries[i];
+        if (!entry.value || (isSettled(entry.value.status) && !options.force)) continue;
+        if (entry.value.status !== "pending" && !options.force) continue;
+        let plan: Plan;
+        try {
+          plan = await this.#plan(entry as Deno.KvEntry<Submission>);
+        } catch (error) {
+          await this.#fail(ref, error, result);
+          continue;
+        }
+        const size = planSize(plan);
+        const overlaps = [...plan.touched].some((k) => touched.has(k));
+        if (overlaps || checks + size.checks > MAX_CHECKS || mutations + size.mutations > MAX_MUTATIONS) {
+          if (round.length === 0) round.push({ ref, plan });
+          else deferred.push(ref);
+          continue;
+        }
+        round.push({ ref, plan });
+        plan.touched.forEach((k) => touched.add(k));
+        checks += size.checks;
+        mutations += size.mutations;
+      }
+      if (round.length > 0) await this.#commitRound(round, result, options);
+      queue = deferred;
+    }
+    return result;
+  }
+
+  async #commitRound(
+    round: { ref: SubmissionRef; plan: Plan }[],
+    result: ProcessResult,
+    options: ProcessorOptions,
+  ): Promise<void> {
+    try {
+      if (await commitPlans(this.kv, round.map((r) => r.plan))) {
+        result.settled += round.length;
+        return;
+      }
+    } catch (error) {
+      if (round.length === 1) return await this.#fail(round[0].ref, error, result);
+    }
+    // A concurrent writer got there first (or the combined commit was too big): one by one.
+    for (const { ref } of round) {
+      try {
+        if (await this.#processOne(ref, options)) result.settled++;
+      } catch (error) {
+        await this.#fail(ref, error, result);
+      }
+    }
+  }
+
+  #processOne([slug, id]: SubmissionRef, options: ProcessorOptions): Promise<boolean> {
+    return withOccRetry(`process submission ${id}`, async () => {
+      const entry = await this.kv.get<Submission>(submissionKey(slug, id));
+      if (!entry.value || (entry.value.status !== "pending" && !options.force)) {
+        return { op: null, result: false };
+      }
+      const plan = await this.#plan(entry as Deno.KvEntry<Submission>);
+      const op = this.kv.atomic();
+      for (const c of plan.checks) op.check(c);
+      for (const [k, v] of plan.sets) op.set(k, v);
+      for (const k of plan.deletes) op.delete(k);
+      return { op, result: true };
+    });
+  }
+
+  async #plan(entry: Deno.KvEntry<Submission>): Promise<Plan> {
+    const s = entry.value;
+    const outcome = outcomeFor(await readBody(this.kv, s), s.received_at);
+    return await planOutcome(this.kv, entry, outcome, new Date().toISOString());
+  }
+
+  async #fail(ref: SubmissionRef, error: unknown, result: ProcessResult): Promise<void> {
+    const message = error instanceof Error ? error.message : String(error);
+    result.failures.push({ ref, error: message });
+    this.log.error("processing failed", { client: ref[0], submission_id: ref[1], error: message });
+    await recordAttemptFailure(this.kv, ref, message);
+  }
+}

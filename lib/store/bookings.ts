@@ -1,0 +1,291 @@
+/**
+ * Applying a submission to Jobs and Contacts in KV. Each submission becomes a *plan*: the entries
+ * it read (checked by versionstamp at commit) and the writes it implies: Job upsert or merge by
+ * booking uid, Contact upsert by email, and the submission's new status, all in one atomic commit.
+ * Plans over disjoint keys can share one commit; a losing plan is re-read and retried.
+ */
+import { applyObservation, type Contact, type ContactObservation } from "../domain/contact.ts";
+import { deriveJob, eventIds, type Job, type JobEvent, mergeEvents } from "../domain/job.ts";
+import type { Submission } from "../domain/submission.ts";
+import type { DraftJobEvent, SubmissionFields } from "../calcom/normalize.ts";
+import {
+  contactByEmailKey,
+  contactKey,
+  contactsPrefix,
+  jobByEventIdKey,
+  jobKey,
+  jobRedirectKey,
+  jobsPrefix,
+  submissionKey,
+} from "./keys.ts";
+import { getAll, listPage, newId, type Page } from "./kv.ts";
+
+/** What processing decided for a submission. */
+export type Outcome =
+  | { kind: "quarantined"; reason: string }
+  | { kind: "ignored"; fields: SubmissionFields }
+  | { kind: "booking"; fields: SubmissionFields; events: DraftJobEvent[] };
+
+export interface Plan {
+  submissionId: string;
+  checks: Deno.AtomicCheck[];
+  sets: [Deno.KvKey, unknown][];
+  deletes: Deno.KvKey[];
+  /** Every key read or written, serialised: plans that share none can commit together. */
+  touched: Set<string>;
+}
+
+/** Largest serialised Job we store (KV values are ≤ 64 KiB). */
+const MAX_JOB_JSON = 60_000;
+
+const keyId = (key: Deno.KvKey) => JSON.stringify(key);
+
+/** Builds the plan for one submission from the entries as they are now. */
+export async function planOutcome(
+  kv: Deno.Kv,
+  entry: Deno.KvEntry<Submission>,
+  outcome: Outcome,
+  now: string,
+): Promise<Plan> {
+  const s = entry.value;
+  const plan: Plan = { submissionId: s.id, checks: [entry], sets: [], deletes: [], touched: new Set() };
+  const settle = (patch: Partial<Submission>) =>
+    plan.sets.push([submissionKey(s.client, s.id), {
+      ...s,
+      ...patch,
+      processed_at: now,
+      attempts: s.attempts + 1,
+    }]);
+
+  if (outcome.kind === "quarantined") settle({ status: "quarantined", error: outcome.reason });
+  else if (outcome.kind === "ignored") settle({ ...outcome.fields, status: "ignored", error: null });
+  else {
+    const jobIds = await planBooking(kv, plan, s, outcome.events, now);
+    settle({ ...outcome.fields, status: "processed", error: null, job_ids: jobIds });
+  }
+  for (const c of plan.checks) plan.touched.add(keyId(c.key));
+  for (const [k] of plan.sets) plan.touched.add(keyId(k));
+  for (const k of plan.deletes) plan.touched.add(keyId(k));
+  return plan;
+}
+
+/** Commits several plans in one atomic; false when any check failed (nothing was written). */
+export async function commitPlans(kv: Deno.Kv, plans: readonly Plan[]): Promise<boolean> {
+  const op = kv.atomic();
+  for (const p of plans) {
+    for (const c of p.checks) op.check(c);
+    for (const [k, v] of p.sets) op.set(k, v);
+    for (const k of p.deletes) op.delete(k);
+  }
+  return (await op.commit()).ok;
+}
+
+export function planSize(plan: Plan): { checks: number; mutations: number } {
+  return { checks: plan.checks.length, mutations: plan.sets.length + plan.deletes.length };
+}
+
+async function planBooking(
+  kv: Deno.Kv,
+  plan: Plan,
+  s: Submission,
+  drafts: DraftJobEvent[],
+  now: string,
+): Promise<string[]> {
+  const events: JobEvent[] = drafts.map((d, i) => ({
+    ...d,
+    key: `${s.body_sha256}:${i}`,
+    submission_id: s.id,
+  }));
+  const contactIds = await planContacts(kv, plan, s.client, events, now);
+  const jobIds: string[] = [];
+  for (const group of linkedGroups(events)) {
+    jobIds.push(await planJob(kv, plan, s.client, group, contactIds, now));
+  }
+  return jobIds;
+}
+
+/** Splits a submission's events into groups that belong to the same Job (shared or linked uids). */
+function linkedGroups(events: JobEvent[]): JobEvent[][] {
+  const groups: { ids: Set<string>; events: JobEvent[] }[] = [];
+  for (const e of events) {
+    const ids = eventIds([e]);
+    const matching = groups.filter((g) => [...ids].some((id) => g.ids.has(id)));
+    const merged = { ids, events: [e] };
+    for (const g of matching) {
+      g.ids.forEach((id) => merged.ids.add(id));
+      merged.events.push(...g.events);
+      groups.splice(groups.indexOf(g), 1);
+    }
+    groups.push(merged);
+  }
+  return groups.map((g) => g.events);
+}
+
+/** Upserts the Job (merging every Job the uids already point at) and returns its id. */
+async function planJob(
+  kv: Deno.Kv,
+  plan: Plan,
+  client: string,
+  incoming: JobEvent[],
+  contactIds: Map<string, string>,
+  now: string,
+): Promise<string> {
+  // Follow uid → job → more uids until closed: events may reveal that two Jobs are one chain.
+  const indexEntries = new Map<string, Deno.KvEntryMaybe<string>>();
+  const jobs = new Map<string, Deno.KvEntry<Job>>();
+  let frontier = [...eventIds(incoming)];
+  while (frontier.length > 0) {
+    const found = await getAll<string>(kv, frontier.map((uid) => jobByEventIdKey(client, uid)));
+    frontier.forEach((uid, i) => indexEntries.set(uid, found[i]));
+    const newJobIds = [
+      ...new Set(found.map((e) => e.value).filter((id): id is string => !!id && !jobs.has(id))),
+    ];
+    const jobEntries = await getAll<Job>(kv, newJobIds.map((id) => jobKey(client, id)));
+    frontier = [];
+    jobEntries.forEach((entry, i) => {
+      if (!entry.value) throw new Error(`Index points at missing job ${newJobIds[i]}`);
+      jobs.set(newJobIds[i], entry as Deno.KvEntry<Job>);
+      for (const uid of eventIds(entry.value.events)) if (!indexEntries.has(uid)) frontier.push(uid);
+    });
+  }
+
+  const existing = [...jobs.values()].sort((a, b) => (a.value.id < b.value.id ? -1 : 1));
+  const survivor = existing[0]?.value;
+  const id = survivor?.id ?? newId();
+  const priorEvents = existing.flatMap((e) => e.value.events);
+  const events = mergeEvents(priorEvents, incoming);
+  const unchanged = existing.length === 1 && events.length === survivor!.events.length;
+
+  for (const entry of indexEntries.values()) plan.checks.push(entry);
+  for (const entry of existing) plan.checks.push(entry);
+  if (unchanged) return id;
+
+  const derived = deriveJob(events);
+  const job: Job = {
+    ...derived,
+    id,
+    client,
+    contact_id: derived.booker_email ? contactIds.get(derived.booker_email) ?? null : null,
+    attendees: derived.attendees.map((a) => ({ ...a, contact_id: contactIds.get(a.email) ?? null })),
+    events,
+    created_at: existing.map((e) => e.value.created_at).sort()[0] ?? now,
+    updated_at: now,
+  };
+  await fillMissingContactIds(kv, client, job);
+  if (JSON.stringify(job).length > MAX_JOB_JSON) {
+    throw new Error(`Job ${id} would exceed the 64 KiB KV value limit (${events.length} events).`);
+  }
+  plan.sets.push([jobKey(client, id), job]);
+  for (const uid of eventIds(events)) {
+    if (indexEntries.get(uid)?.value !== id) plan.sets.push([jobByEventIdKey(client, uid), id]);
+  }
+  for (const merged of existing.slice(1)) {
+    plan.deletes.push(jobKey(client, merged.value.id));
+    plan.sets.push([jobRedirectKey(client, merged.value.id), id]);
+  }
+  return id;
+}
+
+/** Attendees known only from earlier events: their Contacts already exist, so look their ids up. */
+async function fillMissingContactIds(kv: Deno.Kv, client: string, job: Job): Promise<void> {
+  const missing = job.attendees.filter((a) => a.contact_id === null);
+  if (missing.length === 0) return;
+  const found = await getAll<string>(kv, missing.map((a) => contactByEmailKey(client, a.email)));
+  missing.forEach((a, i) => (a.contact_id = found[i].value ?? null));
+  job.contact_id = job.attendees[0]?.contact_id ?? null;
+}
+
+/** Upserts a Contact per attendee email of the incoming events; returns email → contact id. */
+async function planContacts(
+  kv: Deno.Kv,
+  plan: Plan,
+  client: string,
+  events: JobEvent[],
+  now: string,
+): Promise<Map<string, string>> {
+  const observations = new Map<string, ContactObservation[]>();
+  for (const e of events) {
+    if (e.kind === "no_show") continue;
+    for (const a of e.attendees) {
+      const list = observations.get(a.email) ?? [];
+      list.push({
+        email: a.email,
+        name: a.name,
+        time_zone: a.time_zone,
+        phone: a.phone,
+        order: `${e.at}|${e.key}`,
+      });
+      observations.set(a.email, list);
+    }
+  }
+  const emails = [...observations.keys()];
+  const indexEntries = await getAll<string>(kv, emails.map((email) => contactByEmailKey(client, email)));
+  const existingIds = indexEntries.map((e) => e.value);
+  const contactEntries = await getAll<Contact>(
+    kv,
+    existingIds.filter((id): id is string => !!id).map((id) => contactKey(client, id)),
+  );
+  const byId = new Map(
+    contactEntries.filter((e) => e.value).map((e) => [e.value!.id, e as Deno.KvEntry<Contact>]),
+  );
+
+  const ids = new Map<string, string>();
+  emails.forEach((email, i) => {
+    const index = indexEntries[i];
+    const entry = index.value ? byId.get(index.value) ?? null : null;
+    plan.checks.push(index);
+    if (entry) plan.checks.push(entry);
+    let contact: Contact | null = entry?.value ?? null;
+    let changed = false;
+    const fresh = { id: index.value ?? newId(), client, now };
+    for (const seen of observations.get(email)!) {
+      const next = applyObservation(contact, seen, fresh);
+      if (next) {
+        contact = next;
+        changed = true;
+      }
+    }
+    ids.set(email, contact!.id);
+    if (changed) plan.sets.push([contactKey(client, contact!.id), contact]);
+    if (!index.value) plan.sets.push([contactByEmailKey(client, email), contact!.id]);
+  });
+  return ids;
+}
+
+/** A Job by id, following merge redirects. */
+export async function getJob(kv: Deno.Kv, client: string, id: string): Promise<Job | null> {
+  let current = id;
+  for (let hops = 0; hops < 16; hops++) {
+    const job = await kv.get<Job>(jobKey(client, current));
+    if (job.value) return job.value;
+    const redirect = await kv.get<string>(jobRedirectKey(client, current));
+    if (!redirect.value) return null;
+    current = redirect.value;
+  }
+  return null;
+}
+
+export async function getJobByEventId(kv: Deno.Kv, client: string, uid: string): Promise<Job | null> {
+  const id = await kv.get<string>(jobByEventIdKey(client, uid));
+  return id.value ? await getJob(kv, client, id.value) : null;
+}
+
+export function listJobs<V>(
+  kv: Deno.Kv,
+  client: string,
+  opts: { limit: number; cursor?: string; view: (j: Job) => V },
+): Promise<Page<V>> {
+  return listPage<Job, V>(kv, jobsPrefix(client), opts);
+}
+
+export async function getContact(kv: Deno.Kv, client: string, id: string): Promise<Contact | null> {
+  return (await kv.get<Contact>(contactKey(client, id))).value;
+}
+
+export function listContacts<V>(
+  kv: Deno.Kv,
+  client: string,
+  opts: { limit: number; cursor?: string; view: (c: Contact) => V },
+): Promise<Page<V>> {
+  return listPage<Contact, V>(kv, contactsPrefix(client), opts);
+}

@@ -1,0 +1,201 @@
+/**
+ * Clients (the businesses) and their webhook secrets. Secrets live under their own keys so no
+ * client read ever carries one; every secret change also rewrites the client record, whose
+ * versionstamp then invalidates the cached signing keys.
+ */
+import { importSigningKey } from "../calcom/signature.ts";
+import {
+  clientKey,
+  clientPingKey,
+  clientSecretKey,
+  clientSecretsPrefix,
+  clientsPrefix,
+  perClientPrefixes,
+} from "./keys.ts";
+import { newId, withOccRetry } from "./kv.ts";
+
+export interface Client {
+  slug: string;
+  name: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ClientSecret {
+  id: string;
+  secret: string;
+  created_at: string;
+}
+
+export interface ClientPing {
+  at: string;
+  signature_valid: boolean;
+  secret_id: string | null;
+}
+
+export const SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** ≥ 32 random bytes, URL-safe, so it pastes cleanly into Cal.com's secret field. */
+export function generateSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return "whsec_" +
+    btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export async function getClient(kv: Deno.Kv, slug: string): Promise<Client | null> {
+  return (await kv.get<Client>(clientKey(slug))).value;
+}
+
+export async function listClients(kv: Deno.Kv): Promise<Client[]> {
+  return await Array.fromAsync(kv.list<Client>({ prefix: clientsPrefix() }), (e) => e.value);
+}
+
+export async function listSecretIds(
+  kv: Deno.Kv,
+  slug: string,
+): Promise<{ id: string; created_at: string }[]> {
+  return await Array.fromAsync(
+    kv.list<ClientSecret>({ prefix: clientSecretsPrefix(slug) }),
+    (e) => ({ id: e.value.id, created_at: e.value.created_at }),
+  );
+}
+
+export async function getLastPing(kv: Deno.Kv, slug: string): Promise<ClientPing | null> {
+  return (await kv.get<ClientPing>(clientPingKey(slug))).value;
+}
+
+export interface PutClientResult {
+  client: Client;
+  created: boolean;
+  /** The secret added by this call (given or generated), if any. */
+  secret: ClientSecret | null;
+}
+
+/**
+ * Creates a client (with the given secret or a generated one) or updates its name. A secret given
+ * for an existing client is added beside the current ones unless it is already one of them.
+ */
+export async function putClient(
+  kv: Deno.Kv,
+  slug: string,
+  input: { name?: string | null; secret?: string | null },
+): Promise<PutClientResult> {
+  return await withOccRetry("put client", async () => {
+    const existing = await kv.get<Client>(clientKey(slug));
+    const now = new Date().toISOString();
+    const client: Client = existing.value
+      ? {
+        ...existing.value,
+        name: input.name !== undefined ? input.name : existing.value.name,
+        updated_at: now,
+      }
+      : { slug, name: input.name ?? null, created_at: now, updated_at: now };
+    const op = kv.atomic().check(existing).set(clientKey(slug), client);
+    let secret: ClientSecret | null = null;
+    if (!existing.value || input.secret) {
+      const value = input.secret ?? generateSecret();
+      const current = existing.value
+        ? await Array.fromAsync(kv.list<ClientSecret>({ prefix: clientSecretsPrefix(slug) }))
+        : [];
+      const same = current.find((e) => e.value.secret === value);
+      if (same) op.check(same);
+      else {
+        secret = { id: newId(), secret: value, created_at: now };
+        op.set(clientSecretKey(slug, secret.id), secret);
+      }
+      if (same) secret = same.value;
+    }
+    return { op, result: { client, created: !existing.value, secret } };
+  });
+}
+
+/** Adds a secret (generated unless given) to an existing client; null when the client does not exist. */
+export async function addSecret(kv: Deno.Kv, slug: string, given?: string): Promise<ClientSecret | null> {
+  return await withOccRetry("add secret", async () => {
+    const existing = await kv.get<Client>(clientKey(slug));
+    if (!existing.value) return { op: null, result: null };
+    const now = new Date().toISOString();
+    const secret: ClientSecret = { id: newId(), secret: given ?? generateSecret(), created_at: now };
+    const op = kv.atomic().check(existing)
+      .set(clientKey(slug), { ...existing.value, updated_at: now })
+      .set(clientSecretKey(slug, secret.id), secret);
+    return { op, result: secret };
+  });
+}
+
+export type RemoveSecretResult = "removed" | "no_client" | "no_secret" | "last_secret";
+
+/** Retires one secret. The last one cannot be removed: the client would then reject every webhook. */
+export async function removeSecret(kv: Deno.Kv, slug: string, secretId: string): Promise<RemoveSecretResult> {
+  return await withOccRetry<RemoveSecretResult>("remove secret", async () => {
+    const existing = await kv.get<Client>(clientKey(slug));
+    if (!existing.value) return { op: null, result: "no_client" };
+    const secrets = await Array.fromAsync(kv.list<ClientSecret>({ prefix: clientSecretsPrefix(slug) }));
+    const target = secrets.find((e) => e.value.id === secretId);
+    if (!target) return { op: null, result: "no_secret" };
+    if (secrets.length === 1) return { op: null, result: "last_secret" };
+    const op = kv.atomic().check(existing).check(target)
+      .set(clientKey(slug), { ...existing.value, updated_at: new Date().toISOString() })
+      .delete(target.key);
+    return { op, result: "removed" };
+  });
+}
+
+/** Deletes a client, its secrets and all of its data. Returns false when it did not exist. */
+export async function deleteClient(kv: Deno.Kv, slug: string): Promise<boolean> {
+  const existing = await kv.get<Client>(clientKey(slug));
+  if (!existing.value) return false;
+  // The client key goes first so webhooks stop being accepted before the data is removed.
+  await kv.atomic().check(existing).delete(clientKey(slug)).delete(clientPingKey(slug)).commit();
+  for (const prefix of perClientPrefixes(slug)) {
+    let op = kv.atomic();
+    let n = 0;
+    for await (const entry of kv.list({ prefix })) {
+      op.delete(entry.key);
+      if (++n % 500 === 0) {
+        await op.commit();
+        op = kv.atomic();
+      }
+    }
+    await op.commit();
+  }
+  return true;
+}
+
+export async function recordPing(kv: Deno.Kv, slug: string, ping: ClientPing): Promise<void> {
+  await kv.set(clientPingKey(slug), ping);
+}
+
+export interface SigningKeys {
+  client: Client;
+  keys: { id: string; key: CryptoKey }[];
+}
+
+/**
+ * Per-process cache of imported HMAC keys. Each lookup costs one KV read of the client record;
+ * the keys are re-imported only when that record's versionstamp changed (any secret change).
+ */
+export class SigningKeyCache {
+  #cache = new Map<string, { versionstamp: string; keys: SigningKeys }>();
+
+  constructor(private readonly kv: Deno.Kv) {}
+
+  async get(slug: string): Promise<SigningKeys | null> {
+    const entry = await this.kv.get<Client>(clientKey(slug));
+    if (!entry.value) {
+      this.#cache.delete(slug);
+      return null;
+    }
+    const cached = this.#cache.get(slug);
+    if (cached?.versionstamp === entry.versionstamp) return cached.keys;
+    const secrets = await Array.fromAsync(this.kv.list<ClientSecret>({ prefix: clientSecretsPrefix(slug) }));
+    const keys: SigningKeys = {
+      client: entry.value,
+      keys: await Promise.all(
+        secrets.map(async (s) => ({ id: s.value.id, key: await importSigningKey(s.value.secret) })),
+      ),
+    };
+    this.#cache.set(slug, { versionstamp: entry.versionstamp, keys });
+    return keys;
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * The whole Deno KV key layout, in one place.
+ *
+ * Collections are snake_case; secondary indexes are spelled `<collection>_by_<field>`.
+ * Every key a module writes or reads is built by one of these functions, so the layout can be
+ * read (and changed) here alone.
+ */
+
+export type Slug = string;
+
+/** `["clients", slug]` → Client (no secrets). */
+export const clientKey = (slug: Slug) => ["clients", slug] as const;
+export const clientsPrefix = () => ["clients"] as const;
+
+/** `["client_secrets", slug, secretId]` → ClientSecret. Kept apart so client reads never carry secrets. */
+export const clientSecretKey = (slug: Slug, secretId: string) => ["client_secrets", slug, secretId] as const;
+export const clientSecretsPrefix = (slug: Slug) => ["client_secrets", slug] as const;
+
+/** `["client_pings", slug]` → the last Cal.com "Ping test" seen for a client. */
+export const clientPingKey = (slug: Slug) => ["client_pings", slug] as const;
+
+/** `["submissions", slug, submissionId]` → Submission (raw body inline when it fits). */
+export const submissionKey = (slug: Slug, id: string) => ["submissions", slug, id] as const;
+export const submissionsPrefix = (slug: Slug) => ["submissions", slug] as const;
+
+/** `["submission_body_chunks", slug, submissionId, n]` → string: raw bodies too large for one value. */
+export const submissionBodyChunkKey = (slug: Slug, id: string, n: number) =>
+  ["submission_body_chunks", slug, id, n] as const;
+export const submissionBodyChunksPrefix = (slug: Slug, id: string) =>
+  ["submission_body_chunks", slug, id] as const;
+
+/** `["submissions_by_body_sha256", slug, sha256]` → submission id: the dedupe key. */
+export const submissionByBodyKey = (slug: Slug, sha256: string) =>
+  ["submissions_by_body_sha256", slug, sha256] as const;
+
+/** `["pending_batches", batchId]` → PendingBatch: accepted submissions not yet settled. */
+export const pendingBatchKey = (batchId: string) => ["pending_batches", batchId] as const;
+export const pendingBatchesPrefix = () => ["pending_batches"] as const;
+
+/** `["dead_letters", batchId]` → the queue message that exhausted its retries. */
+export const deadLetterKey = (batchId: string) => ["dead_letters", batchId] as const;
+export const deadLettersPrefix = () => ["dead_letters"] as const;
+
+/** `["jobs", slug, jobId]` → Job. */
+export const jobKey = (slug: Slug, id: string) => ["jobs", slug, id] as const;
+export const jobsPrefix = (slug: Slug) => ["jobs", slug] as const;
+
+/** `["jobs_by_event_id", slug, bookingUid]` → job id, for the current and every previous booking uid. */
+export const jobByEventIdKey = (slug: Slug, uid: string) => ["jobs_by_event_id", slug, uid] as const;
+
+/** `["job_redirects", slug, jobId]` → job id a merged-away Job now lives under. */
+export const jobRedirectKey = (slug: Slug, id: string) => ["job_redirects", slug, id] as const;
+
+/** `["contacts", slug, contactId]` → Contact. */
+export const contactKey = (slug: Slug, id: string) => ["contacts", slug, id] as const;
+export const contactsPrefix = (slug: Slug) => ["contacts", slug] as const;
+
+/** `["contacts_by_email", slug, normalisedEmail]` → contact id. */
+export const contactByEmailKey = (slug: Slug, email: string) => ["contacts_by_email", slug, email] as const;
+
+/** Every per-client collection, for deleting a client with its data. */
+export const perClientPrefixes = (slug: Slug) =>
+  [
+    clientSecretsPrefix(slug),
+    submissionsPrefix(slug),
+    ["submission_body_chunks", slug],
+    ["submissions_by_body_sha256", slug],
+    jobsPrefix(slug),
+    ["jobs_by_event_id", slug],
+    ["job_redirects", slug],
+    contactsPrefix(slug),
+    ["contacts_by_email", slug],
+  ] as const;

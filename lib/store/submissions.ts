@@ -1,0 +1,353 @@
+/**
+ * Durable intake of submissions with group commit: requests that arrive together share one atomic
+ * KV commit holding each one's submission record and dedupe key, plus one pending-batch record and
+ * (in queue mode) one queue message for the whole batch. A request is answered only after the
+ * commit holding its data succeeded; a dedupe conflict on one body never fails the others.
+ */
+import type { Submission, SubmissionStatus } from "../domain/submission.ts";
+import {
+  deadLetterKey,
+  deadLettersPrefix,
+  pendingBatchesPrefix,
+  pendingBatchKey,
+  submissionBodyChunkKey,
+  submissionByBodyKey,
+  submissionKey,
+  submissionsPrefix,
+} from "./keys.ts";
+import { getAll, listPage, newId, type Page, withOccRetry } from "./kv.ts";
+
+/** Raw bodies up to this size live inside the submission record (KV values are ≤ 64 KiB). */
+export const INLINE_BODY_LIMIT = 60_000;
+const BODY_CHUNK = 60_000;
+const CHUNKS_PER_COMMIT = 12;
+
+/** KV allows 100 checks per atomic; each request uses one (its dedupe key). */
+const MAX_BATCH_ITEMS = 90;
+/** KV allows 800 KiB per atomic; keep room for the batch record and the message. */
+const MAX_BATCH_BYTES = 600 * 1024;
+
+export type SubmissionRef = readonly [slug: string, id: string];
+
+export interface PendingBatch {
+  id: string;
+  refs: SubmissionRef[];
+  created_at: string;
+}
+
+/** The one queue message type: "process the submissions of this batch". */
+export interface ProcessBatchMessage {
+  type: "process_batch";
+  batch_id: string;
+  refs: SubmissionRef[];
+}
+
+export function isProcessBatchMessage(value: unknown): value is ProcessBatchMessage {
+  return typeof value === "object" && value !== null &&
+    (value as ProcessBatchMessage).type === "process_batch" &&
+    Array.isArray((value as ProcessBatchMessage).refs);
+}
+
+export type IngestOutcome =
+  | { kind: "stored"; submission: Submission; batch_id: string | null }
+  | { kind: "duplicate"; submission_id: string };
+
+export interface IngestOptions {
+  /** Enqueue one KV queue message per batch (false where KV has no queues). */
+  useQueue: boolean;
+  /** Queue retry schedule (ms); KV's default is used when absent. */
+  backoffSchedule?: number[];
+  /** Called after a batch with processable submissions committed (inline processing, notification). */
+  onCommitted?: (batch: PendingBatch) => Promise<void> | void;
+}
+
+interface Waiting {
+  submission: Submission;
+  resolve: (outcome: IngestOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Coalesces concurrent `ingest` calls into shared atomic commits, one commit in flight at a time. */
+export class IngestBatcher {
+  #waiting: Waiting[] = [];
+  #flushing = false;
+
+  constructor(private readonly kv: Deno.Kv, private readonly options: IngestOptions) {}
+
+  /** Stores a submission durably (or finds the earlier one with the same body). */
+  ingest(submission: Submission): Promise<IngestOutcome> {
+    if ((submission.body?.length ?? 0) > INLINE_BODY_LIMIT || submission.body_chunks > 0) {
+      return this.#ingestLarge(submission);
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<IngestOutcome>();
+    this.#waiting.push({ submission, resolve, reject });
+    if (!this.#flushing) this.#flush();
+    return promise;
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    try {
+      // Let requests that arrived in the same turn join the first batch.
+      await Promise.resolve();
+      while (this.#waiting.length > 0) {
+        const batch = this.#takeBatch();
+        await this.#commitBatch(batch).catch((error) => batch.forEach((w) => w.reject(error)));
+      }
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  #takeBatch(): Waiting[] {
+    let bytes = 0;
+    let n = 0;
+    while (n < this.#waiting.length && n < MAX_BATCH_ITEMS) {
+      const size = (this.#waiting[n].submission.body?.length ?? 0) + 1024;
+      if (n > 0 && bytes + size > MAX_BATCH_BYTES) break;
+      bytes += size;
+      n++;
+    }
+    return this.#waiting.splice(0, n);
+  }
+
+  async #commitBatch(batch: Waiting[]): Promise<void> {
+    let remaining = this.#settleDuplicatesWithinBatch(batch);
+    for (let attempt = 0; remaining.length > 0; attempt++) {
+      const batchId = newId();
+      const op = this.kv.atomic();
+      const refs: SubmissionRef[] = [];
+      for (const { submission: s } of remaining) {
+        const stored = { ...s, batch_id: s.status === "pending" ? batchId : null };
+        op.check({ key: submissionByBodyKey(s.client, s.body_sha256), versionstamp: null })
+          .set(submissionByBodyKey(s.client, s.body_sha256), s.id)
+          .set(submissionKey(s.client, s.id), stored);
+        if (s.status === "pending") refs.push([s.client, s.id]);
+      }
+      const pending = refs.length > 0 ? this.#addBatchWork(op, batchId, refs) : null;
+      if ((await op.commit()).ok) {
+        for (const w of remaining) {
+          w.resolve({
+            kind: "stored",
+            submission: { ...w.submission, batch_id: w.submission.status === "pending" ? batchId : null },
+            batch_id: pending?.id ?? null,
+          });
+        }
+        if (pending) await this.options.onCommitted?.(pending);
+        return;
+      }
+      // Some body was already stored: answer those as duplicates and commit the rest again.
+      remaining = await this.#settleStoredDuplicates(remaining);
+      if (attempt > 5) throw new Error("Could not store the submission batch: KV kept rejecting the commit.");
+    }
+  }
+
+  #addBatchWork(op: Deno.AtomicOperation, batchId: string, refs: SubmissionRef[]): PendingBatch {
+    const pending: PendingBatch = { id: batchId, refs, created_at: new Date().toISOString() };
+    op.set(pendingBatchKey(batchId), pending);
+    if (this.options.useQueue) {
+      const message: ProcessBatchMessage = { type: "process_batch", batch_id: batchId, refs };
+      op.enqueue(message, {
+        keysIfUndelivered: [deadLetterKey(batchId)],
+        backoffSchedule: this.options.backoffSchedule,
+      });
+    }
+    return pending;
+  }
+
+  /** Identical bodies in one batch: the first is stored, the others answer as its duplicates. */
+  #settleDuplicatesWithinBatch(batch: Waiting[]): Waiting[] {
+    const first = new Map<string, Waiting>();
+    const unique: Waiting[] = [];
+    const followers: [Waiting, Waiting][] = [];
+    for (const w of batch) {
+      const id = `${w.submission.client}\u0000${w.submission.body_sha256}`;
+      const leader = first.get(id);
+      if (leader) followers.push([w, leader]);
+      else {
+        first.set(id, w);
+        unique.push(w);
+      }
+    }
+    for (const [w, leader] of followers) {
+      const original = leader.resolve;
+      leader.resolve = (outcome) => {
+        original(outcome);
+        w.resolve({
+          kind: "duplicate",
+          submission_id: outcome.kind === "stored" ? outcome.submission.id : outcome.submission_id,
+        });
+      };
+      const originalReject = leader.reject;
+      leader.reject = (error) => {
+        originalReject(error);
+        w.reject(error);
+      };
+    }
+    return unique;
+  }
+
+  async #settleStoredDuplicates(batch: Waiting[]): Promise<Waiting[]> {
+    const entries = await getAll<string>(
+      this.kv,
+      batch.map((w) => submissionByBodyKey(w.submission.client, w.submission.body_sha256)),
+    );
+    const rest: Waiting[] = [];
+    batch.forEach((w, i) => {
+      const existing = entries[i].value;
+      if (existing) w.resolve({ kind: "duplicate", submission_id: existing });
+      else rest.push(w);
+    });
+    return rest;
+  }
+
+  /** Bodies too large for one value: chunks first (orphans are harmless), then the usual commit. */
+  async #ingestLarge(submission: Submission): Promise<IngestOutcome> {
+    const existing = await this.kv.get<string>(
+      submissionByBodyKey(submission.client, submission.body_sha256),
+    );
+    if (existing.value) return { kind: "duplicate", submission_id: existing.value };
+    const body = submission.body!;
+    let chunks = 0;
+    for (let offset = 0; offset < body.length; offset += BODY_CHUNK * CHUNKS_PER_COMMIT) {
+      const op = this.kv.atomic();
+      for (let i = 0; i < CHUNKS_PER_COMMIT && offset + i * BODY_CHUNK < body.length; i++) {
+        const start = offset + i * BODY_CHUNK;
+        op.set(
+          submissionBodyChunkKey(submission.client, submission.id, chunks++),
+          body.slice(start, start + BODY_CHUNK),
+        );
+      }
+      await op.commit();
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<IngestOutcome>();
+    this.#waiting.push({ submission: { ...submission, body: null, body_chunks: chunks }, resolve, reject });
+    if (!this.#flushing) this.#flush();
+    return await promise;
+  }
+}
+
+/** The exact bytes Cal.com sent. */
+export async function readBody(kv: Deno.Kv, s: Submission): Promise<Uint8Array> {
+  if (s.body) return s.body;
+  const parts: Uint8Array[] = [];
+  for (let n = 0; n < s.body_chunks; n++) {
+    const chunk = await kv.get<Uint8Array>(submissionBodyChunkKey(s.client, s.id, n));
+    if (!chunk.value) throw new Error(`Body chunk ${n} of submission ${s.id} is missing.`);
+    parts.push(chunk.value);
+  }
+  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+export async function getSubmission(kv: Deno.Kv, slug: string, id: string): Promise<Submission | null> {
+  return (await kv.get<Submission>(submissionKey(slug, id))).value;
+}
+
+export function listSubmissions<V>(
+  kv: Deno.Kv,
+  slug: string,
+  opts: { limit: number; cursor?: string; status?: SubmissionStatus; view: (s: Submission) => V },
+): Promise<Page<V>> {
+  return listPage<Submission, V>(kv, submissionsPrefix(slug), {
+    ...opts,
+    keep: opts.status ? (s) => s.status === opts.status : undefined,
+  });
+}
+
+/** Every submission of a client with the given status (for bulk replay). */
+export async function allSubmissionIds(
+  kv: Deno.Kv,
+  slug: string,
+  status: SubmissionStatus,
+): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const e of kv.list<Submission>({ prefix: submissionsPrefix(slug) })) {
+    if (e.value.status === status) ids.push(e.value.id);
+  }
+  return ids;
+}
+
+export async function listPendingBatches(kv: Deno.Kv): Promise<Deno.KvEntry<PendingBatch>[]> {
+  return await Array.fromAsync(kv.list<PendingBatch>({ prefix: pendingBatchesPrefix() }));
+}
+
+/** Removes a batch record once none of its submissions is still pending. */
+export async function deletePendingBatch(
+  kv: Deno.Kv,
+  batchId: string,
+  refs: readonly SubmissionRef[],
+): Promise<boolean> {
+  const entries = await getAll<Submission>(kv, refs.map(([slug, id]) => submissionKey(slug, id)));
+  if (entries.some((e) => e.value?.status === "pending")) return false;
+  await kv.delete(pendingBatchKey(batchId));
+  return true;
+}
+
+/** Notes a failed processing attempt on a still-pending submission. */
+export async function recordAttemptFailure(
+  kv: Deno.Kv,
+  [slug, id]: SubmissionRef,
+  error: string,
+): Promise<void> {
+  await withOccRetry("record failure", async () => {
+    const entry = await kv.get<Submission>(submissionKey(slug, id));
+    if (!entry.value || entry.value.status !== "pending") return { op: null, result: undefined };
+    const next: Submission = { ...entry.value, error, attempts: entry.value.attempts + 1 };
+    return { op: kv.atomic().check(entry).set(entry.key, next), result: undefined };
+  });
+}
+
+/** Gives up on a pending submission: status `failed`, keeping its last error. */
+export async function markFailed(
+  kv: Deno.Kv,
+  [slug, id]: SubmissionRef,
+  fallbackError: string,
+): Promise<boolean> {
+  return await withOccRetry("mark failed", async () => {
+    const entry = await kv.get<Submission>(submissionKey(slug, id));
+    if (!entry.value || entry.value.status !== "pending") return { op: null, result: false };
+    const next: Submission = {
+      ...entry.value,
+      status: "failed",
+      error: entry.value.error ?? fallbackError,
+      processed_at: new Date().toISOString(),
+    };
+    return { op: kv.atomic().check(entry).set(entry.key, next), result: true };
+  });
+}
+
+/** Puts settled submissions back to `pending` in a new batch, for replay; returns the batch. */
+export async function requeueSubmissions(
+  kv: Deno.Kv,
+  refs: readonly SubmissionRef[],
+  useQueue: boolean,
+): Promise<PendingBatch | null> {
+  if (refs.length === 0) return null;
+  const batch: PendingBatch = { id: newId(), refs: [...refs], created_at: new Date().toISOString() };
+  const op = kv.atomic().set(pendingBatchKey(batch.id), batch);
+  if (useQueue) {
+    const message: ProcessBatchMessage = { type: "process_batch", batch_id: batch.id, refs: batch.refs };
+    op.enqueue(message, { keysIfUndelivered: [deadLetterKey(batch.id)] });
+  }
+  await op.commit();
+  return batch;
+}
+
+export interface DeadLetter extends ProcessBatchMessage {
+  handled_at?: string;
+}
+
+export async function listDeadLetters(kv: Deno.Kv): Promise<Deno.KvEntry<DeadLetter>[]> {
+  return await Array.fromAsync(kv.list<DeadLetter>({ prefix: deadLettersPrefix() }));
+}
+
+export async function markDeadLetterHandled(kv: Deno.Kv, entry: Deno.KvEntry<DeadLetter>): Promise<void> {
+  await kv.atomic().check(entry).set(entry.key, { ...entry.value, handled_at: new Date().toISOString() })
+    .delete(pendingBatchKey(entry.value.batch_id)).commit();
+}
