@@ -162,9 +162,9 @@ async function planJob(
 
   const derived = deriveJob(events);
   const job: Job = {
-    ...derived,
     id,
     client,
+    ...derived,
     contact_id: derived.booker_email ? contactIds.get(derived.booker_email) ?? null : null,
     attendees: derived.attendees.map((a) => ({ ...a, contact_id: contactIds.get(a.email) ?? null })),
     events,

@@ -126,6 +126,9 @@ export class IngestBatcher {
       }
       const pending = refs.length > 0 ? this.#addBatchWork(op, batchId, refs) : null;
       if ((await op.commit()).ok) {
+        // Inline processing runs before answering; its failures are recorded and retried by the
+        // sweeper, never turned into an error answer for data that is already stored.
+        if (pending) await Promise.resolve(this.options.onCommitted?.(pending)).catch(() => {});
         for (const w of remaining) {
           w.resolve({
             kind: "stored",
@@ -133,7 +136,6 @@ export class IngestBatcher {
             batch_id: pending?.id ?? null,
           });
         }
-        if (pending) await this.options.onCommitted?.(pending);
         return;
       }
       // Some body was already stored: answer those as duplicates and commit the rest again.

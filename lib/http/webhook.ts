@@ -1,0 +1,236 @@
+/**
+ * `POST /webhooks/calcom/{client_slug}`: verify the signature over the raw bytes, answer pings,
+ * and store everything else durably (group commit) before answering. A 2xx means "stored".
+ */
+import {
+  findVerifyingKey,
+  parseSignatureHeader,
+  sha256Hex,
+  SIGNATURE_HEADER,
+  signatureHeaderProblem,
+  type SignatureProblem,
+} from "../calcom/signature.ts";
+import { interpretBody, type SubmissionFields } from "../calcom/normalize.ts";
+import type { Submission, SubmissionStatus } from "../domain/submission.ts";
+import { recordPing, SigningKeyCache, SLUG_PATTERN } from "../store/clients.ts";
+import type { IngestBatcher } from "../store/submissions.ts";
+import { newId } from "../store/kv.ts";
+import { HttpError, json } from "./errors.ts";
+import type { LogContext, Params } from "./router.ts";
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+const BODY_READ_TIMEOUT_MS = 10_000;
+
+export interface WebhookDeps {
+  kv: Deno.Kv;
+  keys: SigningKeyCache;
+  batcher: IngestBatcher;
+}
+
+const SIGNATURE_MESSAGES: Record<SignatureProblem, string> = {
+  missing:
+    "The X-Cal-Signature-256 header is missing. Set a secret on the Cal.com webhook (the one this client was given).",
+  no_secret_provided:
+    "Cal.com sent 'no-secret-provided': the webhook has no secret. Paste this client's secret into the Cal.com webhook settings.",
+  malformed: "The X-Cal-Signature-256 header is not a 64-character hex HMAC-SHA256.",
+  mismatch:
+    "The signature does not match any of this client's secrets. Check that the Cal.com webhook secret is the one issued for this URL.",
+};
+
+const PING_HINT =
+  "The ping arrived but its signature did not verify. Cal.com's Ping test on a saved webhook sends no secret unless you re-enter it; real bookings are signed with the saved secret. Re-enter the secret and ping again to confirm it matches.";
+
+export function webhookHandler(deps: WebhookDeps) {
+  return async (req: Request, params: Params, _url: URL, log: LogContext): Promise<Response> => {
+    const slug = params.slug ?? "";
+    log.slug = slug;
+    if (!SLUG_PATTERN.test(slug)) throw unknownClient(slug);
+    const client = await deps.keys.get(slug);
+    if (!client) throw unknownClient(slug);
+
+    const body = await readBodyLimited(req, MAX_BODY_BYTES);
+    const receivedAt = new Date().toISOString();
+    const header = req.headers.get(SIGNATURE_HEADER);
+    const problem = signatureHeaderProblem(header);
+    const secretId = problem
+      ? null
+      : await findVerifyingKey(client.keys, parseSignatureHeader(header)!, body);
+
+    const text = decodeUtf8(body);
+    const interpretation = text === null
+      ? { kind: "invalid" as const, reason: "Body is not valid UTF-8 text, so it cannot be Cal.com JSON." }
+      : interpretBody(text, receivedAt);
+    if (interpretation.kind === "ping") log.trigger = "PING";
+
+    if (secretId === null) {
+      if (interpretation.kind === "ping") {
+        await recordPing(deps.kv, slug, { at: receivedAt, signature_valid: false, secret_id: null });
+        return json(200, { ok: true, signature_valid: false, hint: PING_HINT });
+      }
+      const reason = problem ?? "mismatch";
+      throw new HttpError(
+        401,
+        reason === "mismatch" ? "invalid_signature" : `signature_${reason}`,
+        SIGNATURE_MESSAGES[reason],
+      );
+    }
+    if (interpretation.kind === "ping") {
+      await recordPing(deps.kv, slug, { at: receivedAt, signature_valid: true, secret_id: secretId });
+      return json(200, { ok: true, signature_valid: true });
+    }
+
+    const fields = interpretation.kind === "invalid" ? null : interpretation.fields;
+    log.trigger = fields?.event_type ?? null;
+    const status: SubmissionStatus = interpretation.kind === "invalid"
+      ? "quarantined"
+      : interpretation.kind === "ignored"
+      ? "ignored"
+      : "pending";
+    const submission = newSubmission({
+      slug,
+      body,
+      sha: await sha256Hex(body),
+      secretId,
+      receivedAt,
+      status,
+      fields,
+      error: interpretation.kind === "invalid" ? interpretation.reason : null,
+    });
+
+    const outcome = await deps.batcher.ingest(submission);
+    if (outcome.kind === "duplicate") {
+      log.submission_id = outcome.submission_id;
+      return json(200, { submission_id: outcome.submission_id, duplicate: true });
+    }
+    log.submission_id = submission.id;
+    if (interpretation.kind === "invalid") {
+      throw new HttpError(
+        422,
+        "unusable_payload",
+        `${interpretation.reason} The body was kept (quarantined) so it can be replayed after a fix.`,
+        {},
+        {
+          submission_id: submission.id,
+          status: "quarantined",
+        },
+      );
+    }
+    return json(202, { submission_id: submission.id, status });
+  };
+}
+
+function newSubmission(input: {
+  slug: string;
+  body: Uint8Array;
+  sha: string;
+  secretId: string;
+  receivedAt: string;
+  status: SubmissionStatus;
+  fields: SubmissionFields | null;
+  error: string | null;
+}): Submission {
+  const f = input.fields;
+  return {
+    id: newId(),
+    client: input.slug,
+    channel: "calcom",
+    status: input.status,
+    error: input.error,
+    received_at: input.receivedAt,
+    processed_at: input.status === "pending" ? null : input.receivedAt,
+    secret_id: input.secretId,
+    body_sha256: input.sha,
+    body_bytes: input.body.length,
+    body: input.body,
+    body_chunks: 0,
+    batch_id: null,
+    job_ids: [],
+    attempts: 0,
+    event_type: f?.event_type ?? "",
+    booking_uid: f?.booking_uid ?? null,
+    title: f?.title ?? null,
+    start_time: f?.start_time ?? null,
+    end_time: f?.end_time ?? null,
+    attendee_name: f?.attendee_name ?? null,
+    attendee_email: f?.attendee_email ?? null,
+    attendee_time_zone: f?.attendee_time_zone ?? null,
+    organizer_email: f?.organizer_email ?? null,
+    rescheduled_from_uid: f?.rescheduled_from_uid ?? null,
+    cancellation_reason: f?.cancellation_reason ?? null,
+    created_at: f?.created_at ?? null,
+  };
+}
+
+function unknownClient(slug: string): HttpError {
+  return new HttpError(
+    404,
+    "unknown_client",
+    `No client "${
+      slug.slice(0, 80)
+    }" is set up here. Check the webhook URL in Cal.com, or add the client with the admin API.`,
+  );
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function decodeUtf8(body: Uint8Array): string | null {
+  try {
+    return utf8.decode(body);
+  } catch {
+    return null;
+  }
+}
+
+/** Reads at most `limit` bytes; a larger body is refused without buffering the rest. */
+export async function readBodyLimited(req: Request, limit: number): Promise<Uint8Array> {
+  const declared = Number(req.headers.get("content-length") ?? "NaN");
+  if (declared > limit) throw tooLarge(limit);
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    reader.cancel("timeout").catch(() => {});
+  }, BODY_READ_TIMEOUT_MS);
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (total > limit) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge(limit);
+      }
+      chunks.push(value);
+    }
+    if (timedOut) throw new Error("timeout");
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
+    throw new HttpError(
+      408,
+      "body_timeout",
+      "The request body was not received completely in time. Send it again.",
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+  // A copy, never a view: KV serialises a view's whole underlying buffer.
+  if (chunks.length === 1) return chunks[0].slice();
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}
+
+function tooLarge(limit: number): HttpError {
+  return new HttpError(
+    413,
+    "body_too_large",
+    `The body is larger than ${limit} bytes. Cal.com booking webhooks are far smaller; check the sender.`,
+  );
+}

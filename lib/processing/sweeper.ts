@@ -1,0 +1,80 @@
+/**
+ * The sweeper: the safety net under the queue. It turns dead-lettered queue messages into `failed`
+ * submissions (with their last error), and re-drives batches still pending after a grace period,
+ * which covers queue messages lost in a crash and runtimes without queues. A submission that keeps
+ * failing ends `failed` after `maxAttempts`.
+ */
+import type { Logger } from "../log.ts";
+import type { Submission } from "../domain/submission.ts";
+import { submissionKey } from "../store/keys.ts";
+import {
+  deletePendingBatch,
+  listDeadLetters,
+  listPendingBatches,
+  markDeadLetterHandled,
+  markFailed,
+} from "../store/submissions.ts";
+import type { Processor } from "./processor.ts";
+
+export interface SweepOptions {
+  /** How long a batch may stay pending before the sweeper processes it itself. */
+  graceMs: number;
+  /** Failed attempts after which a submission is given up as `failed`. */
+  maxAttempts: number;
+}
+
+export interface SweepReport {
+  dead_letters: number;
+  redriven: number;
+  failed: number;
+}
+
+export class Sweeper {
+  #running: Promise<SweepReport> | null = null;
+
+  constructor(
+    private readonly kv: Deno.Kv,
+    private readonly processor: Processor,
+    private readonly log: Logger,
+    private readonly options: SweepOptions,
+  ) {}
+
+  /** One pass; concurrent calls share the pass in progress. */
+  sweepOnce(): Promise<SweepReport> {
+    this.#running ??= this.#sweep().finally(() => (this.#running = null));
+    return this.#running;
+  }
+
+  async #sweep(): Promise<SweepReport> {
+    const report: SweepReport = { dead_letters: 0, redriven: 0, failed: 0 };
+    for (const letter of await listDeadLetters(this.kv)) {
+      if (letter.value.handled_at) continue;
+      report.dead_letters++;
+      for (const ref of letter.value.refs) {
+        if (await markFailed(this.kv, ref, "The queue gave up on this submission after all retries.")) {
+          report.failed++;
+        }
+      }
+      await markDeadLetterHandled(this.kv, letter);
+    }
+
+    const cutoff = Date.now() - this.options.graceMs;
+    for (const { value: batch } of await listPendingBatches(this.kv)) {
+      if (Date.parse(batch.created_at) > cutoff) continue;
+      report.redriven++;
+      const result = await this.processor.processBatch(batch.id, batch.refs);
+      for (const { ref } of result.failures) {
+        const s = (await this.kv.get<Submission>(submissionKey(...ref))).value;
+        if (
+          s && s.attempts >= this.options.maxAttempts &&
+          (await markFailed(this.kv, ref, "Processing kept failing."))
+        ) {
+          report.failed++;
+        }
+      }
+      if (result.failures.length > 0) await deletePendingBatch(this.kv, batch.id, batch.refs);
+    }
+    if (report.dead_letters || report.redriven || report.failed) this.log.info("sweep", { ...report });
+    return report;
+  }
+}

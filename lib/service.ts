@@ -1,0 +1,98 @@
+/**
+ * Wires the parts into one service: the HTTP handler (routing, errors, one log line per request),
+ * the queue handler, the sweeper and replay, over one KV. `main.ts` and the tests both build it here.
+ */
+import type { Config } from "./config.ts";
+import type { Logger } from "./log.ts";
+import { registerAdminRoutes } from "./http/admin.ts";
+import { errorResponse, json } from "./http/errors.ts";
+import { type LogContext, Router } from "./http/router.ts";
+import { webhookHandler } from "./http/webhook.ts";
+import { Processor } from "./processing/processor.ts";
+import { createQueueHandler } from "./processing/queue.ts";
+import { Replayer } from "./processing/replay.ts";
+import { Sweeper } from "./processing/sweeper.ts";
+import { SigningKeyCache } from "./store/clients.ts";
+import { IngestBatcher } from "./store/submissions.ts";
+
+export interface Service {
+  handler: (req: Request) => Promise<Response>;
+  queueHandler: (message: unknown) => Promise<void>;
+  processor: Processor;
+  sweeper: Sweeper;
+  replayer: Replayer;
+  /** Runs the sweeper every `sweepIntervalMs` until the returned function is called. */
+  startSweeping: () => () => void;
+}
+
+export function createService(kv: Deno.Kv, config: Config, log: Logger): Service {
+  const processor = new Processor(kv, log);
+  const sweeper = new Sweeper(kv, processor, log, {
+    graceMs: config.sweepGraceMs,
+    maxAttempts: config.maxAttempts,
+  });
+  const replayer = new Replayer(kv, processor);
+  const inline = config.processingMode === "inline";
+  const batcher = new IngestBatcher(kv, {
+    useQueue: !inline,
+    backoffSchedule: config.queueBackoffMs ?? undefined,
+    // Inline mode processes right after the durable write; a failure still answers 2xx and the
+    // sweeper retries the batch.
+    onCommitted: inline ? (batch) => processor.processBatch(batch.id, batch.refs).then(() => {}) : undefined,
+  });
+
+  const router = new Router();
+  router.on("GET", "/healthz", async () => {
+    await kv.get(["healthz"]);
+    return json(200, { ok: true, processing_mode: config.processingMode });
+  });
+  router.on(
+    "POST",
+    "/webhooks/calcom/:slug{/}?",
+    webhookHandler({ kv, keys: new SigningKeyCache(kv), batcher }),
+  );
+  registerAdminRoutes(router, { kv, adminToken: config.adminToken, replayer });
+
+  const handler = async (req: Request): Promise<Response> => {
+    const started = performance.now();
+    const url = new URL(req.url);
+    const fields: LogContext = {};
+    let response: Response;
+    try {
+      const { handler, params } = router.resolve(req.method, url);
+      response = await handler(req, params, url, fields);
+    } catch (error) {
+      if (!(error instanceof Error && error.name === "HttpError")) {
+        log.error("unhandled error", {
+          path: url.pathname,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+      response = errorResponse(error);
+    }
+    log.info("request", {
+      method: req.method,
+      path: url.pathname,
+      slug: fields.slug ?? null,
+      trigger: fields.trigger ?? null,
+      status: response.status,
+      ms: Math.round((performance.now() - started) * 100) / 100,
+      ...(fields.submission_id ? { submission_id: fields.submission_id } : {}),
+    });
+    return response;
+  };
+
+  return {
+    handler,
+    queueHandler: createQueueHandler(processor, log),
+    processor,
+    sweeper,
+    replayer,
+    startSweeping: () => {
+      const timer = setInterval(() => {
+        sweeper.sweepOnce().catch((error) => log.error("sweep failed", { error: String(error) }));
+      }, config.sweepIntervalMs);
+      return () => clearInterval(timer);
+    },
+  };
+}

@@ -1,0 +1,30 @@
+/**
+ * calcom-intake: receives Cal.com booking webhooks and turns them into Contacts and Jobs.
+ * Reads config, opens KV, registers the single queue listener and the sweeper, and serves HTTP.
+ */
+import { readConfig } from "./lib/config.ts";
+import { jsonLogger } from "./lib/log.ts";
+import { createService } from "./lib/service.ts";
+import { openKv } from "./lib/store/kv.ts";
+
+const config = readConfig();
+const log = jsonLogger();
+const kv = await openKv(config.kvPath);
+const service = createService(kv, config, log);
+
+if (config.processingMode === "queue") kv.listenQueue(service.queueHandler);
+if (typeof Deno.cron === "function") {
+  Deno.cron("sweep pending submissions", "* * * * *", async () => void await service.sweeper.sweepOnce());
+}
+service.startSweeping();
+service.sweeper.sweepOnce().catch((error) => log.error("startup sweep failed", { error: String(error) }));
+
+Deno.serve({
+  port: config.port,
+  onListen: ({ hostname, port }) =>
+    log.info("listening", {
+      url: `http://${hostname}:${port}`,
+      kv_path: config.kvPath,
+      mode: config.processingMode,
+    }),
+}, service.handler);
