@@ -299,3 +299,12 @@ function applyNoShows(
   for (const e of noShowEvents) for (const a of e.attendees) noShow.set(a.email, a.no_show === true);
   return attendees.map((a) => ({ email: a.email, name: a.name, no_show: noShow.get(a.email) ?? false }));
 }
+
+/** The Job as the API shows it: its events summarised (their payload details stay internal). */
+export function jobView(job: Job) {
+  const { events, ...rest } = job;
+  return {
+    ...rest,
+    events: events.map((e) => ({ submission_id: e.submission_id, kind: e.kind, uid: e.uid, at: e.at })),
+  };
+}

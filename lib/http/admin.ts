@@ -5,7 +5,7 @@
  */
 import { timingSafeEqual } from "node:crypto";
 import { contactView } from "../domain/contact.ts";
-import type { Job } from "../domain/job.ts";
+import { jobView } from "../domain/job.ts";
 import { SUBMISSION_STATUSES, type SubmissionStatus, submissionView } from "../domain/submission.ts";
 import { getContact, getJob, listContacts, listJobs } from "../store/bookings.ts";
 import {
@@ -168,15 +168,6 @@ export function registerAdminRoutes(router: Router, deps: AdminDeps): void {
     const items = (await listDeadLetters(kv)).map((e) => e.value);
     return json(200, { items, cursor: null });
   });
-}
-
-/** The Job as the API shows it: its events summarised (their payload details stay internal). */
-export function jobView(job: Job) {
-  const { events, ...rest } = job;
-  return {
-    ...rest,
-    events: events.map((e) => ({ submission_id: e.submission_id, kind: e.kind, uid: e.uid, at: e.at })),
-  };
 }
 
 async function clientView(kv: Deno.Kv, client: Client) {

@@ -1,0 +1,199 @@
+// deno-lint-ignore-file no-explicit-any
+/**
+ * Shared test helpers: a real service on a real port over a real KV, signed Cal.com requests,
+ * the fixtures (copied from shared/calcom/fixtures), and polling for asynchronous results.
+ */
+import { type Config, readConfig } from "../lib/config.ts";
+import { signBody } from "../lib/calcom/signature.ts";
+import type { Job } from "../lib/domain/job.ts";
+import { memoryLogger } from "../lib/log.ts";
+import { createService, type Service } from "../lib/service.ts";
+
+export const ADMIN_TOKEN = "test-admin-token-0123456789";
+export const FIXTURE_SECRET = "whsec_fixture_test_secret_123";
+
+export const FIXTURE_NAMES = [
+  "booking_created",
+  "booking_rescheduled",
+  "booking_cancelled",
+  "booking_requested",
+  "booking_rejected",
+  "booking_paid",
+  "meeting_ended",
+  "booking_no_show_updated",
+  "ping",
+] as const;
+export type FixtureName = typeof FIXTURE_NAMES[number];
+
+const FIXTURE_DIR = new URL("./fixtures/", import.meta.url);
+
+/** A fixture as Cal.com sends it: compact `JSON.stringify` text, with its published signature. */
+export function fixture(
+  name: FixtureName,
+): { body: string; json: Record<string, unknown>; signature: string } {
+  const json = JSON.parse(Deno.readTextFileSync(new URL(`${name}.json`, FIXTURE_DIR)));
+  const signatures = JSON.parse(Deno.readTextFileSync(new URL("_signatures.json", FIXTURE_DIR)));
+  return { body: JSON.stringify(json), json, signature: signatures.files[`${name}.json`].signature };
+}
+
+export interface TestServer {
+  url: string;
+  kv: Deno.Kv;
+  service: Service;
+  logs: string[];
+  config: Config;
+  /** Admin API call with the test token; parses the JSON answer. */
+  admin: (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
+  /** Signs `body` with `secret` and posts it to the client's webhook URL. */
+  post: (slug: string, body: string, secret?: string, headers?: Record<string, string>) => Promise<Response>;
+  close: () => Promise<void>;
+}
+
+export interface ServerOptions {
+  mode?: "queue" | "inline";
+  kvPath?: string;
+  env?: Record<string, string>;
+  adminToken?: string | null;
+}
+
+export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
+  const env: Record<string, string> = {
+    KV_PATH: options.kvPath ?? ":memory:",
+    PROCESSING_MODE: options.mode ?? "queue",
+    ...(options.adminToken === null ? {} : { ADMIN_TOKEN: options.adminToken ?? ADMIN_TOKEN }),
+    ...options.env,
+  };
+  const config = readConfig((name) => env[name]);
+  const kv = await Deno.openKv(config.kvPath);
+  const log = memoryLogger();
+  const service = createService(kv, config, log);
+  const listener = config.processingMode === "queue" ? kv.listenQueue(service.queueHandler) : null;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, service.handler);
+  const url = `http://127.0.0.1:${server.addr.port}`;
+
+  const admin = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  };
+  const post = async (
+    slug: string,
+    body: string,
+    secret = FIXTURE_SECRET,
+    headers: Record<string, string> = {},
+  ) =>
+    await fetch(`${url}/webhooks/calcom/${slug}`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-cal-signature-256": await signBody(secret, body),
+        ...headers,
+      },
+      body,
+    });
+
+  return {
+    url,
+    kv,
+    service,
+    logs: log.lines,
+    config,
+    admin,
+    post,
+    close: async () => {
+      await server.shutdown();
+      kv.close();
+      await listener;
+    },
+  };
+}
+
+/** Runs `fn` against a fresh server and always closes it. */
+export async function withServer(
+  options: ServerOptions,
+  fn: (server: TestServer) => Promise<void>,
+): Promise<void> {
+  const server = await startServer(options);
+  try {
+    await fn(server);
+  } finally {
+    await server.close();
+  }
+}
+
+/** Creates a client with the fixture secret through the admin API. */
+export async function addClient(server: TestServer, slug: string, secret = FIXTURE_SECRET): Promise<void> {
+  const res = await server.admin("PUT", `/admin/clients/${slug}`, { name: slug, secret });
+  if (res.status !== 201 && res.status !== 200) {
+    throw new Error(`client ${slug}: ${JSON.stringify(res.body)}`);
+  }
+}
+
+/** Polls until `check` returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Waits until no submission of the client is pending; returns all of them. */
+export async function waitSettled(server: TestServer, slug: string, timeoutMs = 15_000): Promise<any[]> {
+  return await waitFor(`submissions of ${slug} to settle`, async () => {
+    const all = await listAll(server, `/admin/clients/${slug}/submissions`);
+    return all.every((s) => s.status !== "pending") ? all : undefined;
+  }, timeoutMs);
+}
+
+/** Every item of a paginated admin listing. */
+export async function listAll(server: TestServer, path: string): Promise<any[]> {
+  const items: any[] = [];
+  let cursor: string | null = null;
+  do {
+    const sep = path.includes("?") ? "&" : "?";
+    const res = await server.admin("GET", `${path}${sep}limit=500${cursor ? `&cursor=${cursor}` : ""}`);
+    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${JSON.stringify(res.body)}`);
+    items.push(...res.body.items);
+    cursor = res.body.cursor;
+  } while (cursor);
+  return items;
+}
+
+/** A Cal.com-shaped body: `{triggerEvent, createdAt, payload}` as compact JSON. */
+export function calcomBody(
+  triggerEvent: string,
+  createdAt: string,
+  payload: Record<string, unknown>,
+): string {
+  return JSON.stringify({ triggerEvent, createdAt, payload });
+}
+
+/** The order-independent part of a Job: what every arrival order must agree on. */
+export function jobState(job: Job | Record<string, any>) {
+  return {
+    calcom_event_id: job.calcom_event_id,
+    previous_event_ids: job.previous_event_ids,
+    status: job.status,
+    title: job.title,
+    start_time: job.start_time,
+    end_time: job.end_time,
+    location: job.location,
+    responses: job.responses,
+    attendees: job.attendees.map((a: any) => ({ email: a.email, name: a.name, no_show: a.no_show })),
+    cancellation_reason: job.cancellation_reason,
+    rejection_reason: job.rejection_reason,
+    payment_status: job.payment_status,
+    payment_id: job.payment_id,
+  };
+}
