@@ -54,6 +54,8 @@ export interface ServerOptions {
   kvPath?: string;
   env?: Record<string, string>;
   adminToken?: string | null;
+  /** Register the queue listener (default true); false simulates queue messages that never arrive. */
+  listen?: boolean;
 }
 
 export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
@@ -67,7 +69,9 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   const kv = await Deno.openKv(config.kvPath);
   const log = memoryLogger();
   const service = createService(kv, config, log);
-  const listener = config.processingMode === "queue" ? kv.listenQueue(service.queueHandler) : null;
+  const listener = config.processingMode === "queue" && options.listen !== false
+    ? kv.listenQueue(service.queueHandler)
+    : null;
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, service.handler);
   const url = `http://127.0.0.1:${server.addr.port}`;
 
@@ -196,4 +200,27 @@ export function jobState(job: Job | Record<string, any>) {
     payment_status: job.payment_status,
     payment_id: job.payment_id,
   };
+}
+
+/** A BOOKING_CREATED body for `uid` / `email`, with Cal.com's usual fields. */
+export function bookingCreated(
+  uid: string,
+  email: string,
+  createdAt = "2026-10-02T21:14:07.352Z",
+  extra = {},
+): string {
+  return calcomBody("BOOKING_CREATED", createdAt, {
+    uid,
+    title: `Estimate ${uid}`,
+    startTime: "2026-10-14T16:00:00Z",
+    endTime: "2026-10-14T17:00:00Z",
+    attendees: [{ email, name: "Pat Example", timeZone: "America/Denver", language: { locale: "en" } }],
+    organizer: { email: "owner@business.example", name: "Owner", timeZone: "America/Denver" },
+    responses: {
+      name: { label: "your_name", value: "Pat Example" },
+      email: { label: "email_address", value: email },
+    },
+    status: "ACCEPTED",
+    ...extra,
+  });
 }

@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any
 import assert from "node:assert/strict";
 import {
   addClient,

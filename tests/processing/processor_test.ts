@@ -1,0 +1,163 @@
+import assert from "node:assert/strict";
+import { deadLetterKey, pendingBatchKey, submissionKey } from "../../lib/store/keys.ts";
+import type { Submission } from "../../lib/domain/submission.ts";
+import type { ProcessBatchMessage } from "../../lib/store/submissions.ts";
+import {
+  addClient,
+  bookingCreated,
+  fixture,
+  listAll,
+  waitFor,
+  waitSettled,
+  withServer,
+} from "../_helpers.ts";
+
+Deno.test("30 concurrent bookings for one new email give one Contact and 30 Jobs", async () => {
+  await withServer({}, async (server) => {
+    await addClient(server, "acme");
+    const responses = await Promise.all(
+      Array.from(
+        { length: 30 },
+        (_, i) => server.post("acme", bookingCreated(`uid-${i}`, "  Same.Person@Example.COM ")),
+      ),
+    );
+    assert.deepEqual(responses.map((r) => r.status), Array(30).fill(202));
+    await Promise.all(responses.map((r) => r.body?.cancel()));
+    await waitSettled(server, "acme");
+    const contacts = await listAll(server, "/admin/clients/acme/contacts");
+    assert.equal(contacts.length, 1);
+    assert.equal(contacts[0].email, "same.person@example.com");
+    const jobs = await listAll(server, "/admin/clients/acme/jobs");
+    assert.equal(jobs.length, 30);
+    assert.ok(jobs.every((j) => j.contact_id === contacts[0].id && j.status === "scheduled"));
+  });
+});
+
+Deno.test("redelivering an already processed queue message changes nothing", async () => {
+  await withServer({}, async (server) => {
+    await addClient(server, "acme");
+    for (const name of ["booking_created", "booking_rescheduled", "booking_requested"] as const) {
+      await (await server.post("acme", fixture(name).body)).body?.cancel();
+    }
+    const settled = await waitSettled(server, "acme");
+    const snapshot = async () =>
+      await Array.fromAsync(server.kv.list({ prefix: [] }), (e) => [e.key, e.versionstamp]);
+    const before = await snapshot();
+    const refs = settled.map((s) => ["acme", s.id] as const);
+    await server.service.queueHandler({ type: "process_batch", batch_id: "redelivered", refs });
+    await server.service.queueHandler({ type: "process_batch", batch_id: "redelivered", refs });
+    assert.deepEqual(await snapshot(), before);
+  });
+});
+
+Deno.test("a batch whose processing keeps failing ends in a dead-letter record and a failed submission", async () => {
+  await withServer({ env: { QUEUE_BACKOFF_MS: "10,10" } }, async (server) => {
+    await addClient(server, "acme");
+    // A submission whose body chunk is missing: processing throws on every attempt.
+    const id = "01JBROKEN0000000000000000";
+    const submission: Partial<Submission> = {
+      id,
+      client: "acme",
+      channel: "calcom",
+      status: "pending",
+      error: null,
+      received_at: new Date().toISOString(),
+      body: null,
+      body_chunks: 1,
+      body_sha256: "0".repeat(64),
+      attempts: 0,
+      job_ids: [],
+    };
+    const message: ProcessBatchMessage = { type: "process_batch", batch_id: "b1", refs: [["acme", id]] };
+    await server.kv.atomic()
+      .set(submissionKey("acme", id), submission)
+      .set(pendingBatchKey("b1"), { id: "b1", refs: message.refs, created_at: new Date().toISOString() })
+      .enqueue(message, { keysIfUndelivered: [deadLetterKey("b1")], backoffSchedule: [10, 10] })
+      .commit();
+
+    const letter = await waitFor(
+      "dead letter",
+      async () => (await server.kv.get(deadLetterKey("b1"))).value ?? undefined,
+    );
+    assert.deepEqual((letter as ProcessBatchMessage).refs, [["acme", id]]);
+    const report = await server.service.sweeper.sweepOnce();
+    assert.equal(report.dead_letters, 1);
+    const failed = await server.admin("GET", `/admin/clients/acme/submissions/${id}`);
+    assert.equal(failed.body.status, "failed");
+    assert.match(failed.body.error, /Body chunk 0/);
+    assert.equal(failed.body.attempts, 3);
+    assert.equal((await server.kv.get(pendingBatchKey("b1"))).value, null);
+    const listed = await server.admin("GET", "/admin/dead_letters");
+    assert.equal(listed.body.items.length, 1);
+    assert.ok(listed.body.items[0].handled_at);
+  });
+});
+
+Deno.test("the sweeper processes batches whose queue message never arrived", async () => {
+  await withServer({ listen: false, env: { SWEEP_GRACE_MS: "0" } }, async (server) => {
+    await addClient(server, "acme");
+    await (await server.post("acme", fixture("booking_created").body)).body?.cancel();
+    await (await server.post("acme", fixture("booking_cancelled").body)).body?.cancel();
+    const pending = await listAll(server, "/admin/clients/acme/submissions?status=pending");
+    assert.equal(pending.length, 2);
+    const report = await server.service.sweeper.sweepOnce();
+    assert.ok(report.redriven >= 1);
+    const settled = await waitSettled(server, "acme", 1000);
+    assert.ok(settled.every((s) => s.status === "processed"));
+    const jobs = await listAll(server, "/admin/clients/acme/jobs");
+    assert.equal(jobs.length, 2, "no reschedule links these two fixtures, so two Jobs");
+    const batches = await Array.fromAsync(server.kv.list({ prefix: ["pending_batches"] }));
+    assert.equal(batches.length, 0);
+  });
+});
+
+Deno.test("inline mode: the Job exists when the webhook has been answered", async () => {
+  await withServer({ mode: "inline" }, async (server) => {
+    await addClient(server, "acme");
+    const res = await server.post("acme", fixture("booking_created").body);
+    assert.equal(res.status, 202);
+    const { submission_id } = await res.json();
+    const submission = await server.admin("GET", `/admin/clients/acme/submissions/${submission_id}`);
+    assert.equal(submission.body.status, "processed");
+    const jobs = await listAll(server, "/admin/clients/acme/jobs");
+    assert.equal(jobs.length, 1);
+    assert.equal(jobs[0].calcom_event_id, "8sQm2xKpV4nTcRw7yHdJ3L");
+  });
+});
+
+Deno.test("replay re-runs failed and quarantined submissions with today's code", async () => {
+  await withServer({ mode: "inline" }, async (server) => {
+    await addClient(server, "acme");
+    const quarantined = await (await server.post("acme", "false")).json();
+    assert.equal(quarantined.status, "quarantined");
+
+    // A stored booking marked failed (as after an outage) is processed again by replay.
+    const ok = await (await server.post("acme", fixture("booking_created").body)).json();
+    const key = submissionKey("acme", ok.submission_id);
+    const entry = await server.kv.get<Submission>(key);
+    await server.kv.set(key, { ...entry.value!, status: "failed", error: "simulated outage" });
+    for (const k of await Array.fromAsync(server.kv.list({ prefix: ["jobs", "acme"] }), (e) => e.key)) {
+      await server.kv.delete(k);
+    }
+    for (
+      const k of await Array.fromAsync(server.kv.list({ prefix: ["jobs_by_event_id", "acme"] }), (e) => e.key)
+    ) {
+      await server.kv.delete(k);
+    }
+
+    const all = await server.admin("POST", "/admin/clients/acme/replay?status=failed");
+    assert.equal(all.status, 200);
+    assert.equal(all.body.replayed, 1);
+    assert.deepEqual(all.body.results, { processed: 1 });
+    assert.equal((await listAll(server, "/admin/clients/acme/jobs")).length, 1);
+
+    const one = await server.admin(
+      "POST",
+      `/admin/clients/acme/submissions/${quarantined.submission_id}/replay`,
+    );
+    assert.equal(one.status, 200);
+    assert.equal(one.body.status, "quarantined");
+    assert.match(one.body.error, /not an object/);
+    assert.equal((await server.admin("POST", "/admin/clients/acme/replay")).status, 400);
+  });
+});
