@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import {
+  findVerifyingKey,
+  importSigningKey,
+  parseSignatureHeader,
+  signatureHeaderProblem,
+  signBody,
+} from "../../lib/calcom/signature.ts";
+import { fixture, FIXTURE_NAMES, FIXTURE_SECRET } from "../_helpers.ts";
+
+const encode = (s: string) => new TextEncoder().encode(s);
+
+Deno.test("every fixture's published signature verifies over its compact body", async () => {
+  const keys = [{ id: "wrong", key: await importSigningKey("other-secret") }, {
+    id: "right",
+    key: await importSigningKey(FIXTURE_SECRET),
+  }];
+  for (const name of FIXTURE_NAMES) {
+    const { body, signature } = fixture(name);
+    assert.equal(await signBody(FIXTURE_SECRET, body), signature, name);
+    assert.equal(await findVerifyingKey(keys, parseSignatureHeader(signature)!, encode(body)), "right", name);
+  }
+});
+
+Deno.test("re-serialised (pretty-printed) bodies do not verify: the HMAC is over the exact bytes", async () => {
+  const { json, signature } = fixture("booking_created");
+  const keys = [{ id: "k", key: await importSigningKey(FIXTURE_SECRET) }];
+  const pretty = encode(JSON.stringify(json, null, 2));
+  assert.equal(await findVerifyingKey(keys, parseSignatureHeader(signature)!, pretty), null);
+});
+
+Deno.test("signature header problems are told apart", () => {
+  assert.equal(signatureHeaderProblem(null), "missing");
+  assert.equal(signatureHeaderProblem("  "), "missing");
+  assert.equal(signatureHeaderProblem("no-secret-provided"), "no_secret_provided");
+  assert.equal(signatureHeaderProblem("sha256=" + "a".repeat(64)), "malformed");
+  assert.equal(signatureHeaderProblem("g".repeat(64)), "malformed");
+  assert.equal(signatureHeaderProblem("A".repeat(64)), null);
+  assert.deepEqual(parseSignatureHeader(" " + "0f".repeat(32) + " "), new Uint8Array(32).fill(15));
+  assert.equal(parseSignatureHeader("0f".repeat(31)), null);
+});
