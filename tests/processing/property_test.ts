@@ -127,9 +127,10 @@ function history(seed: number): string[] {
         attendees: [{ email: booker.email, noShow: true }],
       });
     }
-    if (chance(0.3)) {
+    const ending = random();
+    if (ending < 0.3) {
       send("BOOKING_CANCELLED", booking(uid, start, party, { cancellationReason: "Changed my mind" }));
-    } else if (chance(0.3)) {
+    } else if (ending < 0.5) {
       const ended = {
         triggerEvent: "MEETING_ENDED",
         createdAt: "2026-09-01T00:00:00.000Z",
