@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { addClient, fixture, FIXTURE_SECRET, listAll, waitSettled, withServer } from "../_helpers.ts";
+
+Deno.test("admin API answers 503 with a way forward when ADMIN_TOKEN is unset", async () => {
+  await withServer({ adminToken: null }, async (server) => {
+    const res = await fetch(`${server.url}/admin/clients`);
+    assert.equal(res.status, 503);
+    const answer = await res.json();
+    assert.equal(answer.error.code, "admin_disabled");
+    assert.match(answer.error.message, /ADMIN_TOKEN/);
+  });
+});
+
+Deno.test("clients: create, update, list, get, delete; the secret is shown only when created or given", async () => {
+  await withServer({}, async (server) => {
+    const created = await server.admin("PUT", "/admin/clients/acme-plumbing", { name: "Acme Plumbing" });
+    assert.equal(created.status, 201);
+    assert.equal(created.body.created, true);
+    assert.equal(created.body.client.webhook_path, "/webhooks/calcom/acme-plumbing");
+    const secret: string = created.body.secret.secret;
+    assert.ok(secret.length >= 43, "at least 32 random bytes");
+
+    const renamed = await server.admin("PUT", "/admin/clients/acme-plumbing", { name: "Acme" });
+    assert.equal(renamed.status, 200);
+    assert.equal(renamed.body.client.name, "Acme");
+    assert.equal(renamed.body.secret, undefined);
+
+    const listed = await server.admin("GET", "/admin/clients");
+    assert.deepEqual(listed.body.items.map((c: { slug: string }) => c.slug), ["acme-plumbing"]);
+    assert.ok(!JSON.stringify(listed.body).includes(secret));
+    const one = await server.admin("GET", "/admin/clients/acme-plumbing");
+    assert.equal(one.body.secret_ids.length, 1);
+    assert.ok(!JSON.stringify(one.body).includes(secret));
+
+    // The generated secret works for real webhooks.
+    const res = await server.post("acme-plumbing", fixture("booking_created").body, secret);
+    assert.equal(res.status, 202);
+    await res.body?.cancel();
+    await waitSettled(server, "acme-plumbing");
+
+    assert.equal((await server.admin("PUT", "/admin/clients/Bad_Slug", {})).status, 400);
+    assert.equal((await server.admin("PUT", "/admin/clients/ok", { name: 42 })).status, 400);
+    const notJson = await fetch(`${server.url}/admin/clients/ok`, {
+      method: "PUT",
+      headers: { authorization: "Bearer test-admin-token-0123456789" },
+      body: "{nope",
+    });
+    assert.equal(notJson.status, 400);
+    assert.equal((await notJson.json()).error.code, "invalid_json");
+
+    assert.equal((await server.admin("DELETE", "/admin/clients/acme-plumbing")).status, 200);
+    assert.equal((await server.admin("GET", "/admin/clients/acme-plumbing")).status, 404);
+    assert.equal((await server.admin("DELETE", "/admin/clients/acme-plumbing")).status, 404);
+    const leftovers = await Array.fromAsync(server.kv.list({ prefix: ["jobs", "acme-plumbing"] }));
+    assert.equal(leftovers.length, 0, "a deleted client's data goes with it");
+    const after = await server.post("acme-plumbing", fixture("booking_created").body, secret);
+    assert.equal(after.status, 404);
+    await after.body?.cancel();
+  });
+});
+
+Deno.test("secret rotation without downtime; the verifying secret is recorded", async () => {
+  await withServer({}, async (server) => {
+    await addClient(server, "acme");
+    const oldId = (await server.admin("GET", "/admin/clients/acme")).body.secret_ids[0];
+    const added = await server.admin("POST", "/admin/clients/acme/secrets");
+    assert.equal(added.status, 201);
+    const fresh = added.body.secret;
+
+    const withOld = await (await server.post("acme", fixture("booking_created").body, FIXTURE_SECRET)).json();
+    const withNew = await (await server.post("acme", fixture("booking_paid").body, fresh.secret)).json();
+    const [a, b] = await Promise.all(
+      [withOld, withNew].map((r) =>
+        server.admin("GET", `/admin/clients/acme/submissions/${r.submission_id}`)
+      ),
+    );
+    assert.equal(a.body.secret_id, oldId);
+    assert.equal(b.body.secret_id, fresh.id);
+
+    assert.equal((await server.admin("DELETE", `/admin/clients/acme/secrets/${oldId}`)).status, 200);
+    const rejected = await server.post("acme", fixture("booking_rejected").body, FIXTURE_SECRET);
+    assert.equal(rejected.status, 401, "a retired secret no longer verifies");
+    await rejected.body?.cancel();
+    const last = await server.admin("DELETE", `/admin/clients/acme/secrets/${fresh.id}`);
+    assert.equal(last.status, 409);
+    assert.equal(last.body.error.code, "last_secret");
+    assert.equal((await server.admin("DELETE", "/admin/clients/acme/secrets/nope")).status, 404);
+  });
+});
+
+Deno.test("listings paginate with limit and cursor, and filter submissions by status", async () => {
+  await withServer({ mode: "inline" }, async (server) => {
+    await addClient(server, "acme");
+    for (const name of ["booking_created", "booking_paid", "booking_requested", "meeting_ended"] as const) {
+      await (await server.post("acme", fixture(name).body)).body?.cancel();
+    }
+    await (await server.post("acme", "false")).body?.cancel();
+    const first = await server.admin("GET", "/admin/clients/acme/jobs?limit=3");
+    assert.equal(first.body.items.length, 3);
+    assert.equal(typeof first.body.cursor, "string");
+    const second = await server.admin("GET", `/admin/clients/acme/jobs?limit=3&cursor=${first.body.cursor}`);
+    assert.equal(second.body.items.length, 1);
+    assert.equal(second.body.cursor, null);
+    const ids = [...first.body.items, ...second.body.items].map((j: { id: string }) => j.id);
+    assert.equal(new Set(ids).size, 4);
+
+    const quarantined = await listAll(server, "/admin/clients/acme/submissions?status=quarantined");
+    assert.equal(quarantined.length, 1);
+    const processed = await listAll(server, "/admin/clients/acme/submissions?status=processed");
+    assert.equal(processed.length, 4);
+    assert.ok(processed.every((s) => !("body" in s)), "raw bodies are never shown");
+
+    const job = await server.admin("GET", `/admin/clients/acme/jobs/${ids[0]}`);
+    assert.equal(job.status, 200);
+    for (
+      const field of [
+        "id",
+        "client",
+        "calcom_event_id",
+        "previous_event_ids",
+        "status",
+        "title",
+        "start_time",
+      ]
+    ) {
+      assert.ok(field in job.body, field);
+    }
+    const contact = await server.admin("GET", `/admin/clients/acme/contacts/${job.body.contact_id}`);
+    assert.equal(contact.status, 200);
+    assert.ok(!("field_sources" in contact.body));
+
+    assert.equal((await server.admin("GET", "/admin/clients/acme/jobs?limit=0")).status, 400);
+    assert.equal((await server.admin("GET", "/admin/clients/acme/jobs?limit=501")).status, 400);
+    assert.equal((await server.admin("GET", "/admin/clients/acme/submissions?status=weird")).status, 400);
+    assert.equal((await server.admin("GET", "/admin/clients/acme/jobs/nope")).status, 404);
+    assert.equal((await server.admin("GET", "/admin/clients/nobody/jobs")).status, 404);
+  });
+});

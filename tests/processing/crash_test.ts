@@ -1,0 +1,146 @@
+// deno-lint-ignore-file no-explicit-any
+/**
+ * Crash safety with a real subprocess: SIGKILL the service in the middle of a load of webhooks,
+ * restart it on the same KV_PATH, and every request that got a 2xx ends processed, once.
+ */
+import assert from "node:assert/strict";
+import { signBody } from "../../lib/calcom/signature.ts";
+import { putClient } from "../../lib/store/clients.ts";
+import { ADMIN_TOKEN, bookingCreated, FIXTURE_SECRET } from "../_helpers.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+interface Running {
+  url: string;
+  child: Deno.ChildProcess;
+  drained: Promise<void>;
+}
+
+async function start(kvPath: string): Promise<Running> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", MAIN],
+    env: {
+      KV_PATH: kvPath,
+      PORT: "0",
+      ADMIN_TOKEN,
+      SWEEP_GRACE_MS: "1000",
+      SWEEP_INTERVAL_MS: "300",
+    },
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const { promise: listening, resolve } = Promise.withResolvers<string>();
+  // Keep reading stdout so the child never blocks on a full pipe.
+  const drained = (async () => {
+    let buffered = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      buffered += chunk;
+      const lines = buffered.split("\n");
+      buffered = lines.pop()!;
+      for (const line of lines) if (line.includes('"listening"')) resolve(JSON.parse(line).url);
+    }
+  })();
+  const url = (await listening).replace("0.0.0.0", "127.0.0.1");
+  return { url, child, drained };
+}
+
+async function stop(running: Running, signal: Deno.Signal): Promise<void> {
+  try {
+    running.child.kill(signal);
+  } catch {
+    // Already gone (the SIGKILL case).
+  }
+  await running.child.status;
+  await running.drained;
+}
+
+async function adminList(url: string, path: string): Promise<any[]> {
+  const items: any[] = [];
+  let cursor: string | null = null;
+  do {
+    const res: Response = await fetch(`${url}${path}?limit=500${cursor ? `&cursor=${cursor}` : ""}`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    const body = await res.json();
+    items.push(...body.items);
+    cursor = body.cursor;
+  } while (cursor);
+  return items;
+}
+
+Deno.test("SIGKILL mid-load, restart: every 2xx ends processed, nothing doubled, nothing lost", async () => {
+  const dir = await Deno.makeTempDir();
+  const kvPath = `${dir}/kv.sqlite3`;
+  try {
+    const kv = await Deno.openKv(kvPath);
+    await putClient(kv, "acme", { name: "Acme", secret: FIXTURE_SECRET });
+    kv.close();
+
+    const bodies = Array.from(
+      { length: 600 },
+      (_, i) => bookingCreated(`crash-${i}`, `person${i % 40}@example.com`),
+    );
+    const signatures = await Promise.all(bodies.map((b) => signBody(FIXTURE_SECRET, b)));
+
+    const first = await start(kvPath);
+    const accepted = new Map<string, string>();
+    let answered = 0;
+    const killAfter = 150;
+    const sends = bodies.map(async (body, i) => {
+      try {
+        const res = await fetch(`${first.url}/webhooks/calcom/acme`, {
+          method: "POST",
+          headers: { "x-cal-signature-256": signatures[i] },
+          body,
+        });
+        const answer = await res.json();
+        if (res.status === 202 || res.status === 200) accepted.set(`crash-${i}`, answer.submission_id);
+        if (++answered === killAfter) first.child.kill("SIGKILL");
+      } catch {
+        // The connection died with the process: no 2xx, so Cal.com would count it as failed.
+      }
+    });
+    await Promise.all(sends);
+    await stop(first, "SIGKILL");
+    assert.ok(accepted.size >= killAfter - 1, `only ${accepted.size} were accepted before the kill`);
+    assert.ok(accepted.size < bodies.length, "the kill happened in the middle of the load");
+
+    const second = await start(kvPath);
+    try {
+      const deadline = Date.now() + 60_000;
+      let submissions: any[] = [];
+      while (Date.now() < deadline) {
+        submissions = await adminList(second.url, "/admin/clients/acme/submissions");
+        const byId = new Map(submissions.map((s) => [s.id, s.status]));
+        if ([...accepted.values()].every((id) => byId.get(id) === "processed")) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const byId = new Map(submissions.map((s) => [s.id, s]));
+      for (const [uid, id] of accepted) {
+        assert.equal(
+          byId.get(id)?.status,
+          "processed",
+          `${uid} (${id}) was answered 2xx but is ${byId.get(id)?.status}`,
+        );
+      }
+      assert.ok(
+        submissions.every((s) => s.status === "processed"),
+        "stored but unanswered ones are processed too",
+      );
+
+      const jobs = await adminList(second.url, "/admin/clients/acme/jobs");
+      const uids = jobs.map((j) => j.calcom_event_id);
+      assert.equal(new Set(uids).size, uids.length, "no Job is doubled");
+      assert.equal(jobs.length, submissions.length, "one Job per stored booking");
+      for (const uid of accepted.keys()) assert.ok(uids.includes(uid), `Job for ${uid} is missing`);
+
+      const contacts = await adminList(second.url, "/admin/clients/acme/contacts");
+      const emails = contacts.map((c) => c.email);
+      assert.equal(new Set(emails).size, emails.length, "no Contact is doubled");
+    } finally {
+      await stop(second, "SIGTERM");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
