@@ -7,7 +7,7 @@ import { timingSafeEqual } from "node:crypto";
 import { contactView } from "../domain/contact.ts";
 import { jobView } from "../domain/job.ts";
 import { SUBMISSION_STATUSES, type SubmissionStatus, submissionView } from "../domain/submission.ts";
-import { getContact, getJob, listContacts, listJobs } from "../store/bookings.ts";
+import { getContact, getJob, getJobByEventId, listContacts, listJobs } from "../store/bookings.ts";
 import {
   addSecret,
   type Client,
@@ -108,6 +108,12 @@ export function registerAdminRoutes(router: Router, deps: AdminDeps): void {
 
   route("GET", "/admin/clients/:slug/jobs", async (_req, params, url) => {
     const slug = (await requireClient(kv, params.slug)).slug;
+    const eventId = url.searchParams.get("calcom_event_id");
+    if (eventId !== null) {
+      // Any booking uid of the Job (current or previous) finds it.
+      const job = await getJobByEventId(kv, slug, eventId);
+      return json(200, { items: job ? [jobView(job)] : [], cursor: null });
+    }
     return json(200, await listJobs(kv, slug, { ...pageParams(url), view: jobView }));
   });
   route("GET", "/admin/clients/:slug/jobs/:id", async (_req, params) => {

@@ -54,9 +54,16 @@ Deno.test("every fixture, sent as Cal.com signs it, lands as the right Jobs and 
     assert.equal(video.status, "completed");
     assert.equal(video.attendees[0].no_show, true);
 
-    // The old uid still finds the rescheduled Job, by id lookups through the admin API.
-    const again = await server.admin("GET", `/admin/clients/northpeak/jobs/${marcus.id}`);
-    assert.equal(again.body.calcom_event_id, "Fq3TzW8hNc5bLm1XvPr9Ka");
+    // The old uid still finds the rescheduled Job.
+    const again = await server.admin(
+      "GET",
+      "/admin/clients/northpeak/jobs?calcom_event_id=8sQm2xKpV4nTcRw7yHdJ3L",
+    );
+    assert.equal(again.body.items.length, 1);
+    assert.equal(again.body.items[0].id, marcus.id);
+    assert.equal(again.body.items[0].calcom_event_id, "Fq3TzW8hNc5bLm1XvPr9Ka");
+    const none = await server.admin("GET", "/admin/clients/northpeak/jobs?calcom_event_id=unknown");
+    assert.deepEqual(none.body.items, []);
 
     const contacts = await listAll(server, "/admin/clients/northpeak/contacts");
     const emails = contacts.map((c) => c.email).sort();

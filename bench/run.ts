@@ -1,0 +1,431 @@
+/**
+ * `deno task bench`: one run, side by side on this machine.
+ *  1. ingest: bare `Deno.serve` (reads the body, answers 200) vs the webhook endpoint with distinct,
+ *     validly signed ~1 KB BOOKING_CREATED bodies (wrk -t1 -c32 when on PATH, else a built-in generator);
+ *  2. processing: 10,000 accepted submissions → Jobs/Contacts vs a no-op listenQueue drain of 10,000 messages;
+ *  3. webhook → Job visible through the admin API at a steady 500 requests/s;
+ *  4. peak RSS of the service.
+ * Prints a table and writes it as JSON under bench/results/. Not part of CI.
+ */
+import { sha256Hex, signBody } from "../lib/calcom/signature.ts";
+import { readConfig } from "../lib/config.ts";
+import type { Submission } from "../lib/domain/submission.ts";
+import { jsonLogger } from "../lib/log.ts";
+import { createService } from "../lib/service.ts";
+import { putClient } from "../lib/store/clients.ts";
+import { newId } from "../lib/store/kv.ts";
+import { IngestBatcher } from "../lib/store/submissions.ts";
+
+const DURATION_S = Number(Deno.env.get("BENCH_SECONDS") ?? 8);
+const CONNECTIONS = 32;
+const SECRET = "whsec_bench_secret_0123456789abcdef";
+const ADMIN = "bench-admin-token";
+const ROOT = new URL("..", import.meta.url).pathname;
+
+function bookingBody(i: number, run: string): string {
+  const email = `customer${i % 5000}@example.com`;
+  return JSON.stringify({
+    triggerEvent: "BOOKING_CREATED",
+    createdAt: new Date(Date.UTC(2026, 9, 1) + i * 1000).toISOString(),
+    payload: {
+      type: "on-site-estimate",
+      title: `On-site Estimate between Dana Whitfield and Customer ${i}`,
+      description: "Free on-site estimate for plumbing repairs and installs.",
+      startTime: "2026-10-14T16:00:00Z",
+      endTime: "2026-10-14T17:00:00Z",
+      organizer: {
+        id: 4821,
+        name: "Dana Whitfield",
+        email: "dana@northpeak.example",
+        timeZone: "America/Denver",
+      },
+      attendees: [{ email, name: `Customer ${i}`, timeZone: "America/Denver", language: { locale: "en" } }],
+      responses: {
+        name: { label: "your_name", value: `Customer ${i}` },
+        email: { label: "email_address", value: email },
+        attendeePhoneNumber: { label: "phone_number", value: "+13035550147" },
+      },
+      userFieldsResponses: { "job-type": { label: "What do you need help with?", value: "Water heater" } },
+      location: "1287 Juniper Ridge Rd, Boulder, CO 80302",
+      uid: `${run}-${i}`,
+      bookingId: 900000 + i,
+      iCalUID: `${run}-${i}@Cal.com`,
+      eventTypeId: 73104,
+      status: "ACCEPTED",
+    },
+  });
+}
+
+async function freePort(): Promise<number> {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+async function waitHealthy(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      const res = await fetch(url);
+      await res.body?.cancel();
+      if (res.ok) return;
+    } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${url} never became healthy`);
+}
+
+interface Proc {
+  url: string;
+  child: Deno.ChildProcess;
+  peakRssMb: () => Promise<number>;
+  stop: () => Promise<void>;
+}
+
+async function spawn(args: string[], env: Record<string, string>, health: string): Promise<Proc> {
+  const port = await freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    env: { ...env, PORT: String(port) },
+    stdout: "null",
+    stderr: "inherit",
+    cwd: ROOT,
+  }).spawn();
+  const url = `http://127.0.0.1:${port}`;
+  await waitHealthy(`${url}${health}`);
+  return {
+    url,
+    child,
+    peakRssMb: async () => {
+      const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
+      return Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024;
+    },
+    stop: async () => {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
+
+interface LoadResult {
+  rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  requests: number;
+  non_2xx: number;
+}
+
+const hasWrk =
+  new Deno.Command("sh", { args: ["-c", "command -v wrk"], stdout: "null" }).outputSync().success;
+
+const WRK_SCRIPT = `
+local sigs, bodies, n, i = {}, {}, 0, 0
+init = function(args)
+  for line in io.lines(args[1]) do
+    local tab = line:find("\\t")
+    n = n + 1
+    sigs[n] = line:sub(1, tab - 1)
+    bodies[n] = line:sub(tab + 1)
+  end
+end
+request = function()
+  i = i + 1
+  if i > n then i = 1 end
+  return wrk.format("POST", nil, { ["X-Cal-Signature-256"] = sigs[i], ["Content-Type"] = "application/json" }, bodies[i])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("JSON{\\"requests\\":%d,\\"duration_us\\":%d,\\"p50_us\\":%d,\\"p99_us\\":%d,\\"non_2xx\\":%d}\\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), summary.errors.status))
+end
+`;
+
+async function load(url: string, corpus: string[][], seconds: number): Promise<LoadResult> {
+  if (hasWrk) {
+    const dir = await Deno.makeTempDir();
+    await Deno.writeTextFile(`${dir}/post.lua`, WRK_SCRIPT);
+    await Deno.writeTextFile(
+      `${dir}/bodies.tsv`,
+      corpus.map(([sig, body]) => `${sig}\t${body}`).join("\n") + "\n",
+    );
+    const out = await new Deno.Command("wrk", {
+      args: [
+        "-t1",
+        `-c${CONNECTIONS}`,
+        `-d${seconds}s`,
+        "-s",
+        `${dir}/post.lua`,
+        url,
+        "--",
+        `${dir}/bodies.tsv`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    await Deno.remove(dir, { recursive: true });
+    const text = new TextDecoder().decode(out.stdout);
+    const summary = JSON.parse(/JSON(\{.*\})/.exec(text)![1]);
+    return {
+      rps: summary.requests / (summary.duration_us / 1e6),
+      p50_ms: summary.p50_us / 1000,
+      p99_ms: summary.p99_us / 1000,
+      requests: summary.requests,
+      non_2xx: summary.non_2xx,
+    };
+  }
+  // Built-in generator: CONNECTIONS concurrent loops of fetch.
+  const latencies: number[] = [];
+  let nonOk = 0;
+  let next = 0;
+  const end = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
+    while (performance.now() < end) {
+      const [sig, body] = corpus[next++ % corpus.length];
+      const t = performance.now();
+      const res = await fetch(url, { method: "POST", headers: { "x-cal-signature-256": sig }, body });
+      await res.body?.cancel();
+      latencies.push(performance.now() - t);
+      if (!res.ok) nonOk++;
+    }
+  }));
+  latencies.sort((a, b) => a - b);
+  return {
+    rps: latencies.length / ((performance.now() - started) / 1000),
+    p50_ms: latencies[Math.floor(latencies.length * 0.5)],
+    p99_ms: latencies[Math.floor(latencies.length * 0.99)],
+    requests: latencies.length,
+    non_2xx: nonOk,
+  };
+}
+
+async function signedCorpus(n: number, run: string): Promise<string[][]> {
+  return await Promise.all(Array.from({ length: n }, async (_, i) => {
+    const body = bookingBody(i, run);
+    return [await signBody(SECRET, body), body];
+  }));
+}
+
+async function serviceEnv(dir: string): Promise<Record<string, string>> {
+  const kvPath = `${dir}/kv.sqlite3`;
+  const kv = await Deno.openKv(kvPath);
+  await putClient(kv, "bench", { name: "Bench", secret: SECRET });
+  kv.close();
+  return { KV_PATH: kvPath, ADMIN_TOKEN: ADMIN, PROCESSING_MODE: "queue" };
+}
+
+const SERVE_ARGS = ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "main.ts"];
+
+async function benchIngest() {
+  const corpus = await signedCorpus(Math.max(60_000, DURATION_S * 15_000), "ingest");
+  const bare = await spawn(["run", "--allow-net", "--allow-env", "bench/bare_server.ts"], {}, "/");
+  const bareResult = await load(`${bare.url}/`, corpus, DURATION_S);
+  await bare.stop();
+
+  const dir = await Deno.makeTempDir();
+  const service = await spawn(SERVE_ARGS, await serviceEnv(dir), "/healthz");
+  const webhook = await load(`${service.url}/webhooks/calcom/bench`, corpus, DURATION_S);
+  // Let processing catch up, then count what landed.
+  const landedBy = Date.now() + 120_000;
+  let pending = -1;
+  while (Date.now() < landedBy) {
+    const res = await fetch(`${service.url}/admin/clients/bench/submissions?status=pending&limit=1`, {
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
+    pending = (await res.json()).items.length;
+    if (pending === 0) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const rss = await service.peakRssMb();
+  await service.stop();
+  await Deno.remove(dir, { recursive: true });
+  return { bare: bareResult, webhook, ratio: webhook.rps / bareResult.rps, caught_up: pending === 0, rss };
+}
+
+async function benchProcessing(n = 10_000) {
+  // No-op drain: n messages enqueued, then one listener that does nothing.
+  const dir = await Deno.makeTempDir();
+  const kv = await Deno.openKv(`${dir}/noop.sqlite3`);
+  for (let i = 0; i < n; i += 500) {
+    const op = kv.atomic();
+    for (let j = i; j < Math.min(n, i + 500); j++) op.enqueue({ j });
+    await op.commit();
+  }
+  let seen = 0;
+  const { promise: drained, resolve } = Promise.withResolvers<void>();
+  const t0 = performance.now();
+  const listener = kv.listenQueue(() => {
+    if (++seen === n) resolve();
+  });
+  await drained;
+  const noopSeconds = (performance.now() - t0) / 1000;
+  kv.close();
+  await listener;
+
+  // Processing: n submissions stored by the real intake (group commit, one message per batch) with no
+  // listener yet; then the real queue handler drains them.
+  const env = await serviceEnv(dir);
+  const kv2 = await Deno.openKv(env.KV_PATH);
+  const batcher = new IngestBatcher(kv2, { useQueue: true });
+  const corpus = await signedCorpus(n, "proc");
+  await Promise.all(corpus.map(async ([, body]) => {
+    const bytes = new TextEncoder().encode(body);
+    await batcher.ingest(pendingSubmission(bytes, await sha256Hex(bytes)));
+  }));
+  const service = createService(kv2, readConfig((name) => env[name]), jsonLogger(() => {}));
+  const t1 = performance.now();
+  const listener2 = kv2.listenQueue(service.queueHandler);
+  while ((await Array.fromAsync(kv2.list({ prefix: ["pending_batches"] }, { limit: 1 }))).length > 0) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const processSeconds = (performance.now() - t1) / 1000;
+  const jobs = await Array.fromAsync(kv2.list({ prefix: ["jobs", "bench"] }));
+  kv2.close();
+  await listener2;
+  await Deno.remove(dir, { recursive: true });
+  if (jobs.length !== n) throw new Error(`expected ${n} jobs, found ${jobs.length}`);
+  return {
+    noop_rate: n / noopSeconds,
+    process_rate: n / processSeconds,
+    ratio: (n / processSeconds) / (n / noopSeconds),
+  };
+}
+
+function pendingSubmission(body: Uint8Array, sha: string): Submission {
+  return {
+    id: newId(),
+    client: "bench",
+    channel: "calcom",
+    status: "pending",
+    error: null,
+    received_at: new Date().toISOString(),
+    processed_at: null,
+    secret_id: "bench",
+    body_sha256: sha,
+    body_bytes: body.length,
+    body,
+    body_chunks: 0,
+    batch_id: null,
+    job_ids: [],
+    attempts: 0,
+    event_type: "BOOKING_CREATED",
+    booking_uid: null,
+    title: null,
+    start_time: null,
+    end_time: null,
+    attendee_name: null,
+    attendee_email: null,
+    attendee_time_zone: null,
+    organizer_email: null,
+    rescheduled_from_uid: null,
+    cancellation_reason: null,
+    created_at: null,
+  };
+}
+
+async function benchVisibility(rate = 500, seconds = 10) {
+  const dir = await Deno.makeTempDir();
+  const service = await spawn(SERVE_ARGS, await serviceEnv(dir), "/healthz");
+  const corpus = await signedCorpus(rate * seconds, "visible");
+  const latencies: number[] = [];
+  const started = performance.now();
+  await Promise.all(corpus.map(async ([sig, body], i) => {
+    const due = started + (i * 1000) / rate;
+    await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
+    const t = performance.now();
+    const res = await fetch(`${service.url}/webhooks/calcom/bench`, {
+      method: "POST",
+      headers: { "x-cal-signature-256": sig },
+      body,
+    });
+    await res.body?.cancel();
+    while (true) {
+      const found = await fetch(
+        `${service.url}/admin/clients/bench/jobs?calcom_event_id=visible-${i}`,
+        { headers: { authorization: `Bearer ${ADMIN}` } },
+      );
+      if ((await found.json()).items.length > 0) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    latencies.push(performance.now() - t);
+  }));
+  const rss = await service.peakRssMb();
+  await service.stop();
+  await Deno.remove(dir, { recursive: true });
+  latencies.sort((a, b) => a - b);
+  return {
+    p50_ms: latencies[Math.floor(latencies.length * 0.5)],
+    p99_ms: latencies[Math.floor(latencies.length * 0.99)],
+    rss,
+  };
+}
+
+const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
+
+if (import.meta.main) {
+  const generator = hasWrk
+    ? `wrk -t1 -c${CONNECTIONS} -d${DURATION_S}s`
+    : `built-in fetch generator, ${CONNECTIONS} connections`;
+  console.error(`load generator: ${generator}`);
+  const ingest = await benchIngest();
+  console.error("ingest done");
+  const processing = await benchProcessing();
+  console.error("processing done");
+  const visibility = await benchVisibility();
+  const results = {
+    date: new Date().toISOString(),
+    deno: Deno.version.deno,
+    cpus: navigator.hardwareConcurrency,
+    load_generator: generator,
+    ingest: {
+      bare_rps: round(ingest.bare.rps, 0),
+      bare_p50_ms: round(ingest.bare.p50_ms, 2),
+      bare_p99_ms: round(ingest.bare.p99_ms, 2),
+      webhook_rps: round(ingest.webhook.rps, 0),
+      webhook_p50_ms: round(ingest.webhook.p50_ms, 2),
+      webhook_p99_ms: round(ingest.webhook.p99_ms, 2),
+      webhook_requests: ingest.webhook.requests,
+      webhook_non_2xx: ingest.webhook.non_2xx,
+      ratio: round(ingest.ratio, 3),
+      processing_caught_up: ingest.caught_up,
+    },
+    processing: {
+      noop_drain_per_s: round(processing.noop_rate, 0),
+      submissions_per_s: round(processing.process_rate, 0),
+      ratio: round(processing.ratio, 2),
+    },
+    visibility_at_500_rps: { p50_ms: round(visibility.p50_ms), p99_ms: round(visibility.p99_ms) },
+    peak_rss_mb: round(Math.max(ingest.rss, visibility.rss)),
+  };
+  const table = [
+    ["measure", "value", "target"],
+    [
+      "bare Deno.serve POST/s (p50 / p99 ms)",
+      `${results.ingest.bare_rps} (${results.ingest.bare_p50_ms} / ${results.ingest.bare_p99_ms})`,
+      "",
+    ],
+    [
+      "webhook POST/s (p50 / p99 ms)",
+      `${results.ingest.webhook_rps} (${results.ingest.webhook_p50_ms} / ${results.ingest.webhook_p99_ms})`,
+      "",
+    ],
+    ["ingest ratio webhook / bare", `${results.ingest.ratio}`, "≥ 0.12"],
+    ["no-op queue drain msg/s", `${results.processing.noop_drain_per_s}`, ""],
+    ["processing submissions/s", `${results.processing.submissions_per_s}`, ""],
+    ["processing ratio", `${results.processing.ratio}`, "≥ 1.0"],
+    [
+      "webhook → Job visible @500/s p50 / p99 ms",
+      `${results.visibility_at_500_rps.p50_ms} / ${results.visibility_at_500_rps.p99_ms}`,
+      "p99 ≤ 150",
+    ],
+    ["peak RSS of the service (MB)", `${results.peak_rss_mb}`, "≤ 200"],
+  ];
+  const widths = table[0].map((_, c) => Math.max(...table.map((r) => r[c].length)));
+  const lines = table.map((r) => `| ${r.map((cell, c) => cell.padEnd(widths[c])).join(" | ")} |`);
+  lines.splice(1, 0, `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
+  console.log(`load generator: ${generator}; ${results.cpus} CPUs; Deno ${results.deno}\n`);
+  console.log(lines.join("\n"));
+  await Deno.mkdir(`${ROOT}bench/results`, { recursive: true });
+  const file = `${ROOT}bench/results/${results.date.replace(/[:.]/g, "-")}.json`;
+  await Deno.writeTextFile(file, JSON.stringify({ ...results, table: lines }, null, 2) + "\n");
+  console.log(`\nwritten to ${file.replace(ROOT, "")}`);
+}
