@@ -21,6 +21,43 @@ import type { Logger } from "../log.ts";
 const MAX_CHECKS = 100;
 const MAX_MUTATIONS = 1000;
 
+type PlannedRef = { ref: SubmissionRef; plan: Plan };
+
+/**
+ * Splits plans into commits within KV's atomic limits. Plans that touch an entry an earlier plan
+ * touches were made against state that commit changes, so they are deferred to be planned again.
+ */
+function groupPlans(
+  refs: readonly SubmissionRef[],
+  plans: readonly (Plan | null)[],
+): { commits: PlannedRef[][]; deferred: SubmissionRef[] } {
+  const touched = new Set<string>();
+  const commits: PlannedRef[][] = [];
+  const deferred: SubmissionRef[] = [];
+  let current: PlannedRef[] = [];
+  let checks = 0;
+  let mutations = 0;
+  plans.forEach((plan, i) => {
+    if (!plan) return;
+    if ([...plan.touched].some((k) => touched.has(k))) return void deferred.push(refs[i]);
+    plan.touched.forEach((k) => touched.add(k));
+    const size = planSize(plan);
+    if (
+      current.length > 0 && (checks + size.checks > MAX_CHECKS || mutations + size.mutations > MAX_MUTATIONS)
+    ) {
+      commits.push(current);
+      current = [];
+      checks = 0;
+      mutations = 0;
+    }
+    current.push({ ref: refs[i], plan });
+    checks += size.checks;
+    mutations += size.mutations;
+  });
+  if (current.length > 0) commits.push(current);
+  return { commits, deferred };
+}
+
 export interface ProcessResult {
   settled: number;
   /** Submissions whose processing threw (their error and attempt count are recorded on them). */
@@ -84,44 +121,28 @@ export class Processor {
     const result: ProcessResult = { settled: 0, failures: [] };
     let queue = [...refs];
     while (queue.length > 0) {
-      const round: { ref: SubmissionRef; plan: Plan }[] = [];
-      const deferred: SubmissionRef[] = [];
-      const touched = new Set<string>();
-      let checks = 0;
-      let mutations = 0;
       const entries = await getAll<Submission>(this.kv, queue.map(([slug, id]) => submissionKey(slug, id)));
-      for (let i = 0; i < queue.length; i++) {
-        const ref = queue[i];
+      // Planning is bound by KV read latency, not CPU: plan the whole queue at once.
+      const plans = await Promise.all(queue.map(async (ref, i): Promise<Plan | null> => {
         const entry = entries[i];
-        if (!entry.value || (isSettled(entry.value.status) && !options.force)) continue;
-        if (entry.value.status !== "pending" && !options.force) continue;
-        let plan: Plan;
+        if (!entry.value) return null;
+        if (entry.value.status !== "pending" && !options.force) return null;
         try {
-          plan = await this.#plan(entry as Deno.KvEntry<Submission>);
+          return await this.#plan(entry as Deno.KvEntry<Submission>);
         } catch (error) {
           await this.#fail(ref, error, result);
-          continue;
+          return null;
         }
-        const size = planSize(plan);
-        const overlaps = [...plan.touched].some((k) => touched.has(k));
-        if (overlaps || checks + size.checks > MAX_CHECKS || mutations + size.mutations > MAX_MUTATIONS) {
-          if (round.length === 0) round.push({ ref, plan });
-          else deferred.push(ref);
-          continue;
-        }
-        round.push({ ref, plan });
-        plan.touched.forEach((k) => touched.add(k));
-        checks += size.checks;
-        mutations += size.mutations;
-      }
-      if (round.length > 0) await this.#commitRound(round, result, options);
+      }));
+      const { commits, deferred } = groupPlans(queue, plans);
+      await Promise.all(commits.map((round) => this.#commitRound(round, result, options)));
       queue = deferred;
     }
     return result;
   }
 
   async #commitRound(
-    round: { ref: SubmissionRef; plan: Plan }[],
+    round: PlannedRef[],
     result: ProcessResult,
     options: ProcessorOptions,
   ): Promise<void> {
