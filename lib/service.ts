@@ -11,6 +11,7 @@ import { webhookHandler } from "./http/webhook.ts";
 import { Processor } from "./processing/processor.ts";
 import { createQueueHandler } from "./processing/queue.ts";
 import { Replayer } from "./processing/replay.ts";
+import { BatchScheduler } from "./processing/scheduler.ts";
 import { Sweeper } from "./processing/sweeper.ts";
 import { SigningKeyCache } from "./store/clients.ts";
 import { IngestBatcher } from "./store/submissions.ts";
@@ -27,20 +28,30 @@ export interface Service {
 
 export function createService(kv: Deno.Kv, config: Config, log: Logger): Service {
   const processor = new Processor(kv, log);
-  const sweeper = new Sweeper(kv, processor, log, {
+  const inline = config.processingMode === "inline";
+  // Created before the batcher it watches; the closure reads it once requests flow.
+  let batcher: IngestBatcher | null = null;
+  const scheduler = new BatchScheduler(processor, { ingestBusy: () => batcher?.saturated() ?? false });
+  const sweeper = new Sweeper(kv, scheduler, log, {
     graceMs: config.sweepGraceMs,
     maxAttempts: config.maxAttempts,
   });
   const replayer = new Replayer(kv, processor);
-  const inline = config.processingMode === "inline";
-  const batcher = new IngestBatcher(kv, {
+  batcher = new IngestBatcher(kv, {
     useQueue: !inline,
     backoffSchedule: config.queueBackoffMs ?? undefined,
-    // Inline mode processes right after the durable write; a failure still answers 2xx and the
-    // sweeper retries the batch.
-    onCommitted: inline ? (batch) => processor.processBatch(batch.id, batch.refs).then(() => {}) : undefined,
+    // Process each batch right after its commit. Inline mode waits for it (no queue will); queue
+    // mode does not (the queue message is the durable retry). Failures never change the answer:
+    // the data is stored, and the queue or the sweeper retries.
+    onCommitted: (batch) => {
+      const run = scheduler.run(batch).then(() => {}, (error) => {
+        log.error("processing after commit failed", { batch_id: batch.id, error: String(error) });
+      });
+      return inline ? run : undefined;
+    },
   });
 
+  const keys = new SigningKeyCache(kv);
   const router = new Router();
   router.on("GET", "/healthz", async () => {
     await kv.get(["healthz"]);
@@ -49,9 +60,9 @@ export function createService(kv: Deno.Kv, config: Config, log: Logger): Service
   router.on(
     "POST",
     "/webhooks/calcom/:slug{/}?",
-    webhookHandler({ kv, keys: new SigningKeyCache(kv), batcher }),
+    webhookHandler({ kv, keys, batcher }),
   );
-  registerAdminRoutes(router, { kv, adminToken: config.adminToken, replayer });
+  registerAdminRoutes(router, { kv, keys, adminToken: config.adminToken, replayer });
 
   const handler = async (req: Request): Promise<Response> => {
     const started = performance.now();
@@ -84,7 +95,7 @@ export function createService(kv: Deno.Kv, config: Config, log: Logger): Service
 
   return {
     handler,
-    queueHandler: createQueueHandler(processor, log),
+    queueHandler: createQueueHandler(scheduler, log),
     processor,
     sweeper,
     replayer,

@@ -3,6 +3,7 @@
  * replayed, and its lifecycle (`pending` → `processed` | `ignored` | `failed` | `quarantined`).
  */
 import type { SubmissionFields } from "../calcom/normalize.ts";
+import { newId } from "./ids.ts";
 
 export type SubmissionStatus = "pending" | "processed" | "ignored" | "failed" | "quarantined";
 export const SUBMISSION_STATUSES: readonly SubmissionStatus[] = [
@@ -42,4 +43,48 @@ export function submissionView(s: Submission): Omit<Submission, "body" | "body_c
 
 export function isSettled(status: SubmissionStatus): boolean {
   return status === "processed" || status === "ignored";
+}
+
+/** A new submission as received (the caller chose its status from the body). */
+export function createSubmission(input: {
+  slug: string;
+  body: Uint8Array;
+  sha: string;
+  secretId: string;
+  receivedAt: string;
+  status: SubmissionStatus;
+  fields: SubmissionFields | null;
+  error: string | null;
+  id?: string;
+}): Submission {
+  const f = input.fields;
+  return {
+    id: input.id ?? newId(),
+    client: input.slug,
+    channel: "calcom",
+    status: input.status,
+    error: input.error,
+    received_at: input.receivedAt,
+    processed_at: input.status === "pending" ? null : input.receivedAt,
+    secret_id: input.secretId,
+    body_sha256: input.sha,
+    body_bytes: input.body.length,
+    body: input.body,
+    body_chunks: 0,
+    batch_id: null,
+    job_ids: [],
+    attempts: 0,
+    event_type: f?.event_type ?? "",
+    booking_uid: f?.booking_uid ?? null,
+    title: f?.title ?? null,
+    start_time: f?.start_time ?? null,
+    end_time: f?.end_time ?? null,
+    attendee_name: f?.attendee_name ?? null,
+    attendee_email: f?.attendee_email ?? null,
+    attendee_time_zone: f?.attendee_time_zone ?? null,
+    organizer_email: f?.organizer_email ?? null,
+    rescheduled_from_uid: f?.rescheduled_from_uid ?? null,
+    cancellation_reason: f?.cancellation_reason ?? null,
+    created_at: f?.created_at ?? null,
+  };
 }

@@ -18,6 +18,7 @@ import {
   listSecretIds,
   putClient,
   removeSecret,
+  type SigningKeyCache,
   SLUG_PATTERN,
 } from "../store/clients.ts";
 import { getSubmission, listDeadLetters, listSubmissions } from "../store/submissions.ts";
@@ -27,6 +28,8 @@ import type { Params, Router } from "./router.ts";
 
 export interface AdminDeps {
   kv: Deno.Kv;
+  /** Told about every secret or client change made here, so webhooks see it at once. */
+  keys: SigningKeyCache;
   adminToken: string | null;
   replayer: Replayer;
 }
@@ -60,6 +63,7 @@ export function registerAdminRoutes(router: Router, deps: AdminDeps): void {
       );
     }
     const result = await putClient(kv, slug, { name, secret });
+    deps.keys.invalidate(slug);
     const answer: Record<string, unknown> = {
       client: await clientView(kv, result.client),
       created: result.created,
@@ -76,7 +80,9 @@ export function registerAdminRoutes(router: Router, deps: AdminDeps): void {
 
   route("DELETE", "/admin/clients/:slug", async (_req, params) => {
     const slug = validSlug(params.slug);
-    if (!(await deleteClient(kv, slug))) throw noClient(slug);
+    const deleted = await deleteClient(kv, slug);
+    deps.keys.invalidate(slug);
+    if (!deleted) throw noClient(slug);
     return json(200, { deleted: slug });
   });
 
@@ -85,6 +91,7 @@ export function registerAdminRoutes(router: Router, deps: AdminDeps): void {
     const body = await readJsonObject(req);
     const given = optionalString(body, "secret", 500) ?? undefined;
     const secret = await addSecret(kv, slug, given);
+    deps.keys.invalidate(slug);
     if (!secret) throw noClient(slug);
     return json(201, { secret: { id: secret.id, secret: secret.secret, created_at: secret.created_at } });
   });
@@ -92,6 +99,7 @@ export function registerAdminRoutes(router: Router, deps: AdminDeps): void {
   route("DELETE", "/admin/clients/:slug/secrets/:secretId", async (_req, params) => {
     const slug = validSlug(params.slug);
     const result = await removeSecret(kv, slug, params.secretId ?? "");
+    deps.keys.invalidate(slug);
     if (result === "no_client") throw noClient(slug);
     if (result === "no_secret") {
       throw new HttpError(404, "unknown_secret", `Client "${slug}" has no secret with that id.`);

@@ -10,11 +10,10 @@ import {
   signatureHeaderProblem,
   type SignatureProblem,
 } from "../calcom/signature.ts";
-import { interpretBody, type SubmissionFields } from "../calcom/normalize.ts";
-import type { Submission, SubmissionStatus } from "../domain/submission.ts";
+import { interpretBody } from "../calcom/normalize.ts";
+import { createSubmission, type SubmissionStatus } from "../domain/submission.ts";
 import { recordPing, SigningKeyCache, SLUG_PATTERN } from "../store/clients.ts";
 import type { IngestBatcher } from "../store/submissions.ts";
-import { newId } from "../store/kv.ts";
 import { HttpError, json } from "./errors.ts";
 import type { LogContext, Params } from "./router.ts";
 
@@ -86,10 +85,10 @@ export function webhookHandler(deps: WebhookDeps) {
       : interpretation.kind === "ignored"
       ? "ignored"
       : "pending";
-    const submission = newSubmission({
+    const submission = createSubmission({
       slug,
       body,
-      sha: await sha256Hex(body),
+      sha: sha256Hex(body),
       secretId,
       receivedAt,
       status,
@@ -116,48 +115,6 @@ export function webhookHandler(deps: WebhookDeps) {
       );
     }
     return json(202, { submission_id: submission.id, status });
-  };
-}
-
-function newSubmission(input: {
-  slug: string;
-  body: Uint8Array;
-  sha: string;
-  secretId: string;
-  receivedAt: string;
-  status: SubmissionStatus;
-  fields: SubmissionFields | null;
-  error: string | null;
-}): Submission {
-  const f = input.fields;
-  return {
-    id: newId(),
-    client: input.slug,
-    channel: "calcom",
-    status: input.status,
-    error: input.error,
-    received_at: input.receivedAt,
-    processed_at: input.status === "pending" ? null : input.receivedAt,
-    secret_id: input.secretId,
-    body_sha256: input.sha,
-    body_bytes: input.body.length,
-    body: input.body,
-    body_chunks: 0,
-    batch_id: null,
-    job_ids: [],
-    attempts: 0,
-    event_type: f?.event_type ?? "",
-    booking_uid: f?.booking_uid ?? null,
-    title: f?.title ?? null,
-    start_time: f?.start_time ?? null,
-    end_time: f?.end_time ?? null,
-    attendee_name: f?.attendee_name ?? null,
-    attendee_email: f?.attendee_email ?? null,
-    attendee_time_zone: f?.attendee_time_zone ?? null,
-    organizer_email: f?.organizer_email ?? null,
-    rescheduled_from_uid: f?.rescheduled_from_uid ?? null,
-    cancellation_reason: f?.cancellation_reason ?? null,
-    created_at: f?.created_at ?? null,
   };
 }
 

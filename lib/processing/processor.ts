@@ -12,6 +12,7 @@ import { getAll, withOccRetry } from "../store/kv.ts";
 import { submissionKey } from "../store/keys.ts";
 import {
   deletePendingBatch,
+  type PendingBatch,
   readBody,
   recordAttemptFailure,
   type SubmissionRef,
@@ -110,11 +111,9 @@ function emptyPingFields() {
 export class Processor {
   constructor(private readonly kv: Deno.Kv, private readonly log: Logger) {}
 
-  /** Processes a batch's submissions; deletes the batch record once none of them is pending. */
-  async processBatch(batchId: string | null, refs: readonly SubmissionRef[]): Promise<ProcessResult> {
-    const result = await this.process(refs);
-    if (batchId && result.failures.length === 0) await deletePendingBatch(this.kv, batchId, refs);
-    return result;
+  /** Drops a batch record once none of its submissions is pending (the sweeper stops re-driving it). */
+  async settleBatch(batch: PendingBatch): Promise<void> {
+    await deletePendingBatch(this.kv, batch.id, batch.refs);
   }
 
   async process(refs: readonly SubmissionRef[], options: ProcessorOptions = {}): Promise<ProcessResult> {

@@ -1,19 +1,23 @@
 /**
- * The single KV queue handler: every message is one committed batch of submissions. A batch with
+ * The single KV queue handler: every message is one committed batch of submissions, handed to the
+ * scheduler (usually it has processed the batch already, right after its commit). A batch with
  * failures throws so the queue retries it (already settled submissions are skipped on retry);
  * after the last retry KV writes the message to its dead-letter key for the sweeper.
  */
 import type { Logger } from "../log.ts";
 import { isProcessBatchMessage } from "../store/submissions.ts";
-import type { Processor } from "./processor.ts";
+import type { BatchScheduler } from "./scheduler.ts";
 
-export function createQueueHandler(processor: Processor, log: Logger): (message: unknown) => Promise<void> {
+export function createQueueHandler(
+  scheduler: BatchScheduler,
+  log: Logger,
+): (message: unknown) => Promise<void> {
   return async (message) => {
     if (!isProcessBatchMessage(message)) {
       log.warn("queue message of unknown shape dropped", { type: typeof message });
       return;
     }
-    const result = await processor.processBatch(message.batch_id, message.refs);
+    const result = await scheduler.run({ id: message.batch_id, refs: message.refs, created_at: "" });
     if (result.failures.length > 0) {
       throw new Error(
         `${result.failures.length} submission(s) of batch ${message.batch_id} failed; retrying`,

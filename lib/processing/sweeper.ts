@@ -14,7 +14,7 @@ import {
   markDeadLetterHandled,
   markFailed,
 } from "../store/submissions.ts";
-import type { Processor } from "./processor.ts";
+import type { BatchScheduler } from "./scheduler.ts";
 
 export interface SweepOptions {
   /** How long a batch may stay pending before the sweeper processes it itself. */
@@ -34,7 +34,7 @@ export class Sweeper {
 
   constructor(
     private readonly kv: Deno.Kv,
-    private readonly processor: Processor,
+    private readonly scheduler: BatchScheduler,
     private readonly log: Logger,
     private readonly options: SweepOptions,
   ) {}
@@ -62,7 +62,7 @@ export class Sweeper {
     for (const { value: batch } of await listPendingBatches(this.kv)) {
       if (Date.parse(batch.created_at) > cutoff) continue;
       report.redriven++;
-      const result = await this.processor.processBatch(batch.id, batch.refs);
+      const result = await this.scheduler.run(batch);
       for (const { ref } of result.failures) {
         const s = (await this.kv.get<Submission>(submissionKey(...ref))).value;
         if (

@@ -18,7 +18,8 @@ import {
   jobsPrefix,
   submissionKey,
 } from "./keys.ts";
-import { getAll, listPage, newId, type Page } from "./kv.ts";
+import { getAll, listPage, type Page } from "./kv.ts";
+import { newId } from "../domain/ids.ts";
 
 /** What processing decided for a submission. */
 export type Outcome =

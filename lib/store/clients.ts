@@ -12,7 +12,8 @@ import {
   clientsPrefix,
   perClientPrefixes,
 } from "./keys.ts";
-import { newId, withOccRetry } from "./kv.ts";
+import { withOccRetry } from "./kv.ts";
+import { newId } from "../domain/ids.ts";
 
 export interface Client {
   slug: string;
@@ -172,22 +173,27 @@ export interface SigningKeys {
 }
 
 /**
- * Per-process cache of imported HMAC keys. Each lookup costs one KV read of the client record;
- * the keys are re-imported only when that record's versionstamp changed (any secret change).
+ * Per-process cache of imported HMAC keys, so the request path reads no KV for a known client.
+ * Writes made through this process invalidate their client at once; changes made by another
+ * process (the CLI) are seen within `ttlMs`, when the client record's versionstamp is checked again.
  */
 export class SigningKeyCache {
-  #cache = new Map<string, { versionstamp: string; keys: SigningKeys }>();
+  #cache = new Map<string, { versionstamp: string; checkedAt: number; keys: SigningKeys }>();
 
-  constructor(private readonly kv: Deno.Kv) {}
+  constructor(private readonly kv: Deno.Kv, private readonly ttlMs = 1000) {}
 
   async get(slug: string): Promise<SigningKeys | null> {
+    const cached = this.#cache.get(slug);
+    if (cached && performance.now() - cached.checkedAt < this.ttlMs) return cached.keys;
     const entry = await this.kv.get<Client>(clientKey(slug));
     if (!entry.value) {
       this.#cache.delete(slug);
       return null;
     }
-    const cached = this.#cache.get(slug);
-    if (cached?.versionstamp === entry.versionstamp) return cached.keys;
+    if (cached?.versionstamp === entry.versionstamp) {
+      cached.checkedAt = performance.now();
+      return cached.keys;
+    }
     const secrets = await Array.fromAsync(this.kv.list<ClientSecret>({ prefix: clientSecretsPrefix(slug) }));
     const keys: SigningKeys = {
       client: entry.value,
@@ -195,7 +201,11 @@ export class SigningKeyCache {
         secrets.map(async (s) => ({ id: s.value.id, key: await importSigningKey(s.value.secret) })),
       ),
     };
-    this.#cache.set(slug, { versionstamp: entry.versionstamp, keys });
+    this.#cache.set(slug, { versionstamp: entry.versionstamp, checkedAt: performance.now(), keys });
     return keys;
+  }
+
+  invalidate(slug: string): void {
+    this.#cache.delete(slug);
   }
 }

@@ -2,10 +2,6 @@
  * Opening Deno KV, and the small helpers every store module shares (bounded OCC retry, batched
  * reads, cursor pagination).
  */
-import { monotonicFactory } from "ulid";
-
-/** Time-ordered unique ids (ULIDs); monotonic within one millisecond so listings keep arrival order. */
-export const newId: () => string = monotonicFactory();
 
 /** Opens KV at a local path (creating its folder), `:memory:`, or a KV Connect URL. */
 export async function openKv(path: string): Promise<Deno.Kv> {

@@ -15,7 +15,8 @@ import {
   submissionKey,
   submissionsPrefix,
 } from "./keys.ts";
-import { getAll, listPage, newId, type Page, withOccRetry } from "./kv.ts";
+import { getAll, listPage, type Page, withOccRetry } from "./kv.ts";
+import { newId } from "../domain/ids.ts";
 
 /** Raw bodies up to this size live inside the submission record (KV values are ≤ 64 KiB). */
 export const INLINE_BODY_LIMIT = 60_000;
@@ -59,6 +60,8 @@ export interface IngestOptions {
   backoffSchedule?: number[];
   /** Called after a batch with processable submissions committed (inline processing, notification). */
   onCommitted?: (batch: PendingBatch) => Promise<void> | void;
+  /** Commits allowed in flight at once (commit latency, not CPU, bounds a single stream). */
+  maxInFlight?: number;
 }
 
 interface Waiting {
@@ -67,35 +70,55 @@ interface Waiting {
   reject: (error: unknown) => void;
 }
 
-/** Coalesces concurrent `ingest` calls into shared atomic commits, one commit in flight at a time. */
+/**
+ * Coalesces concurrent `ingest` calls into shared atomic commits: whatever waits when a commit slot
+ * frees up goes into the next commit.
+ */
 export class IngestBatcher {
   #waiting: Waiting[] = [];
-  #flushing = false;
+  #inFlight = 0;
+  #scheduled = false;
+  readonly #maxInFlight: number;
 
-  constructor(private readonly kv: Deno.Kv, private readonly options: IngestOptions) {}
+  constructor(private readonly kv: Deno.Kv, private readonly options: IngestOptions) {
+    this.#maxInFlight = options.maxInFlight ?? 2;
+  }
 
   /** Stores a submission durably (or finds the earlier one with the same body). */
   ingest(submission: Submission): Promise<IngestOutcome> {
-    if ((submission.body?.length ?? 0) > INLINE_BODY_LIMIT || submission.body_chunks > 0) {
-      return this.#ingestLarge(submission);
-    }
+    if ((submission.body?.length ?? 0) > INLINE_BODY_LIMIT) return this.#ingestLarge(submission);
+    return this.#enqueue(submission);
+  }
+
+  #enqueue(submission: Submission): Promise<IngestOutcome> {
     const { promise, resolve, reject } = Promise.withResolvers<IngestOutcome>();
     this.#waiting.push({ submission, resolve, reject });
-    if (!this.#flushing) this.#flush();
+    if (!this.#scheduled) {
+      // Let requests that arrive in the same turn join the same commit.
+      this.#scheduled = true;
+      queueMicrotask(() => {
+        this.#scheduled = false;
+        this.#pump();
+      });
+    }
     return promise;
   }
 
-  async #flush(): Promise<void> {
-    this.#flushing = true;
-    try {
-      // Let requests that arrived in the same turn join the first batch.
-      await Promise.resolve();
-      while (this.#waiting.length > 0) {
-        const batch = this.#takeBatch();
-        await this.#commitBatch(batch).catch((error) => batch.forEach((w) => w.reject(error)));
-      }
-    } finally {
-      this.#flushing = false;
+  /** True while every commit slot is busy and requests are waiting: a burst is on. */
+  saturated(): boolean {
+    return this.#inFlight >= this.#maxInFlight && this.#waiting.length > 0;
+  }
+
+  #pump(): void {
+    while (this.#waiting.length > 0 && this.#inFlight < this.#maxInFlight) {
+      const batch = this.#takeBatch();
+      this.#inFlight++;
+      this.#commitBatch(batch)
+        .catch((error) => batch.forEach((w) => w.reject(error)))
+        .finally(() => {
+          this.#inFlight--;
+          this.#pump();
+        });
     }
   }
 
@@ -222,10 +245,7 @@ export class IngestBatcher {
       }
       await op.commit();
     }
-    const { promise, resolve, reject } = Promise.withResolvers<IngestOutcome>();
-    this.#waiting.push({ submission: { ...submission, body: null, body_chunks: chunks }, resolve, reject });
-    if (!this.#flushing) this.#flush();
-    return await promise;
+    return await this.#enqueue({ ...submission, body: null, body_chunks: chunks });
   }
 }
 

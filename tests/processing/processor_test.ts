@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { deadLetterKey, pendingBatchKey, submissionKey } from "../../lib/store/keys.ts";
-import type { Submission } from "../../lib/domain/submission.ts";
-import type { ProcessBatchMessage } from "../../lib/store/submissions.ts";
+import { sha256Hex } from "../../lib/calcom/signature.ts";
+import { createSubmission, type Submission } from "../../lib/domain/submission.ts";
+import { IngestBatcher, type ProcessBatchMessage } from "../../lib/store/submissions.ts";
 import {
   addClient,
   bookingCreated,
@@ -93,11 +94,25 @@ Deno.test("a batch whose processing keeps failing ends in a dead-letter record a
   });
 });
 
-Deno.test("the sweeper processes batches whose queue message never arrived", async () => {
+Deno.test("the sweeper processes batches left pending by a crash", async () => {
   await withServer({ listen: false, env: { SWEEP_GRACE_MS: "0" } }, async (server) => {
     await addClient(server, "acme");
-    await (await server.post("acme", fixture("booking_created").body)).body?.cancel();
-    await (await server.post("acme", fixture("booking_cancelled").body)).body?.cancel();
+    // What a process killed right after its commit leaves behind: stored, pending, never processed.
+    const crashed = new IngestBatcher(server.kv, { useQueue: false });
+    for (const name of ["booking_created", "booking_cancelled"] as const) {
+      const body = new TextEncoder().encode(fixture(name).body);
+      const submission = createSubmission({
+        slug: "acme",
+        body,
+        sha: sha256Hex(body),
+        secretId: "s",
+        receivedAt: new Date().toISOString(),
+        status: "pending",
+        fields: null,
+        error: null,
+      });
+      assert.equal((await crashed.ingest(submission)).kind, "stored");
+    }
     const pending = await listAll(server, "/admin/clients/acme/submissions?status=pending");
     assert.equal(pending.length, 2);
     const report = await server.service.sweeper.sweepOnce();
