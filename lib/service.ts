@@ -26,18 +26,23 @@ export interface Service {
   startSweeping: () => () => void;
 }
 
+/**
+ * Webhook requests in progress at once from which processing defers to ingest. Cal.com traffic
+ * for small businesses stays far below it; only bursts (a backlog, a load test) reach it.
+ */
+const BURST_CONCURRENCY = 16;
+
 export function createService(kv: Deno.Kv, config: Config, log: Logger): Service {
   const processor = new Processor(kv, log);
   const inline = config.processingMode === "inline";
-  // Created before the batcher it watches; the closure reads it once requests flow.
-  let batcher: IngestBatcher | null = null;
-  const scheduler = new BatchScheduler(processor, { ingestBusy: () => batcher?.saturated() ?? false });
+  let activeWebhooks = 0;
+  const scheduler = new BatchScheduler(processor, { ingestBusy: () => activeWebhooks >= BURST_CONCURRENCY });
   const sweeper = new Sweeper(kv, scheduler, log, {
     graceMs: config.sweepGraceMs,
     maxAttempts: config.maxAttempts,
   });
   const replayer = new Replayer(kv, processor);
-  batcher = new IngestBatcher(kv, {
+  const batcher = new IngestBatcher(kv, {
     useQueue: !inline,
     backoffSchedule: config.queueBackoffMs ?? undefined,
     // Process each batch right after its commit. Inline mode waits for it (no queue will); queue
@@ -57,11 +62,15 @@ export function createService(kv: Deno.Kv, config: Config, log: Logger): Service
     await kv.get(["healthz"]);
     return json(200, { ok: true, processing_mode: config.processingMode });
   });
-  router.on(
-    "POST",
-    "/webhooks/calcom/:slug{/}?",
-    webhookHandler({ kv, keys, batcher }),
-  );
+  const webhook = webhookHandler({ kv, keys, batcher });
+  router.on("POST", "/webhooks/calcom/:slug{/}?", async (...args) => {
+    activeWebhooks++;
+    try {
+      return await webhook(...args);
+    } finally {
+      activeWebhooks--;
+    }
+  });
   registerAdminRoutes(router, { kv, keys, adminToken: config.adminToken, replayer });
 
   const handler = async (req: Request): Promise<Response> => {
@@ -95,7 +104,7 @@ export function createService(kv: Deno.Kv, config: Config, log: Logger): Service
 
   return {
     handler,
-    queueHandler: createQueueHandler(scheduler, log),
+    queueHandler: createQueueHandler(kv, scheduler, log),
     processor,
     sweeper,
     replayer,

@@ -9,10 +9,9 @@ import type { Submission } from "../domain/submission.ts";
 import { isSettled } from "../domain/submission.ts";
 import { commitPlans, type Outcome, type Plan, planOutcome, planSize } from "../store/bookings.ts";
 import { getAll, withOccRetry } from "../store/kv.ts";
-import { submissionKey } from "../store/keys.ts";
+import { pendingBatchKey, submissionKey } from "../store/keys.ts";
 import {
-  deletePendingBatch,
-  type PendingBatch,
+  deletePendingBatches,
   readBody,
   recordAttemptFailure,
   type SubmissionRef,
@@ -61,6 +60,7 @@ function groupPlans(
 
 export interface ProcessResult {
   settled: number;
+  batches_dropped?: boolean;
   /** Submissions whose processing threw (their error and attempt count are recorded on them). */
   failures: { ref: SubmissionRef; error: string }[];
 }
@@ -68,6 +68,11 @@ export interface ProcessResult {
 export interface ProcessorOptions {
   /** Re-process settled submissions too (replay). */
   force?: boolean;
+  /**
+   * Batch records to delete in the same commit when every submission settles in one commit (the
+   * common case for a small batch): saves a commit. `ProcessResult.batches_dropped` says if it happened.
+   */
+  dropBatchIds?: readonly string[];
 }
 
 /** Decodes and interprets a stored body with today's code. */
@@ -111,14 +116,14 @@ function emptyPingFields() {
 export class Processor {
   constructor(private readonly kv: Deno.Kv, private readonly log: Logger) {}
 
-  /** Drops a batch record once none of its submissions is pending (the sweeper stops re-driving it). */
-  async settleBatch(batch: PendingBatch): Promise<void> {
-    await deletePendingBatch(this.kv, batch.id, batch.refs);
+  /** Drops the records of batches whose submissions are all settled (the sweeper stops re-driving them). */
+  async dropBatches(batchIds: readonly string[]): Promise<void> {
+    await deletePendingBatches(this.kv, batchIds);
   }
 
   async process(refs: readonly SubmissionRef[], options: ProcessorOptions = {}): Promise<ProcessResult> {
     const result: ProcessResult = { settled: 0, failures: [] };
-    let queue = [...refs];
+    let queue: readonly SubmissionRef[] = refs;
     while (queue.length > 0) {
       const entries = await getAll<Submission>(this.kv, queue.map(([slug, id]) => submissionKey(slug, id)));
       // Planning is bound by KV read latency, not CPU: plan the whole queue at once.
@@ -134,24 +139,35 @@ export class Processor {
         }
       }));
       const { commits, deferred } = groupPlans(queue, plans);
-      await Promise.all(commits.map((round) => this.#commitRound(round, result, options)));
+      const single = queue === refs && commits.length === 1 && deferred.length === 0 &&
+        result.failures.length === 0;
+      const dropKeys = single ? (options.dropBatchIds ?? []).map(pendingBatchKey) : [];
+      const dropped = await Promise.all(
+        commits.map((round) => this.#commitRound(round, result, options, dropKeys)),
+      );
+      if (single && dropped[0] && dropKeys.length > 0) result.batches_dropped = true;
       queue = deferred;
     }
     return result;
   }
 
+  /** Commits one group of plans (with `alsoDelete`); true when that single commit succeeded. */
   async #commitRound(
     round: PlannedRef[],
     result: ProcessResult,
     options: ProcessorOptions,
-  ): Promise<void> {
+    alsoDelete: readonly Deno.KvKey[] = [],
+  ): Promise<boolean> {
     try {
-      if (await commitPlans(this.kv, round.map((r) => r.plan))) {
+      if (await commitPlans(this.kv, round.map((r) => r.plan), alsoDelete)) {
         result.settled += round.length;
-        return;
+        return true;
       }
     } catch (error) {
-      if (round.length === 1) return await this.#fail(round[0].ref, error, result);
+      if (round.length === 1) {
+        await this.#fail(round[0].ref, error, result);
+        return false;
+      }
     }
     // A concurrent writer got there first (or the combined commit was too big): one by one.
     for (const { ref } of round) {
@@ -161,6 +177,7 @@ export class Processor {
         await this.#fail(ref, error, result);
       }
     }
+    return false;
   }
 
   #processOne([slug, id]: SubmissionRef, options: ProcessorOptions): Promise<boolean> {

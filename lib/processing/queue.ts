@@ -5,10 +5,11 @@
  * after the last retry KV writes the message to its dead-letter key for the sweeper.
  */
 import type { Logger } from "../log.ts";
-import { isProcessBatchMessage } from "../store/submissions.ts";
+import { isBatchPending, isProcessBatchMessage } from "../store/submissions.ts";
 import type { BatchScheduler } from "./scheduler.ts";
 
 export function createQueueHandler(
+  kv: Deno.Kv,
   scheduler: BatchScheduler,
   log: Logger,
 ): (message: unknown) => Promise<void> {
@@ -17,6 +18,8 @@ export function createQueueHandler(
       log.warn("queue message of unknown shape dropped", { type: typeof message });
       return;
     }
+    // Usually the batch was processed right after its commit and its record is gone.
+    if (!(await isBatchPending(kv, message.batch_id))) return;
     const result = await scheduler.run({ id: message.batch_id, refs: message.refs, created_at: "" });
     if (result.failures.length > 0) {
       throw new Error(

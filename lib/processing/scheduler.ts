@@ -1,5 +1,5 @@
 /**
- * Runs batch processing in this process, one run at a time, so processing never floods KV while
+ * Runs batch processing in this process, a bounded number of runs at a time, so processing never floods KV while
  * webhooks are being stored. Batches that queue up meanwhile are processed together in the next
  * run (one pass plans and commits many submissions), and a run waits, for a bounded time, while
  * ingest has every commit slot busy: under a burst processing yields, and it catches up after.
@@ -12,6 +12,13 @@ import type { Processor, ProcessResult } from "./processor.ts";
 
 /** Submissions processed in one run at most; the rest wait for the next run. */
 const MAX_RUN_SUBMISSIONS = 600;
+/**
+ * Runs in flight at once: a second run overlaps the first one's KV latency. Runs may touch the
+ * same Job or Contact; versionstamp checks make the loser re-plan.
+ */
+const CONCURRENT_RUNS = 2;
+/** Submissions planned at once: bounds the KV reads in flight, so ingest commits are not queued behind them. */
+const CHUNK = 60;
 
 export interface SchedulerOptions {
   /** True while ingest is saturated; processing then waits. */
@@ -25,10 +32,12 @@ interface Waiting {
   done: PromiseWithResolvers<ProcessResult>;
 }
 
+const refId = (ref: SubmissionRef) => `${ref[0]}\u0000${ref[1]}`;
+
 export class BatchScheduler {
   #queue: Waiting[] = [];
   #byBatch = new Map<string, Promise<ProcessResult>>();
-  #running = false;
+  #loops = 0;
 
   constructor(private readonly processor: Processor, private readonly options: SchedulerOptions = {}) {}
 
@@ -40,25 +49,35 @@ export class BatchScheduler {
     this.#queue.push({ batch, done });
     this.#byBatch.set(batch.id, done.promise);
     done.promise.catch(() => {}).finally(() => this.#byBatch.delete(batch.id));
-    if (!this.#running) this.#loop();
+    if (this.#loops < CONCURRENT_RUNS) this.#loop();
     return done.promise;
   }
 
   async #loop(): Promise<void> {
-    this.#running = true;
+    this.#loops++;
     try {
       while (this.#queue.length > 0) {
-        await this.#yieldToIngest();
         const run = this.#takeRun();
         try {
-          const result = await this.processor.process(run.flatMap((w) => w.batch.refs));
+          const refs = run.flatMap((w) => w.batch.refs);
+          const result: ProcessResult = { settled: 0, failures: [] };
+          for (let i = 0; i < refs.length; i += CHUNK) {
+            await this.#yieldToIngest();
+            const whole = refs.length <= CHUNK;
+            const part = await this.processor.process(refs.slice(i, i + CHUNK), {
+              dropBatchIds: whole ? run.map((w) => w.batch.id) : undefined,
+            });
+            result.settled += part.settled;
+            result.failures.push(...part.failures);
+            result.batches_dropped = part.batches_dropped;
+          }
           await this.#finish(run, result);
         } catch (error) {
           run.forEach((w) => w.done.reject(error));
         }
       }
     } finally {
-      this.#running = false;
+      this.#loops--;
     }
   }
 
@@ -74,17 +93,17 @@ export class BatchScheduler {
     return this.#queue.splice(0, n);
   }
 
-  /** Hands each batch its own failures, and drops the batch records that are fully settled. */
+  /** Hands each batch its own failures, and drops the records of batches with none (all settled). */
   async #finish(run: Waiting[], result: ProcessResult): Promise<void> {
-    const failedIds = new Set(result.failures.map((f) => `${f.ref[0]}\u0000${f.ref[1]}`));
-    const isFailed = (ref: SubmissionRef) => failedIds.has(`${ref[0]}\u0000${ref[1]}`);
-    await Promise.all(run.map(async ({ batch, done }) => {
-      const failures = result.failures.filter((f) =>
-        batch.refs.some((r) => r[0] === f.ref[0] && r[1] === f.ref[1])
-      );
-      if (!batch.refs.some(isFailed)) await this.processor.settleBatch(batch);
+    const failed = new Set(result.failures.map((f) => refId(f.ref)));
+    if (!result.batches_dropped) {
+      const settled = run.filter(({ batch }) => !batch.refs.some((r) => failed.has(refId(r))));
+      await this.processor.dropBatches(settled.map((w) => w.batch.id));
+    }
+    for (const { batch, done } of run) {
+      const failures = result.failures.filter((f) => batch.refs.some((r) => refId(r) === refId(f.ref)));
       done.resolve({ settled: batch.refs.length - failures.length, failures });
-    }));
+    }
   }
 
   async #yieldToIngest(): Promise<void> {

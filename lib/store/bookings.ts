@@ -70,14 +70,19 @@ export async function planOutcome(
   return plan;
 }
 
-/** Commits several plans in one atomic; false when any check failed (nothing was written). */
-export async function commitPlans(kv: Deno.Kv, plans: readonly Plan[]): Promise<boolean> {
+/** Commits several plans (and extra deletes) in one atomic; false when any check failed (nothing was written). */
+export async function commitPlans(
+  kv: Deno.Kv,
+  plans: readonly Plan[],
+  alsoDelete: readonly Deno.KvKey[] = [],
+): Promise<boolean> {
   const op = kv.atomic();
   for (const p of plans) {
     for (const c of p.checks) op.check(c);
     for (const [k, v] of p.sets) op.set(k, v);
     for (const k of p.deletes) op.delete(k);
   }
+  for (const k of alsoDelete) op.delete(k);
   return (await op.commit()).ok;
 }
 

@@ -23,6 +23,8 @@ export const INLINE_BODY_LIMIT = 60_000;
 const BODY_CHUNK = 60_000;
 const CHUNKS_PER_COMMIT = 12;
 
+const QUEUE_DELAY_MS = 2000;
+
 /** KV allows 100 checks per atomic; each request uses one (its dedupe key). */
 const MAX_BATCH_ITEMS = 90;
 /** KV allows 800 KiB per atomic; keep room for the batch record and the message. */
@@ -62,6 +64,8 @@ export interface IngestOptions {
   onCommitted?: (batch: PendingBatch) => Promise<void> | void;
   /** Commits allowed in flight at once (commit latency, not CPU, bounds a single stream). */
   maxInFlight?: number;
+  /** Delay of each batch's queue message (ms). */
+  queueDelayMs?: number;
 }
 
 interface Waiting {
@@ -78,6 +82,7 @@ export class IngestBatcher {
   #waiting: Waiting[] = [];
   #inFlight = 0;
   #scheduled = false;
+
   readonly #maxInFlight: number;
 
   constructor(private readonly kv: Deno.Kv, private readonly options: IngestOptions) {
@@ -102,11 +107,6 @@ export class IngestBatcher {
       });
     }
     return promise;
-  }
-
-  /** True while every commit slot is busy and requests are waiting: a burst is on. */
-  saturated(): boolean {
-    return this.#inFlight >= this.#maxInFlight && this.#waiting.length > 0;
   }
 
   #pump(): void {
@@ -149,16 +149,21 @@ export class IngestBatcher {
       }
       const pending = refs.length > 0 ? this.#addBatchWork(op, batchId, refs) : null;
       if ((await op.commit()).ok) {
-        // Inline processing runs before answering; its failures are recorded and retried by the
-        // sweeper, never turned into an error answer for data that is already stored.
-        if (pending) await Promise.resolve(this.options.onCommitted?.(pending)).catch(() => {});
-        for (const w of remaining) {
-          w.resolve({
-            kind: "stored",
-            submission: { ...w.submission, batch_id: w.submission.status === "pending" ? batchId : null },
-            batch_id: pending?.id ?? null,
-          });
-        }
+        const answer = () => {
+          for (const w of remaining) {
+            w.resolve({
+              kind: "stored",
+              submission: { ...w.submission, batch_id: w.submission.status === "pending" ? batchId : null },
+              batch_id: pending?.id ?? null,
+            });
+          }
+        };
+        // The commit slot is free from here. Whatever `onCommitted` returns (inline processing)
+        // is awaited before answering; its failures are recorded and retried by the sweeper, never
+        // turned into an error answer for data that is already stored.
+        const after = pending ? this.options.onCommitted?.(pending) : undefined;
+        if (after) Promise.resolve(after).catch(() => {}).then(answer);
+        else answer();
         return;
       }
       // Some body was already stored: answer those as duplicates and commit the rest again.
@@ -173,6 +178,9 @@ export class IngestBatcher {
     if (this.options.useQueue) {
       const message: ProcessBatchMessage = { type: "process_batch", batch_id: batchId, refs };
       op.enqueue(message, {
+        // The batch is normally processed right after this commit; the message is the durable
+        // retry, delivered once that has had time to finish.
+        delay: this.options.queueDelayMs ?? QUEUE_DELAY_MS,
         keysIfUndelivered: [deadLetterKey(batchId)],
         backoffSchedule: this.options.backoffSchedule,
       });
@@ -295,11 +303,24 @@ export async function allSubmissionIds(
   return ids;
 }
 
+export async function isBatchPending(kv: Deno.Kv, batchId: string): Promise<boolean> {
+  return (await kv.get(pendingBatchKey(batchId))).versionstamp !== null;
+}
+
 export async function listPendingBatches(kv: Deno.Kv): Promise<Deno.KvEntry<PendingBatch>[]> {
   return await Array.fromAsync(kv.list<PendingBatch>({ prefix: pendingBatchesPrefix() }));
 }
 
 /** Removes a batch record once none of its submissions is still pending. */
+/** Deletes batch records (their submissions are known to be settled). */
+export async function deletePendingBatches(kv: Deno.Kv, batchIds: readonly string[]): Promise<void> {
+  for (let i = 0; i < batchIds.length; i += 500) {
+    const op = kv.atomic();
+    for (const id of batchIds.slice(i, i + 500)) op.delete(pendingBatchKey(id));
+    await op.commit();
+  }
+}
+
 export async function deletePendingBatch(
   kv: Deno.Kv,
   batchId: string,
