@@ -36,7 +36,10 @@ export function createService(kv: Deno.Kv, config: Config, log: Logger): Service
   const processor = new Processor(kv, log);
   const inline = config.processingMode === "inline";
   let activeWebhooks = 0;
-  const scheduler = new BatchScheduler(processor, { ingestBusy: () => activeWebhooks >= BURST_CONCURRENCY });
+  // In inline mode requests wait for processing, so processing must never wait for requests.
+  const scheduler = new BatchScheduler(processor, {
+    ingestBusy: inline ? undefined : () => activeWebhooks >= BURST_CONCURRENCY,
+  });
   const sweeper = new Sweeper(kv, scheduler, log, {
     graceMs: config.sweepGraceMs,
     maxAttempts: config.maxAttempts,
