@@ -112,7 +112,8 @@ Deno.test("SIGKILL mid-load, restart: every 2xx ends processed, nothing doubled,
       while (Date.now() < deadline) {
         submissions = await adminList(second.url, "/admin/clients/acme/submissions");
         const byId = new Map(submissions.map((s) => [s.id, s.status]));
-        if ([...accepted.values()].every((id) => byId.get(id) === "processed")) break;
+        const acceptedDone = [...accepted.values()].every((id) => byId.get(id) === "processed");
+        if (acceptedDone && submissions.every((s) => s.status === "processed")) break;
         await new Promise((r) => setTimeout(r, 200));
       }
       const byId = new Map(submissions.map((s) => [s.id, s]));
