@@ -55,7 +55,7 @@ function bookingBody(i: number, run: string): string {
   });
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -82,7 +82,7 @@ interface Proc {
 }
 
 async function spawn(args: string[], env: Record<string, string>, health: string): Promise<Proc> {
-  const port = await freePort();
+  const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
     args,
     env: { ...env, PORT: String(port) },

@@ -62,6 +62,19 @@ const KIND_BY_TRIGGER: Record<BookingTrigger, JobEventKind> = {
 /** Triggers that bring a new appointment time: without a start time and a booker they are unusable. */
 const NEEDS_TIMES_AND_BOOKER = new Set<JobEventKind>(["requested", "created", "rescheduled"]);
 
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Interprets the raw bytes: anything that is not UTF-8 text cannot be Cal.com JSON. */
+export function interpretBytes(body: Uint8Array, fallbackAt: string): Interpretation {
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    return invalid("Body is not valid UTF-8 text, so it cannot be Cal.com JSON.");
+  }
+  return interpretBody(text, fallbackAt);
+}
+
 /**
  * Interprets a body. `fallbackAt` orders events whose body has no usable `createdAt` (the time we
  * received it).
@@ -303,7 +316,8 @@ function payloadString(p: BookingPayload, field: string): string | null {
   return typeof v === "string" ? v : null;
 }
 
-function emptyFields(trigger: string): SubmissionFields {
+/** Submission fields that only name the trigger (pings, triggers we do not act on). */
+export function emptyFields(trigger: string): SubmissionFields {
   return {
     event_type: trigger,
     booking_uid: null,

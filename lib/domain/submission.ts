@@ -41,10 +41,6 @@ export function submissionView(s: Submission): Omit<Submission, "body" | "body_c
   return view;
 }
 
-export function isSettled(status: SubmissionStatus): boolean {
-  return status === "processed" || status === "ignored";
-}
-
 /** A new submission as received (the caller chose its status from the body). */
 export function createSubmission(input: {
   slug: string;

@@ -10,7 +10,7 @@ import {
   signatureHeaderProblem,
   type SignatureProblem,
 } from "../calcom/signature.ts";
-import { interpretBody } from "../calcom/normalize.ts";
+import { interpretBytes } from "../calcom/normalize.ts";
 import { createSubmission, type SubmissionStatus } from "../domain/submission.ts";
 import { recordPing, SigningKeyCache, SLUG_PATTERN } from "../store/clients.ts";
 import type { IngestBatcher } from "../store/submissions.ts";
@@ -55,10 +55,7 @@ export function webhookHandler(deps: WebhookDeps) {
       ? null
       : await findVerifyingKey(client.keys, parseSignatureHeader(header)!, body);
 
-    const text = decodeUtf8(body);
-    const interpretation = text === null
-      ? { kind: "invalid" as const, reason: "Body is not valid UTF-8 text, so it cannot be Cal.com JSON." }
-      : interpretBody(text, receivedAt);
+    const interpretation = interpretBytes(body, receivedAt);
     if (interpretation.kind === "ping") log.trigger = "PING";
 
     if (secretId === null) {
@@ -126,16 +123,6 @@ function unknownClient(slug: string): HttpError {
       slug.slice(0, 80)
     }" is set up here. Check the webhook URL in Cal.com, or add the client with the admin API.`,
   );
-}
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-function decodeUtf8(body: Uint8Array): string | null {
-  try {
-    return utf8.decode(body);
-  } catch {
-    return null;
-  }
 }
 
 /** Reads at most `limit` bytes; a larger body is refused without buffering the rest. */

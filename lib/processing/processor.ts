@@ -4,9 +4,8 @@
  * and safe under concurrent runs (every commit is checked by versionstamp). Submissions of one
  * batch that touch disjoint entries share a commit.
  */
-import { interpretBody } from "../calcom/normalize.ts";
+import { emptyFields, interpretBytes } from "../calcom/normalize.ts";
 import type { Submission } from "../domain/submission.ts";
-import { isSettled } from "../domain/submission.ts";
 import { commitPlans, type Outcome, type Plan, planOutcome, planSize } from "../store/bookings.ts";
 import { getAll, withOccRetry } from "../store/kv.ts";
 import { pendingBatchKey, submissionKey } from "../store/keys.ts";
@@ -75,42 +74,19 @@ export interface ProcessorOptions {
   dropBatchIds?: readonly string[];
 }
 
-/** Decodes and interprets a stored body with today's code. */
+/** Interprets a stored body with today's code. */
 export function outcomeFor(body: Uint8Array, receivedAt: string): Outcome {
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(body);
-  } catch {
-    return { kind: "quarantined", reason: "Body is not valid UTF-8 text, so it cannot be Cal.com JSON." };
-  }
-  const interpretation = interpretBody(text, receivedAt);
+  const interpretation = interpretBytes(body, receivedAt);
   switch (interpretation.kind) {
     case "invalid":
       return { kind: "quarantined", reason: interpretation.reason };
     case "ping":
-      return { kind: "ignored", fields: { ...emptyPingFields() } };
+      return { kind: "ignored", fields: emptyFields("PING") };
     case "ignored":
       return { kind: "ignored", fields: interpretation.fields };
     case "booking":
       return { kind: "booking", fields: interpretation.fields, events: interpretation.events };
   }
-}
-
-function emptyPingFields() {
-  return {
-    event_type: "PING",
-    booking_uid: null,
-    title: null,
-    start_time: null,
-    end_time: null,
-    attendee_name: null,
-    attendee_email: null,
-    attendee_time_zone: null,
-    organizer_email: null,
-    rescheduled_from_uid: null,
-    cancellation_reason: null,
-    created_at: null,
-  };
 }
 
 export class Processor {
