@@ -168,10 +168,10 @@ async function finalState(server: TestServer, slug: string) {
   };
 }
 
-async function runHistory(server: TestServer, seed: number): Promise<void> {
+async function runHistory(server: TestServer, seed: number, orders = ORDERS_PER_HISTORY): Promise<void> {
   const bodies = history(seed);
   let reference: unknown = null;
-  for (let order = 0; order < ORDERS_PER_HISTORY; order++) {
+  for (let order = 0; order < orders; order++) {
     const slug = `h${seed}-o${order}`;
     await addClient(server, slug);
     const sends = delivery(bodies, seed * 31 + order);
@@ -199,6 +199,16 @@ Deno.test(`property: ${HISTORIES} random histories × ${ORDERS_PER_HISTORY} orde
     let next = 0;
     await Promise.all(Array.from({ length: PARALLEL_RUNS }, async () => {
       while (next < seeds.length) await runHistory(server, seeds[next++]);
+    }));
+  });
+});
+
+Deno.test("property, inline mode: 60 histories × 2 orders give one state", async () => {
+  await withServer({ mode: "inline" }, async (server) => {
+    const seeds = Array.from({ length: 60 }, (_, i) => 5000 + i);
+    let next = 0;
+    await Promise.all(Array.from({ length: PARALLEL_RUNS }, async () => {
+      while (next < seeds.length) await runHistory(server, seeds[next++], 2);
     }));
   });
 });

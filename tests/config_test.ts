@@ -1,0 +1,27 @@
+import assert from "node:assert/strict";
+import { DEFAULT_KV_PATH, readConfig } from "../lib/config.ts";
+
+const from = (env: Record<string, string>) => readConfig((name) => env[name]);
+
+Deno.test("defaults: port 8000, local KV under ./data, queue mode, admin API off", () => {
+  const config = from({});
+  assert.equal(config.port, 8000);
+  assert.equal(config.kvPath, DEFAULT_KV_PATH);
+  assert.ok(config.kvPath.startsWith("./data/"));
+  assert.equal(config.processingMode, "queue");
+  assert.equal(config.adminToken, null);
+  assert.equal(config.sweepGraceMs, 60_000);
+});
+
+Deno.test("a KV Connect URL picks inline processing (no queues there); queue mode is refused for it", () => {
+  assert.equal(from({ KV_PATH: "https://api.deno.com/databases/x/connect" }).processingMode, "inline");
+  assert.equal(from({ KV_PATH: ":memory:", PROCESSING_MODE: "inline" }).processingMode, "inline");
+  assert.throws(() => from({ KV_PATH: "https://kv.example/x", PROCESSING_MODE: "queue" }), /no queues/);
+});
+
+Deno.test("bad values are refused with the variable's name", () => {
+  assert.throws(() => from({ PORT: "eighty" }), /PORT must be a whole number/);
+  assert.throws(() => from({ PROCESSING_MODE: "fast" }), /PROCESSING_MODE/);
+  assert.throws(() => from({ QUEUE_BACKOFF_MS: "1,2,3,4,5,6" }), /QUEUE_BACKOFF_MS/);
+  assert.deepEqual(from({ QUEUE_BACKOFF_MS: "10, 20" }).queueBackoffMs, [10, 20]);
+});
