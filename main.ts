@@ -16,10 +16,10 @@ if (config.processingMode === "queue") kv.listenQueue(service.queueHandler);
 if (typeof Deno.cron === "function") {
   Deno.cron("sweep pending submissions", "* * * * *", async () => void await service.sweeper.sweepOnce());
 }
-service.startSweeping();
+const stopSweeping = service.startSweeping();
 service.sweeper.sweepOnce().catch((error) => log.error("startup sweep failed", { error: String(error) }));
 
-Deno.serve({
+const server = Deno.serve({
   port: config.port,
   onListen: ({ hostname, port }) =>
     log.info("listening", {
@@ -28,3 +28,16 @@ Deno.serve({
       mode: config.processingMode,
     }),
 }, service.handler);
+
+// Graceful stop: finish answering, let in-process processing finish, then close KV. Anything left
+// pending is picked up after a restart by the queue or the sweeper.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, async () => {
+    log.info("stopping", { signal });
+    stopSweeping();
+    await server.shutdown();
+    await service.idle();
+    kv.close();
+    Deno.exit(0);
+  });
+}

@@ -5,7 +5,7 @@
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { registerAdminRoutes } from "./http/admin.ts";
-import { errorResponse, json } from "./http/errors.ts";
+import { errorResponse, HttpError, json } from "./http/errors.ts";
 import { type LogContext, Router } from "./http/router.ts";
 import { webhookHandler } from "./http/webhook.ts";
 import { Processor } from "./processing/processor.ts";
@@ -24,6 +24,8 @@ export interface Service {
   replayer: Replayer;
   /** Runs the sweeper every `sweepIntervalMs` until the returned function is called. */
   startSweeping: () => () => void;
+  /** Resolves when processing started in this process has finished (call after the server stopped). */
+  idle: () => Promise<void>;
 }
 
 /**
@@ -85,7 +87,7 @@ export function createService(kv: Deno.Kv, config: Config, log: Logger): Service
       const { handler, params } = router.resolve(req.method, url);
       response = await handler(req, params, url, fields);
     } catch (error) {
-      if (!(error instanceof Error && error.name === "HttpError")) {
+      if (!(error instanceof HttpError)) {
         log.error("unhandled error", {
           path: url.pathname,
           error: error instanceof Error ? error.message : String(error),
@@ -117,5 +119,6 @@ export function createService(kv: Deno.Kv, config: Config, log: Logger): Service
       }, config.sweepIntervalMs);
       return () => clearInterval(timer);
     },
+    idle: () => scheduler.idle(),
   };
 }

@@ -110,6 +110,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     post,
     close: async () => {
       await server.shutdown();
+      await service.idle();
       kv.close();
       await listener;
     },

@@ -41,6 +41,14 @@ export class BatchScheduler {
 
   constructor(private readonly processor: Processor, private readonly options: SchedulerOptions = {}) {}
 
+  /** Resolves once nothing is queued or running (for a clean shutdown). */
+  async idle(): Promise<void> {
+    while (this.#loops > 0 || this.#queue.length > 0) {
+      await Promise.allSettled([...this.#byBatch.values()]);
+      await new Promise((r) => setTimeout(r, 0));
+    }
+  }
+
   /** Processes a batch (joining a run already scheduled for the same batch). */
   run(batch: PendingBatch): Promise<ProcessResult> {
     const existing = this.#byBatch.get(batch.id);
