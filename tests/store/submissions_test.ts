@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { sha256Hex } from "../../lib/calcom/signature.ts";
+import { createSubmission, type Submission } from "../../lib/domain/submission.ts";
+import { submissionByBodyKey } from "../../lib/store/keys.ts";
+import { getSubmission, IngestBatcher, readBody } from "../../lib/store/submissions.ts";
+
+function submission(text: string | Uint8Array): Submission {
+  const body = typeof text === "string" ? new TextEncoder().encode(text) : text;
+  return createSubmission({
+    slug: "acme",
+    body,
+    sha: sha256Hex(body),
+    secretId: "s1",
+    receivedAt: new Date().toISOString(),
+    status: "pending",
+    fields: null,
+    error: null,
+  });
+}
+
+Deno.test("group commit: a stored duplicate in the batch does not fail the others; in-batch duplicates share an id", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const batcher = new IngestBatcher(kv, { useQueue: false });
+    const earlier = await batcher.ingest(submission("A"));
+    assert.equal(earlier.kind, "stored");
+
+    // Offered in the same turn, so they share one commit whose first attempt fails on A's dedupe key.
+    const [a, b1, c, b2] = await Promise.all(["A", "B", "C", "B"].map((t) => batcher.ingest(submission(t))));
+    assert.deepEqual(a, {
+      kind: "duplicate",
+      submission_id: earlier.kind === "stored" && earlier.submission.id,
+    });
+    assert.equal(b1.kind, "stored");
+    assert.equal(c.kind, "stored");
+    assert.equal(b2.kind, "duplicate");
+    assert.equal(b2.kind === "duplicate" && b2.submission_id, b1.kind === "stored" && b1.submission.id);
+    assert.equal(
+      b1.kind === "stored" && b1.batch_id,
+      c.kind === "stored" && c.batch_id,
+      "B and C shared a commit",
+    );
+
+    const stored = await Array.fromAsync(kv.list({ prefix: ["submissions", "acme"] }));
+    assert.equal(stored.length, 3);
+    const batches = await Array.fromAsync(kv.list({ prefix: ["pending_batches"] }));
+    assert.equal(batches.length, 2, "one batch record per committed batch");
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("a body too large for one KV value is stored in chunks and read back byte for byte", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const batcher = new IngestBatcher(kv, { useQueue: false });
+    const noise = crypto.getRandomValues(new Uint8Array(65_536));
+    const body = new Uint8Array(900_000).map((_, i) => noise[(i * 7) % noise.length] ^ (i & 0xff));
+    const outcome = await batcher.ingest(submission(body));
+    assert.equal(outcome.kind, "stored");
+    const stored = await getSubmission(kv, "acme", outcome.kind === "stored" ? outcome.submission.id : "");
+    assert.ok(stored && stored.body === null && stored.body_chunks > 1);
+    assert.deepEqual(await readBody(kv, stored!), body);
+    assert.equal((await batcher.ingest(submission(body))).kind, "duplicate");
+    assert.ok((await kv.get(submissionByBodyKey("acme", sha256Hex(body)))).value);
+  } finally {
+    kv.close();
+  }
+});
