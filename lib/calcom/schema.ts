@@ -22,11 +22,6 @@ export const NO_SHOW_TRIGGER = "BOOKING_NO_SHOW_UPDATED";
 export const PING_TRIGGER = "PING";
 
 export type BookingTrigger = typeof BOOKING_TRIGGERS[number];
-export type ActionableTrigger = BookingTrigger | typeof NO_SHOW_TRIGGER;
-
-export function isActionableTrigger(trigger: string): trigger is ActionableTrigger {
-  return trigger === NO_SHOW_TRIGGER || (BOOKING_TRIGGERS as readonly string[]).includes(trigger);
-}
 
 const optionalString = z.string().nullish();
 const isoDateTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), "is not a date-time");

@@ -18,6 +18,8 @@ import { HttpError, json } from "./errors.ts";
 import type { LogContext, Params } from "./router.ts";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
+/** Cal.com's ping body is under 1 KB; larger unverified bodies are refused without parsing. */
+const MAX_PING_BYTES = 16 * 1024;
 const BODY_READ_TIMEOUT_MS = 10_000;
 
 export interface WebhookDeps {
@@ -55,11 +57,10 @@ export function webhookHandler(deps: WebhookDeps) {
       ? null
       : await findVerifyingKey(client.keys, parseSignatureHeader(header)!, body);
 
-    const interpretation = interpretBytes(body, receivedAt);
-    if (interpretation.kind === "ping") log.trigger = "PING";
-
     if (secretId === null) {
-      if (interpretation.kind === "ping") {
+      // Unverified bodies are not interpreted, except to recognise Cal.com's (small) ping.
+      if (body.length <= MAX_PING_BYTES && interpretBytes(body, receivedAt).kind === "ping") {
+        log.trigger = "PING";
         await recordPing(deps.kv, slug, { at: receivedAt, signature_valid: false, secret_id: null });
         return json(200, { ok: true, signature_valid: false, hint: PING_HINT });
       }
@@ -70,7 +71,9 @@ export function webhookHandler(deps: WebhookDeps) {
         SIGNATURE_MESSAGES[reason],
       );
     }
+    const interpretation = interpretBytes(body, receivedAt);
     if (interpretation.kind === "ping") {
+      log.trigger = "PING";
       await recordPing(deps.kv, slug, { at: receivedAt, signature_valid: true, secret_id: secretId });
       return json(200, { ok: true, signature_valid: true });
     }

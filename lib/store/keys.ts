@@ -26,8 +26,6 @@ export const submissionsPrefix = (slug: Slug) => ["submissions", slug] as const;
 /** `["submission_body_chunks", slug, submissionId, n]` → string: raw bodies too large for one value. */
 export const submissionBodyChunkKey = (slug: Slug, id: string, n: number) =>
   ["submission_body_chunks", slug, id, n] as const;
-export const submissionBodyChunksPrefix = (slug: Slug, id: string) =>
-  ["submission_body_chunks", slug, id] as const;
 
 /** `["submissions_by_body_sha256", slug, sha256]` → submission id: the dedupe key. */
 export const submissionByBodyKey = (slug: Slug, sha256: string) =>

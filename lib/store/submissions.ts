@@ -365,23 +365,6 @@ export async function markFailed(
   });
 }
 
-/** Puts settled submissions back to `pending` in a new batch, for replay; returns the batch. */
-export async function requeueSubmissions(
-  kv: Deno.Kv,
-  refs: readonly SubmissionRef[],
-  useQueue: boolean,
-): Promise<PendingBatch | null> {
-  if (refs.length === 0) return null;
-  const batch: PendingBatch = { id: newId(), refs: [...refs], created_at: new Date().toISOString() };
-  const op = kv.atomic().set(pendingBatchKey(batch.id), batch);
-  if (useQueue) {
-    const message: ProcessBatchMessage = { type: "process_batch", batch_id: batch.id, refs: batch.refs };
-    op.enqueue(message, { keysIfUndelivered: [deadLetterKey(batch.id)] });
-  }
-  await op.commit();
-  return batch;
-}
-
 export interface DeadLetter extends ProcessBatchMessage {
   handled_at?: string;
 }
