@@ -1,8 +1,9 @@
 /**
- * Runs batch processing in this process, a bounded number of runs at a time, so processing never floods KV while
- * webhooks are being stored. Batches that queue up meanwhile are processed together in the next
- * run (one pass plans and commits many submissions), and a run waits, for a bounded time, while
- * ingest has every commit slot busy: under a burst processing yields, and it catches up after.
+ * Runs batch processing in this process, at most CONCURRENT_RUNS runs at a time, so processing
+ * never floods KV while webhooks are being stored. Batches that queue up meanwhile are processed
+ * together in the next run (one pass plans and commits many submissions), and each chunk of a run
+ * waits, for a bounded time, while ingest is busy: under a burst processing yields, and it catches
+ * up after.
  *
  * Every driver goes through here: the just-committed batch (fast path), the KV queue message for
  * the same batch (the durable retry path: it finds the batch already done), and the sweeper.
@@ -69,12 +70,11 @@ export class BatchScheduler {
         try {
           const refs = run.flatMap((w) => w.batch.refs);
           const result: ProcessResult = { settled: 0, failures: [] };
+          // A run that fits one chunk can drop its batch records in the processing commit itself.
+          const dropBatchIds = refs.length <= CHUNK ? run.map((w) => w.batch.id) : undefined;
           for (let i = 0; i < refs.length; i += CHUNK) {
             await this.#yieldToIngest();
-            const whole = refs.length <= CHUNK;
-            const part = await this.processor.process(refs.slice(i, i + CHUNK), {
-              dropBatchIds: whole ? run.map((w) => w.batch.id) : undefined,
-            });
+            const part = await this.processor.process(refs.slice(i, i + CHUNK), { dropBatchIds });
             result.settled += part.settled;
             result.failures.push(...part.failures);
             result.batches_dropped = part.batches_dropped;

@@ -140,23 +140,22 @@ export class IngestBatcher {
       const batchId = newId();
       const op = this.kv.atomic();
       const refs: SubmissionRef[] = [];
-      for (const { submission: s } of remaining) {
-        const stored = { ...s, batch_id: s.status === "pending" ? batchId : null };
+      const stored = remaining.map(({ submission: s }) => ({
+        ...s,
+        batch_id: s.status === "pending" ? batchId : null,
+      }));
+      for (const s of stored) {
         op.check({ key: submissionByBodyKey(s.client, s.body_sha256), versionstamp: null })
           .set(submissionByBodyKey(s.client, s.body_sha256), s.id)
-          .set(submissionKey(s.client, s.id), stored);
+          .set(submissionKey(s.client, s.id), s);
         if (s.status === "pending") refs.push([s.client, s.id]);
       }
       const pending = refs.length > 0 ? this.#addBatchWork(op, batchId, refs) : null;
       if ((await op.commit()).ok) {
         const answer = () => {
-          for (const w of remaining) {
-            w.resolve({
-              kind: "stored",
-              submission: { ...w.submission, batch_id: w.submission.status === "pending" ? batchId : null },
-              batch_id: pending?.id ?? null,
-            });
-          }
+          remaining.forEach((w, i) =>
+            w.resolve({ kind: "stored", submission: stored[i], batch_id: pending?.id ?? null })
+          );
         };
         // The commit slot is free from here. Whatever `onCommitted` returns (inline processing)
         // is awaited before answering; its failures are recorded and retried by the sweeper, never
