@@ -374,6 +374,16 @@ if (import.meta.main) {
     console.log(await benchVisibility());
     Deno.exit(0);
   }
+  if (only === "ingest") {
+    const { bare, webhook, ratio, caught_up } = await benchIngest();
+    console.log({
+      bare_rps: round(bare.rps, 0),
+      webhook_rps: round(webhook.rps, 0),
+      ratio: round(ratio, 3),
+      caught_up,
+    });
+    Deno.exit(0);
+  }
   const ingest = await benchIngest();
   console.error("ingest done");
   const processing = await benchProcessing();

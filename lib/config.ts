@@ -18,6 +18,12 @@ export interface Config {
   maxAttempts: number;
   /** KV queue retry schedule in ms; KV's default when null. */
   queueBackoffMs: number[] | null;
+  /**
+   * Delay of each batch's queue message. Batches are processed in-process right after their commit;
+   * the message is the durable retry, so it is due only once that has had time to finish, a burst
+   * and its catch-up included (deliveries during a burst would compete with ingest for KV).
+   */
+  queueRetryDelayMs: number;
 }
 
 export const DEFAULT_KV_PATH = "./data/calcom-intake.sqlite3";
@@ -40,6 +46,7 @@ export function readConfig(get: (name: string) => string | undefined = (n) => De
     sweepIntervalMs: integer(get, "SWEEP_INTERVAL_MS", 15_000, 100, 3_600_000),
     maxAttempts: integer(get, "MAX_ATTEMPTS", 6, 1, 100),
     queueBackoffMs: backoff(get("QUEUE_BACKOFF_MS")),
+    queueRetryDelayMs: integer(get, "QUEUE_RETRY_DELAY_MS", 30_000, 0, 86_400_000),
   };
 }
 

@@ -11,15 +11,44 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
 }
 
-export function jsonLogger(write: (line: string, level: string) => void = defaultWrite): Logger {
+export function jsonLogger(write: (line: string, level: string) => void = batchedStdWrite()): Logger {
   const emit = (level: string) => (msg: string, fields: LogFields = {}) =>
     write(JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields }), level);
   return { info: emit("info"), warn: emit("warn"), error: emit("error") };
 }
 
-function defaultWrite(line: string, level: string): void {
-  if (level === "error") console.error(line);
-  else console.log(line);
+/**
+ * Writes the lines logged within one turn of the event loop with one write: requests answered by
+ * one group commit log together, and a write per line cost more than the rest of the logging.
+ * Errors go to stderr at once (after what is pending, to keep the order); what is pending is also
+ * written when the process exits.
+ */
+export function batchedStdWrite(
+  stdout: { writeSync(p: Uint8Array): number } = Deno.stdout,
+  stderr: { writeSync(p: Uint8Array): number } = Deno.stderr,
+): (line: string, level: string) => void {
+  const encoder = new TextEncoder();
+  let pending: string[] = [];
+  const flush = () => {
+    if (pending.length === 0) return;
+    const text = pending.join("");
+    pending = [];
+    writeAll(stdout, encoder.encode(text));
+  };
+  globalThis.addEventListener("unload", flush);
+  return (line, level) => {
+    if (level === "error") {
+      flush();
+      writeAll(stderr, encoder.encode(line + "\n"));
+      return;
+    }
+    if (pending.length === 0) setTimeout(flush, 0);
+    pending.push(line + "\n");
+  };
+}
+
+function writeAll(target: { writeSync(p: Uint8Array): number }, bytes: Uint8Array): void {
+  for (let offset = 0; offset < bytes.length;) offset += target.writeSync(bytes.subarray(offset));
 }
 
 /** Collects lines in memory (tests read what would have been logged). */

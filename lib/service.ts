@@ -12,6 +12,7 @@ import { Processor } from "./processing/processor.ts";
 import { createQueueHandler } from "./processing/queue.ts";
 import { Replayer } from "./processing/replay.ts";
 import { BatchScheduler } from "./processing/scheduler.ts";
+import { BurstDetector } from "./processing/burst.ts";
 import { Sweeper } from "./processing/sweeper.ts";
 import { SigningKeyCache } from "./store/clients.ts";
 import { IngestBatcher } from "./store/submissions.ts";
@@ -33,14 +34,16 @@ export interface Service {
  * for small businesses stays far below it; only bursts (a backlog, a load test) reach it.
  */
 const BURST_CONCURRENCY = 16;
+/** How long a burst outlasts its last saturated moment. */
+const BURST_HOLD_MS = 200;
 
 export function createService(kv: Deno.Kv, config: Config, log: Logger): Service {
   const processor = new Processor(kv, log);
   const inline = config.processingMode === "inline";
-  let activeWebhooks = 0;
+  const burst = new BurstDetector(BURST_CONCURRENCY, BURST_HOLD_MS);
   // In inline mode requests wait for processing, so processing must never wait for requests.
   const scheduler = new BatchScheduler(processor, {
-    ingestBusy: inline ? undefined : () => activeWebhooks >= BURST_CONCURRENCY,
+    ingestBusy: inline ? undefined : () => burst.busy(),
   });
   const sweeper = new Sweeper(kv, scheduler, log, {
     graceMs: config.sweepGraceMs,
@@ -50,6 +53,7 @@ export function createService(kv: Deno.Kv, config: Config, log: Logger): Service
   const batcher = new IngestBatcher(kv, {
     useQueue: !inline,
     backoffSchedule: config.queueBackoffMs ?? undefined,
+    queueDelayMs: config.queueRetryDelayMs,
     // Process each batch right after its commit. Inline mode waits for it (no queue will); queue
     // mode does not (the queue message is the durable retry). Failures never change the answer:
     // the data is stored, and the queue or the sweeper retries.
@@ -69,11 +73,11 @@ export function createService(kv: Deno.Kv, config: Config, log: Logger): Service
   });
   const webhook = webhookHandler({ kv, keys, batcher });
   router.on("POST", "/webhooks/calcom/:slug{/}?", async (...args) => {
-    activeWebhooks++;
+    burst.enter();
     try {
       return await webhook(...args);
     } finally {
-      activeWebhooks--;
+      burst.leave();
     }
   });
   registerAdminRoutes(router, { kv, keys, adminToken: config.adminToken, replayer });

@@ -11,6 +11,7 @@ Deno.test("defaults: port 8000, local KV under ./data, queue mode, admin API off
   assert.equal(config.processingMode, "queue");
   assert.equal(config.adminToken, null);
   assert.equal(config.sweepGraceMs, 60_000);
+  assert.equal(config.queueRetryDelayMs, 30_000);
 });
 
 Deno.test("a KV Connect URL picks inline processing (no queues there); queue mode is refused for it", () => {
@@ -24,4 +25,6 @@ Deno.test("bad values are refused with the variable's name", () => {
   assert.throws(() => from({ PROCESSING_MODE: "fast" }), /PROCESSING_MODE/);
   assert.throws(() => from({ QUEUE_BACKOFF_MS: "1,2,3,4,5,6" }), /QUEUE_BACKOFF_MS/);
   assert.deepEqual(from({ QUEUE_BACKOFF_MS: "10, 20" }).queueBackoffMs, [10, 20]);
+  assert.throws(() => from({ QUEUE_RETRY_DELAY_MS: "-1" }), /QUEUE_RETRY_DELAY_MS must be a whole number/);
+  assert.equal(from({ QUEUE_RETRY_DELAY_MS: "500" }).queueRetryDelayMs, 500);
 });

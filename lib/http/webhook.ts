@@ -53,9 +53,7 @@ export function webhookHandler(deps: WebhookDeps) {
     const receivedAt = new Date().toISOString();
     const header = req.headers.get(SIGNATURE_HEADER);
     const problem = signatureHeaderProblem(header);
-    const secretId = problem
-      ? null
-      : await findVerifyingKey(client.keys, parseSignatureHeader(header)!, body);
+    const secretId = problem ? null : findVerifyingKey(client.keys, parseSignatureHeader(header)!, body);
 
     if (secretId === null) {
       // Unverified bodies are not interpreted, except to recognise Cal.com's (small) ping.

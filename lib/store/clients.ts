@@ -3,7 +3,7 @@
  * client read ever carries one; every secret change also rewrites the client record, whose
  * versionstamp then invalidates the cached signing keys.
  */
-import { importSigningKey } from "../calcom/signature.ts";
+import { importSigningKey, type SigningKey } from "../calcom/signature.ts";
 import {
   clientKey,
   clientPingKey,
@@ -169,7 +169,7 @@ export async function recordPing(kv: Deno.Kv, slug: string, ping: ClientPing): P
 
 export interface SigningKeys {
   client: Client;
-  keys: { id: string; key: CryptoKey }[];
+  keys: { id: string; key: SigningKey }[];
 }
 
 /**
@@ -197,9 +197,7 @@ export class SigningKeyCache {
     const secrets = await Array.fromAsync(this.kv.list<ClientSecret>({ prefix: clientSecretsPrefix(slug) }));
     const keys: SigningKeys = {
       client: entry.value,
-      keys: await Promise.all(
-        secrets.map(async (s) => ({ id: s.value.id, key: await importSigningKey(s.value.secret) })),
-      ),
+      keys: secrets.map((s) => ({ id: s.value.id, key: importSigningKey(s.value.secret) })),
     };
     this.#cache.set(slug, { versionstamp: entry.versionstamp, checkedAt: performance.now(), keys });
     return keys;

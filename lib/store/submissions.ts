@@ -23,7 +23,7 @@ export const INLINE_BODY_LIMIT = 60_000;
 const BODY_CHUNK = 60_000;
 const CHUNKS_PER_COMMIT = 12;
 
-const QUEUE_DELAY_MS = 2000;
+const QUEUE_DELAY_MS = 30_000;
 
 /** KV allows 100 checks per atomic; each request uses one (its dedupe key). */
 const MAX_BATCH_ITEMS = 90;
@@ -145,8 +145,9 @@ export class IngestBatcher {
         batch_id: s.status === "pending" ? batchId : null,
       }));
       for (const s of stored) {
-        op.check({ key: submissionByBodyKey(s.client, s.body_sha256), versionstamp: null })
-          .set(submissionByBodyKey(s.client, s.body_sha256), s.id)
+        const dedupeKey = submissionDedupeKey(s);
+        op.check({ key: dedupeKey, versionstamp: null })
+          .set(dedupeKey, s.id)
           .set(submissionKey(s.client, s.id), s);
         if (s.status === "pending") refs.push([s.client, s.id]);
       }
@@ -222,7 +223,7 @@ export class IngestBatcher {
   async #settleStoredDuplicates(batch: Waiting[]): Promise<Waiting[]> {
     const entries = await getAll<string>(
       this.kv,
-      batch.map((w) => submissionByBodyKey(w.submission.client, w.submission.body_sha256)),
+      batch.map((w) => submissionDedupeKey(w.submission)),
     );
     const rest: Waiting[] = [];
     batch.forEach((w, i) => {
@@ -235,9 +236,7 @@ export class IngestBatcher {
 
   /** Bodies too large for one value: chunks first (orphans are harmless), then the usual commit. */
   async #ingestLarge(submission: Submission): Promise<IngestOutcome> {
-    const existing = await this.kv.get<string>(
-      submissionByBodyKey(submission.client, submission.body_sha256),
-    );
+    const existing = await this.kv.get<string>(submissionDedupeKey(submission));
     if (existing.value) return { kind: "duplicate", submission_id: existing.value };
     const body = submission.body!;
     let chunks = 0;
@@ -254,6 +253,11 @@ export class IngestBatcher {
     }
     return await this.#enqueue({ ...submission, body: null, body_chunks: chunks });
   }
+}
+
+/** Where a body's submission id is found: every field it is built from comes from the body itself. */
+export function submissionDedupeKey(s: Submission): Deno.KvKey {
+  return submissionByBodyKey(s.client, s.created_at ?? "", s.body_sha256);
 }
 
 /** The exact bytes Cal.com sent. */
