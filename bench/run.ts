@@ -212,7 +212,9 @@ async function serviceEnv(dir: string): Promise<Record<string, string>> {
   return { KV_PATH: kvPath, ADMIN_TOKEN: ADMIN, PROCESSING_MODE: "queue" };
 }
 
-const SERVE_ARGS = ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "main.ts"];
+/** The service runs exactly as `deno task start` runs it (flags included). */
+const SERVE_ARGS: string[] = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`))
+  .tasks.start.split(/\s+/).slice(1);
 
 async function benchIngest() {
   const corpus = await signedCorpus(Math.max(60_000, DURATION_S * 15_000), "ingest");
@@ -264,7 +266,7 @@ async function benchProcessing(n = 10_000) {
   // listener yet; then the real queue handler drains them.
   const env = await serviceEnv(dir);
   const kv2 = await Deno.openKv(env.KV_PATH);
-  const batcher = new IngestBatcher(kv2, { useQueue: true });
+  const batcher = new IngestBatcher(kv2, { useQueue: true, queueDelayMs: 0 });
   const corpus = await signedCorpus(n, "proc");
   await Promise.all(corpus.map(async ([, body]) => {
     const bytes = new TextEncoder().encode(body);

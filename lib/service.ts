@@ -36,6 +36,8 @@ export interface Service {
 const BURST_CONCURRENCY = 16;
 /** How long a burst outlasts its last saturated moment. */
 const BURST_HOLD_MS = 200;
+/** Submissions queued in memory for processing right after their commit, at most. */
+const MAX_FAST_PATH_BACKLOG = 100_000;
 
 export function createService(kv: Deno.Kv, config: Config, log: Logger): Service {
   const processor = new Processor(kv, log);
@@ -58,6 +60,9 @@ export function createService(kv: Deno.Kv, config: Config, log: Logger): Service
     // mode does not (the queue message is the durable retry). Failures never change the answer:
     // the data is stored, and the queue or the sweeper retries.
     onCommitted: (batch) => {
+      // Past this backlog the batch is left to its queue message (and the sweeper): memory stays
+      // bounded however long a burst lasts.
+      if (!inline && scheduler.queuedSubmissions >= MAX_FAST_PATH_BACKLOG) return;
       const run = scheduler.run(batch).then(() => {}, (error) => {
         log.error("processing after commit failed", { batch_id: batch.id, error: String(error) });
       });

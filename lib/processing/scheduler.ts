@@ -37,6 +37,7 @@ const refId = (ref: SubmissionRef) => `${ref[0]}\u0000${ref[1]}`;
 
 export class BatchScheduler {
   #queue: Waiting[] = [];
+  #queuedSubmissions = 0;
   #byBatch = new Map<string, Promise<ProcessResult>>();
   #loops = 0;
 
@@ -50,12 +51,18 @@ export class BatchScheduler {
     }
   }
 
+  /** Submissions waiting for a run (not yet started). */
+  get queuedSubmissions(): number {
+    return this.#queuedSubmissions;
+  }
+
   /** Processes a batch (joining a run already scheduled for the same batch). */
   run(batch: PendingBatch): Promise<ProcessResult> {
     const existing = this.#byBatch.get(batch.id);
     if (existing) return existing;
     const done = Promise.withResolvers<ProcessResult>();
     this.#queue.push({ batch, done });
+    this.#queuedSubmissions += batch.refs.length;
     this.#byBatch.set(batch.id, done.promise);
     done.promise.catch(() => {}).finally(() => this.#byBatch.delete(batch.id));
     if (this.#loops < CONCURRENT_RUNS) this.#loop();
@@ -98,6 +105,7 @@ export class BatchScheduler {
       size += this.#queue[n].batch.refs.length;
       n++;
     }
+    this.#queuedSubmissions -= size;
     return this.#queue.splice(0, n);
   }
 

@@ -10,9 +10,9 @@ import { submissionKey } from "../store/keys.ts";
 import {
   deletePendingBatch,
   listDeadLetters,
-  listPendingBatches,
   markDeadLetterHandled,
   markFailed,
+  pendingBatchesOlderThan,
 } from "../store/submissions.ts";
 import type { BatchScheduler } from "./scheduler.ts";
 
@@ -58,9 +58,7 @@ export class Sweeper {
       await markDeadLetterHandled(this.kv, letter);
     }
 
-    const cutoff = Date.now() - this.options.graceMs;
-    for (const { value: batch } of await listPendingBatches(this.kv)) {
-      if (Date.parse(batch.created_at) > cutoff) continue;
+    for await (const batch of pendingBatchesOlderThan(this.kv, Date.now() - this.options.graceMs)) {
       report.redriven++;
       const result = await this.scheduler.run(batch);
       for (const { ref } of result.failures) {

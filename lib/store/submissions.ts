@@ -310,8 +310,17 @@ export async function isBatchPending(kv: Deno.Kv, batchId: string): Promise<bool
   return (await kv.get(pendingBatchKey(batchId))).versionstamp !== null;
 }
 
-export async function listPendingBatches(kv: Deno.Kv): Promise<Deno.KvEntry<PendingBatch>[]> {
-  return await Array.fromAsync(kv.list<PendingBatch>({ prefix: pendingBatchesPrefix() }));
+/**
+ * Pending batches created before `cutoffMs`, oldest first, read page by page: batch ids are
+ * time-ordered ULIDs, so the listing stops at the first newer batch.
+ */
+export async function* pendingBatchesOlderThan(kv: Deno.Kv, cutoffMs: number): AsyncGenerator<PendingBatch> {
+  for await (
+    const { value } of kv.list<PendingBatch>({ prefix: pendingBatchesPrefix() }, { batchSize: 100 })
+  ) {
+    if (Date.parse(value.created_at) > cutoffMs) return;
+    yield value;
+  }
 }
 
 /** Removes a batch record once none of its submissions is still pending. */
