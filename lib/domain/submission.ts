@@ -3,7 +3,6 @@
  * replayed, and its lifecycle (`pending` → `processed` | `ignored` | `failed` | `quarantined`).
  */
 import type { SubmissionFields } from "../calcom/normalize.ts";
-import { newId } from "./ids.ts";
 
 export type SubmissionStatus = "pending" | "processed" | "ignored" | "failed" | "quarantined";
 export const SUBMISSION_STATUSES: readonly SubmissionStatus[] = [
@@ -41,6 +40,18 @@ export function submissionView(s: Submission): Omit<Submission, "body" | "body_c
   return view;
 }
 
+/**
+ * A submission's id comes from its body alone: Cal.com's `createdAt` (ms, 13 digits; zeros when the
+ * body has none) and the body's SHA-256. The same body always gets the same id, so the submission's
+ * key is also its dedupe key (one KV entry per delivery), and ids sort by the time Cal.com sent
+ * them, so new keys land next to each other in the KV B-tree.
+ */
+export function submissionIdFor(createdAt: string | null, sha256: string): string {
+  const ms = createdAt === null ? NaN : Date.parse(createdAt);
+  const time = Number.isFinite(ms) && ms >= 0 && ms < 1e13 ? String(ms).padStart(13, "0") : "0".repeat(13);
+  return `${time}-${sha256.slice(0, 32)}`;
+}
+
 /** A new submission as received (the caller chose its status from the body). */
 export function createSubmission(input: {
   slug: string;
@@ -55,7 +66,7 @@ export function createSubmission(input: {
 }): Submission {
   const f = input.fields;
   return {
-    id: input.id ?? newId(),
+    id: input.id ?? submissionIdFor(f?.created_at ?? null, input.sha),
     client: input.slug,
     channel: "calcom",
     status: input.status,

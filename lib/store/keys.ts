@@ -19,22 +19,16 @@ export const clientSecretsPrefix = (slug: Slug) => ["client_secrets", slug] as c
 /** `["client_pings", slug]` → the last Cal.com "Ping test" seen for a client. */
 export const clientPingKey = (slug: Slug) => ["client_pings", slug] as const;
 
-/** `["submissions", slug, submissionId]` → Submission (raw body inline when it fits). */
+/**
+ * `["submissions", slug, submissionId]` → Submission (raw body inline when it fits). The id is
+ * derived from the body (`submissionIdFor`), so this key is also the dedupe key.
+ */
 export const submissionKey = (slug: Slug, id: string) => ["submissions", slug, id] as const;
 export const submissionsPrefix = (slug: Slug) => ["submissions", slug] as const;
 
 /** `["submission_body_chunks", slug, submissionId, n]` → string: raw bodies too large for one value. */
 export const submissionBodyChunkKey = (slug: Slug, id: string, n: number) =>
   ["submission_body_chunks", slug, id, n] as const;
-
-/**
- * `["submissions_by_body", slug, bodyCreatedAt, sha256]` → submission id: the dedupe key.
- * `bodyCreatedAt` is the body's own `createdAt` ("" when it has none), so identical bodies still
- * meet at one key, while new keys land next to each other instead of at random places in the
- * SQLite B-tree: random keys dirty a page each per commit and halved ingest throughput.
- */
-export const submissionByBodyKey = (slug: Slug, bodyCreatedAt: string, sha256: string) =>
-  ["submissions_by_body", slug, bodyCreatedAt, sha256] as const;
 
 /** `["pending_batches", batchId]` → PendingBatch: accepted submissions not yet settled. */
 export const pendingBatchKey = (batchId: string) => ["pending_batches", batchId] as const;
@@ -67,7 +61,6 @@ export const perClientPrefixes = (slug: Slug) =>
     clientSecretsPrefix(slug),
     submissionsPrefix(slug),
     ["submission_body_chunks", slug],
-    ["submissions_by_body", slug],
     jobsPrefix(slug),
     ["jobs_by_event_id", slug],
     ["job_redirects", slug],

@@ -1,6 +1,6 @@
 /**
  * Durable intake of submissions with group commit: requests that arrive together share one atomic
- * KV commit holding each one's submission record and dedupe key, plus one pending-batch record and
+ * KV commit holding each one's submission record (whose key is also its dedupe key), plus one pending-batch record and
  * (in queue mode) one queue message for the whole batch. A request is answered only after the
  * commit holding its data succeeded; a dedupe conflict on one body never fails the others.
  */
@@ -11,7 +11,6 @@ import {
   pendingBatchesPrefix,
   pendingBatchKey,
   submissionBodyChunkKey,
-  submissionByBodyKey,
   submissionKey,
   submissionsPrefix,
 } from "./keys.ts";
@@ -25,7 +24,7 @@ const CHUNKS_PER_COMMIT = 12;
 
 const QUEUE_DELAY_MS = 30_000;
 
-/** KV allows 100 checks per atomic; each request uses one (its dedupe key). */
+/** KV allows 100 checks per atomic; each request uses one (its submission key must be new). */
 const MAX_BATCH_ITEMS = 90;
 /** KV allows 800 KiB per atomic; keep room for the batch record and the message. */
 const MAX_BATCH_BYTES = 600 * 1024;
@@ -145,10 +144,9 @@ export class IngestBatcher {
         batch_id: s.status === "pending" ? batchId : null,
       }));
       for (const s of stored) {
-        const dedupeKey = submissionDedupeKey(s);
-        op.check({ key: dedupeKey, versionstamp: null })
-          .set(dedupeKey, s.id)
-          .set(submissionKey(s.client, s.id), s);
+        // The id comes from the body: a stored submission under this key is this body's duplicate.
+        const key = submissionKey(s.client, s.id);
+        op.check({ key, versionstamp: null }).set(key, s);
         if (s.status === "pending") refs.push([s.client, s.id]);
       }
       const pending = refs.length > 0 ? this.#addBatchWork(op, batchId, refs) : null;
@@ -194,7 +192,7 @@ export class IngestBatcher {
     const unique: Waiting[] = [];
     const followers: [Waiting, Waiting][] = [];
     for (const w of batch) {
-      const id = `${w.submission.client}\u0000${w.submission.body_sha256}`;
+      const id = `${w.submission.client}\u0000${w.submission.id}`;
       const leader = first.get(id);
       if (leader) followers.push([w, leader]);
       else {
@@ -221,14 +219,10 @@ export class IngestBatcher {
   }
 
   async #settleStoredDuplicates(batch: Waiting[]): Promise<Waiting[]> {
-    const entries = await getAll<string>(
-      this.kv,
-      batch.map((w) => submissionDedupeKey(w.submission)),
-    );
+    const entries = await getAll(this.kv, batch.map(({ submission: s }) => submissionKey(s.client, s.id)));
     const rest: Waiting[] = [];
     batch.forEach((w, i) => {
-      const existing = entries[i].value;
-      if (existing) w.resolve({ kind: "duplicate", submission_id: existing });
+      if (entries[i].versionstamp !== null) w.resolve({ kind: "duplicate", submission_id: w.submission.id });
       else rest.push(w);
     });
     return rest;
@@ -236,8 +230,8 @@ export class IngestBatcher {
 
   /** Bodies too large for one value: chunks first (orphans are harmless), then the usual commit. */
   async #ingestLarge(submission: Submission): Promise<IngestOutcome> {
-    const existing = await this.kv.get<string>(submissionDedupeKey(submission));
-    if (existing.value) return { kind: "duplicate", submission_id: existing.value };
+    const existing = await this.kv.get(submissionKey(submission.client, submission.id));
+    if (existing.versionstamp !== null) return { kind: "duplicate", submission_id: submission.id };
     const body = submission.body!;
     let chunks = 0;
     for (let offset = 0; offset < body.length; offset += BODY_CHUNK * CHUNKS_PER_COMMIT) {
@@ -253,11 +247,6 @@ export class IngestBatcher {
     }
     return await this.#enqueue({ ...submission, body: null, body_chunks: chunks });
   }
-}
-
-/** Where a body's submission id is found: every field it is built from comes from the body itself. */
-export function submissionDedupeKey(s: Submission): Deno.KvKey {
-  return submissionByBodyKey(s.client, s.created_at ?? "", s.body_sha256);
 }
 
 /** The exact bytes Cal.com sent. */
