@@ -19,8 +19,12 @@ interface Route {
   handlers: Map<string, RouteHandler>;
 }
 
+/** Distinct paths whose match is remembered; URLPattern matching cost more than the rest of routing. */
+const MATCH_CACHE_SIZE = 1024;
+
 export class Router {
   #routes: Route[] = [];
+  #matches = new Map<string, { route: Route; params: Params } | null>();
 
   on(method: string, pathname: string, handler: RouteHandler): this {
     let route = this.#routes.find((r) => r.pattern.pathname === new URLPattern({ pathname }).pathname);
@@ -29,24 +33,39 @@ export class Router {
       this.#routes.push(route);
     }
     route.handlers.set(method, handler);
+    this.#matches.clear();
     return this;
   }
 
   /** Finds the route; throws HttpError 404/405 when there is none. */
   resolve(method: string, url: URL): { handler: RouteHandler; params: Params } {
-    for (const route of this.#routes) {
-      const match = route.pattern.exec({ pathname: url.pathname });
-      if (!match) continue;
-      const handler = route.handlers.get(method) ??
-        (method === "HEAD" ? route.handlers.get("GET") : undefined);
-      if (!handler) {
-        const allow = [...route.handlers.keys()].join(", ");
-        throw new HttpError(405, "method_not_allowed", `${method} is not supported here; use ${allow}.`, {
-          allow,
-        });
-      }
-      return { handler, params: match.pathname.groups };
+    const match = this.#match(url.pathname);
+    if (!match) throw new HttpError(404, "not_found", `Nothing is served at ${url.pathname}. Check the URL.`);
+    const { route, params } = match;
+    const handler = route.handlers.get(method) ??
+      (method === "HEAD" ? route.handlers.get("GET") : undefined);
+    if (!handler) {
+      const allow = [...route.handlers.keys()].join(", ");
+      throw new HttpError(405, "method_not_allowed", `${method} is not supported here; use ${allow}.`, {
+        allow,
+      });
     }
-    throw new HttpError(404, "not_found", `Nothing is served at ${url.pathname}. Check the URL.`);
+    return { handler, params: { ...params } };
+  }
+
+  #match(pathname: string): { route: Route; params: Params } | null {
+    const cached = this.#matches.get(pathname);
+    if (cached !== undefined) return cached;
+    let found: { route: Route; params: Params } | null = null;
+    for (const route of this.#routes) {
+      const match = route.pattern.exec({ pathname });
+      if (match) {
+        found = { route, params: match.pathname.groups };
+        break;
+      }
+    }
+    if (this.#matches.size >= MATCH_CACHE_SIZE) this.#matches.clear();
+    this.#matches.set(pathname, found);
+    return found;
   }
 }

@@ -131,6 +131,10 @@ export async function readBodyLimited(req: Request, limit: number): Promise<Uint
   const declared = Number(req.headers.get("content-length") ?? "NaN");
   if (declared > limit) throw tooLarge(limit);
   if (!req.body) return new Uint8Array(0);
+  // A declared length is enforced by the HTTP server: read it in one go (the common, cheaper path).
+  if (Number.isInteger(declared)) {
+    return await withTimeout(req.bytes(), () => req.body?.cancel().catch(() => {}));
+  }
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -153,11 +157,7 @@ export async function readBodyLimited(req: Request, limit: number): Promise<Uint
     if (timedOut) throw new Error("timeout");
   } catch (error) {
     if (error instanceof HttpError) throw error;
-    throw new HttpError(
-      408,
-      "body_timeout",
-      "The request body was not received completely in time. Send it again.",
-    );
+    throw bodyTimeout();
   } finally {
     clearTimeout(timer);
   }
@@ -170,6 +170,30 @@ export async function readBodyLimited(req: Request, limit: number): Promise<Uint
     offset += c.length;
   }
   return out;
+}
+
+async function withTimeout(read: Promise<Uint8Array>, abandon: () => void): Promise<Uint8Array> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(bodyTimeout()), BODY_READ_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([read, timeout]);
+  } catch (error) {
+    read.catch(() => {});
+    abandon();
+    throw error instanceof HttpError ? error : bodyTimeout();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function bodyTimeout(): HttpError {
+  return new HttpError(
+    408,
+    "body_timeout",
+    "The request body was not received completely in time. Send it again.",
+  );
 }
 
 function tooLarge(limit: number): HttpError {
