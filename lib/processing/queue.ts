@@ -5,7 +5,7 @@
  * after the last retry KV writes the message to its dead-letter key for the sweeper.
  */
 import type { Logger } from "../log.ts";
-import { isBatchPending, isProcessBatchMessage } from "../store/submissions.ts";
+import { getPendingBatch, isProcessBatchMessage } from "../store/submissions.ts";
 import type { BatchScheduler } from "./scheduler.ts";
 
 export function createQueueHandler(
@@ -19,8 +19,9 @@ export function createQueueHandler(
       return;
     }
     // Usually the batch was processed right after its commit and its record is gone.
-    if (!(await isBatchPending(kv, message.batch_id))) return;
-    const result = await scheduler.run({ id: message.batch_id, refs: message.refs, created_at: "" });
+    const batch = await getPendingBatch(kv, message.batch_id);
+    if (!batch) return;
+    const result = await scheduler.run(batch);
     if (result.failures.length > 0) {
       throw new Error(
         `${result.failures.length} submission(s) of batch ${message.batch_id} failed; retrying`,

@@ -9,6 +9,7 @@ import type { Submission } from "../domain/submission.ts";
 import { submissionKey } from "../store/keys.ts";
 import {
   deletePendingBatch,
+  getPendingBatch,
   listDeadLetters,
   markDeadLetterHandled,
   markFailed,
@@ -50,12 +51,14 @@ export class Sweeper {
     for (const letter of await listDeadLetters(this.kv)) {
       if (letter.value.handled_at) continue;
       report.dead_letters++;
-      for (const ref of letter.value.refs) {
+      // No batch record: every submission of the batch settled after all (nothing to give up on).
+      const refs = (await getPendingBatch(this.kv, letter.value.batch_id))?.refs ?? [];
+      for (const ref of refs) {
         if (await markFailed(this.kv, ref, "The queue gave up on this submission after all retries.")) {
           report.failed++;
         }
       }
-      await markDeadLetterHandled(this.kv, letter);
+      await markDeadLetterHandled(this.kv, letter, refs);
     }
 
     for await (const batch of pendingBatchesOlderThan(this.kv, Date.now() - this.options.graceMs)) {

@@ -37,17 +37,19 @@ export interface PendingBatch {
   created_at: string;
 }
 
-/** The one queue message type: "process the submissions of this batch". */
+/**
+ * The one queue message type: "process the submissions of this batch". It names the batch only;
+ * the batch record holds the refs (a smaller queue row per batch, and a settled batch needs none).
+ */
 export interface ProcessBatchMessage {
   type: "process_batch";
   batch_id: string;
-  refs: SubmissionRef[];
 }
 
 export function isProcessBatchMessage(value: unknown): value is ProcessBatchMessage {
   return typeof value === "object" && value !== null &&
     (value as ProcessBatchMessage).type === "process_batch" &&
-    Array.isArray((value as ProcessBatchMessage).refs);
+    typeof (value as ProcessBatchMessage).batch_id === "string";
 }
 
 export type IngestOutcome =
@@ -174,7 +176,7 @@ export class IngestBatcher {
     const pending: PendingBatch = { id: batchId, refs, created_at: new Date().toISOString() };
     op.set(pendingBatchKey(batchId), pending);
     if (this.options.useQueue) {
-      const message: ProcessBatchMessage = { type: "process_batch", batch_id: batchId, refs };
+      const message: ProcessBatchMessage = { type: "process_batch", batch_id: batchId };
       op.enqueue(message, {
         // The batch is normally processed right after this commit; the message is the durable
         // retry, delivered once that has had time to finish.
@@ -295,8 +297,9 @@ export async function allSubmissionIds(
   return ids;
 }
 
-export async function isBatchPending(kv: Deno.Kv, batchId: string): Promise<boolean> {
-  return (await kv.get(pendingBatchKey(batchId))).versionstamp !== null;
+/** The batch record, or null once all of its submissions settled. */
+export async function getPendingBatch(kv: Deno.Kv, batchId: string): Promise<PendingBatch | null> {
+  return (await kv.get<PendingBatch>(pendingBatchKey(batchId))).value;
 }
 
 /**
@@ -367,6 +370,8 @@ export async function markFailed(
 }
 
 export interface DeadLetter extends ProcessBatchMessage {
+  /** The batch's submissions, recorded when the sweeper handles the letter. */
+  refs?: SubmissionRef[];
   handled_at?: string;
 }
 
@@ -374,7 +379,12 @@ export async function listDeadLetters(kv: Deno.Kv): Promise<Deno.KvEntry<DeadLet
   return await Array.fromAsync(kv.list<DeadLetter>({ prefix: deadLettersPrefix() }));
 }
 
-export async function markDeadLetterHandled(kv: Deno.Kv, entry: Deno.KvEntry<DeadLetter>): Promise<void> {
-  await kv.atomic().check(entry).set(entry.key, { ...entry.value, handled_at: new Date().toISOString() })
-    .delete(pendingBatchKey(entry.value.batch_id)).commit();
+export async function markDeadLetterHandled(
+  kv: Deno.Kv,
+  entry: Deno.KvEntry<DeadLetter>,
+  refs: SubmissionRef[],
+): Promise<void> {
+  const handled: DeadLetter = { ...entry.value, refs, handled_at: new Date().toISOString() };
+  await kv.atomic().check(entry).set(entry.key, handled).delete(pendingBatchKey(entry.value.batch_id))
+    .commit();
 }
