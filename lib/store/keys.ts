@@ -61,6 +61,8 @@ export const perClientPrefixes = (slug: Slug) =>
     clientSecretsPrefix(slug),
     submissionsPrefix(slug),
     ["submission_body_chunks", slug],
+    // Dedupe keys written before submission ids came from the body (the id key is the dedupe key now).
+    ["submissions_by_body_sha256", slug],
     jobsPrefix(slug),
     ["jobs_by_event_id", slug],
     ["job_redirects", slug],
