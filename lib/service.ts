@@ -15,7 +15,7 @@ import { BatchScheduler } from "./processing/scheduler.ts";
 import { BurstDetector } from "./processing/burst.ts";
 import { Sweeper } from "./processing/sweeper.ts";
 import { SigningKeyCache } from "./store/clients.ts";
-import { IngestBatcher } from "./store/submissions.ts";
+import { IngestBatcher, type PendingBatch } from "./store/submissions.ts";
 
 export interface Service {
   handler: (req: Request) => Promise<Response>;
@@ -52,6 +52,12 @@ export function createService(kv: Deno.Kv, config: Config, log: Logger): Service
     maxAttempts: config.maxAttempts,
   });
   const replayer = new Replayer(kv, processor);
+  // A batch with failures (usually a conflict with a concurrent commit) gets one more attempt at
+  // once; what still fails waits for the queue message or the sweeper.
+  const processNow = async (batch: PendingBatch) => {
+    const first = await scheduler.run(batch);
+    if (first.failures.length > 0) await scheduler.run(batch);
+  };
   const batcher = new IngestBatcher(kv, {
     useQueue: !inline,
     backoffSchedule: config.queueBackoffMs ?? undefined,
@@ -63,7 +69,7 @@ export function createService(kv: Deno.Kv, config: Config, log: Logger): Service
       // Past this backlog the batch is left to its queue message (and the sweeper): memory stays
       // bounded however long a burst lasts.
       if (!inline && scheduler.queuedSubmissions >= MAX_FAST_PATH_BACKLOG) return;
-      const run = scheduler.run(batch).then(() => {}, (error) => {
+      const run = processNow(batch).catch((error) => {
         log.error("processing after commit failed", { batch_id: batch.id, error: String(error) });
       });
       return inline ? run : undefined;

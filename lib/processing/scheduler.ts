@@ -3,7 +3,7 @@
  * never floods KV while webhooks are being stored. Batches that queue up meanwhile are processed
  * together in the next run (one pass plans and commits many submissions), and each chunk of a run
  * waits, for a bounded time, while ingest is busy: under a burst processing yields, and it catches
- * up after.
+ * up after (or once the oldest waiting batch has waited 10 s, so Jobs never lag a long burst by more).
  *
  * Every driver goes through here: the just-committed batch (fast path), the KV queue message for
  * the same batch (the durable retry path: it finds the batch already done), and the sweeper.
@@ -24,13 +24,19 @@ const CHUNK = 60;
 export interface SchedulerOptions {
   /** True while ingest is saturated; processing then waits. */
   ingestBusy?: () => boolean;
-  /** Longest a run waits for ingest to calm down. */
+  /** Longest a chunk waits for ingest to calm down. */
   maxDeferMs?: number;
+  /**
+   * Age of the oldest waiting batch from which processing stops deferring: under a long burst Jobs
+   * still appear within about this long, at the cost of some ingest throughput.
+   */
+  maxBacklogAgeMs?: number;
 }
 
 interface Waiting {
   batch: PendingBatch;
   done: PromiseWithResolvers<ProcessResult>;
+  queuedAt: number;
 }
 
 const refId = (ref: SubmissionRef) => `${ref[0]}\u0000${ref[1]}`;
@@ -61,10 +67,10 @@ export class BatchScheduler {
     const existing = this.#byBatch.get(batch.id);
     if (existing) return existing;
     const done = Promise.withResolvers<ProcessResult>();
-    this.#queue.push({ batch, done });
+    this.#queue.push({ batch, done, queuedAt: Date.now() });
     this.#queuedSubmissions += batch.refs.length;
     this.#byBatch.set(batch.id, done.promise);
-    done.promise.catch(() => {}).finally(() => this.#byBatch.delete(batch.id));
+    done.promise.catch(() => {});
     if (this.#loops < CONCURRENT_RUNS) this.#loop();
     return done.promise;
   }
@@ -80,7 +86,7 @@ export class BatchScheduler {
           // A run that fits one chunk can drop its batch records in the processing commit itself.
           const dropBatchIds = refs.length <= CHUNK ? run.map((w) => w.batch.id) : undefined;
           for (let i = 0; i < refs.length; i += CHUNK) {
-            await this.#yieldToIngest();
+            await this.#yieldToIngest(run[0].queuedAt);
             const part = await this.processor.process(refs.slice(i, i + CHUNK), { dropBatchIds });
             result.settled += part.settled;
             result.failures.push(...part.failures);
@@ -88,7 +94,10 @@ export class BatchScheduler {
           }
           await this.#finish(run, result);
         } catch (error) {
-          run.forEach((w) => w.done.reject(error));
+          for (const w of run) {
+            this.#byBatch.delete(w.batch.id);
+            w.done.reject(error);
+          }
         }
       }
     } finally {
@@ -118,14 +127,20 @@ export class BatchScheduler {
     }
     for (const { batch, done } of run) {
       const failures = result.failures.filter((f) => batch.refs.some((r) => refId(r) === refId(f.ref)));
+      // Forgotten before resolving, so a caller can run the batch again at once.
+      this.#byBatch.delete(batch.id);
       done.resolve({ settled: batch.refs.length - failures.length, failures });
     }
   }
 
-  async #yieldToIngest(): Promise<void> {
+  /** Waits while ingest is busy: at most `maxDeferMs`, and never once work waited `maxBacklogAgeMs`. */
+  async #yieldToIngest(oldestQueuedAt: number): Promise<void> {
     const busy = this.options.ingestBusy;
     if (!busy) return;
-    const until = Date.now() + (this.options.maxDeferMs ?? 1000);
+    const until = Math.min(
+      Date.now() + (this.options.maxDeferMs ?? 1000),
+      oldestQueuedAt + (this.options.maxBacklogAgeMs ?? 10_000),
+    );
     while (busy() && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
   }
 }

@@ -127,6 +127,40 @@ function linkedGroups(events: JobEvent[]): JobEvent[][] {
   return groups.map((g) => g.events);
 }
 
+/** Re-reads of a Job closure when a concurrent merge moved a Job between its index and Job reads. */
+const MAX_CLOSURE_READS = 5;
+
+/**
+ * Follows uid → job → more uids until closed: events may reveal that two Jobs are one chain. The
+ * index and the Jobs are read in separate calls, so a concurrent merge can delete a Job the index
+ * pointed at a moment ago: then the closure is read again (the commit's checks catch any other
+ * change). A Job still missing after that is a broken index, and an error.
+ */
+async function readJobClosure(kv: Deno.Kv, client: string, uids: Iterable<string>) {
+  for (let attempt = 1;; attempt++) {
+    const indexEntries = new Map<string, Deno.KvEntryMaybe<string>>();
+    const jobs = new Map<string, Deno.KvEntry<Job>>();
+    let missing: string | null = null;
+    let frontier = [...uids];
+    while (frontier.length > 0 && missing === null) {
+      const found = await getAll<string>(kv, frontier.map((uid) => jobByEventIdKey(client, uid)));
+      frontier.forEach((uid, i) => indexEntries.set(uid, found[i]));
+      const newJobIds = [
+        ...new Set(found.map((e) => e.value).filter((id): id is string => !!id && !jobs.has(id))),
+      ];
+      const jobEntries = await getAll<Job>(kv, newJobIds.map((id) => jobKey(client, id)));
+      frontier = [];
+      jobEntries.forEach((entry, i) => {
+        if (!entry.value) return void (missing ??= newJobIds[i]);
+        jobs.set(newJobIds[i], entry as Deno.KvEntry<Job>);
+        for (const uid of eventIds(entry.value.events)) if (!indexEntries.has(uid)) frontier.push(uid);
+      });
+    }
+    if (missing === null) return { indexEntries, jobs };
+    if (attempt >= MAX_CLOSURE_READS) throw new Error(`Index points at missing job ${missing}`);
+  }
+}
+
 /** Upserts the Job (merging every Job the uids already point at) and returns its id. */
 async function planJob(
   kv: Deno.Kv,
@@ -136,25 +170,7 @@ async function planJob(
   contactIds: Map<string, string>,
   now: string,
 ): Promise<string> {
-  // Follow uid → job → more uids until closed: events may reveal that two Jobs are one chain.
-  const indexEntries = new Map<string, Deno.KvEntryMaybe<string>>();
-  const jobs = new Map<string, Deno.KvEntry<Job>>();
-  let frontier = [...eventIds(incoming)];
-  while (frontier.length > 0) {
-    const found = await getAll<string>(kv, frontier.map((uid) => jobByEventIdKey(client, uid)));
-    frontier.forEach((uid, i) => indexEntries.set(uid, found[i]));
-    const newJobIds = [
-      ...new Set(found.map((e) => e.value).filter((id): id is string => !!id && !jobs.has(id))),
-    ];
-    const jobEntries = await getAll<Job>(kv, newJobIds.map((id) => jobKey(client, id)));
-    frontier = [];
-    jobEntries.forEach((entry, i) => {
-      if (!entry.value) throw new Error(`Index points at missing job ${newJobIds[i]}`);
-      jobs.set(newJobIds[i], entry as Deno.KvEntry<Job>);
-      for (const uid of eventIds(entry.value.events)) if (!indexEntries.has(uid)) frontier.push(uid);
-    });
-  }
-
+  const { indexEntries, jobs } = await readJobClosure(kv, client, eventIds(incoming));
   const existing = [...jobs.values()].sort((a, b) => (a.value.id < b.value.id ? -1 : 1));
   const survivor = existing[0]?.value;
   const id = survivor?.id ?? newId();

@@ -33,3 +33,26 @@ Deno.test("the scheduler defers runs while ingest is busy, counts what waits, an
     kv.close();
   }
 });
+
+Deno.test("under a burst that does not end, processing stops deferring once work has waited maxBacklogAgeMs", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const scheduler = new BatchScheduler(new Processor(kv, memoryLogger()), {
+      ingestBusy: () => true,
+      maxDeferMs: 3_600_000,
+      maxBacklogAgeMs: 50,
+    });
+    // Without the age bound this run would wait for the hour-long defer.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stuck = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("the run kept deferring to ingest")), 10_000);
+    });
+    const result = await Promise.race([scheduler.run(batch("a", 2)), stuck]).finally(() =>
+      clearTimeout(timer)
+    );
+    assert.deepEqual(result, { settled: 2, failures: [] });
+    await scheduler.idle();
+  } finally {
+    kv.close();
+  }
+});
