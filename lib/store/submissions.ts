@@ -1,8 +1,9 @@
 /**
  * Durable intake of submissions with group commit: requests that arrive together share one atomic
- * KV commit holding each one's submission record (whose key is also its dedupe key), plus one pending-batch record and
- * (in queue mode) one queue message for the whole batch. A request is answered only after the
- * commit holding its data succeeded; a dedupe conflict on one body never fails the others.
+ * KV commit holding each one's submission record (whose key is also its dedupe key), plus one
+ * pending-batch record and (in queue mode) one queue message for the whole batch. A request is
+ * answered only after the commit holding its data succeeded; a stored duplicate of one body never
+ * fails the others.
  */
 import type { Submission, SubmissionStatus } from "../domain/submission.ts";
 import {
