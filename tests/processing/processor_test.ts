@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { deadLetterKey, pendingBatchKey, submissionKey } from "../../lib/store/keys.ts";
+import { deadLetterKey, jobKey, pendingBatchKey, submissionKey } from "../../lib/store/keys.ts";
 import { sha256Hex } from "../../lib/calcom/signature.ts";
 import { createSubmission, type Submission } from "../../lib/domain/submission.ts";
 import { IngestBatcher, type ProcessBatchMessage } from "../../lib/store/submissions.ts";
@@ -178,5 +178,29 @@ Deno.test("replay re-runs failed and quarantined submissions with today's code",
     assert.equal(one.body.status, "quarantined");
     assert.match(one.body.error, /not an object/);
     assert.equal((await server.admin("POST", "/admin/clients/acme/replay")).status, 400);
+  });
+});
+
+Deno.test("a uid index pointing at a Job that does not exist fails processing with a clear error, after a bounded re-read", async () => {
+  await withServer({}, async (server) => {
+    await addClient(server, "acme");
+    await (await server.post("acme", bookingCreated("uid-broken", "pat@example.com"))).body?.cancel();
+    const [job] = await waitFor("the Job", async () => {
+      const jobs = await listAll(server, "/admin/clients/acme/jobs");
+      return jobs.length === 1 ? jobs : undefined;
+    });
+    // Break the store by hand: the index still names the Job, the Job is gone.
+    await server.kv.delete(jobKey("acme", job.id));
+    const later = bookingCreated("uid-broken", "pat@example.com", "2026-10-03T09:00:00.000Z", {
+      title: "Changed",
+    });
+    const res = await server.post("acme", later);
+    const { submission_id } = await res.json();
+    const failed = await waitFor("the failure to be recorded", async () => {
+      const s = (await server.admin("GET", `/admin/clients/acme/submissions/${submission_id}`)).body;
+      return s.attempts >= 1 ? s : undefined;
+    });
+    assert.equal(failed.status, "pending", "left for the queue's retries and the sweeper");
+    assert.match(failed.error, new RegExp(`Index points at missing job ${job.id}`));
   });
 });
