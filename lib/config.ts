@@ -24,6 +24,8 @@ export interface Config {
    * and its catch-up included (deliveries during a burst would compete with ingest for KV).
    */
   queueRetryDelayMs: number;
+  /** Longest a webhook body may take to arrive before the request is answered 408. */
+  bodyTimeoutMs: number;
 }
 
 export const DEFAULT_KV_PATH = "./data/calcom-intake.sqlite3";
@@ -47,6 +49,7 @@ export function readConfig(get: (name: string) => string | undefined = (n) => De
     maxAttempts: integer(get, "MAX_ATTEMPTS", 6, 1, 100),
     queueBackoffMs: backoff(get("QUEUE_BACKOFF_MS")),
     queueRetryDelayMs: integer(get, "QUEUE_RETRY_DELAY_MS", 30_000, 0, 86_400_000),
+    bodyTimeoutMs: integer(get, "BODY_TIMEOUT_MS", 10_000, 100, 600_000),
   };
 }
 

@@ -82,7 +82,7 @@ export function createService(kv: Deno.Kv, config: Config, log: Logger): Service
     await kv.get(["healthz"]);
     return json(200, { ok: true, processing_mode: config.processingMode });
   });
-  const webhook = webhookHandler({ kv, keys, batcher });
+  const webhook = webhookHandler({ kv, keys, batcher, bodyTimeoutMs: config.bodyTimeoutMs });
   router.on("POST", "/webhooks/calcom/:slug{/}?", async (...args) => {
     burst.enter();
     try {

@@ -12,6 +12,7 @@ Deno.test("defaults: port 8000, local KV under ./data, queue mode, admin API off
   assert.equal(config.adminToken, null);
   assert.equal(config.sweepGraceMs, 60_000);
   assert.equal(config.queueRetryDelayMs, 30_000);
+  assert.equal(config.bodyTimeoutMs, 10_000);
 });
 
 Deno.test("a KV Connect URL picks inline processing (no queues there); queue mode is refused for it", () => {
@@ -27,4 +28,5 @@ Deno.test("bad values are refused with the variable's name", () => {
   assert.deepEqual(from({ QUEUE_BACKOFF_MS: "10, 20" }).queueBackoffMs, [10, 20]);
   assert.throws(() => from({ QUEUE_RETRY_DELAY_MS: "-1" }), /QUEUE_RETRY_DELAY_MS must be a whole number/);
   assert.equal(from({ QUEUE_RETRY_DELAY_MS: "500" }).queueRetryDelayMs, 500);
+  assert.throws(() => from({ BODY_TIMEOUT_MS: "5" }), /BODY_TIMEOUT_MS must be a whole number from 100/);
 });

@@ -20,12 +20,13 @@ import type { LogContext, Params } from "./router.ts";
 export const MAX_BODY_BYTES = 1024 * 1024;
 /** Cal.com's ping body is under 1 KB; larger unverified bodies are refused without parsing. */
 const MAX_PING_BYTES = 16 * 1024;
-const BODY_READ_TIMEOUT_MS = 10_000;
 
 export interface WebhookDeps {
   kv: Deno.Kv;
   keys: SigningKeyCache;
   batcher: IngestBatcher;
+  /** Longest a request body may take to arrive. */
+  bodyTimeoutMs: number;
 }
 
 const SIGNATURE_MESSAGES: Record<SignatureProblem, string> = {
@@ -49,7 +50,7 @@ export function webhookHandler(deps: WebhookDeps) {
     const client = await deps.keys.get(slug);
     if (!client) throw unknownClient(slug);
 
-    const body = await readBodyLimited(req, MAX_BODY_BYTES);
+    const body = await readBodyLimited(req, MAX_BODY_BYTES, deps.bodyTimeoutMs);
     const receivedAt = new Date().toISOString();
     const header = req.headers.get(SIGNATURE_HEADER);
     const problem = signatureHeaderProblem(header);
@@ -127,13 +128,13 @@ function unknownClient(slug: string): HttpError {
 }
 
 /** Reads at most `limit` bytes; a larger body is refused without buffering the rest. */
-export async function readBodyLimited(req: Request, limit: number): Promise<Uint8Array> {
+export async function readBodyLimited(req: Request, limit: number, timeoutMs: number): Promise<Uint8Array> {
   const declared = Number(req.headers.get("content-length") ?? "NaN");
   if (declared > limit) throw tooLarge(limit);
   if (!req.body) return new Uint8Array(0);
   // A declared length is enforced by the HTTP server: read it in one go (the common, cheaper path).
   if (Number.isInteger(declared)) {
-    return await withTimeout(req.bytes(), () => req.body?.cancel().catch(() => {}));
+    return await withTimeout(req.bytes(), timeoutMs, () => req.body?.cancel().catch(() => {}));
   }
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -142,7 +143,7 @@ export async function readBodyLimited(req: Request, limit: number): Promise<Uint
   const timer = setTimeout(() => {
     timedOut = true;
     reader.cancel("timeout").catch(() => {});
-  }, BODY_READ_TIMEOUT_MS);
+  }, timeoutMs);
   try {
     while (true) {
       const { done, value } = await reader.read();
@@ -172,10 +173,14 @@ export async function readBodyLimited(req: Request, limit: number): Promise<Uint
   return out;
 }
 
-async function withTimeout(read: Promise<Uint8Array>, abandon: () => void): Promise<Uint8Array> {
+async function withTimeout(
+  read: Promise<Uint8Array>,
+  timeoutMs: number,
+  abandon: () => void,
+): Promise<Uint8Array> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(bodyTimeout()), BODY_READ_TIMEOUT_MS);
+    timer = setTimeout(() => reject(bodyTimeout()), timeoutMs);
   });
   try {
     return await Promise.race([read, timeout]);

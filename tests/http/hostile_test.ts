@@ -303,3 +303,38 @@ Deno.test("no secret, signature, admin token or oneTimePassword in logs or admin
     }
   });
 });
+
+/** Sends raw HTTP/1.1 and returns the status line: lets a test stall in the middle of a body. */
+async function rawStatusLine(url: string, head: string, partialBody: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  try {
+    await conn.write(new TextEncoder().encode(head + "\r\n\r\n" + partialBody));
+    const buf = new Uint8Array(4096);
+    const n = await conn.read(buf);
+    return new TextDecoder().decode(buf.subarray(0, n ?? 0)).split("\r\n")[0];
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("a body that stops arriving is answered 408 and leaves nothing behind", async () => {
+  await withServer({ env: { BODY_TIMEOUT_MS: "300" } }, async (server) => {
+    await addClient(server, "alpha");
+    const signature = await signBody(FIXTURE_SECRET, created);
+    const start = `POST /webhooks/calcom/alpha HTTP/1.1\r\nHost: x\r\nX-Cal-Signature-256: ${signature}`;
+    const declared = await rawStatusLine(
+      server.url,
+      `${start}\r\nContent-Length: ${new TextEncoder().encode(created).length}`,
+      created.slice(0, 100),
+    );
+    assert.equal(declared, "HTTP/1.1 408 Request Timeout");
+    const chunked = await rawStatusLine(
+      server.url,
+      `${start}\r\nTransfer-Encoding: chunked`,
+      `64\r\n${created.slice(0, 100)}\r\n`,
+    );
+    assert.equal(chunked, "HTTP/1.1 408 Request Timeout");
+    assert.deepEqual(await listAll(server, "/admin/clients/alpha/submissions"), []);
+  });
+});
