@@ -127,7 +127,10 @@ function unknownClient(slug: string): HttpError {
   );
 }
 
-/** Reads at most `limit` bytes; a larger body is refused without buffering the rest. */
+/**
+ * Reads at most `limit` bytes within `timeoutMs`; a larger body is refused without buffering the
+ * rest, a slower one is answered 408.
+ */
 export async function readBodyLimited(req: Request, limit: number, timeoutMs: number): Promise<Uint8Array> {
   const declared = Number(req.headers.get("content-length") ?? "NaN");
   if (declared > limit) throw tooLarge(limit);
@@ -137,30 +140,29 @@ export async function readBodyLimited(req: Request, limit: number, timeoutMs: nu
     return await withTimeout(req.bytes(), timeoutMs, () => req.body?.cancel().catch(() => {}));
   }
   const reader = req.body.getReader();
+  return await withTimeout(
+    readAtMost(reader, limit),
+    timeoutMs,
+    () => reader.cancel("timeout").catch(() => {}),
+  );
+}
+
+/** A body without a declared length, chunk by chunk, refused as soon as it passes `limit`. */
+async function readAtMost(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  limit: number,
+): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let total = 0;
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    reader.cancel("timeout").catch(() => {});
-  }, timeoutMs);
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.length;
-      if (total > limit) {
-        await reader.cancel().catch(() => {});
-        throw tooLarge(limit);
-      }
-      chunks.push(value);
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(limit);
     }
-    if (timedOut) throw new Error("timeout");
-  } catch (error) {
-    if (error instanceof HttpError) throw error;
-    throw bodyTimeout();
-  } finally {
-    clearTimeout(timer);
+    chunks.push(value);
   }
   // A copy, never a view: KV serialises a view's whole underlying buffer.
   if (chunks.length === 1) return chunks[0].slice();
@@ -173,6 +175,7 @@ export async function readBodyLimited(req: Request, limit: number, timeoutMs: nu
   return out;
 }
 
+/** `read`, or 408 once `timeoutMs` passed (then `abandon` stops the read); other read errors are 408 too. */
 async function withTimeout(
   read: Promise<Uint8Array>,
   timeoutMs: number,
