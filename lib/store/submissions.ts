@@ -316,7 +316,6 @@ export async function* pendingBatchesOlderThan(kv: Deno.Kv, cutoffMs: number): A
   }
 }
 
-/** Removes a batch record once none of its submissions is still pending. */
 /** Deletes batch records (their submissions are known to be settled). */
 export async function deletePendingBatches(kv: Deno.Kv, batchIds: readonly string[]): Promise<void> {
   for (let i = 0; i < batchIds.length; i += 500) {
@@ -326,6 +325,7 @@ export async function deletePendingBatches(kv: Deno.Kv, batchIds: readonly strin
   }
 }
 
+/** Removes a batch record once none of its submissions is still pending. */
 export async function deletePendingBatch(
   kv: Deno.Kv,
   batchId: string,
