@@ -13,6 +13,7 @@ import { createSubmission } from "../lib/domain/submission.ts";
 import { jsonLogger } from "../lib/log.ts";
 import { createService } from "../lib/service.ts";
 import { putClient } from "../lib/store/clients.ts";
+import { openKv } from "../lib/store/kv.ts";
 import { IngestBatcher } from "../lib/store/submissions.ts";
 
 const DURATION_S = Number(Deno.env.get("BENCH_SECONDS") ?? 8);
@@ -206,7 +207,7 @@ async function signedCorpus(n: number, run: string): Promise<string[][]> {
 
 async function serviceEnv(dir: string): Promise<Record<string, string>> {
   const kvPath = `${dir}/kv.sqlite3`;
-  const kv = await Deno.openKv(kvPath);
+  const kv = await openKv(kvPath);
   await putClient(kv, "bench", { name: "Bench", secret: SECRET });
   kv.close();
   return { KV_PATH: kvPath, ADMIN_TOKEN: ADMIN, PROCESSING_MODE: "queue" };
@@ -245,7 +246,7 @@ async function benchIngest() {
 async function benchProcessing(n = 10_000) {
   // No-op drain: n messages enqueued, then one listener that does nothing.
   const dir = await Deno.makeTempDir();
-  const kv = await Deno.openKv(`${dir}/noop.sqlite3`);
+  const kv = await openKv(`${dir}/noop.sqlite3`);
   for (let i = 0; i < n; i += 500) {
     const op = kv.atomic();
     for (let j = i; j < Math.min(n, i + 500); j++) op.enqueue({ j });
@@ -265,7 +266,7 @@ async function benchProcessing(n = 10_000) {
   // Processing: n submissions stored by the real intake (group commit, one message per batch) with no
   // listener yet; then the real queue handler drains them.
   const env = await serviceEnv(dir);
-  const kv2 = await Deno.openKv(env.KV_PATH);
+  const kv2 = await openKv(env.KV_PATH);
   const batcher = new IngestBatcher(kv2, { useQueue: true, queueDelayMs: 0 });
   const corpus = await signedCorpus(n, "proc");
   await Promise.all(corpus.map(async ([, body]) => {
@@ -313,7 +314,7 @@ async function benchVisibility(rate = 500, seconds = 10) {
   // The watcher reads the service's KV file directly (the same index the admin API reads), every
   // 2 ms, so watching costs the service almost nothing; the admin API is checked for every
   // booking at the end.
-  const kv = await Deno.openKv(kvPath);
+  const kv = await openKv(kvPath);
   const poller = (async () => {
     while (sending || outstanding.size > 0) {
       const tick = new Promise((r) => setTimeout(r, 2));

@@ -8,6 +8,7 @@ import { signBody } from "../lib/calcom/signature.ts";
 import type { Job } from "../lib/domain/job.ts";
 import { memoryLogger } from "../lib/log.ts";
 import { createService, type Service } from "../lib/service.ts";
+import { openKv } from "../lib/store/kv.ts";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 export const FIXTURE_SECRET = "whsec_fixture_test_secret_123";
@@ -66,7 +67,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     ...options.env,
   };
   const config = readConfig((name) => env[name]);
-  const kv = await Deno.openKv(config.kvPath);
+  const kv = await openKv(config.kvPath);
   const log = memoryLogger();
   const service = createService(kv, config, log);
   const listener = config.processingMode === "queue" && options.listen !== false

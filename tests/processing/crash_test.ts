@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { signBody } from "../../lib/calcom/signature.ts";
 import { putClient } from "../../lib/store/clients.ts";
+import { openKv } from "../../lib/store/kv.ts";
 import { ADMIN_TOKEN, bookingCreated, FIXTURE_SECRET } from "../_helpers.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -72,7 +73,7 @@ Deno.test("SIGKILL mid-load, restart: every 2xx ends processed, nothing doubled,
   const dir = await Deno.makeTempDir();
   const kvPath = `${dir}/kv.sqlite3`;
   try {
-    const kv = await Deno.openKv(kvPath);
+    const kv = await openKv(kvPath);
     await putClient(kv, "acme", { name: "Acme", secret: FIXTURE_SECRET });
     kv.close();
 

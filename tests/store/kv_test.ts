@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { LOCAL_KV_PAGE_SIZE, openKv } from "../../lib/store/kv.ts";
+
+function pageSize(path: string): number {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    return Number((db.prepare("PRAGMA page_size").get() as { page_size: number }).page_size);
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("openKv creates a new local KV file with large pages, in a folder it creates", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/nested/kv.sqlite3`;
+  try {
+    const kv = await openKv(path);
+    const body = new Uint8Array(3000).fill(7);
+    await kv.set(["submissions", "acme", "1"], { body });
+    kv.close();
+    assert.equal(pageSize(path), LOCAL_KV_PAGE_SIZE);
+    assert.notEqual(LOCAL_KV_PAGE_SIZE, 4096);
+
+    const reopened = await openKv(path);
+    const entry = await reopened.get<{ body: Uint8Array }>(["submissions", "acme", "1"]);
+    reopened.close();
+    assert.deepEqual(entry.value?.body, body);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("openKv leaves an existing KV file (and its page size) as it is", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/kv.sqlite3`;
+  try {
+    const old = await Deno.openKv(path);
+    await old.set(["clients", "acme"], { name: "Acme" });
+    old.close();
+    const before = pageSize(path);
+
+    const kv = await openKv(path);
+    const entry = await kv.get(["clients", "acme"]);
+    kv.close();
+    assert.deepEqual(entry.value, { name: "Acme" });
+    assert.equal(pageSize(path), before);
+    assert.notEqual(before, LOCAL_KV_PAGE_SIZE);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
