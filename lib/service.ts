@@ -8,6 +8,7 @@ import { registerAdminRoutes } from "./http/admin.ts";
 import { errorResponse, HttpError, json } from "./http/errors.ts";
 import { type LogContext, Router } from "./http/router.ts";
 import { webhookHandler } from "./http/webhook.ts";
+import { Deadlines } from "./http/deadlines.ts";
 import { Processor } from "./processing/processor.ts";
 import { createQueueHandler } from "./processing/queue.ts";
 import { Replayer } from "./processing/replay.ts";
@@ -25,7 +26,10 @@ export interface Service {
   replayer: Replayer;
   /** Runs the sweeper every `sweepIntervalMs` until the returned function is called. */
   startSweeping: () => () => void;
-  /** Resolves when processing started in this process has finished (call after the server stopped). */
+  /**
+   * Resolves when processing started in this process has finished, and stops the body-timeout timer
+   * (call after the server stopped).
+   */
   idle: () => Promise<void>;
 }
 
@@ -82,7 +86,8 @@ export function createService(kv: Deno.Kv, config: Config, log: Logger): Service
     await kv.get(["healthz"]);
     return json(200, { ok: true, processing_mode: config.processingMode });
   });
-  const webhook = webhookHandler({ kv, keys, batcher, bodyTimeoutMs: config.bodyTimeoutMs });
+  const bodyDeadlines = new Deadlines();
+  const webhook = webhookHandler({ kv, keys, batcher, bodyTimeoutMs: config.bodyTimeoutMs, bodyDeadlines });
   router.on("POST", "/webhooks/calcom/:slug{/}?", async (...args) => {
     burst.enter();
     try {
@@ -134,6 +139,9 @@ export function createService(kv: Deno.Kv, config: Config, log: Logger): Service
       }, config.sweepIntervalMs);
       return () => clearInterval(timer);
     },
-    idle: () => scheduler.idle(),
+    idle: async () => {
+      await scheduler.idle();
+      bodyDeadlines.stop();
+    },
   };
 }

@@ -14,6 +14,7 @@ import { interpretBytes } from "../calcom/normalize.ts";
 import { createSubmission, type SubmissionStatus } from "../domain/submission.ts";
 import { recordPing, SigningKeyCache, SLUG_PATTERN } from "../store/clients.ts";
 import type { IngestBatcher } from "../store/submissions.ts";
+import type { Deadlines } from "./deadlines.ts";
 import { HttpError, json } from "./errors.ts";
 import type { LogContext, Params } from "./router.ts";
 
@@ -27,6 +28,8 @@ export interface WebhookDeps {
   batcher: IngestBatcher;
   /** Longest a request body may take to arrive. */
   bodyTimeoutMs: number;
+  /** Where the body read timeouts of requests in progress are kept. */
+  bodyDeadlines: Deadlines;
 }
 
 const SIGNATURE_MESSAGES: Record<SignatureProblem, string> = {
@@ -50,7 +53,7 @@ export function webhookHandler(deps: WebhookDeps) {
     const client = await deps.keys.get(slug);
     if (!client) throw unknownClient(slug);
 
-    const body = await readBodyLimited(req, MAX_BODY_BYTES, deps.bodyTimeoutMs);
+    const body = await readBodyLimited(req, MAX_BODY_BYTES, deps.bodyDeadlines, deps.bodyTimeoutMs);
     const receivedAt = new Date().toISOString();
     const header = req.headers.get(SIGNATURE_HEADER);
     const problem = signatureHeaderProblem(header);
@@ -131,17 +134,23 @@ function unknownClient(slug: string): HttpError {
  * Reads at most `limit` bytes within `timeoutMs`; a larger body is refused without buffering the
  * rest, a slower one is answered 408.
  */
-export async function readBodyLimited(req: Request, limit: number, timeoutMs: number): Promise<Uint8Array> {
+export async function readBodyLimited(
+  req: Request,
+  limit: number,
+  deadlines: Deadlines,
+  timeoutMs: number,
+): Promise<Uint8Array> {
   const declared = Number(req.headers.get("content-length") ?? "NaN");
   if (declared > limit) throw tooLarge(limit);
   if (!req.body) return new Uint8Array(0);
   // A declared length is enforced by the HTTP server: read it in one go (the common, cheaper path).
   if (Number.isInteger(declared)) {
-    return await withTimeout(req.bytes(), timeoutMs, () => req.body?.cancel().catch(() => {}));
+    return await withTimeout(req.bytes(), deadlines, timeoutMs, () => req.body?.cancel().catch(() => {}));
   }
   const reader = req.body.getReader();
   return await withTimeout(
     readAtMost(reader, limit),
+    deadlines,
     timeoutMs,
     () => reader.cancel("timeout").catch(() => {}),
   );
@@ -178,21 +187,20 @@ async function readAtMost(
 /** `read`, or 408 once `timeoutMs` passed (then `abandon` stops the read); other read errors are 408 too. */
 async function withTimeout(
   read: Promise<Uint8Array>,
+  deadlines: Deadlines,
   timeoutMs: number,
   abandon: () => void,
 ): Promise<Uint8Array> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(bodyTimeout()), timeoutMs);
-  });
+  const timeout = Promise.withResolvers<never>();
+  const cancel = deadlines.start(timeoutMs, () => timeout.reject(bodyTimeout()));
   try {
-    return await Promise.race([read, timeout]);
+    return await Promise.race([read, timeout.promise]);
   } catch (error) {
     read.catch(() => {});
     abandon();
     throw error instanceof HttpError ? error : bodyTimeout();
   } finally {
-    clearTimeout(timer);
+    cancel();
   }
 }
 
