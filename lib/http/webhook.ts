@@ -56,8 +56,9 @@ export function webhookHandler(deps: WebhookDeps) {
     const body = await readBodyLimited(req, MAX_BODY_BYTES, deps.bodyDeadlines, deps.bodyTimeoutMs);
     const receivedAt = new Date().toISOString();
     const header = req.headers.get(SIGNATURE_HEADER);
-    const problem = signatureHeaderProblem(header);
-    const secretId = problem ? null : findVerifyingKey(client.keys, parseSignatureHeader(header)!, body);
+    const signature = parseSignatureHeader(header);
+    const problem = signature ? null : signatureHeaderProblem(header);
+    const secretId = signature ? findVerifyingKey(client.keys, signature, body) : null;
 
     if (secretId === null) {
       // Unverified bodies are not interpreted, except to recognise Cal.com's (small) ping.

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import {
   findVerifyingKey,
+  hmacSha256,
   importSigningKey,
   parseSignatureHeader,
   signatureHeaderProblem,
   signBody,
+  toHex,
 } from "../../lib/calcom/signature.ts";
 import { fixture, FIXTURE_NAMES, FIXTURE_SECRET } from "../_helpers.ts";
 
@@ -38,4 +40,29 @@ Deno.test("signature header problems are told apart", () => {
   assert.equal(signatureHeaderProblem("A".repeat(64)), null);
   assert.deepEqual(parseSignatureHeader(" " + "0f".repeat(32) + " "), new Uint8Array(32).fill(15));
   assert.equal(parseSignatureHeader("0f".repeat(31)), null);
+});
+
+Deno.test("the prepared-key HMAC equals WebCrypto's for keys shorter than, equal to and longer than a block", async () => {
+  for (const length of [1, 31, 63, 64, 65, 100, 200]) {
+    const secret = Array.from({ length }, (_, i) => String.fromCharCode(33 + (i * 7) % 90)).join("");
+    const key = importSigningKey(secret);
+    for (const body of ["", "x", '{"triggerEvent":"PING"}', "é".repeat(700)]) {
+      const expected = await signBody(secret, body);
+      // Twice: the prepared states must not be consumed by a use.
+      assert.equal(toHex(hmacSha256(key, encode(body))), expected, `key ${length}, body ${body.length}`);
+      assert.equal(toHex(hmacSha256(key, encode(body))), expected, `key ${length}, again`);
+    }
+  }
+});
+
+Deno.test("signature headers with a non-hex character anywhere are malformed", () => {
+  const valid = "0123456789abcdefABCDEF".repeat(3).slice(0, 64);
+  assert.ok(parseSignatureHeader(valid));
+  for (const bad of ["g", "G", "z", " ", "-", "é", ":"]) {
+    for (const at of [0, 1, 31, 62, 63]) {
+      const header = valid.slice(0, at) + bad + valid.slice(at + 1);
+      assert.equal(parseSignatureHeader(header), null, `${bad} at ${at}`);
+      assert.equal(signatureHeaderProblem(header), "malformed", `${bad} at ${at}`);
+    }
+  }
 });
