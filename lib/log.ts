@@ -2,6 +2,7 @@
  * Structured JSON logging: one line per record on stdout (errors on stderr). Callers pass only
  * fields that are safe to show: never secrets, signatures, tokens or raw bodies.
  */
+import { nowIso } from "./time.ts";
 
 export type LogFields = Record<string, unknown>;
 
@@ -13,7 +14,7 @@ export interface Logger {
 
 export function jsonLogger(write: (line: string, level: string) => void = batchedStdWrite()): Logger {
   const emit = (level: string) => (msg: string, fields: LogFields = {}) =>
-    write(JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields }), level);
+    write(JSON.stringify({ ts: nowIso(), level, msg, ...fields }), level);
   return { info: emit("info"), warn: emit("warn"), error: emit("error") };
 }
 

@@ -18,6 +18,7 @@ import {
 } from "./schema.ts";
 import type { EventAttendee, JobEvent, JobEventKind } from "../domain/job.ts";
 import { normalizeEmail } from "../domain/contact.ts";
+import { isoUtc } from "../time.ts";
 
 type Attendee = z.infer<typeof attendeeSchema>;
 
@@ -338,7 +339,7 @@ export function emptyFields(trigger: string): SubmissionFields {
 export function isoOrNull(value: unknown): string | null {
   if (typeof value !== "string" || value.trim() === "") return null;
   const ms = Date.parse(value);
-  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+  return Number.isNaN(ms) ? null : isoUtc(ms);
 }
 
 function nonEmpty(value: unknown): string | null {

@@ -14,6 +14,7 @@ import { interpretBytes } from "../calcom/normalize.ts";
 import { createSubmission, type SubmissionStatus } from "../domain/submission.ts";
 import { recordPing, SigningKeyCache, SLUG_PATTERN } from "../store/clients.ts";
 import type { IngestBatcher } from "../store/submissions.ts";
+import { nowIso } from "../time.ts";
 import type { Deadlines } from "./deadlines.ts";
 import { HttpError, json } from "./errors.ts";
 import type { LogContext, Params } from "./router.ts";
@@ -54,7 +55,7 @@ export function webhookHandler(deps: WebhookDeps) {
     if (!client) throw unknownClient(slug);
 
     const body = await readBodyLimited(req, MAX_BODY_BYTES, deps.bodyDeadlines, deps.bodyTimeoutMs);
-    const receivedAt = new Date().toISOString();
+    const receivedAt = nowIso();
     const header = req.headers.get(SIGNATURE_HEADER);
     const signature = parseSignatureHeader(header);
     const problem = signature ? null : signatureHeaderProblem(header);

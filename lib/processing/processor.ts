@@ -5,6 +5,7 @@
  * batch that touch disjoint entries share a commit.
  */
 import { emptyFields, interpretBytes } from "../calcom/normalize.ts";
+import { nowIso } from "../time.ts";
 import type { Submission } from "../domain/submission.ts";
 import { commitPlans, type Outcome, type Plan, planOutcome, planSize } from "../store/bookings.ts";
 import { getAll, withOccRetry } from "../store/kv.ts";
@@ -174,7 +175,7 @@ export class Processor {
   async #plan(entry: Deno.KvEntry<Submission>): Promise<Plan> {
     const s = entry.value;
     const outcome = outcomeFor(await readBody(this.kv, s), s.received_at);
-    return await planOutcome(this.kv, entry, outcome, new Date().toISOString());
+    return await planOutcome(this.kv, entry, outcome, nowIso());
   }
 
   async #fail(ref: SubmissionRef, error: unknown, result: ProcessResult): Promise<void> {

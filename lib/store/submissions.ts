@@ -17,6 +17,7 @@ import {
 } from "./keys.ts";
 import { getAll, listPage, type Page, withOccRetry } from "./kv.ts";
 import { newId } from "../domain/ids.ts";
+import { nowIso } from "../time.ts";
 
 /** Raw bodies up to this size live inside the submission record (KV values are ≤ 64 KiB). */
 export const INLINE_BODY_LIMIT = 60_000;
@@ -142,10 +143,11 @@ export class IngestBatcher {
       const batchId = newId();
       const op = this.kv.atomic();
       const refs: SubmissionRef[] = [];
-      const stored = remaining.map(({ submission: s }) => ({
-        ...s,
-        batch_id: s.status === "pending" ? batchId : null,
-      }));
+      // Set in place (no copy per request): the submission is this batcher's until answered.
+      const stored = remaining.map(({ submission }) => {
+        submission.batch_id = submission.status === "pending" ? batchId : null;
+        return submission;
+      });
       for (const s of stored) {
         // The id comes from the body: a stored submission under this key is this body's duplicate.
         const key = submissionKey(s.client, s.id);
@@ -174,7 +176,7 @@ export class IngestBatcher {
   }
 
   #addBatchWork(op: Deno.AtomicOperation, batchId: string, refs: SubmissionRef[]): PendingBatch {
-    const pending: PendingBatch = { id: batchId, refs, created_at: new Date().toISOString() };
+    const pending: PendingBatch = { id: batchId, refs, created_at: nowIso() };
     op.set(pendingBatchKey(batchId), pending);
     if (this.options.useQueue) {
       const message: ProcessBatchMessage = { type: "process_batch", batch_id: batchId };
