@@ -40,13 +40,15 @@ export interface Service {
 const BURST_CONCURRENCY = 16;
 /** How long a burst outlasts its last saturated moment. */
 const BURST_HOLD_MS = 200;
+/** How long saturation must last to be a burst (longer than the stalls a busy machine has). */
+const BURST_CONFIRM_MS = 100;
 /** Submissions queued in memory for processing right after their commit, at most. */
 const MAX_FAST_PATH_BACKLOG = 100_000;
 
 export function createService(kv: Deno.Kv, config: Config, log: Logger): Service {
   const processor = new Processor(kv, log);
   const inline = config.processingMode === "inline";
-  const burst = new BurstDetector(BURST_CONCURRENCY, BURST_HOLD_MS);
+  const burst = new BurstDetector(BURST_CONCURRENCY, BURST_HOLD_MS, BURST_CONFIRM_MS);
   // In inline mode requests wait for processing, so processing must never wait for requests.
   const scheduler = new BatchScheduler(processor, {
     ingestBusy: inline ? undefined : () => burst.busy(),
