@@ -24,7 +24,9 @@ export async function openKv(path: string): Promise<Deno.Kv> {
 
 /**
  * Creates an empty SQLite file with LOCAL_KV_PAGE_SIZE pages where none exists yet; Deno KV then
- * builds its tables in it. An existing file keeps the page size it was created with.
+ * builds its tables in it. An existing file keeps the page size it was created with. Best effort:
+ * if this fails (a process creating the same file at the same moment, no `node:sqlite`), KV opens
+ * the file with SQLite's default pages, and `Deno.openKv` reports any real problem with the path.
  */
 async function createKvFile(path: string): Promise<void> {
   try {
@@ -33,15 +35,19 @@ async function createKvFile(path: string): Promise<void> {
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-  const { DatabaseSync } = await import("node:sqlite");
-  const db = new DatabaseSync(path);
   try {
-    // The page size is fixed by the first write; a throwaway table makes one.
-    db.exec(
-      `PRAGMA page_size = ${LOCAL_KV_PAGE_SIZE}; CREATE TABLE page_size_set (x); DROP TABLE page_size_set;`,
-    );
-  } finally {
-    db.close();
+    const { DatabaseSync } = await import("node:sqlite");
+    const db = new DatabaseSync(path);
+    try {
+      // The page size is fixed by the first write; a throwaway table makes one.
+      db.exec(
+        `PRAGMA page_size = ${LOCAL_KV_PAGE_SIZE}; CREATE TABLE IF NOT EXISTS page_size_set (x); DROP TABLE IF EXISTS page_size_set;`,
+      );
+    } finally {
+      db.close();
+    }
+  } catch {
+    // Default pages: slower writes, nothing else changes.
   }
 }
 

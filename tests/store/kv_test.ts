@@ -50,3 +50,29 @@ Deno.test("openKv leaves an existing KV file (and its page size) as it is", asyn
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("processes opening the same new KV file at once all get a working KV", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/kv.sqlite3`;
+  try {
+    const script = `
+      import { openKv } from "${new URL("../../lib/store/kv.ts", import.meta.url).href}";
+      const kv = await openKv(Deno.args[0]);
+      await kv.set(["who", Deno.args[1]], Deno.args[1]);
+      kv.close();`;
+    const run = (who: string) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["eval", "--unstable-kv", script, path, who],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+    const outputs = await Promise.all([run("a"), run("b"), run("c")]);
+    for (const out of outputs) assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const kv = await openKv(path);
+    const entries = await Array.fromAsync(kv.list<string>({ prefix: ["who"] }));
+    kv.close();
+    assert.deepEqual(entries.map((e) => e.value), ["a", "b", "c"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
