@@ -441,6 +441,11 @@ if (import.meta.main) {
     ? `wrk -t1 -c${CONNECTIONS} -d${DURATION_S}s, ${ROUNDS} runs each`
     : `built-in fetch generator, ${CONNECTIONS} connections`;
   console.error(`load generator: ${generator}`);
+  if (!hasWrk) {
+    console.error(
+      "wrk is not on PATH: the built-in generator bounds the bare server, so the ingest ratio reads too high (apt-get install wrk).",
+    );
+  }
   const only = Deno.env.get("BENCH_ONLY");
   if (only === "visibility") {
     console.log(await benchVisibility());
