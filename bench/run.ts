@@ -253,19 +253,24 @@ function combine(runs: LoadResult[]): LoadResult {
 }
 
 /**
- * Waits (up to two minutes) until no batch of submissions is left unsettled, read from the service's
- * KV file (the batch records are exactly the work not yet done); false if some still is.
+ * Waits (up to two minutes) until no batch of submissions is left unsettled, polling every `pollMs`:
+ * the pending-batch records are exactly the work not yet done. False if some still is.
  */
+async function noPendingBatchWithin(kv: Deno.Kv, pollMs: number): Promise<boolean> {
+  const until = Date.now() + 120_000;
+  while (Date.now() < until) {
+    const left = await Array.fromAsync(kv.list({ prefix: pendingBatchesPrefix() }, { limit: 1 }));
+    if (left.length === 0) return true;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+  return false;
+}
+
+/** `noPendingBatchWithin`, read from the KV file of a service running in another process. */
 async function processingCaughtUp(kvPath: string): Promise<boolean> {
   const kv = await openKv(kvPath);
   try {
-    const until = Date.now() + 120_000;
-    while (Date.now() < until) {
-      const left = await Array.fromAsync(kv.list({ prefix: pendingBatchesPrefix() }, { limit: 1 }));
-      if (left.length === 0) return true;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return false;
+    return await noPendingBatchWithin(kv, 100);
   } finally {
     kv.close();
   }
@@ -354,9 +359,7 @@ async function benchProcessing(n = 10_000) {
   const service = createService(kv2, readConfig((name) => env[name]), jsonLogger(() => {}));
   const t1 = performance.now();
   const listener2 = kv2.listenQueue(service.queueHandler);
-  while ((await Array.fromAsync(kv2.list({ prefix: pendingBatchesPrefix() }, { limit: 1 }))).length > 0) {
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  if (!(await noPendingBatchWithin(kv2, 5))) throw new Error("processing did not finish within two minutes");
   const processSeconds = (performance.now() - t1) / 1000;
   const jobs = await Array.fromAsync(kv2.list({ prefix: ["jobs", "bench"] }));
   kv2.close();

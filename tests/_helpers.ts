@@ -118,6 +118,16 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   };
 }
 
+/** Runs `fn` with a fresh temporary folder and always removes it. */
+export async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 /** Runs `fn` against a fresh server and always closes it. */
 export async function withServer(
   options: ServerOptions,

@@ -136,7 +136,7 @@ const MAX_CLOSURE_READS = 5;
  * pointed at a moment ago: then the closure is read again (the commit's checks catch any other
  * change). A Job still missing after that is a broken index, and an error.
  */
-async function readJobClosure(kv: Deno.Kv, client: string, uids: Iterable<string>) {
+async function readJobClosure(kv: Deno.Kv, client: string, uids: ReadonlySet<string>) {
   for (let attempt = 1;; attempt++) {
     const indexEntries = new Map<string, Deno.KvEntryMaybe<string>>();
     const jobs = new Map<string, Deno.KvEntry<Job>>();

@@ -1,6 +1,6 @@
 // deno-lint-ignore-file no-explicit-any
 import assert from "node:assert/strict";
-import { fixture, FIXTURE_SECRET, withServer } from "../_helpers.ts";
+import { fixture, FIXTURE_SECRET, withServer, withTempDir } from "../_helpers.ts";
 
 const CLI = new URL("../../lib/cli/admin.ts", import.meta.url).pathname;
 
@@ -23,9 +23,8 @@ async function admin(
 }
 
 Deno.test("the admin CLI manages clients and reads what the service stored, on the same KV_PATH", async () => {
-  const dir = await Deno.makeTempDir();
-  const kvPath = `${dir}/kv.sqlite3`;
-  try {
+  await withTempDir(async (dir) => {
+    const kvPath = `${dir}/kv.sqlite3`;
     const added = await admin(kvPath, "client", "add", "acme", "--name", "Acme", "--secret", FIXTURE_SECRET);
     assert.equal(added.code, 0, added.stderr);
     assert.equal(added.json.created, true);
@@ -62,7 +61,5 @@ Deno.test("the admin CLI manages clients and reads what the service stored, on t
 
     assert.equal((await admin(kvPath, "client", "remove", "acme")).code, 0);
     assert.deepEqual((await admin(kvPath, "client", "list")).json, []);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

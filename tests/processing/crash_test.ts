@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { signBody } from "../../lib/calcom/signature.ts";
 import { putClient } from "../../lib/store/clients.ts";
 import { openKv } from "../../lib/store/kv.ts";
-import { ADMIN_TOKEN, bookingCreated, FIXTURE_SECRET } from "../_helpers.ts";
+import { ADMIN_TOKEN, bookingCreated, FIXTURE_SECRET, withTempDir } from "../_helpers.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -70,9 +70,8 @@ async function adminList(url: string, path: string): Promise<any[]> {
 }
 
 Deno.test("SIGKILL mid-load, restart: every 2xx ends processed, nothing doubled, nothing lost", async () => {
-  const dir = await Deno.makeTempDir();
-  const kvPath = `${dir}/kv.sqlite3`;
-  try {
+  await withTempDir(async (dir) => {
+    const kvPath = `${dir}/kv.sqlite3`;
     const kv = await openKv(kvPath);
     await putClient(kv, "acme", { name: "Acme", secret: FIXTURE_SECRET });
     kv.close();
@@ -142,7 +141,5 @@ Deno.test("SIGKILL mid-load, restart: every 2xx ends processed, nothing doubled,
     } finally {
       await stop(second, "SIGTERM");
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

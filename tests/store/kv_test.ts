@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { LOCAL_KV_PAGE_SIZE, openKv } from "../../lib/store/kv.ts";
+import { withTempDir } from "../_helpers.ts";
 
 function pageSize(path: string): number {
   const db = new DatabaseSync(path, { readOnly: true });
@@ -12,9 +13,8 @@ function pageSize(path: string): number {
 }
 
 Deno.test("openKv creates a new local KV file with large pages, in a folder it creates", async () => {
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/nested/kv.sqlite3`;
-  try {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/nested/kv.sqlite3`;
     const kv = await openKv(path);
     const body = new Uint8Array(3000).fill(7);
     await kv.set(["submissions", "acme", "1"], { body });
@@ -26,15 +26,12 @@ Deno.test("openKv creates a new local KV file with large pages, in a folder it c
     const entry = await reopened.get<{ body: Uint8Array }>(["submissions", "acme", "1"]);
     reopened.close();
     assert.deepEqual(entry.value?.body, body);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("openKv leaves an existing KV file (and its page size) as it is", async () => {
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/kv.sqlite3`;
-  try {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/kv.sqlite3`;
     const old = await Deno.openKv(path);
     await old.set(["clients", "acme"], { name: "Acme" });
     old.close();
@@ -46,15 +43,12 @@ Deno.test("openKv leaves an existing KV file (and its page size) as it is", asyn
     assert.deepEqual(entry.value, { name: "Acme" });
     assert.equal(pageSize(path), before);
     assert.notEqual(before, LOCAL_KV_PAGE_SIZE);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("processes opening the same new KV file at once all get a working KV", async () => {
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/kv.sqlite3`;
-  try {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/kv.sqlite3`;
     const script = `
       import { openKv } from "${new URL("../../lib/store/kv.ts", import.meta.url).href}";
       const kv = await openKv(Deno.args[0]);
@@ -72,7 +66,5 @@ Deno.test("processes opening the same new KV file at once all get a working KV",
     const entries = await Array.fromAsync(kv.list<string>({ prefix: ["who"] }));
     kv.close();
     assert.deepEqual(entries.map((e) => e.value), ["a", "b", "c"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
