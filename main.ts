@@ -6,13 +6,14 @@ import { readConfig } from "./lib/config.ts";
 import { jsonLogger } from "./lib/log.ts";
 import { createService } from "./lib/service.ts";
 import { openKv } from "./lib/store/kv.ts";
+import { listenQueue } from "./lib/store/queue.ts";
 
 const config = readConfig();
 const log = jsonLogger();
 const kv = await openKv(config.kvPath);
 const service = createService(kv, config, log);
 
-if (config.processingMode === "queue") kv.listenQueue(service.queueHandler);
+if (config.processingMode === "queue") listenQueue(kv, service.queueHandler);
 if (typeof Deno.cron === "function") {
   Deno.cron("sweep pending submissions", "* * * * *", async () => void await service.sweeper.sweepOnce());
 }

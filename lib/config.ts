@@ -26,6 +26,8 @@ export interface Config {
   queueRetryDelayMs: number;
   /** Longest a webhook body may take to arrive before the request is answered 408. */
   bodyTimeoutMs: number;
+  /** Webhook body bytes held at once by requests in progress; past it large bodies get 503. */
+  bodyBudgetBytes: number;
 }
 
 export const DEFAULT_KV_PATH = "./data/calcom-intake.sqlite3";
@@ -50,6 +52,7 @@ export function readConfig(get: (name: string) => string | undefined = (n) => De
     queueBackoffMs: backoff(get("QUEUE_BACKOFF_MS")),
     queueRetryDelayMs: integer(get, "QUEUE_RETRY_DELAY_MS", 30_000, 0, 86_400_000),
     bodyTimeoutMs: integer(get, "BODY_TIMEOUT_MS", 10_000, 100, 600_000),
+    bodyBudgetBytes: integer(get, "BODY_BUDGET_MB", 64, 4, 4096) * 1024 * 1024,
   };
 }
 

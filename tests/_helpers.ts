@@ -1,14 +1,19 @@
-// deno-lint-ignore-file no-explicit-any
 /**
- * Shared test helpers: a real service on a real port over a real KV, signed Cal.com requests,
- * the fixtures (copied from shared/calcom/fixtures), and polling for asynchronous results.
+ * Shared test helpers: a real service over a real KV, called in-process through its handler by
+ * default (`{ port: true }` serves it on a real port for tests of the socket itself), signed
+ * Cal.com requests, the fixtures (copied from shared/calcom/fixtures), typed admin answers, and
+ * polling for asynchronous results.
  */
+import type { AdminOperations } from "../lib/admin/operations.ts";
 import { type Config, readConfig } from "../lib/config.ts";
 import { signBody } from "../lib/calcom/signature.ts";
-import type { Job } from "../lib/domain/job.ts";
+import type { contactView } from "../lib/domain/contact.ts";
+import type { jobView } from "../lib/domain/job.ts";
+import type { submissionView } from "../lib/domain/submission.ts";
 import { memoryLogger } from "../lib/log.ts";
 import { createService, type Service } from "../lib/service.ts";
 import { openKv } from "../lib/store/kv.ts";
+import { listenQueue } from "../lib/store/queue.ts";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 export const FIXTURE_SECRET = "whsec_fixture_test_secret_123";
@@ -26,6 +31,25 @@ export const FIXTURE_NAMES = [
 ] as const;
 export type FixtureName = typeof FIXTURE_NAMES[number];
 
+/** What the admin API answers, as tests read it. */
+export type JobView = ReturnType<typeof jobView>;
+export type ContactView = ReturnType<typeof contactView>;
+export type SubmissionView = ReturnType<typeof submissionView>;
+export type ClientView = Awaited<ReturnType<AdminOperations["showClient"]>>;
+export interface ErrorAnswer {
+  error: { code: string; message: string };
+}
+export interface PageAnswer<T> {
+  items: T[];
+  cursor: string | null;
+}
+
+/** The item type of an admin listing, from its path. */
+export type ListingOf<P extends string> = P extends `${string}/jobs${string}` ? JobView
+  : P extends `${string}/contacts${string}` ? ContactView
+  : P extends `${string}/submissions${string}` ? SubmissionView
+  : never;
+
 const FIXTURE_DIR = new URL("./fixtures/", import.meta.url);
 
 /** A fixture as Cal.com sends it: compact `JSON.stringify` text, with its published signature. */
@@ -38,13 +62,20 @@ export function fixture(
 }
 
 export interface TestServer {
+  /** The real port's base URL (`{ port: true }`); otherwise a placeholder the handler ignores. */
   url: string;
   kv: Deno.Kv;
   service: Service;
   logs: string[];
   config: Config;
+  /** A request to the service: through its handler, or over the real port. */
+  fetch: (path: string, init?: RequestInit) => Promise<Response>;
   /** Admin API call with the test token; parses the JSON answer. */
-  admin: (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
+  admin: <T = ErrorAnswer>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ) => Promise<{ status: number; body: T }>;
   /** Signs `body` with `secret` and posts it to the client's webhook URL. */
   post: (slug: string, body: string, secret?: string, headers?: Record<string, string>) => Promise<Response>;
   close: () => Promise<void>;
@@ -57,6 +88,8 @@ export interface ServerOptions {
   adminToken?: string | null;
   /** Register the queue listener (default true); false simulates queue messages that never arrive. */
   listen?: boolean;
+  /** Serve on a real port (crash, slow-body and raw-TCP tests); in-process otherwise. */
+  port?: boolean;
 }
 
 export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
@@ -71,19 +104,23 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   const log = memoryLogger();
   const service = createService(kv, config, log);
   const listener = config.processingMode === "queue" && options.listen !== false
-    ? kv.listenQueue(service.queueHandler)
+    ? listenQueue(kv, service.queueHandler)
     : null;
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, service.handler);
-  const url = `http://127.0.0.1:${server.addr.port}`;
+  const server = options.port
+    ? Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, service.handler)
+    : null;
+  const url = server ? `http://127.0.0.1:${server.addr.port}` : "http://in-process.test";
+  const request = (path: string, init?: RequestInit) =>
+    server ? fetch(`${url}${path}`, init) : service.handler(new Request(`${url}${path}`, init));
 
-  const admin = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${url}${path}`, {
+  const admin = async <T = ErrorAnswer>(method: string, path: string, body?: unknown) => {
+    const res = await request(path, {
       method,
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
   };
   const post = async (
     slug: string,
@@ -91,7 +128,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     secret = FIXTURE_SECRET,
     headers: Record<string, string> = {},
   ) =>
-    await fetch(`${url}/webhooks/calcom/${slug}`, {
+    await request(`/webhooks/calcom/${slug}`, {
       method: "POST",
       headers: {
         "content-type": "application/json",
@@ -107,10 +144,11 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     service,
     logs: log.lines,
     config,
+    fetch: request,
     admin,
     post,
     close: async () => {
-      await server.shutdown();
+      await server?.shutdown();
       await service.idle();
       kv.close();
       await listener;
@@ -128,7 +166,7 @@ export async function withTempDir(fn: (dir: string) => Promise<void>): Promise<v
   }
 }
 
-/** Runs `fn` against a fresh server and always closes it. */
+/** Runs `fn` against a fresh service and always closes it. */
 export async function withServer(
   options: ServerOptions,
   fn: (server: TestServer) => Promise<void>,
@@ -165,7 +203,11 @@ export async function waitFor<T>(
 }
 
 /** Waits until no submission of the client is pending; returns all of them. */
-export async function waitSettled(server: TestServer, slug: string, timeoutMs = 15_000): Promise<any[]> {
+export async function waitSettled(
+  server: TestServer,
+  slug: string,
+  timeoutMs = 15_000,
+): Promise<SubmissionView[]> {
   return await waitFor(`submissions of ${slug} to settle`, async () => {
     const all = await listAll(server, `/admin/clients/${slug}/submissions`);
     return all.every((s) => s.status !== "pending") ? all : undefined;
@@ -173,12 +215,15 @@ export async function waitSettled(server: TestServer, slug: string, timeoutMs = 
 }
 
 /** Every item of a paginated admin listing. */
-export async function listAll(server: TestServer, path: string): Promise<any[]> {
-  const items: any[] = [];
+export async function listAll<P extends string>(server: TestServer, path: P): Promise<ListingOf<P>[]> {
+  const items: ListingOf<P>[] = [];
   let cursor: string | null = null;
   do {
     const sep = path.includes("?") ? "&" : "?";
-    const res = await server.admin("GET", `${path}${sep}limit=500${cursor ? `&cursor=${cursor}` : ""}`);
+    const res: { status: number; body: PageAnswer<ListingOf<P>> } = await server.admin(
+      "GET",
+      `${path}${sep}limit=500${cursor ? `&cursor=${cursor}` : ""}`,
+    );
     if (res.status !== 200) throw new Error(`${path}: ${res.status} ${JSON.stringify(res.body)}`);
     items.push(...res.body.items);
     cursor = res.body.cursor;
@@ -196,7 +241,7 @@ export function calcomBody(
 }
 
 /** The order-independent part of a Job: what every arrival order must agree on. */
-export function jobState(job: Job | Record<string, any>) {
+export function jobState(job: JobView) {
   return {
     calcom_event_id: job.calcom_event_id,
     previous_event_ids: job.previous_event_ids,
@@ -206,7 +251,7 @@ export function jobState(job: Job | Record<string, any>) {
     end_time: job.end_time,
     location: job.location,
     responses: job.responses,
-    attendees: job.attendees.map((a: any) => ({ email: a.email, name: a.name, no_show: a.no_show })),
+    attendees: job.attendees.map((a) => ({ email: a.email, name: a.name, no_show: a.no_show })),
     cancellation_reason: job.cancellation_reason,
     rejection_reason: job.rejection_reason,
     payment_status: job.payment_status,
@@ -235,4 +280,10 @@ export function bookingCreated(
     status: "ACCEPTED",
     ...extra,
   });
+}
+
+/** The value, asserting it is there (a failed lookup fails the test with `what`). */
+export function found<T>(value: T | null | undefined, what = "value"): T {
+  if (value === null || value === undefined) throw new Error(`expected ${what}, found none`);
+  return value;
 }

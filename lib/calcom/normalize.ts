@@ -7,61 +7,18 @@
 import type { z } from "zod";
 import {
   type attendeeSchema,
-  BOOKING_TRIGGERS,
   type BookingPayload,
   bookingPayloadSchema,
-  type BookingTrigger,
   envelopeSchema,
-  NO_SHOW_TRIGGER,
   noShowPayloadSchema,
-  PING_TRIGGER,
 } from "./schema.ts";
-import type { EventAttendee, JobEvent, JobEventKind } from "../domain/job.ts";
+import { PING_TRIGGER, type TriggerRule, triggerRule } from "./triggers.ts";
+import type { DraftJobEvent, EventAttendee } from "../domain/job.ts";
 import { normalizeEmail } from "../domain/contact.ts";
+import { emptyFields, type Interpretation } from "../domain/submission.ts";
 import { isoUtc } from "../time.ts";
 
 type Attendee = z.infer<typeof attendeeSchema>;
-
-/** The normalised submission (channel `calcom`) fields. */
-export interface SubmissionFields {
-  event_type: string;
-  booking_uid: string | null;
-  title: string | null;
-  start_time: string | null;
-  end_time: string | null;
-  attendee_name: string | null;
-  attendee_email: string | null;
-  attendee_time_zone: string | null;
-  organizer_email: string | null;
-  rescheduled_from_uid: string | null;
-  cancellation_reason: string | null;
-  /** Cal.com's `createdAt` (for MEETING_* this is the booking's creation time). */
-  created_at: string | null;
-}
-
-/** A Job event before it is tied to a stored submission. */
-export type DraftJobEvent = Omit<JobEvent, "key" | "submission_id">;
-
-export type Interpretation =
-  | { kind: "invalid"; reason: string }
-  | { kind: "ping" }
-  | { kind: "ignored"; fields: SubmissionFields }
-  | { kind: "booking"; fields: SubmissionFields; events: DraftJobEvent[] };
-
-const KIND_BY_TRIGGER: Record<BookingTrigger, JobEventKind> = {
-  BOOKING_REQUESTED: "requested",
-  BOOKING_CREATED: "created",
-  BOOKING_RESCHEDULED: "rescheduled",
-  BOOKING_CANCELLED: "cancelled",
-  BOOKING_REJECTED: "rejected",
-  BOOKING_PAYMENT_INITIATED: "payment_initiated",
-  BOOKING_PAID: "paid",
-  MEETING_STARTED: "meeting_started",
-  MEETING_ENDED: "meeting_ended",
-};
-
-/** Triggers that bring a new appointment time: without a start time and a booker they are unusable. */
-const NEEDS_TIMES_AND_BOOKER = new Set<JobEventKind>(["requested", "created", "rescheduled"]);
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -110,15 +67,15 @@ export function interpretBody(text: string, fallbackAt: string): Interpretation 
   const createdAt = isoOrNull(envelope.data.createdAt);
   const payload = isPlainObject(envelope.data.payload) ? envelope.data.payload : json;
 
-  if (trigger === NO_SHOW_TRIGGER) return interpretNoShow(payload, createdAt ?? fallbackAt);
-  if (!(BOOKING_TRIGGERS as readonly string[]).includes(trigger)) {
-    return { kind: "ignored", fields: { ...emptyFields(trigger), created_at: createdAt } };
-  }
-  return interpretBooking(trigger as BookingTrigger, payload, createdAt, fallbackAt);
+  const rule = triggerRule(trigger);
+  if (!rule) return { kind: "ignored", fields: { ...emptyFields(trigger), created_at: createdAt } };
+  if (rule.shape === "no_show") return interpretNoShow(trigger, payload, createdAt ?? fallbackAt);
+  return interpretBooking(trigger, rule, payload, createdAt, fallbackAt);
 }
 
 function interpretBooking(
-  trigger: BookingTrigger,
+  trigger: string,
+  rule: TriggerRule,
   payload: unknown,
   createdAt: string | null,
   fallbackAt: string,
@@ -126,24 +83,21 @@ function interpretBooking(
   const parsed = bookingPayloadSchema.safeParse(payload);
   if (!parsed.success) return invalid(`${trigger} payload is unusable: ${describeIssues(parsed.error)}`);
   const p = parsed.data;
-  const kind = KIND_BY_TRIGGER[trigger];
+  const kind = rule.kind;
   const uid = p.uid.trim();
   const startTime = isoOrNull(p.startTime);
   const endTime = isoOrNull(p.endTime);
   const attendees = bookingAttendees(p);
 
-  if (NEEDS_TIMES_AND_BOOKER.has(kind)) {
+  if (rule.needsTimeAndBooker) {
     if (!startTime) return invalid(`${trigger} payload is unusable: "startTime" is missing.`);
     if (attendees.length === 0) {
       return invalid(`${trigger} payload is unusable: no attendee has a valid email address.`);
     }
   }
 
-  const at = kind === "meeting_ended"
-    ? endTime ?? createdAt ?? fallbackAt
-    : kind === "meeting_started"
-    ? startTime ?? createdAt ?? fallbackAt
-    : createdAt ?? fallbackAt;
+  const orderTime = { created_at: createdAt, start_time: startTime, end_time: endTime }[rule.orderedBy];
+  const at = orderTime ?? createdAt ?? fallbackAt;
   const seated = (p.seatsPerTimeSlot ?? 0) > 0;
   const rescheduleUid = nonEmpty(p.rescheduleUid);
   const booker = attendees[0] ?? null;
@@ -196,10 +150,10 @@ function interpretBooking(
   };
 }
 
-function interpretNoShow(payload: unknown, at: string): Interpretation {
+function interpretNoShow(trigger: string, payload: unknown, at: string): Interpretation {
   const parsed = noShowPayloadSchema.safeParse(payload);
   if (!parsed.success) {
-    return invalid(`${NO_SHOW_TRIGGER} payload is unusable: ${describeIssues(parsed.error)}`);
+    return invalid(`${trigger} payload is unusable: ${describeIssues(parsed.error)}`);
   }
   const uid = parsed.data.bookingUid.trim();
   const attendees: EventAttendee[] = [];
@@ -210,7 +164,7 @@ function interpretNoShow(payload: unknown, at: string): Interpretation {
   return {
     kind: "booking",
     fields: {
-      ...emptyFields(NO_SHOW_TRIGGER),
+      ...emptyFields(trigger),
       booking_uid: uid,
       attendee_email: attendees[0]?.email ?? null,
       created_at: at,
@@ -315,24 +269,6 @@ function responseValue(p: BookingPayload, field: string): unknown {
 function payloadString(p: BookingPayload, field: string): string | null {
   const v = (p as Record<string, unknown>)[field];
   return typeof v === "string" ? v : null;
-}
-
-/** Submission fields that only name the trigger (pings, triggers we do not act on). */
-export function emptyFields(trigger: string): SubmissionFields {
-  return {
-    event_type: trigger,
-    booking_uid: null,
-    title: null,
-    start_time: null,
-    end_time: null,
-    attendee_name: null,
-    attendee_email: null,
-    attendee_time_zone: null,
-    organizer_email: null,
-    rescheduled_from_uid: null,
-    cancellation_reason: null,
-    created_at: null,
-  };
 }
 
 /** Any ISO-8601 form Cal.com uses (`Z`, `+00:00`, `.000Z`) as canonical UTC, or null. */

@@ -6,23 +6,6 @@
  */
 import { z } from "zod";
 
-/** Triggers that change a Job. Everything else that is signed and valid is stored as `ignored`. */
-export const BOOKING_TRIGGERS = [
-  "BOOKING_REQUESTED",
-  "BOOKING_CREATED",
-  "BOOKING_RESCHEDULED",
-  "BOOKING_CANCELLED",
-  "BOOKING_REJECTED",
-  "BOOKING_PAYMENT_INITIATED",
-  "BOOKING_PAID",
-  "MEETING_STARTED",
-  "MEETING_ENDED",
-] as const;
-export const NO_SHOW_TRIGGER = "BOOKING_NO_SHOW_UPDATED";
-export const PING_TRIGGER = "PING";
-
-export type BookingTrigger = typeof BOOKING_TRIGGERS[number];
-
 const optionalString = z.string().nullish();
 const isoDateTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), "is not a date-time");
 

@@ -1,46 +1,43 @@
 /**
- * `deno task admin ...`: the admin API's operations from the command line, on the same KV_PATH as
- * the service. Replays run in this process (a queue message from another process would only be
- * picked up at KV's 60 s fallback poll).
+ * `deno task admin ...`: the admin operations from the command line, on the same KV_PATH as the
+ * service, answering like the API (JSON on stdout; an error's message on stderr, exit 1; a usage
+ * mistake exit 2). Replays run in this process (a queue message from another process would only
+ * be picked up at KV's 60 s fallback poll).
  */
 import { parseArgs } from "node:util";
+import { AdminOperations } from "../admin/operations.ts";
 import { readConfig } from "../config.ts";
-import { contactView } from "../domain/contact.ts";
-import { jobView } from "../domain/job.ts";
-import { SUBMISSION_STATUSES, type SubmissionStatus, submissionView } from "../domain/submission.ts";
+import { HttpError } from "../errors.ts";
 import { jsonLogger } from "../log.ts";
 import { Processor } from "../processing/processor.ts";
 import { Replayer } from "../processing/replay.ts";
-import { listContacts, listJobs } from "../store/bookings.ts";
-import {
-  addSecret,
-  deleteClient,
-  listClients,
-  putClient,
-  removeSecret,
-  SLUG_PATTERN,
-} from "../store/clients.ts";
 import { openKv } from "../store/kv.ts";
-import { listSubmissions } from "../store/submissions.ts";
 
-const USAGE = `Usage: deno task admin <command>
+export const USAGE = `Usage: deno task admin <command> [options]
 
   client add <slug> [--name NAME] [--secret SECRET]   create or update a client (prints a new secret once)
   client list                                        list clients (never shows secrets)
+  client show <slug>                                 one client: webhook path, secret ids, last ping
   client remove <slug>                               delete a client and all of its data
   secret add <slug> [--secret SECRET]                add a secret (rotation); prints it once
   secret remove <slug> <secret-id>                   retire a secret
-  jobs <slug> [--limit N] [--cursor C]               list Jobs
-  contacts <slug> [--limit N] [--cursor C]           list Contacts
-  submissions <slug> [--status S] [--limit N]        list Submissions
+  jobs <slug> [--limit N] [--cursor C] [--calcom-event-id UID]
+  job <slug> <job-id>
+  contacts <slug> [--limit N] [--cursor C]
+  contact <slug> <contact-id>
+  submissions <slug> [--status S] [--limit N] [--cursor C]
+  submission <slug> <submission-id>
   replay <slug> <submission-id>                      re-run one submission
   replay <slug> --status failed                      re-run every submission with that status
+  dead-letters                                       queue messages that exhausted their retries
 
-Works on KV_PATH (default ./data/calcom-intake.sqlite3).`;
+Options: --help (this text). Works on KV_PATH (default ./data/calcom-intake.sqlite3).`;
 
-class UsageError extends Error {}
+/** A mistake in the command line itself (exit 2). */
+export class UsageError extends Error {}
 
-export async function runAdmin(args: string[], kv: Deno.Kv, out: (line: string) => void): Promise<void> {
+/** Runs one command and returns what it prints (as JSON). */
+export async function runAdmin(args: string[], admin: AdminOperations): Promise<unknown> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -48,114 +45,74 @@ export async function runAdmin(args: string[], kv: Deno.Kv, out: (line: string) 
       name: { type: "string" },
       secret: { type: "string" },
       status: { type: "string" },
-      limit: { type: "string", default: "50" },
+      limit: { type: "string" },
       cursor: { type: "string" },
-      help: { type: "boolean", short: "h" },
+      "calcom-event-id": { type: "string" },
     },
   });
-  const print = (value: unknown) => out(JSON.stringify(value, null, 2));
-  const [command, sub, ...rest] = positionals;
-  const page = () => ({ limit: limitOf(values.limit), cursor: values.cursor });
-  if (values.help || !command) throw new UsageError(USAGE);
+  const [command, ...rest] = positionals;
+  const page = { limit: values.limit, cursor: values.cursor };
+  const group = command === "client" || command === "secret" ? `${command} ${rest.shift() ?? ""}` : command;
+  const [first, second] = rest;
+  const need = (value: string | undefined, what: string) => {
+    if (value === undefined) throw new UsageError(`Give the ${what}.\n\n${USAGE}`);
+    return value;
+  };
 
-  switch (`${command} ${command === "client" || command === "secret" ? sub ?? "" : ""}`.trim()) {
-    case "client add": {
-      const slug = slugOf(rest[0]);
-      const result = await putClient(kv, slug, { name: values.name, secret: values.secret });
-      print({
-        client: result.client,
-        created: result.created,
-        webhook_path: `/webhooks/calcom/${slug}`,
-        ...(result.secret && (result.created || values.secret) ? { secret: result.secret } : {}),
-      });
-      return;
-    }
+  switch (group) {
+    case "client add":
+      return await admin.putClient(need(first, "client slug"), { name: values.name, secret: values.secret });
     case "client list":
-      print(await listClients(kv));
-      return;
-    case "client remove": {
-      const slug = slugOf(rest[0]);
-      if (!(await deleteClient(kv, slug))) throw new UsageError(`There is no client "${slug}".`);
-      print({ deleted: slug });
-      return;
-    }
-    case "secret add": {
-      const slug = slugOf(rest[0]);
-      const secret = await addSecret(kv, slug, values.secret);
-      if (!secret) throw new UsageError(`There is no client "${slug}".`);
-      print({ secret });
-      return;
-    }
-    case "secret remove": {
-      const result = await removeSecret(kv, slugOf(rest[0]), rest[1] ?? "");
-      if (result !== "removed") throw new UsageError(`Not removed: ${result.replace("_", " ")}.`);
-      print({ removed: rest[1] });
-      return;
-    }
+      return await admin.listClients();
+    case "client show":
+      return await admin.showClient(need(first, "client slug"));
+    case "client remove":
+      return await admin.deleteClient(need(first, "client slug"));
+    case "secret add":
+      return await admin.addSecret(need(first, "client slug"), { secret: values.secret });
+    case "secret remove":
+      return await admin.removeSecret(need(first, "client slug"), need(second, "secret id"));
     case "jobs":
-      print(await listJobs(kv, slugOf(sub), { ...page(), view: jobView }));
-      return;
+      return await admin.listJobs(need(first, "client slug"), page, values["calcom-event-id"]);
+    case "job":
+      return await admin.getJob(need(first, "client slug"), need(second, "job id"));
     case "contacts":
-      print(await listContacts(kv, slugOf(sub), { ...page(), view: contactView }));
-      return;
+      return await admin.listContacts(need(first, "client slug"), page);
+    case "contact":
+      return await admin.getContact(need(first, "client slug"), need(second, "contact id"));
     case "submissions":
-      print(
-        await listSubmissions(kv, slugOf(sub), {
-          ...page(),
-          status: statusOf(values.status),
-          view: submissionView,
-        }),
-      );
-      return;
+      return await admin.listSubmissions(need(first, "client slug"), { ...page, status: values.status });
+    case "submission":
+      return await admin.getSubmission(need(first, "client slug"), need(second, "submission id"));
     case "replay": {
-      const replayer = new Replayer(kv, new Processor(kv, jsonLogger((line) => console.error(line))));
-      const slug = slugOf(sub);
-      if (rest[0]) {
-        const submission = await replayer.replayOne(slug, rest[0]);
-        if (!submission) throw new UsageError(`Client "${slug}" has no submission ${rest[0]}.`);
-        print(submissionView(submission));
-      } else {
-        const status = statusOf(values.status);
-        if (!status) throw new UsageError("Give a submission id or --status (e.g. --status failed).");
-        print(await replayer.replayAll(slug, status));
+      const slug = need(first, "client slug");
+      if (second !== undefined) return await admin.replayOne(slug, second);
+      if (values.status === undefined) {
+        throw new UsageError("Give a submission id or --status (e.g. --status failed).");
       }
-      return;
+      return await admin.replayAll(slug, values.status);
     }
-    default:
-      throw new UsageError(USAGE);
+    case "dead-letters":
+      return await admin.deadLetters();
   }
-}
-
-function slugOf(value: string | undefined): string {
-  if (!value || !SLUG_PATTERN.test(value)) {
-    throw new UsageError("Give a client slug: lowercase letters, digits and '-', e.g. acme-plumbing.");
-  }
-  return value;
-}
-
-function statusOf(value: string | undefined): SubmissionStatus | undefined {
-  if (value === undefined) return undefined;
-  if (!(SUBMISSION_STATUSES as readonly string[]).includes(value)) {
-    throw new UsageError(`--status must be one of ${SUBMISSION_STATUSES.join(", ")}.`);
-  }
-  return value as SubmissionStatus;
-}
-
-function limitOf(value: string | undefined): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 500) {
-    throw new UsageError("--limit must be a whole number from 1 to 500.");
-  }
-  return n;
+  throw new UsageError(command ? `Unknown command "${positionals.join(" ")}".\n\n${USAGE}` : USAGE);
 }
 
 if (import.meta.main) {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
   const kv = await openKv(readConfig().kvPath);
+  const log = jsonLogger((line) => console.error(line));
+  const admin = new AdminOperations({ kv, replayer: new Replayer(kv, new Processor(kv, log)) });
   try {
-    await runAdmin(Deno.args, kv, (line) => console.log(line));
+    console.log(JSON.stringify(await runAdmin(Deno.args, admin), null, 2));
   } catch (error) {
-    console.error(error instanceof Error ? error.message : String(error));
-    Deno.exitCode = error instanceof UsageError ? 2 : 1;
+    const usage = error instanceof UsageError || (error instanceof Error && error.name === "TypeError" &&
+      "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"));
+    console.error(error instanceof HttpError || usage ? (error as Error).message : String(error));
+    Deno.exitCode = usage ? 2 : 1;
   } finally {
     kv.close();
   }

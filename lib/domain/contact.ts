@@ -30,11 +30,17 @@ export interface ContactObservation {
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
+/** Zero-width and invisible formatting characters that copy-paste leaves inside addresses. */
+const INVISIBLE = /[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]/g;
 
-/** Trimmed and lower-cased, or null when it cannot be an email address. */
+/**
+ * The identity of an email address: Unicode NFKC (full-width letters become ASCII), invisible
+ * characters removed, trimmed, lower-cased, and a trailing dot of the domain dropped. Null when it
+ * cannot be an email address. The same person typed twice gives the same string.
+ */
 export function normalizeEmail(raw: unknown): string | null {
   if (typeof raw !== "string") return null;
-  const email = raw.trim().toLowerCase();
+  const email = raw.normalize("NFKC").replace(INVISIBLE, "").trim().toLowerCase().replace(/\.+$/, "");
   return EMAIL.test(email) ? email : null;
 }
 

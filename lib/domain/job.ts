@@ -35,6 +35,9 @@ export interface EventAttendee {
   no_show?: boolean;
 }
 
+/** A Job event as read from a body, before it is tied to a stored submission. */
+export type DraftJobEvent = Omit<JobEvent, "key" | "submission_id">;
+
 /** One fact about one booking uid, as kept on the Job. */
 export interface JobEvent {
   /** Content identity (body SHA-256 + position): the same delivery twice is the same event. */
@@ -97,24 +100,95 @@ export interface Job extends DerivedJob {
   updated_at: string;
 }
 
-const LIFECYCLE_RANK: Record<JobEventKind, number> = {
-  payment_initiated: 0,
-  requested: 1,
-  created: 2,
-  rescheduled: 3,
-  paid: 4,
-  meeting_started: 5,
-  no_show: 6,
-  meeting_ended: 7,
-  rejected: 8,
-  cancelled: 9,
+/** What one kind of event does to a Job while its events are folded in order. */
+interface DerivationState {
+  status: JobStatus | null;
+  cancellationReason: string | null;
+  rejectionReason: string | null;
+  /** The event whose booking data (times, attendees) the Job shows. */
+  current: JobEvent | null;
+  /** Seated events: who holds a seat now. */
+  seats: Map<string, EventAttendee>;
+}
+
+interface KindRule {
+  /** Order among events at the same instant: earlier steps of a booking's life first. */
+  rank: number;
+  /** Carries booking data (times, attendees) a Job can show when no status event set `current`. */
+  data: boolean;
+  /** Its effect on the status; absent for kinds that change no status (no-shows). */
+  apply?: (state: DerivationState, e: JobEvent) => void;
+}
+
+const book = (s: DerivationState, e: JobEvent) => {
+  s.status = "scheduled";
+  s.cancellationReason = null;
+  s.current = e;
+  for (const a of e.attendees) s.seats.set(a.email, a);
 };
+
+/**
+ * Every kind of event, in one table: adding one is one entry here (and one trigger entry in
+ * `calcom/triggers.ts` that produces it).
+ */
+const KINDS: Record<JobEventKind, KindRule> = {
+  payment_initiated: {
+    rank: 0,
+    data: true,
+    apply: (s, e) => {
+      s.status ??= "requested";
+      s.current ??= e;
+    },
+  },
+  requested: {
+    rank: 1,
+    data: true,
+    apply: (s, e) => {
+      s.status = "requested";
+      s.current = e;
+    },
+  },
+  created: { rank: 2, data: true, apply: book },
+  rescheduled: { rank: 3, data: true, apply: book },
+  paid: { rank: 4, data: true, apply: confirmIfUnknown },
+  meeting_started: { rank: 5, data: true, apply: confirmIfUnknown },
+  no_show: { rank: 6, data: false },
+  meeting_ended: { rank: 7, data: true, apply: confirmIfUnknown },
+  rejected: {
+    rank: 8,
+    data: false,
+    apply: (s, e) => {
+      s.status = "rejected";
+      s.rejectionReason = e.rejection_reason ?? null;
+    },
+  },
+  cancelled: {
+    rank: 9,
+    data: false,
+    apply: (s, e) => {
+      if (e.seated) {
+        for (const a of e.attendees) s.seats.delete(a.email);
+        if (s.seats.size > 0) return;
+        s.status = "cancelled";
+      } else {
+        s.status = e.request_reschedule ? "reschedule_requested" : "cancelled";
+      }
+      s.cancellationReason = e.cancellation_reason ?? null;
+    },
+  },
+};
+
+/** Payment and meeting events prove a booking exists without saying more about its status. */
+function confirmIfUnknown(s: DerivationState, e: JobEvent): void {
+  s.status ??= "scheduled";
+  s.current ??= e;
+}
 
 /** Total, content-only order: time, then what kind of step it is, then identity. */
 export function compareEvents(a: JobEvent, b: JobEvent): number {
   const byTime = Date.parse(a.at) - Date.parse(b.at);
   if (byTime !== 0) return byTime;
-  const byKind = LIFECYCLE_RANK[a.kind] - LIFECYCLE_RANK[b.kind];
+  const byKind = KINDS[a.kind].rank - KINDS[b.kind].rank;
   if (byKind !== 0) return byKind;
   return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }
@@ -136,84 +210,24 @@ export function eventIds(events: readonly JobEvent[]): Set<string> {
   return ids;
 }
 
-const DATA_KINDS = new Set<JobEventKind>([
-  "requested",
-  "created",
-  "rescheduled",
-  "meeting_started",
-  "meeting_ended",
-  "payment_initiated",
-  "paid",
-]);
-const STATUS_KINDS = new Set<JobEventKind>([
-  "requested",
-  "created",
-  "rescheduled",
-  "cancelled",
-  "rejected",
-  "payment_initiated",
-  "paid",
-  "meeting_started",
-  "meeting_ended",
-]);
-
 /** Derives a Job's state from its events. Requires at least one event. */
 export function deriveJob(unsorted: readonly JobEvent[]): DerivedJob {
   const events = [...unsorted].sort(compareEvents);
   const superseded = supersededIds(events);
   const live = events.filter((e) => !superseded.has(e.uid));
-  const statusEvents = live.filter((e) => STATUS_KINDS.has(e.kind));
-
-  let status: JobStatus | null = null;
-  let cancellationReason: string | null = null;
-  let rejectionReason: string | null = null;
-  let current: JobEvent | null = null;
-  const seats = new Map<string, EventAttendee>();
+  const state: DerivationState = {
+    status: null,
+    cancellationReason: null,
+    rejectionReason: null,
+    current: null,
+    seats: new Map(),
+  };
   const seated = events.some((e) => e.seated);
+  for (const e of live) KINDS[e.kind].apply?.(state, e);
+  const { current, seats, cancellationReason, rejectionReason } = state;
+  let status = state.status;
 
-  for (const e of statusEvents) {
-    switch (e.kind) {
-      case "requested":
-        status = "requested";
-        current = e;
-        break;
-      case "created":
-      case "rescheduled":
-        status = "scheduled";
-        cancellationReason = null;
-        current = e;
-        for (const a of e.attendees) seats.set(a.email, a);
-        break;
-      case "cancelled":
-        if (e.seated) {
-          for (const a of e.attendees) seats.delete(a.email);
-          if (seats.size === 0) {
-            status = "cancelled";
-            cancellationReason = e.cancellation_reason ?? null;
-          }
-        } else {
-          status = e.request_reschedule ? "reschedule_requested" : "cancelled";
-          cancellationReason = e.cancellation_reason ?? null;
-        }
-        break;
-      case "rejected":
-        status = "rejected";
-        rejectionReason = e.rejection_reason ?? null;
-        break;
-      case "payment_initiated":
-        status ??= "requested";
-        current ??= e;
-        break;
-      case "paid":
-      case "meeting_started":
-      case "meeting_ended":
-        status ??= "scheduled";
-        current ??= e;
-        break;
-    }
-  }
-
-  const dataEvent = current ?? [...live].reverse().find((e) => DATA_KINDS.has(e.kind)) ?? live.at(-1) ??
+  const dataEvent = current ?? [...live].reverse().find((e) => KINDS[e.kind].data) ?? live.at(-1) ??
     events.at(-1)!;
   const currentId = currentEventId(events, superseded, current);
   if (

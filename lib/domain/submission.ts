@@ -1,8 +1,11 @@
 /**
  * The Submission: one accepted webhook delivery, kept with its raw body so it can be audited and
  * replayed, and its lifecycle (`pending` → `processed` | `ignored` | `failed` | `quarantined`).
+ * Also the vocabulary for what a body means (`Interpretation`), which `calcom/` produces and the
+ * rest of the service consumes without knowing Cal.com's shapes.
  */
-import type { SubmissionFields } from "../calcom/normalize.ts";
+import { createHash } from "node:crypto";
+import type { DraftJobEvent } from "./job.ts";
 
 export type SubmissionStatus = "pending" | "processed" | "ignored" | "failed" | "quarantined";
 export const SUBMISSION_STATUSES: readonly SubmissionStatus[] = [
@@ -12,6 +15,77 @@ export const SUBMISSION_STATUSES: readonly SubmissionStatus[] = [
   "failed",
   "quarantined",
 ];
+
+/** The normalised submission (channel `calcom`) fields of the seed spec. */
+export interface SubmissionFields {
+  event_type: string;
+  booking_uid: string | null;
+  title: string | null;
+  start_time: string | null;
+  end_time: string | null;
+  attendee_name: string | null;
+  attendee_email: string | null;
+  attendee_time_zone: string | null;
+  organizer_email: string | null;
+  rescheduled_from_uid: string | null;
+  cancellation_reason: string | null;
+  /** The sender's `createdAt` (for MEETING_* this is the booking's creation time). */
+  created_at: string | null;
+}
+
+/** What a verified body means. */
+export type Interpretation =
+  | { kind: "invalid"; reason: string }
+  | { kind: "ping" }
+  | { kind: "ignored"; fields: SubmissionFields }
+  | { kind: "booking"; fields: SubmissionFields; events: DraftJobEvent[] };
+
+/**
+ * The one place a submission's status follows from what its body means: on receipt a booking
+ * waits (`pending`) to be applied; once applied it is `processed`. Everything else is settled at
+ * once and the same at both stages.
+ */
+export function statusFor(interpretation: Interpretation, stage: "received" | "applied"): SubmissionStatus {
+  switch (interpretation.kind) {
+    case "invalid":
+      return "quarantined";
+    case "ping":
+    case "ignored":
+      return "ignored";
+    case "booking":
+      return stage === "received" ? "pending" : "processed";
+  }
+}
+
+/** The submission fields an interpretation carries (only the trigger name for pings and invalid bodies). */
+export function fieldsOf(interpretation: Interpretation): SubmissionFields {
+  switch (interpretation.kind) {
+    case "invalid":
+      return emptyFields("");
+    case "ping":
+      return emptyFields("PING");
+    default:
+      return interpretation.fields;
+  }
+}
+
+/** Submission fields that only name the trigger (pings, triggers we do not act on). */
+export function emptyFields(trigger: string): SubmissionFields {
+  return {
+    event_type: trigger,
+    booking_uid: null,
+    title: null,
+    start_time: null,
+    end_time: null,
+    attendee_name: null,
+    attendee_email: null,
+    attendee_time_zone: null,
+    organizer_email: null,
+    rescheduled_from_uid: null,
+    cancellation_reason: null,
+    created_at: null,
+  };
+}
 
 export interface Submission extends SubmissionFields {
   id: string;
@@ -28,7 +102,7 @@ export interface Submission extends SubmissionFields {
   /** The raw body bytes when they fit in the record; otherwise they are stored in `body_chunks` chunk keys. */
   body: Uint8Array | null;
   body_chunks: number;
-  /** The queue batch that carried it (pending submissions are swept by batch). */
+  /** The batch that carried it (pending submissions are swept by batch). */
   batch_id: string | null;
   job_ids: string[];
   attempts: number;
@@ -40,11 +114,16 @@ export function submissionView(s: Submission): Omit<Submission, "body" | "body_c
   return view;
 }
 
+/** Hex SHA-256 of a body: the dedupe identity of a delivery (synchronous: it is on the request path). */
+export function bodySha256(body: Uint8Array): string {
+  return createHash("sha256").update(body).digest("hex");
+}
+
 /**
- * A submission's id comes from its body alone: Cal.com's `createdAt` (ms, 13 digits; zeros when the
- * body has none) and the body's SHA-256. The same body always gets the same id, so the submission's
- * key is also its dedupe key (one KV entry per delivery), and ids sort by the time Cal.com sent
- * them, so new keys land next to each other in the KV B-tree.
+ * A submission's id comes from its body alone: the sender's `createdAt` (ms, 13 digits; zeros when
+ * the body has none) and the body's SHA-256. The same body always gets the same id, so the
+ * submission's key is also its dedupe key (one KV entry per delivery), and ids sort by the time
+ * they were sent, so new keys land next to each other in the KV B-tree.
  */
 export function submissionIdFor(createdAt: string | null, sha256: string): string {
   const ms = createdAt === null ? NaN : Date.parse(createdAt);
@@ -52,46 +131,34 @@ export function submissionIdFor(createdAt: string | null, sha256: string): strin
   return `${time}-${sha256.slice(0, 32)}`;
 }
 
-/** A new submission as received (the caller chose its status from the body). */
+/** A new submission as received: its status and fields follow from the interpretation. */
 export function createSubmission(input: {
   slug: string;
   body: Uint8Array;
-  sha: string;
   secretId: string;
   receivedAt: string;
-  status: SubmissionStatus;
-  fields: SubmissionFields | null;
-  error: string | null;
-  id?: string;
+  interpretation: Interpretation;
 }): Submission {
-  const f = input.fields;
+  const { interpretation: meaning } = input;
+  const f = fieldsOf(meaning);
+  const sha = bodySha256(input.body);
+  const status = statusFor(meaning, "received");
   return {
-    id: input.id ?? submissionIdFor(f?.created_at ?? null, input.sha),
+    ...f,
+    id: submissionIdFor(f.created_at, sha),
     client: input.slug,
     channel: "calcom",
-    status: input.status,
-    error: input.error,
+    status,
+    error: meaning.kind === "invalid" ? meaning.reason : null,
     received_at: input.receivedAt,
-    processed_at: input.status === "pending" ? null : input.receivedAt,
+    processed_at: status === "pending" ? null : input.receivedAt,
     secret_id: input.secretId,
-    body_sha256: input.sha,
+    body_sha256: sha,
     body_bytes: input.body.length,
     body: input.body,
     body_chunks: 0,
     batch_id: null,
     job_ids: [],
     attempts: 0,
-    event_type: f?.event_type ?? "",
-    booking_uid: f?.booking_uid ?? null,
-    title: f?.title ?? null,
-    start_time: f?.start_time ?? null,
-    end_time: f?.end_time ?? null,
-    attendee_name: f?.attendee_name ?? null,
-    attendee_email: f?.attendee_email ?? null,
-    attendee_time_zone: f?.attendee_time_zone ?? null,
-    organizer_email: f?.organizer_email ?? null,
-    rescheduled_from_uid: f?.rescheduled_from_uid ?? null,
-    cancellation_reason: f?.cancellation_reason ?? null,
-    created_at: f?.created_at ?? null,
   };
 }

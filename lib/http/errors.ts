@@ -1,20 +1,10 @@
 /**
- * The one HTTP error type and the one place errors become JSON answers:
- * `{"error": {"code": "...", "message": "..."}}`. Messages say what to do about it.
+ * The one place errors become JSON answers: `{"error": {"code": "...", "message": "..."}}`, as a
+ * middleware. Unexpected errors are logged and become a 500 without internals.
  */
-
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly headers: Record<string, string> = {},
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(message);
-    this.name = "HttpError";
-  }
-}
+import { HttpError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { Middleware } from "./context.ts";
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
@@ -23,7 +13,7 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   });
 }
 
-/** Maps any thrown value to a JSON answer; unexpected errors become a 500 without internals. */
+/** Maps any thrown value to a JSON answer. */
 export function errorResponse(error: unknown): Response {
   if (error instanceof HttpError) {
     return json(
@@ -39,4 +29,21 @@ export function errorResponse(error: unknown): Response {
         "Something went wrong on our side and nothing was stored. The error is logged; please try again.",
     },
   });
+}
+
+export function mapErrors(log: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      return await next();
+    } catch (error) {
+      if (!(error instanceof HttpError)) {
+        log.error("unhandled error", {
+          request_id: ctx.requestId,
+          path: ctx.path,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+      return errorResponse(error);
+    }
+  };
 }

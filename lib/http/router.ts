@@ -2,21 +2,12 @@
  * A small `URLPattern` router: routes are matched on the path, then the method. A known path with
  * another method answers 405 with `Allow`; an unknown path answers a JSON 404.
  */
-import { HttpError } from "./errors.ts";
-
-export type Params = Record<string, string | undefined>;
-/** Fields a handler adds to its request's log line (never secrets). */
-export type LogContext = Record<string, unknown>;
-export type RouteHandler = (
-  req: Request,
-  params: Params,
-  url: URL,
-  log: LogContext,
-) => Response | Promise<Response>;
+import { HttpError } from "../errors.ts";
+import type { Handler, Params, RequestContext } from "./context.ts";
 
 interface Route {
   pattern: URLPattern;
-  handlers: Map<string, RouteHandler>;
+  handlers: Map<string, Handler>;
 }
 
 /** Distinct paths whose match is remembered; URLPattern matching cost more than the rest of routing. */
@@ -26,10 +17,11 @@ export class Router {
   #routes: Route[] = [];
   #matches = new Map<string, { route: Route; params: Params } | null>();
 
-  on(method: string, pathname: string, handler: RouteHandler): this {
-    let route = this.#routes.find((r) => r.pattern.pathname === new URLPattern({ pathname }).pathname);
+  on(method: string, pathname: string, handler: Handler): this {
+    const pattern = new URLPattern({ pathname });
+    let route = this.#routes.find((r) => r.pattern.pathname === pattern.pathname);
     if (!route) {
-      route = { pattern: new URLPattern({ pathname }), handlers: new Map() };
+      route = { pattern, handlers: new Map() };
       this.#routes.push(route);
     }
     route.handlers.set(method, handler);
@@ -37,20 +29,22 @@ export class Router {
     return this;
   }
 
-  /** Finds the route; throws HttpError 404/405 when there is none. */
-  resolve(method: string, url: URL): { handler: RouteHandler; params: Params } {
-    const match = this.#match(url.pathname);
-    if (!match) throw new HttpError(404, "not_found", `Nothing is served at ${url.pathname}. Check the URL.`);
+  /** Runs the matching route; throws HttpError 404/405 when there is none. */
+  dispatch(ctx: RequestContext): Response | Promise<Response> {
+    const { pathname } = ctx.url;
+    const match = this.#match(pathname);
+    if (!match) throw new HttpError(404, "not_found", `Nothing is served at ${pathname}. Check the URL.`);
     const { route, params } = match;
-    const handler = route.handlers.get(method) ??
-      (method === "HEAD" ? route.handlers.get("GET") : undefined);
+    const method = ctx.req.method;
+    const handler = route.handlers.get(method) ?? (method === "HEAD" ? route.handlers.get("GET") : undefined);
     if (!handler) {
       const allow = [...route.handlers.keys()].join(", ");
       throw new HttpError(405, "method_not_allowed", `${method} is not supported here; use ${allow}.`, {
         allow,
       });
     }
-    return { handler, params: { ...params } };
+    ctx.params = { ...params };
+    return handler(ctx);
   }
 
   #match(pathname: string): { route: Route; params: Params } | null {

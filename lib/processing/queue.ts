@@ -1,11 +1,11 @@
 /**
  * The single KV queue handler: every message is one committed batch of submissions, handed to the
- * scheduler (usually it has processed the batch already, right after its commit). A batch with
- * failures throws so the queue retries it (already settled submissions are skipped on retry);
- * after the last retry KV writes the message to its dead-letter key for the sweeper.
+ * scheduler (usually the pipeline processed the batch right after its commit and its record is
+ * gone). A batch with failures throws so the queue retries it (settled submissions are skipped on
+ * retry); after the last retry KV writes the message to its dead-letter key for the sweeper.
  */
 import type { Logger } from "../log.ts";
-import { getPendingBatch, isProcessBatchMessage } from "../store/submissions.ts";
+import { getPendingBatch, isProcessBatchMessage } from "../store/batches.ts";
 import type { BatchScheduler } from "./scheduler.ts";
 
 export function createQueueHandler(
@@ -18,14 +18,11 @@ export function createQueueHandler(
       log.warn("queue message of unknown shape dropped", { type: typeof message });
       return;
     }
-    // Usually the batch was processed right after its commit and its record is gone.
     const batch = await getPendingBatch(kv, message.batch_id);
     if (!batch) return;
-    const result = await scheduler.run(batch);
-    if (result.failures.length > 0) {
-      throw new Error(
-        `${result.failures.length} submission(s) of batch ${message.batch_id} failed; retrying`,
-      );
+    const { failures } = await scheduler.run(batch);
+    if (failures.length > 0) {
+      throw new Error(`${failures.length} submission(s) of batch ${message.batch_id} failed; retrying`);
     }
   };
 }

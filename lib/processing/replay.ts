@@ -4,7 +4,8 @@
  * the admin API and the CLI see the result at once.
  */
 import type { Submission, SubmissionStatus } from "../domain/submission.ts";
-import { allSubmissionIds, getSubmission, type SubmissionRef } from "../store/submissions.ts";
+import type { SubmissionRef } from "../store/batches.ts";
+import { allSubmissionIds, getSubmission } from "../store/submissions.ts";
 import type { Processor } from "./processor.ts";
 
 const REPLAY_CHUNK = 50;

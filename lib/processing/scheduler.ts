@@ -1,14 +1,12 @@
 /**
  * Runs batch processing in this process, at most CONCURRENT_RUNS runs at a time, so processing
  * never floods KV while webhooks are being stored. Batches that queue up meanwhile are processed
- * together in the next run (one pass plans and commits many submissions), and each chunk of a run
- * waits, for a bounded time, while ingest is busy: under a burst processing yields, and it catches
- * up after (or once the oldest waiting batch has waited 10 s, so Jobs never lag a long burst by more).
- *
- * Every driver goes through here: the just-committed batch (fast path), the KV queue message for
- * the same batch (the durable retry path: it finds the batch already done), and the sweeper.
+ * together in the next run (one pass plans and commits many submissions), in chunks that bound
+ * the KV reads in flight. Every driver goes through here: the pipeline right after a commit, the
+ * KV queue message for the same batch (the durable retry: it finds the batch done), and the
+ * sweeper; a batch already queued or running is joined, not run twice.
  */
-import type { PendingBatch, SubmissionRef } from "../store/submissions.ts";
+import { deletePendingBatches, type PendingBatch, type SubmissionRef } from "../store/batches.ts";
 import type { Processor, ProcessResult } from "./processor.ts";
 
 /** Submissions processed in one run at most; the rest wait for the next run. */
@@ -21,22 +19,14 @@ const CONCURRENT_RUNS = 2;
 /** Submissions planned at once: bounds the KV reads in flight, so ingest commits are not queued behind them. */
 const CHUNK = 60;
 
-export interface SchedulerOptions {
-  /** True while ingest is saturated; processing then waits. */
-  ingestBusy?: () => boolean;
-  /** Longest a chunk waits for ingest to calm down. */
-  maxDeferMs?: number;
-  /**
-   * Age of the oldest waiting batch from which processing stops deferring: under a long burst Jobs
-   * still appear within about this long, at the cost of some ingest throughput.
-   */
-  maxBacklogAgeMs?: number;
+/** What one batch's run did: its submissions that failed (the others are settled). */
+export interface BatchResult {
+  failures: ProcessResult["failures"];
 }
 
 interface Waiting {
   batch: PendingBatch;
-  done: PromiseWithResolvers<ProcessResult>;
-  queuedAt: number;
+  done: PromiseWithResolvers<BatchResult>;
 }
 
 const refId = (ref: SubmissionRef) => `${ref[0]}\u0000${ref[1]}`;
@@ -44,10 +34,10 @@ const refId = (ref: SubmissionRef) => `${ref[0]}\u0000${ref[1]}`;
 export class BatchScheduler {
   #queue: Waiting[] = [];
   #queuedSubmissions = 0;
-  #byBatch = new Map<string, Promise<ProcessResult>>();
+  #byBatch = new Map<string, Promise<BatchResult>>();
   #loops = 0;
 
-  constructor(private readonly processor: Processor, private readonly options: SchedulerOptions = {}) {}
+  constructor(private readonly kv: Deno.Kv, private readonly processor: Processor) {}
 
   /** Resolves once nothing is queued or running (for a clean shutdown). */
   async idle(): Promise<void> {
@@ -63,11 +53,11 @@ export class BatchScheduler {
   }
 
   /** Processes a batch (joining a run already scheduled for the same batch). */
-  run(batch: PendingBatch): Promise<ProcessResult> {
+  run(batch: PendingBatch): Promise<BatchResult> {
     const existing = this.#byBatch.get(batch.id);
     if (existing) return existing;
-    const done = Promise.withResolvers<ProcessResult>();
-    this.#queue.push({ batch, done, queuedAt: Date.now() });
+    const done = Promise.withResolvers<BatchResult>();
+    this.#queue.push({ batch, done });
     this.#queuedSubmissions += batch.refs.length;
     this.#byBatch.set(batch.id, done.promise);
     done.promise.catch(() => {});
@@ -82,17 +72,11 @@ export class BatchScheduler {
         const run = this.#takeRun();
         try {
           const refs = run.flatMap((w) => w.batch.refs);
-          const result: ProcessResult = { settled: 0, failures: [] };
-          // A run that fits one chunk can drop its batch records in the processing commit itself.
-          const dropBatchIds = refs.length <= CHUNK ? run.map((w) => w.batch.id) : undefined;
+          const failures: ProcessResult["failures"] = [];
           for (let i = 0; i < refs.length; i += CHUNK) {
-            await this.#yieldToIngest(run[0].queuedAt);
-            const part = await this.processor.process(refs.slice(i, i + CHUNK), { dropBatchIds });
-            result.settled += part.settled;
-            result.failures.push(...part.failures);
-            result.batches_dropped = part.batches_dropped;
+            failures.push(...(await this.processor.process(refs.slice(i, i + CHUNK))).failures);
           }
-          await this.#finish(run, result);
+          await this.#finish(run, failures);
         } catch (error) {
           for (const w of run) {
             this.#byBatch.delete(w.batch.id);
@@ -119,28 +103,15 @@ export class BatchScheduler {
   }
 
   /** Hands each batch its own failures, and drops the records of batches with none (all settled). */
-  async #finish(run: Waiting[], result: ProcessResult): Promise<void> {
-    const failed = new Set(result.failures.map((f) => refId(f.ref)));
-    if (!result.batches_dropped) {
-      const settled = run.filter(({ batch }) => !batch.refs.some((r) => failed.has(refId(r))));
-      await this.processor.dropBatches(settled.map((w) => w.batch.id));
-    }
+  async #finish(run: Waiting[], failures: ProcessResult["failures"]): Promise<void> {
+    const failed = new Set(failures.map((f) => refId(f.ref)));
+    const settled = run.filter(({ batch }) => !batch.refs.some((r) => failed.has(refId(r))));
+    await deletePendingBatches(this.kv, settled.map((w) => w.batch.id));
     for (const { batch, done } of run) {
-      const failures = result.failures.filter((f) => batch.refs.some((r) => refId(r) === refId(f.ref)));
+      const mine = new Set(batch.refs.map(refId));
       // Forgotten before resolving, so a caller can run the batch again at once.
       this.#byBatch.delete(batch.id);
-      done.resolve({ settled: batch.refs.length - failures.length, failures });
+      done.resolve({ failures: failures.filter((f) => mine.has(refId(f.ref))) });
     }
-  }
-
-  /** Waits while ingest is busy: at most `maxDeferMs`, and never once work waited `maxBacklogAgeMs`. */
-  async #yieldToIngest(oldestQueuedAt: number): Promise<void> {
-    const busy = this.options.ingestBusy;
-    if (!busy) return;
-    const until = Math.min(
-      Date.now() + (this.options.maxDeferMs ?? 1000),
-      oldestQueuedAt + (this.options.maxBacklogAgeMs ?? 10_000),
-    );
-    while (busy() && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
   }
 }

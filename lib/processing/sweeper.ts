@@ -5,16 +5,14 @@
  * failing ends `failed` after `maxAttempts`.
  */
 import type { Logger } from "../log.ts";
-import type { Submission } from "../domain/submission.ts";
-import { submissionKey } from "../store/keys.ts";
 import {
-  deletePendingBatch,
+  deletePendingBatchIfSettled,
   getPendingBatch,
   listDeadLetters,
   markDeadLetterHandled,
-  markFailed,
   pendingBatchesOlderThan,
-} from "../store/submissions.ts";
+} from "../store/batches.ts";
+import { markFailed } from "../store/submissions.ts";
 import type { BatchScheduler } from "./scheduler.ts";
 
 export interface SweepOptions {
@@ -63,17 +61,13 @@ export class Sweeper {
 
     for await (const batch of pendingBatchesOlderThan(this.kv, Date.now() - this.options.graceMs)) {
       report.redriven++;
-      const result = await this.scheduler.run(batch);
-      for (const { ref } of result.failures) {
-        const s = (await this.kv.get<Submission>(submissionKey(...ref))).value;
-        if (
-          s && s.attempts >= this.options.maxAttempts &&
-          (await markFailed(this.kv, ref, "Processing kept failing."))
-        ) {
+      const { failures } = await this.scheduler.run(batch);
+      for (const { ref } of failures) {
+        if (await markFailed(this.kv, ref, "Processing kept failing.", this.options.maxAttempts)) {
           report.failed++;
         }
       }
-      if (result.failures.length > 0) await deletePendingBatch(this.kv, batch.id, batch.refs);
+      if (failures.length > 0) await deletePendingBatchIfSettled(this.kv, batch);
     }
     if (report.dead_letters || report.redriven || report.failed) this.log.info("sweep", { ...report });
     return report;

@@ -5,9 +5,16 @@
  * Plans over disjoint keys can share one commit; a losing plan is re-read and retried.
  */
 import { applyObservation, type Contact, type ContactObservation } from "../domain/contact.ts";
-import { deriveJob, eventIds, type Job, type JobEvent, mergeEvents } from "../domain/job.ts";
-import type { Submission } from "../domain/submission.ts";
-import type { DraftJobEvent, SubmissionFields } from "../calcom/normalize.ts";
+import {
+  deriveJob,
+  type DraftJobEvent,
+  eventIds,
+  type Job,
+  type JobEvent,
+  mergeEvents,
+} from "../domain/job.ts";
+import { type Interpretation, statusFor, type Submission } from "../domain/submission.ts";
+import type { SubmissionRef } from "./batches.ts";
 import {
   contactByEmailKey,
   contactKey,
@@ -18,14 +25,8 @@ import {
   jobsPrefix,
   submissionKey,
 } from "./keys.ts";
-import { getAll, listPage, type Page } from "./kv.ts";
+import { getAll, listPage, type Page, withOccRetry } from "./kv.ts";
 import { newId } from "../domain/ids.ts";
-
-/** What processing decided for a submission. */
-export type Outcome =
-  | { kind: "quarantined"; reason: string }
-  | { kind: "ignored"; fields: SubmissionFields }
-  | { kind: "booking"; fields: SubmissionFields; events: DraftJobEvent[] };
 
 export interface Plan {
   submissionId: string;
@@ -41,11 +42,11 @@ const MAX_JOB_JSON = 60_000;
 
 const keyId = (key: Deno.KvKey) => JSON.stringify(key);
 
-/** Builds the plan for one submission from the entries as they are now. */
-export async function planOutcome(
+/** Builds the plan for one submission, given what its body means, from the entries as they are now. */
+export async function planSubmission(
   kv: Deno.Kv,
   entry: Deno.KvEntry<Submission>,
-  outcome: Outcome,
+  meaning: Interpretation,
   now: string,
 ): Promise<Plan> {
   const s = entry.value;
@@ -58,11 +59,13 @@ export async function planOutcome(
       attempts: s.attempts + 1,
     }]);
 
-  if (outcome.kind === "quarantined") settle({ status: "quarantined", error: outcome.reason });
-  else if (outcome.kind === "ignored") settle({ ...outcome.fields, status: "ignored", error: null });
+  const status = statusFor(meaning, "applied");
+  if (meaning.kind === "invalid") settle({ status, error: meaning.reason });
+  else if (meaning.kind === "ping") settle({ status, error: null });
+  else if (meaning.kind === "ignored") settle({ ...meaning.fields, status, error: null });
   else {
-    const jobIds = await planBooking(kv, plan, s, outcome.events, now);
-    settle({ ...outcome.fields, status: "processed", error: null, job_ids: jobIds });
+    const jobIds = await planBooking(kv, plan, s, meaning.events, now);
+    settle({ ...meaning.fields, status, error: null, job_ids: jobIds });
   }
   for (const c of plan.checks) plan.touched.add(keyId(c.key));
   for (const [k] of plan.sets) plan.touched.add(keyId(k));
@@ -70,20 +73,35 @@ export async function planOutcome(
   return plan;
 }
 
-/** Commits several plans (and extra deletes) in one atomic; false when any check failed (nothing was written). */
-export async function commitPlans(
-  kv: Deno.Kv,
-  plans: readonly Plan[],
-  alsoDelete: readonly Deno.KvKey[] = [],
-): Promise<boolean> {
+/** Commits several plans in one atomic; false when any check failed (nothing was written). */
+export async function commitPlans(kv: Deno.Kv, plans: readonly Plan[]): Promise<boolean> {
+  return (await plansOp(kv, plans).commit()).ok;
+}
+
+function plansOp(kv: Deno.Kv, plans: readonly Plan[]): Deno.AtomicOperation {
   const op = kv.atomic();
   for (const p of plans) {
     for (const c of p.checks) op.check(c);
     for (const [k, v] of p.sets) op.set(k, v);
     for (const k of p.deletes) op.delete(k);
   }
-  for (const k of alsoDelete) op.delete(k);
-  return (await op.commit()).ok;
+  return op;
+}
+
+/**
+ * Applies one submission on its own: read it, plan it with `plan` (null: nothing to do), commit,
+ * and plan again whenever a concurrent writer got there first. True when this call applied it.
+ */
+export async function applyWithRetry(
+  kv: Deno.Kv,
+  [slug, id]: SubmissionRef,
+  plan: (entry: Deno.KvEntry<Submission>) => Promise<Plan | null>,
+): Promise<boolean> {
+  return await withOccRetry(`process submission ${id}`, async () => {
+    const entry = await kv.get<Submission>(submissionKey(slug, id));
+    const planned = entry.value ? await plan(entry as Deno.KvEntry<Submission>) : null;
+    return planned ? { op: plansOp(kv, [planned]), result: true } : { op: null, result: false };
+  });
 }
 
 export function planSize(plan: Plan): { checks: number; mutations: number } {
@@ -290,6 +308,22 @@ export async function getJob(kv: Deno.Kv, client: string, id: string): Promise<J
 export async function getJobByEventId(kv: Deno.Kv, client: string, uid: string): Promise<Job | null> {
   const id = await kv.get<string>(jobByEventIdKey(client, uid));
   return id.value ? await getJob(kv, client, id.value) : null;
+}
+
+/** The Job id each booking uid points at (null where none does yet), in the order of `uids`. */
+export async function findJobIds(
+  kv: Deno.Kv,
+  client: string,
+  uids: readonly string[],
+): Promise<(string | null)[]> {
+  return (await getAll<string>(kv, uids.map((uid) => jobByEventIdKey(client, uid)))).map((e) => e.value);
+}
+
+/** How many Jobs a client has. */
+export async function countJobs(kv: Deno.Kv, client: string): Promise<number> {
+  let n = 0;
+  for await (const _ of kv.list({ prefix: jobsPrefix(client) })) n++;
+  return n;
 }
 
 export function listJobs<V>(

@@ -14,6 +14,7 @@ import {
 } from "./keys.ts";
 import { withOccRetry } from "./kv.ts";
 import { newId } from "../domain/ids.ts";
+import { nowIso } from "../time.ts";
 
 export interface Client {
   slug: string;
@@ -51,14 +52,25 @@ export async function listClients(kv: Deno.Kv): Promise<Client[]> {
   return await Array.fromAsync(kv.list<Client>({ prefix: clientsPrefix() }), (e) => e.value);
 }
 
-export async function listSecretIds(
-  kv: Deno.Kv,
-  slug: string,
-): Promise<{ id: string; created_at: string }[]> {
+/** Shorter secrets are accepted (Cal.com lets its users type any) but flagged as weak. */
+export const WEAK_SECRET_LENGTH = 16;
+
+export interface SecretSummary {
+  id: string;
+  created_at: string;
+  weak: boolean;
+}
+
+/** A client's secrets without their values. */
+export async function listSecretSummaries(kv: Deno.Kv, slug: string): Promise<SecretSummary[]> {
   return await Array.fromAsync(
     kv.list<ClientSecret>({ prefix: clientSecretsPrefix(slug) }),
-    (e) => ({ id: e.value.id, created_at: e.value.created_at }),
+    (e) => ({ id: e.value.id, created_at: e.value.created_at, weak: isWeakSecret(e.value.secret) }),
   );
+}
+
+export function isWeakSecret(secret: string): boolean {
+  return secret.length < WEAK_SECRET_LENGTH;
 }
 
 export async function getLastPing(kv: Deno.Kv, slug: string): Promise<ClientPing | null> {
@@ -83,7 +95,7 @@ export async function putClient(
 ): Promise<PutClientResult> {
   return await withOccRetry("put client", async () => {
     const existing = await kv.get<Client>(clientKey(slug));
-    const now = new Date().toISOString();
+    const now = nowIso();
     const client: Client = existing.value
       ? {
         ...existing.value,
@@ -115,7 +127,7 @@ export async function addSecret(kv: Deno.Kv, slug: string, given?: string): Prom
   return await withOccRetry("add secret", async () => {
     const existing = await kv.get<Client>(clientKey(slug));
     if (!existing.value) return { op: null, result: null };
-    const now = new Date().toISOString();
+    const now = nowIso();
     const secret: ClientSecret = { id: newId(), secret: given ?? generateSecret(), created_at: now };
     const op = kv.atomic().check(existing)
       .set(clientKey(slug), { ...existing.value, updated_at: now })
@@ -136,7 +148,7 @@ export async function removeSecret(kv: Deno.Kv, slug: string, secretId: string):
     if (!target) return { op: null, result: "no_secret" };
     if (secrets.length === 1) return { op: null, result: "last_secret" };
     const op = kv.atomic().check(existing).check(target)
-      .set(clientKey(slug), { ...existing.value, updated_at: new Date().toISOString() })
+      .set(clientKey(slug), { ...existing.value, updated_at: nowIso() })
       .delete(target.key);
     return { op, result: "removed" };
   });
@@ -197,7 +209,9 @@ export class SigningKeyCache {
     const secrets = await Array.fromAsync(this.kv.list<ClientSecret>({ prefix: clientSecretsPrefix(slug) }));
     const keys: SigningKeys = {
       client: entry.value,
-      keys: secrets.map((s) => ({ id: s.value.id, key: importSigningKey(s.value.secret) })),
+      keys: await Promise.all(
+        secrets.map(async (s) => ({ id: s.value.id, key: await importSigningKey(s.value.secret) })),
+      ),
     };
     this.#cache.set(slug, { versionstamp: entry.versionstamp, checkedAt: performance.now(), keys });
     return keys;

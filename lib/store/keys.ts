@@ -29,6 +29,10 @@ export const submissionsPrefix = (slug: Slug) => ["submissions", slug] as const;
 /** `["submission_body_chunks", slug, submissionId, n]` → string: raw bodies too large for one value. */
 export const submissionBodyChunkKey = (slug: Slug, id: string, n: number) =>
   ["submission_body_chunks", slug, id, n] as const;
+export const submissionBodyChunksPrefix = (slug: Slug) => ["submission_body_chunks", slug] as const;
+
+/** `["submissions_by_body_sha256", slug, sha]`: dedupe keys of an earlier layout, only ever deleted now. */
+export const legacySubmissionsByShaPrefix = (slug: Slug) => ["submissions_by_body_sha256", slug] as const;
 
 /** `["pending_batches", batchId]` → PendingBatch: accepted submissions not yet settled. */
 export const pendingBatchKey = (batchId: string) => ["pending_batches", batchId] as const;
@@ -44,9 +48,11 @@ export const jobsPrefix = (slug: Slug) => ["jobs", slug] as const;
 
 /** `["jobs_by_event_id", slug, bookingUid]` → job id, for the current and every previous booking uid. */
 export const jobByEventIdKey = (slug: Slug, uid: string) => ["jobs_by_event_id", slug, uid] as const;
+export const jobsByEventIdPrefix = (slug: Slug) => ["jobs_by_event_id", slug] as const;
 
 /** `["job_redirects", slug, jobId]` → job id a merged-away Job now lives under. */
 export const jobRedirectKey = (slug: Slug, id: string) => ["job_redirects", slug, id] as const;
+export const jobRedirectsPrefix = (slug: Slug) => ["job_redirects", slug] as const;
 
 /** `["contacts", slug, contactId]` → Contact. */
 export const contactKey = (slug: Slug, id: string) => ["contacts", slug, id] as const;
@@ -54,18 +60,21 @@ export const contactsPrefix = (slug: Slug) => ["contacts", slug] as const;
 
 /** `["contacts_by_email", slug, normalisedEmail]` → contact id. */
 export const contactByEmailKey = (slug: Slug, email: string) => ["contacts_by_email", slug, email] as const;
+export const contactsByEmailPrefix = (slug: Slug) => ["contacts_by_email", slug] as const;
+
+/** `["healthz"]`: never written; reading it proves KV answers. */
+export const healthKey = () => ["healthz"] as const;
 
 /** Every per-client collection, for deleting a client with its data. */
 export const perClientPrefixes = (slug: Slug) =>
   [
     clientSecretsPrefix(slug),
     submissionsPrefix(slug),
-    ["submission_body_chunks", slug],
-    // Dedupe keys written before submission ids came from the body (the id key is the dedupe key now).
-    ["submissions_by_body_sha256", slug],
+    submissionBodyChunksPrefix(slug),
+    legacySubmissionsByShaPrefix(slug),
     jobsPrefix(slug),
-    ["jobs_by_event_id", slug],
-    ["job_redirects", slug],
+    jobsByEventIdPrefix(slug),
+    jobRedirectsPrefix(slug),
     contactsPrefix(slug),
-    ["contacts_by_email", slug],
+    contactsByEmailPrefix(slug),
   ] as const;

@@ -2,6 +2,7 @@
  * Opening Deno KV, and the small helpers every store module shares (bounded OCC retry, batched
  * reads, cursor pagination).
  */
+import { healthKey } from "./keys.ts";
 
 /**
  * SQLite page size of a new local KV file. Deno KV stores each entry as one row of a B-tree; a row
@@ -92,6 +93,14 @@ export async function getAll<T>(kv: Deno.Kv, keys: readonly Deno.KvKey[]): Promi
   return out;
 }
 
+/** A listing cursor that KV cannot continue from (garbled, or from another listing). */
+export class InvalidCursorError extends Error {
+  constructor() {
+    super("invalid cursor");
+    this.name = "InvalidCursorError";
+  }
+}
+
 export interface Page<T> {
   items: T[];
   cursor: string | null;
@@ -111,11 +120,19 @@ export async function listPage<T, V = T>(
   const items: V[] = [];
   let scanned = 0;
   let cursor: string | null = null;
-  for await (const entry of iter) {
-    scanned++;
-    if (!opts.keep || opts.keep(entry.value)) {
-      items.push(opts.view ? opts.view(entry.value) : entry.value as unknown as V);
+  while (true) {
+    let next: IteratorResult<Deno.KvEntry<T>>;
+    try {
+      next = await iter.next();
+    } catch (error) {
+      // KV refuses a cursor it cannot decode when the listing starts.
+      if (opts.cursor && scanned === 0) throw new InvalidCursorError();
+      throw error;
     }
+    if (next.done) break;
+    scanned++;
+    const value = next.value.value;
+    if (!opts.keep || opts.keep(value)) items.push(opts.view ? opts.view(value) : value as unknown as V);
     if (items.length >= opts.limit || scanned >= scanLimit) {
       cursor = iter.cursor;
       break;
@@ -127,4 +144,9 @@ export async function listPage<T, V = T>(
     if ((await more.next()).done) cursor = null;
   }
   return { items, cursor };
+}
+
+/** Resolves once KV answers a read (health checks). */
+export async function checkKv(kv: Deno.Kv): Promise<void> {
+  await kv.get(healthKey());
 }

@@ -1,13 +1,27 @@
-// deno-lint-ignore-file no-explicit-any
 import assert from "node:assert/strict";
-import { fixture, FIXTURE_SECRET, withServer, withTempDir } from "../_helpers.ts";
+import {
+  type ClientView,
+  type ContactView,
+  fixture,
+  FIXTURE_SECRET,
+  type JobView,
+  type PageAnswer,
+  type SubmissionView,
+  withServer,
+  withTempDir,
+} from "../_helpers.ts";
+import type { ReplaySummary } from "../../lib/processing/replay.ts";
 
 const CLI = new URL("../../lib/cli/admin.ts", import.meta.url).pathname;
 
-async function admin(
-  kvPath: string,
-  ...args: string[]
-): Promise<{ code: number; json: any; stderr: string }> {
+interface Run<T> {
+  code: number;
+  json: T;
+  stdout: string;
+  stderr: string;
+}
+
+async function admin<T = unknown>(kvPath: string, ...args: string[]): Promise<Run<T>> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-env", "--allow-read", "--allow-write", CLI, ...args],
     env: { KV_PATH: kvPath },
@@ -15,20 +29,20 @@ async function admin(
     stderr: "piped",
   }).output();
   const stdout = new TextDecoder().decode(out.stdout);
-  return {
-    code: out.code,
-    json: stdout.trim() ? JSON.parse(stdout) : null,
-    stderr: new TextDecoder().decode(out.stderr),
-  };
+  const json = out.code === 0 && stdout.trim().startsWith("{") ? JSON.parse(stdout) : null;
+  return { code: out.code, json, stdout, stderr: new TextDecoder().decode(out.stderr) };
 }
 
 Deno.test("the admin CLI manages clients and reads what the service stored, on the same KV_PATH", async () => {
   await withTempDir(async (dir) => {
     const kvPath = `${dir}/kv.sqlite3`;
-    const added = await admin(kvPath, "client", "add", "acme", "--name", "Acme", "--secret", FIXTURE_SECRET);
+    const added = await admin<{ created: boolean; client: ClientView }>(
+      kvPath,
+      ...["client", "add", "acme", "--name", "Acme", "--secret", FIXTURE_SECRET],
+    );
     assert.equal(added.code, 0, added.stderr);
     assert.equal(added.json.created, true);
-    assert.equal(added.json.webhook_path, "/webhooks/calcom/acme");
+    assert.equal(added.json.client.webhook_path, "/webhooks/calcom/acme");
 
     await withServer({ kvPath, mode: "inline" }, async (server) => {
       const res = await server.post("acme", fixture("booking_created").body);
@@ -36,30 +50,85 @@ Deno.test("the admin CLI manages clients and reads what the service stored, on t
       await res.body?.cancel();
     });
 
-    const jobs = await admin(kvPath, "jobs", "acme");
+    const jobs = await admin<PageAnswer<JobView>>(kvPath, "jobs", "acme");
     assert.equal(jobs.json.items.length, 1);
     assert.equal(jobs.json.items[0].calcom_event_id, "8sQm2xKpV4nTcRw7yHdJ3L");
-    const contacts = await admin(kvPath, "contacts", "acme");
+    const job = await admin<JobView>(kvPath, "job", "acme", jobs.json.items[0].id);
+    assert.equal(job.json.id, jobs.json.items[0].id);
+    const byUid = await admin<PageAnswer<JobView>>(
+      kvPath,
+      "jobs",
+      "acme",
+      "--calcom-event-id",
+      "8sQm2xKpV4nTcRw7yHdJ3L",
+    );
+    assert.equal(byUid.json.items[0].id, job.json.id);
+    const contacts = await admin<PageAnswer<ContactView>>(kvPath, "contacts", "acme");
     assert.equal(contacts.json.items[0].email, "marcus.okafor@example.net");
-    const submissions = await admin(kvPath, "submissions", "acme", "--status", "processed");
+    const contact = await admin<ContactView>(kvPath, "contact", "acme", contacts.json.items[0].id);
+    assert.equal(contact.json.email, "marcus.okafor@example.net");
+    const submissions = await admin<PageAnswer<SubmissionView>>(
+      kvPath,
+      "submissions",
+      "acme",
+      "--status",
+      "processed",
+    );
     assert.equal(submissions.json.items.length, 1);
-    const replayed = await admin(kvPath, "replay", "acme", "--status", "processed");
+    const submission = await admin<SubmissionView>(
+      kvPath,
+      "submission",
+      "acme",
+      submissions.json.items[0].id,
+    );
+    assert.equal(submission.json.status, "processed");
+    const replayed = await admin<ReplaySummary>(kvPath, "replay", "acme", "--status", "processed");
     assert.deepEqual(replayed.json.results, { processed: 1 });
-    const one = await admin(kvPath, "replay", "acme", submissions.json.items[0].id);
+    const one = await admin<SubmissionView>(kvPath, "replay", "acme", submissions.json.items[0].id);
     assert.equal(one.json.status, "processed");
 
-    const listed = await admin(kvPath, "client", "list");
-    assert.deepEqual(listed.json.map((c: any) => c.slug), ["acme"]);
-    assert.ok(!JSON.stringify(listed.json).includes(FIXTURE_SECRET));
+    const listed = await admin<PageAnswer<ClientView>>(kvPath, "client", "list");
+    assert.deepEqual(listed.json.items.map((c) => c.slug), ["acme"]);
+    assert.ok(!listed.stdout.includes(FIXTURE_SECRET));
+    const shown = await admin<ClientView>(kvPath, "client", "show", "acme");
+    assert.equal(shown.json.secrets.length, 1);
+    assert.ok(!shown.stdout.includes(FIXTURE_SECRET));
+    const letters = await admin<PageAnswer<unknown>>(kvPath, "dead-letters");
+    assert.deepEqual(letters.json.items, []);
 
-    const bad = await admin(kvPath, "submissions", "acme", "--status", "nope");
-    assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /--status must be one of/);
+    assert.equal((await admin(kvPath, "client", "remove", "acme")).code, 0);
+    assert.deepEqual((await admin<PageAnswer<ClientView>>(kvPath, "client", "list")).json.items, []);
+  });
+});
+
+Deno.test("the admin CLI answers like the API: unknown client and bad input are errors, --help is not", async () => {
+  await withTempDir(async (dir) => {
+    const kvPath = `${dir}/kv.sqlite3`;
+    const unknown = await admin(kvPath, "jobs", "nobody");
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /There is no client "nobody"/);
+    assert.equal((await admin(kvPath, "client", "show", "nobody")).code, 1);
+
+    assert.equal((await admin(kvPath, "client", "add", "acme")).code, 0);
+    const badStatus = await admin(kvPath, "submissions", "acme", "--status", "nope");
+    assert.equal(badStatus.code, 1);
+    assert.match(badStatus.stderr, /status must be one of/);
+    const badCursor = await admin(kvPath, "jobs", "acme", "--cursor", "garbage!");
+    assert.equal(badCursor.code, 1);
+    assert.match(badCursor.stderr, /cursor/);
+    const badSlug = await admin(kvPath, "jobs", "Not_A_Slug");
+    assert.match(badSlug.stderr, /client slug is 1–63 characters/);
+
+    const help = await admin(kvPath, "--help");
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Usage: deno task admin/);
     const usage = await admin(kvPath);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /Usage: deno task admin/);
-
-    assert.equal((await admin(kvPath, "client", "remove", "acme")).code, 0);
-    assert.deepEqual((await admin(kvPath, "client", "list")).json, []);
+    const unknownCommand = await admin(kvPath, "frobnicate");
+    assert.equal(unknownCommand.code, 2);
+    assert.match(unknownCommand.stderr, /Unknown command "frobnicate"/);
+    const badOption = await admin(kvPath, "jobs", "acme", "--nope");
+    assert.equal(badOption.code, 2);
   });
 });

@@ -1,9 +1,26 @@
 import assert from "node:assert/strict";
-import { addClient, fixture, FIXTURE_SECRET, listAll, waitSettled, withServer } from "../_helpers.ts";
+import type { AdminOperations } from "../../lib/admin/operations.ts";
+import {
+  addClient,
+  type ClientView,
+  type ContactView,
+  type ErrorAnswer,
+  fixture,
+  FIXTURE_SECRET,
+  type JobView,
+  listAll,
+  type PageAnswer,
+  type SubmissionView,
+  waitSettled,
+  withServer,
+} from "../_helpers.ts";
+
+type PutAnswer = Awaited<ReturnType<AdminOperations["putClient"]>>;
+type SecretAnswer = Awaited<ReturnType<AdminOperations["addSecret"]>>;
 
 Deno.test("admin API answers 503 with a way forward when ADMIN_TOKEN is unset", async () => {
   await withServer({ adminToken: null }, async (server) => {
-    const res = await fetch(`${server.url}/admin/clients`);
+    const res = await server.fetch(`/admin/clients`);
     assert.equal(res.status, 503);
     const answer = await res.json();
     assert.equal(answer.error.code, "admin_disabled");
@@ -13,22 +30,24 @@ Deno.test("admin API answers 503 with a way forward when ADMIN_TOKEN is unset", 
 
 Deno.test("clients: create, update, list, get, delete; the secret is shown only when created or given", async () => {
   await withServer({}, async (server) => {
-    const created = await server.admin("PUT", "/admin/clients/acme-plumbing", { name: "Acme Plumbing" });
+    const created = await server.admin<PutAnswer>("PUT", "/admin/clients/acme-plumbing", {
+      name: "Acme Plumbing",
+    });
     assert.equal(created.status, 201);
     assert.equal(created.body.created, true);
     assert.equal(created.body.client.webhook_path, "/webhooks/calcom/acme-plumbing");
-    const secret: string = created.body.secret.secret;
+    const secret = created.body.secret!.secret;
     assert.ok(secret.length >= 43, "at least 32 random bytes");
 
-    const renamed = await server.admin("PUT", "/admin/clients/acme-plumbing", { name: "Acme" });
+    const renamed = await server.admin<PutAnswer>("PUT", "/admin/clients/acme-plumbing", { name: "Acme" });
     assert.equal(renamed.status, 200);
     assert.equal(renamed.body.client.name, "Acme");
     assert.equal(renamed.body.secret, undefined);
 
-    const listed = await server.admin("GET", "/admin/clients");
-    assert.deepEqual(listed.body.items.map((c: { slug: string }) => c.slug), ["acme-plumbing"]);
+    const listed = await server.admin<PageAnswer<ClientView>>("GET", "/admin/clients");
+    assert.deepEqual(listed.body.items.map((c) => c.slug), ["acme-plumbing"]);
     assert.ok(!JSON.stringify(listed.body).includes(secret));
-    const one = await server.admin("GET", "/admin/clients/acme-plumbing");
+    const one = await server.admin<ClientView>("GET", "/admin/clients/acme-plumbing");
     assert.equal(one.body.secret_ids.length, 1);
     assert.ok(!JSON.stringify(one.body).includes(secret));
 
@@ -40,13 +59,13 @@ Deno.test("clients: create, update, list, get, delete; the secret is shown only 
 
     assert.equal((await server.admin("PUT", "/admin/clients/Bad_Slug", {})).status, 400);
     assert.equal((await server.admin("PUT", "/admin/clients/ok", { name: 42 })).status, 400);
-    const notJson = await fetch(`${server.url}/admin/clients/ok`, {
+    const notJson = await server.fetch(`/admin/clients/ok`, {
       method: "PUT",
       headers: { authorization: "Bearer test-admin-token-0123456789" },
       body: "{nope",
     });
     assert.equal(notJson.status, 400);
-    assert.equal((await notJson.json()).error.code, "invalid_json");
+    assert.equal(((await notJson.json()) as ErrorAnswer).error.code, "invalid_json");
 
     assert.equal((await server.admin("DELETE", "/admin/clients/acme-plumbing")).status, 200);
     assert.equal((await server.admin("GET", "/admin/clients/acme-plumbing")).status, 404);
@@ -62,8 +81,8 @@ Deno.test("clients: create, update, list, get, delete; the secret is shown only 
 Deno.test("secret rotation without downtime; the verifying secret is recorded", async () => {
   await withServer({}, async (server) => {
     await addClient(server, "acme");
-    const oldId = (await server.admin("GET", "/admin/clients/acme")).body.secret_ids[0];
-    const added = await server.admin("POST", "/admin/clients/acme/secrets");
+    const oldId = (await server.admin<ClientView>("GET", "/admin/clients/acme")).body.secret_ids[0];
+    const added = await server.admin<SecretAnswer>("POST", "/admin/clients/acme/secrets");
     assert.equal(added.status, 201);
     const fresh = added.body.secret;
 
@@ -71,7 +90,7 @@ Deno.test("secret rotation without downtime; the verifying secret is recorded", 
     const withNew = await (await server.post("acme", fixture("booking_paid").body, fresh.secret)).json();
     const [a, b] = await Promise.all(
       [withOld, withNew].map((r) =>
-        server.admin("GET", `/admin/clients/acme/submissions/${r.submission_id}`)
+        server.admin<SubmissionView>("GET", `/admin/clients/acme/submissions/${r.submission_id}`)
       ),
     );
     assert.equal(a.body.secret_id, oldId);
@@ -95,13 +114,16 @@ Deno.test("listings paginate with limit and cursor, and filter submissions by st
       await (await server.post("acme", fixture(name).body)).body?.cancel();
     }
     await (await server.post("acme", "false")).body?.cancel();
-    const first = await server.admin("GET", "/admin/clients/acme/jobs?limit=3");
+    const first = await server.admin<PageAnswer<JobView>>("GET", "/admin/clients/acme/jobs?limit=3");
     assert.equal(first.body.items.length, 3);
     assert.equal(typeof first.body.cursor, "string");
-    const second = await server.admin("GET", `/admin/clients/acme/jobs?limit=3&cursor=${first.body.cursor}`);
+    const second = await server.admin<PageAnswer<JobView>>(
+      "GET",
+      `/admin/clients/acme/jobs?limit=3&cursor=${first.body.cursor}`,
+    );
     assert.equal(second.body.items.length, 1);
     assert.equal(second.body.cursor, null);
-    const ids = [...first.body.items, ...second.body.items].map((j: { id: string }) => j.id);
+    const ids = [...first.body.items, ...second.body.items].map((j) => j.id);
     assert.equal(new Set(ids).size, 4);
 
     const quarantined = await listAll(server, "/admin/clients/acme/submissions?status=quarantined");
@@ -110,7 +132,7 @@ Deno.test("listings paginate with limit and cursor, and filter submissions by st
     assert.equal(processed.length, 4);
     assert.ok(processed.every((s) => !("body" in s)), "raw bodies are never shown");
 
-    const job = await server.admin("GET", `/admin/clients/acme/jobs/${ids[0]}`);
+    const job = await server.admin<JobView>("GET", `/admin/clients/acme/jobs/${ids[0]}`);
     assert.equal(job.status, 200);
     for (
       const field of [
@@ -125,7 +147,10 @@ Deno.test("listings paginate with limit and cursor, and filter submissions by st
     ) {
       assert.ok(field in job.body, field);
     }
-    const contact = await server.admin("GET", `/admin/clients/acme/contacts/${job.body.contact_id}`);
+    const contact = await server.admin<ContactView>(
+      "GET",
+      `/admin/clients/acme/contacts/${job.body.contact_id}`,
+    );
     assert.equal(contact.status, 200);
     assert.ok(!("field_sources" in contact.body));
 

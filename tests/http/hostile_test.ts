@@ -191,7 +191,7 @@ const SIGNED_BAD: Case[] = [
 
 async function send(server: TestServer, c: Case): Promise<Response> {
   const headers = typeof c.headers === "function" ? await c.headers(server) : c.headers ?? {};
-  return await fetch(`${server.url}${c.path ?? "/webhooks/calcom/alpha"}`, {
+  return await server.fetch(`${c.path ?? "/webhooks/calcom/alpha"}`, {
     method: c.method ?? "POST",
     headers,
     body: typeof c.body === "function" ? c.body() : c.body,
@@ -228,7 +228,7 @@ Deno.test(`${UNVERIFIED.length + SIGNED_BAD.length} hostile requests get clear a
     assert.equal(quarantined.length, SIGNED_BAD.length, "every signed unusable body is kept for replay");
     assert.ok(quarantined.every((s) => typeof s.error === "string" && s.error.length > 10));
 
-    const health = await fetch(`${server.url}/healthz`);
+    const health = await server.fetch(`/healthz`);
     assert.equal(health.status, 200, "the server keeps serving");
     await health.body?.cancel();
   });
@@ -251,12 +251,12 @@ Deno.test("emails with spaces and capitals are normalised, not refused", async (
 });
 
 Deno.test("a slow client does not hold up other requests", async () => {
-  await withServer({}, async (server) => {
+  await withServer({ port: true }, async (server) => {
     await addClient(server, "alpha");
     const bytes = new TextEncoder().encode(created);
     const { promise: healthDone, resolve: markHealthDone } = Promise.withResolvers<void>();
     let sentAfterHealth = false;
-    const slow = fetch(`${server.url}/webhooks/calcom/alpha`, {
+    const slow = server.fetch(`/webhooks/calcom/alpha`, {
       method: "POST",
       headers: { "x-cal-signature-256": await signBody(FIXTURE_SECRET, bytes) },
       body: new ReadableStream({
@@ -269,7 +269,7 @@ Deno.test("a slow client does not hold up other requests", async () => {
         },
       }),
     });
-    const health = await fetch(`${server.url}/healthz`);
+    const health = await server.fetch(`/healthz`);
     assert.equal(health.status, 200);
     await health.body?.cancel();
     assert.equal(sentAfterHealth, false, "healthz answered while the slow body was still arriving");
@@ -319,7 +319,7 @@ async function rawStatusLine(url: string, head: string, partialBody: string): Pr
 }
 
 Deno.test("a body that stops arriving is answered 408 and leaves nothing behind", async () => {
-  await withServer({ env: { BODY_TIMEOUT_MS: "300" } }, async (server) => {
+  await withServer({ port: true, env: { BODY_TIMEOUT_MS: "300" } }, async (server) => {
     await addClient(server, "alpha");
     const signature = await signBody(FIXTURE_SECRET, created);
     const start = `POST /webhooks/calcom/alpha HTTP/1.1\r\nHost: x\r\nX-Cal-Signature-256: ${signature}`;

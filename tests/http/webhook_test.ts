@@ -1,10 +1,15 @@
 import assert from "node:assert/strict";
 import {
   addClient,
+  type ClientView,
   fixture,
   FIXTURE_NAMES,
   FIXTURE_SECRET,
+  found,
+  type JobView,
   listAll,
+  type PageAnswer,
+  type SubmissionView,
   waitSettled,
   withServer,
 } from "../_helpers.ts";
@@ -40,29 +45,32 @@ Deno.test("every fixture, sent as Cal.com signs it, lands as the right Jobs and 
       "created→rescheduled→cancelled is one Job; requested/rejected, paid, meeting",
     );
 
-    const marcus = byUid.get("Fq3TzW8hNc5bLm1XvPr9Ka");
+    const marcus = found(byUid.get("Fq3TzW8hNc5bLm1XvPr9Ka"), "Fq3TzW8hNc5bLm1XvPr9Ka");
     assert.equal(marcus.status, "cancelled");
     assert.deepEqual(marcus.previous_event_ids, ["8sQm2xKpV4nTcRw7yHdJ3L"]);
     assert.equal(marcus.start_time, "2026-10-16T19:30:00.000Z");
     assert.equal(marcus.cancellation_reason, "Found someone who could come out sooner. Thanks anyway!");
 
-    assert.equal(byUid.get("Zr7Hn2cWq9YdTb4KsMx6Pe").status, "rejected");
-    assert.match(byUid.get("Zr7Hn2cWq9YdTb4KsMx6Pe").rejection_reason, /25 miles/);
-    assert.equal(byUid.get("Pw5Gk8TzR2nVc7LqXs3HdA").payment_status, "paid");
-    assert.equal(byUid.get("Pw5Gk8TzR2nVc7LqXs3HdA").payment_id, "55127");
-    const video = byUid.get("Hx4Vb9NqT2kWc6RmZp8YsE");
+    assert.equal(found(byUid.get("Zr7Hn2cWq9YdTb4KsMx6Pe"), "Zr7Hn2cWq9YdTb4KsMx6Pe").status, "rejected");
+    assert.match(String(found(byUid.get("Zr7Hn2cWq9YdTb4KsMx6Pe")).rejection_reason), /25 miles/);
+    assert.equal(found(byUid.get("Pw5Gk8TzR2nVc7LqXs3HdA"), "Pw5Gk8TzR2nVc7LqXs3HdA").payment_status, "paid");
+    assert.equal(found(byUid.get("Pw5Gk8TzR2nVc7LqXs3HdA"), "Pw5Gk8TzR2nVc7LqXs3HdA").payment_id, "55127");
+    const video = found(byUid.get("Hx4Vb9NqT2kWc6RmZp8YsE"), "Hx4Vb9NqT2kWc6RmZp8YsE");
     assert.equal(video.status, "completed");
     assert.equal(video.attendees[0].no_show, true);
 
     // The old uid still finds the rescheduled Job.
-    const again = await server.admin(
+    const again = await server.admin<PageAnswer<JobView>>(
       "GET",
       "/admin/clients/northpeak/jobs?calcom_event_id=8sQm2xKpV4nTcRw7yHdJ3L",
     );
     assert.equal(again.body.items.length, 1);
     assert.equal(again.body.items[0].id, marcus.id);
     assert.equal(again.body.items[0].calcom_event_id, "Fq3TzW8hNc5bLm1XvPr9Ka");
-    const none = await server.admin("GET", "/admin/clients/northpeak/jobs?calcom_event_id=unknown");
+    const none = await server.admin<PageAnswer<JobView>>(
+      "GET",
+      "/admin/clients/northpeak/jobs?calcom_event_id=unknown",
+    );
     assert.deepEqual(none.body.items, []);
 
     const contacts = await listAll(server, "/admin/clients/northpeak/contacts");
@@ -74,11 +82,11 @@ Deno.test("every fixture, sent as Cal.com signs it, lands as the right Jobs and 
       "marcus.okafor@example.net",
       "sam.rivera@example.com",
     ]);
-    const lena = contacts.find((c) => c.email === "lena.park@example.org");
+    const lena = found(contacts.find((c) => c.email === "lena.park@example.org"));
     assert.equal(lena.name, "Lena Park");
     assert.equal(lena.phone, "+17205550193");
     assert.equal(lena.time_zone, "America/Chicago");
-    assert.equal(marcus.contact_id, contacts.find((c) => c.email === "marcus.okafor@example.net").id);
+    assert.equal(marcus.contact_id, found(contacts.find((c) => c.email === "marcus.okafor@example.net")).id);
   });
 });
 
@@ -109,7 +117,7 @@ Deno.test("status codes of the webhook endpoint", async (t) => {
       const res = await server.post("nobody", created);
       assert.equal(res.status, 404);
       assert.equal((await res.json()).error.code, "unknown_client");
-      const get = await fetch(`${server.url}/webhooks/calcom/acme`);
+      const get = await server.fetch(`/webhooks/calcom/acme`);
       assert.equal(get.status, 405);
       assert.equal(get.headers.get("allow"), "POST");
       assert.match((await get.json()).error.message, /POST/);
@@ -124,7 +132,7 @@ Deno.test("status codes of the webhook endpoint", async (t) => {
           ["0".repeat(64), "invalid_signature"],
         ] as const
       ) {
-        const res = await fetch(`${server.url}/webhooks/calcom/acme`, {
+        const res = await server.fetch(`/webhooks/calcom/acme`, {
           method: "POST",
           headers: header === null ? {} : { "x-cal-signature-256": header },
           body: fixture("booking_requested").body,
@@ -157,9 +165,12 @@ Deno.test("status codes of the webhook endpoint", async (t) => {
       const answer = await res.json();
       assert.equal(answer.status, "quarantined");
       assert.match(answer.error.message, /payload template/);
-      const stored = await server.admin("GET", `/admin/clients/acme/submissions/${answer.submission_id}`);
+      const stored = await server.admin<SubmissionView>(
+        "GET",
+        `/admin/clients/acme/submissions/${answer.submission_id}`,
+      );
       assert.equal(stored.body.status, "quarantined");
-      assert.match(stored.body.error, /form-encoded/);
+      assert.match(String(stored.body.error), /form-encoded/);
     });
 
     await t.step("202 ignored for a signed trigger we do not act on", async () => {
@@ -170,7 +181,10 @@ Deno.test("status codes of the webhook endpoint", async (t) => {
       assert.equal(res.status, 202);
       const answer = await res.json();
       assert.equal(answer.status, "ignored");
-      const stored = await server.admin("GET", `/admin/clients/acme/submissions/${answer.submission_id}`);
+      const stored = await server.admin<SubmissionView>(
+        "GET",
+        `/admin/clients/acme/submissions/${answer.submission_id}`,
+      );
       assert.equal(stored.body.status, "ignored");
       assert.equal(stored.body.event_type, "OOO_CREATED");
     });
@@ -181,7 +195,7 @@ Deno.test("status codes of the webhook endpoint", async (t) => {
         const before = (await listAll(server, "/admin/clients/acme/submissions")).length;
         const signed = await server.post("acme", fixture("ping").body);
         assert.deepEqual(await signed.json(), { ok: true, signature_valid: true });
-        const unsigned = await fetch(`${server.url}/webhooks/calcom/acme`, {
+        const unsigned = await server.fetch(`/webhooks/calcom/acme`, {
           method: "POST",
           headers: { "x-cal-signature-256": "no-secret-provided" },
           body: fixture("ping").body,
@@ -190,8 +204,8 @@ Deno.test("status codes of the webhook endpoint", async (t) => {
         const answer = await unsigned.json();
         assert.equal(answer.signature_valid, false);
         assert.match(answer.hint, /secret/);
-        const client = await server.admin("GET", "/admin/clients/acme");
-        assert.equal(client.body.last_ping.signature_valid, false);
+        const client = await server.admin<ClientView>("GET", "/admin/clients/acme");
+        assert.equal(client.body.last_ping?.signature_valid, false);
         assert.equal((await listAll(server, "/admin/clients/acme/submissions")).length, before);
         assert.equal(
           (await listAll(server, "/admin/clients/acme/jobs")).some((j) => j.title === "Test trigger event"),
@@ -201,7 +215,7 @@ Deno.test("status codes of the webhook endpoint", async (t) => {
     );
 
     await t.step("a trailing slash on the URL is accepted, never redirected", async () => {
-      const res = await fetch(`${server.url}/webhooks/calcom/acme/`, {
+      const res = await server.fetch(`/webhooks/calcom/acme/`, {
         method: "POST",
         headers: { "x-cal-signature-256": fixture("ping").signature },
         body: fixture("ping").body,

@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any
 /**
  * Crash safety with a real subprocess: SIGKILL the service in the middle of a load of webhooks,
  * restart it on the same KV_PATH, and every request that got a 2xx ends processed, once.
@@ -7,7 +6,15 @@ import assert from "node:assert/strict";
 import { signBody } from "../../lib/calcom/signature.ts";
 import { putClient } from "../../lib/store/clients.ts";
 import { openKv } from "../../lib/store/kv.ts";
-import { ADMIN_TOKEN, bookingCreated, FIXTURE_SECRET, withTempDir } from "../_helpers.ts";
+import {
+  ADMIN_TOKEN,
+  bookingCreated,
+  FIXTURE_SECRET,
+  type ListingOf,
+  type PageAnswer,
+  type SubmissionView,
+  withTempDir,
+} from "../_helpers.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -55,14 +62,14 @@ async function stop(running: Running, signal: Deno.Signal): Promise<void> {
   await running.drained;
 }
 
-async function adminList(url: string, path: string): Promise<any[]> {
-  const items: any[] = [];
+async function adminList<P extends string>(url: string, path: P): Promise<ListingOf<P>[]> {
+  const items: ListingOf<P>[] = [];
   let cursor: string | null = null;
   do {
     const res: Response = await fetch(`${url}${path}?limit=500${cursor ? `&cursor=${cursor}` : ""}`, {
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
     });
-    const body = await res.json();
+    const body: PageAnswer<ListingOf<P>> = await res.json();
     items.push(...body.items);
     cursor = body.cursor;
   } while (cursor);
@@ -108,7 +115,7 @@ Deno.test("SIGKILL mid-load, restart: every 2xx ends processed, nothing doubled,
     const second = await start(kvPath);
     try {
       const deadline = Date.now() + 60_000;
-      let submissions: any[] = [];
+      let submissions: SubmissionView[] = [];
       while (Date.now() < deadline) {
         submissions = await adminList(second.url, "/admin/clients/acme/submissions");
         const byId = new Map(submissions.map((s) => [s.id, s.status]));

@@ -1,56 +1,64 @@
 import assert from "node:assert/strict";
+import type { Submission } from "../../lib/domain/submission.ts";
 import { memoryLogger } from "../../lib/log.ts";
 import { Processor } from "../../lib/processing/processor.ts";
 import { BatchScheduler } from "../../lib/processing/scheduler.ts";
-import type { PendingBatch } from "../../lib/store/submissions.ts";
+import { getPendingBatch, type PendingBatch } from "../../lib/store/batches.ts";
+import { pendingBatchKey, submissionKey } from "../../lib/store/keys.ts";
 
-const batch = (id: string, n: number): PendingBatch => ({
-  id,
-  refs: Array.from({ length: n }, (_, i) => ["acme", `${id}-${i}`] as const),
-  created_at: new Date().toISOString(),
-});
+async function storedBatch(kv: Deno.Kv, id: string, refs: PendingBatch["refs"]): Promise<PendingBatch> {
+  const batch: PendingBatch = { id, refs, created_at: new Date().toISOString() };
+  await kv.set(pendingBatchKey(id), batch);
+  return batch;
+}
 
-Deno.test("the scheduler defers runs while ingest is busy, counts what waits, and catches up after", async () => {
+/** A pending submission whose body chunk is missing: processing it always throws. */
+async function brokenSubmission(kv: Deno.Kv, id: string): Promise<void> {
+  const broken: Partial<Submission> = {
+    id,
+    client: "acme",
+    status: "pending",
+    received_at: new Date().toISOString(),
+    body: null,
+    body_chunks: 1,
+    attempts: 0,
+  };
+  await kv.set(submissionKey("acme", id), broken);
+}
+
+Deno.test("a batch already queued or running is joined, not run twice; a settled batch's record is dropped", async () => {
   const kv = await Deno.openKv(":memory:");
   try {
-    let busy = true;
-    const scheduler = new BatchScheduler(new Processor(kv, memoryLogger()), {
-      ingestBusy: () => busy,
-      maxDeferMs: 10_000,
-    });
-    // Two runs start at once (and wait for ingest); the third batch waits in the queue.
-    const runs = [scheduler.run(batch("a", 3)), scheduler.run(batch("b", 2)), scheduler.run(batch("c", 4))];
-    assert.equal(scheduler.queuedSubmissions, 4);
-    await new Promise((r) => setTimeout(r, 30));
-    assert.equal(scheduler.queuedSubmissions, 4, "nothing runs while ingest is busy");
-    busy = false;
-    // The submissions do not exist: each run settles nothing and fails nothing.
-    const results = await Promise.all(runs);
-    assert.deepEqual(results.map((r) => r.failures.length), [0, 0, 0]);
-    assert.equal(scheduler.queuedSubmissions, 0);
+    const scheduler = new BatchScheduler(kv, new Processor(kv, memoryLogger()));
+    // Submissions that do not exist have nothing left to do: the batch is settled.
+    const batch = await storedBatch(kv, "a", [["acme", "gone-1"], ["acme", "gone-2"]]);
+    const first = scheduler.run(batch);
+    assert.equal(scheduler.run(batch), first, "the second call joins the first run");
+    assert.deepEqual(await first, { failures: [] });
+    assert.equal(await getPendingBatch(kv, "a"), null);
     await scheduler.idle();
   } finally {
     kv.close();
   }
 });
 
-Deno.test("under a burst that does not end, processing stops deferring once work has waited maxBacklogAgeMs", async () => {
+Deno.test("batches processed in one run each get only their own failures; a failed batch keeps its record", async () => {
   const kv = await Deno.openKv(":memory:");
   try {
-    const scheduler = new BatchScheduler(new Processor(kv, memoryLogger()), {
-      ingestBusy: () => true,
-      maxDeferMs: 3_600_000,
-      maxBacklogAgeMs: 50,
-    });
-    // Without the age bound this run would wait for the hour-long defer.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const stuck = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error("the run kept deferring to ingest")), 10_000);
-    });
-    const result = await Promise.race([scheduler.run(batch("a", 2)), stuck]).finally(() =>
-      clearTimeout(timer)
-    );
-    assert.deepEqual(result, { settled: 2, failures: [] });
+    await brokenSubmission(kv, "broken");
+    const scheduler = new BatchScheduler(kv, new Processor(kv, memoryLogger()));
+    const runs = await Promise.all([
+      scheduler.run(await storedBatch(kv, "ok-1", [["acme", "gone"]])),
+      scheduler.run(await storedBatch(kv, "bad", [["acme", "broken"], ["acme", "gone-too"]])),
+      scheduler.run(await storedBatch(kv, "ok-2", [["acme", "gone-3"]])),
+    ]);
+    assert.deepEqual(runs.map((r) => r.failures.map((f) => f.ref[1])), [[], ["broken"], []]);
+    assert.match(runs[1].failures[0].error, /Body chunk 0/);
+    assert.equal(await getPendingBatch(kv, "ok-1"), null);
+    assert.equal(await getPendingBatch(kv, "ok-2"), null);
+    assert.ok(await getPendingBatch(kv, "bad"), "the sweeper still finds the failed batch");
+    assert.equal((await kv.get<Submission>(submissionKey("acme", "broken"))).value?.attempts, 1);
+    assert.equal(scheduler.queuedSubmissions, 0);
     await scheduler.idle();
   } finally {
     kv.close();

@@ -1,26 +1,24 @@
 import assert from "node:assert/strict";
-import { sha256Hex } from "../../lib/calcom/signature.ts";
-import { createSubmission, type Submission } from "../../lib/domain/submission.ts";
-import { getSubmission, IngestBatcher, readBody } from "../../lib/store/submissions.ts";
+import { createSubmission, emptyFields, type Submission } from "../../lib/domain/submission.ts";
+import { IngestBatcher } from "../../lib/store/group_commit.ts";
+import { getSubmission, readBody } from "../../lib/store/submissions.ts";
 
+/** A pending submission of `text` (what a booking body becomes on receipt). */
 function submission(text: string | Uint8Array): Submission {
   const body = typeof text === "string" ? new TextEncoder().encode(text) : text;
   return createSubmission({
     slug: "acme",
     body,
-    sha: sha256Hex(body),
     secretId: "s1",
     receivedAt: new Date().toISOString(),
-    status: "pending",
-    fields: null,
-    error: null,
+    interpretation: { kind: "booking", fields: emptyFields("BOOKING_CREATED"), events: [] },
   });
 }
 
 Deno.test("group commit: a stored duplicate in the batch does not fail the others; in-batch duplicates share an id", async () => {
   const kv = await Deno.openKv(":memory:");
   try {
-    const batcher = new IngestBatcher(kv, { useQueue: false });
+    const batcher = new IngestBatcher(kv, { queue: null });
     const earlier = await batcher.ingest(submission("A"));
     assert.equal(earlier.kind, "stored");
 
@@ -35,8 +33,8 @@ Deno.test("group commit: a stored duplicate in the batch does not fail the other
     assert.equal(b2.kind, "duplicate");
     assert.equal(b2.kind === "duplicate" && b2.submission_id, b1.kind === "stored" && b1.submission.id);
     assert.equal(
-      b1.kind === "stored" && b1.batch_id,
-      c.kind === "stored" && c.batch_id,
+      b1.kind === "stored" && b1.batch?.id,
+      c.kind === "stored" && c.batch?.id,
       "B and C shared a commit",
     );
 
@@ -52,7 +50,7 @@ Deno.test("group commit: a stored duplicate in the batch does not fail the other
 Deno.test("a body too large for one KV value is stored in chunks and read back byte for byte", async () => {
   const kv = await Deno.openKv(":memory:");
   try {
-    const batcher = new IngestBatcher(kv, { useQueue: false });
+    const batcher = new IngestBatcher(kv, { queue: null });
     const noise = crypto.getRandomValues(new Uint8Array(65_536));
     const body = new Uint8Array(900_000).map((_, i) => noise[(i * 7) % noise.length] ^ (i & 0xff));
     const outcome = await batcher.ingest(submission(body));

@@ -1,0 +1,333 @@
+/**
+ * Every admin operation, once: clients and their secrets, reading Jobs, Contacts, Submissions and
+ * dead letters, and replay. The HTTP admin API and the CLI are thin adapters over it (the
+ * dashboard will be a third), so validation, the "a secret is shown once" rule, `webhook_path`
+ * and signing-key cache invalidation are the same everywhere. Inputs arrive untyped (JSON or
+ * command-line strings) and are validated here; failures are `HttpError`s with a message a person
+ * can act on.
+ */
+import { contactView } from "../domain/contact.ts";
+import { jobView } from "../domain/job.ts";
+import { SUBMISSION_STATUSES, type SubmissionStatus, submissionView } from "../domain/submission.ts";
+import { HttpError } from "../errors.ts";
+import type { Replayer } from "../processing/replay.ts";
+import { listDeadLetters } from "../store/batches.ts";
+import { getContact, getJob, getJobByEventId, listContacts, listJobs } from "../store/bookings.ts";
+import {
+  addSecret,
+  type Client,
+  deleteClient,
+  getClient,
+  getLastPing,
+  isWeakSecret,
+  listClients,
+  listSecretSummaries,
+  putClient,
+  removeSecret,
+  type SigningKeyCache,
+  SLUG_PATTERN,
+} from "../store/clients.ts";
+import { InvalidCursorError, type Page } from "../store/kv.ts";
+import { getSubmission, listSubmissions } from "../store/submissions.ts";
+
+export const DEFAULT_PAGE_LIMIT = 50;
+export const MAX_PAGE_LIMIT = 500;
+const MAX_NAME_LENGTH = 200;
+const MAX_SECRET_LENGTH = 500;
+/** Record ids (ULIDs, submission ids) are far shorter; anything longer cannot name a record. */
+const ID_PATTERN = /^[A-Za-z0-9_-]{1,100}$/;
+/** Booking uids are looked up as KV keys (≤ 2 KiB with the rest of the key). */
+const MAX_EVENT_ID_LENGTH = 1000;
+const CURSOR_PATTERN = /^[A-Za-z0-9_=-]{1,2000}$/;
+
+export interface PageInput {
+  limit?: unknown;
+  cursor?: unknown;
+}
+
+/** A secret as an answer shows it: its value only when this call created it. */
+export interface IssuedSecret {
+  id: string;
+  secret: string;
+  created_at: string;
+  weak: boolean;
+}
+
+export interface AdminDeps {
+  kv: Deno.Kv;
+  replayer: Replayer;
+  /** The webhook route's cache of signing keys, told about every change at once (null in the CLI). */
+  keys?: SigningKeyCache | null;
+}
+
+export class AdminOperations {
+  readonly #kv: Deno.Kv;
+
+  constructor(private readonly deps: AdminDeps) {
+    this.#kv = deps.kv;
+  }
+
+  async listClients() {
+    const clients = await listClients(this.#kv);
+    return { items: await Promise.all(clients.map((c) => this.#clientView(c))), cursor: null };
+  }
+
+  async showClient(slug: unknown) {
+    return await this.#clientView(await this.#client(slug));
+  }
+
+  /** Creates a client (with the given or a generated secret) or updates it; `created` says which. */
+  async putClient(slugInput: unknown, input: { name?: unknown; secret?: unknown }) {
+    const slug = validSlug(slugInput);
+    const name = optionalString(input.name, "name", MAX_NAME_LENGTH);
+    const secret = optionalSecret(input.secret);
+    const result = await putClient(this.#kv, slug, { name, secret });
+    this.deps.keys?.invalidate(slug);
+    // Shown once: when it was generated for a new client, or echoed when the caller gave it.
+    const shown = result.secret && (result.created || secret) ? issued(result.secret) : null;
+    return {
+      created: result.created,
+      client: await this.#clientView(result.client),
+      ...(shown ? { secret: shown } : {}),
+    };
+  }
+
+  async deleteClient(slugInput: unknown) {
+    const slug = validSlug(slugInput);
+    const deleted = await deleteClient(this.#kv, slug);
+    this.deps.keys?.invalidate(slug);
+    if (!deleted) throw noClient(slug);
+    return { deleted: slug };
+  }
+
+  async addSecret(slugInput: unknown, input: { secret?: unknown }) {
+    const slug = validSlug(slugInput);
+    const secret = await addSecret(this.#kv, slug, optionalSecret(input.secret) ?? undefined);
+    this.deps.keys?.invalidate(slug);
+    if (!secret) throw noClient(slug);
+    return { secret: issued(secret) };
+  }
+
+  async removeSecret(slugInput: unknown, secretId: unknown) {
+    const slug = validSlug(slugInput);
+    const id = validId(secretId, "secret");
+    const result = await removeSecret(this.#kv, slug, id);
+    this.deps.keys?.invalidate(slug);
+    if (result === "no_client") throw noClient(slug);
+    if (result === "no_secret") {
+      throw new HttpError(404, "unknown_secret", `Client "${slug}" has no secret ${id}.`);
+    }
+    if (result === "last_secret") {
+      throw new HttpError(
+        409,
+        "last_secret",
+        "This is the client's only secret; add the new one first, then retire this one.",
+      );
+    }
+    return { removed: id };
+  }
+
+  /** Jobs, or with `calcomEventId` the Job any of whose booking uids (current or previous) it is. */
+  async listJobs(slug: unknown, page: PageInput, calcomEventId?: unknown) {
+    const client = await this.#client(slug);
+    if (calcomEventId !== undefined && calcomEventId !== null) {
+      const uid = validEventId(calcomEventId);
+      const job = await getJobByEventId(this.#kv, client.slug, uid);
+      return { items: job ? [jobView(job)] : [], cursor: null };
+    }
+    return await listing(() => listJobs(this.#kv, client.slug, { ...pageOf(page), view: jobView }));
+  }
+
+  async getJob(slug: unknown, id: unknown) {
+    const client = await this.#client(slug);
+    const jobId = validId(id, "job");
+    const job = await getJob(this.#kv, client.slug, jobId);
+    if (!job) throw new HttpError(404, "unknown_job", `Client "${client.slug}" has no job ${jobId}.`);
+    return jobView(job);
+  }
+
+  async listContacts(slug: unknown, page: PageInput) {
+    const client = await this.#client(slug);
+    return await listing(() => listContacts(this.#kv, client.slug, { ...pageOf(page), view: contactView }));
+  }
+
+  async getContact(slug: unknown, id: unknown) {
+    const client = await this.#client(slug);
+    const contactId = validId(id, "contact");
+    const contact = await getContact(this.#kv, client.slug, contactId);
+    if (!contact) {
+      throw new HttpError(404, "unknown_contact", `Client "${client.slug}" has no contact ${contactId}.`);
+    }
+    return contactView(contact);
+  }
+
+  async listSubmissions(slug: unknown, page: PageInput & { status?: unknown }) {
+    const client = await this.#client(slug);
+    const status = optionalStatus(page.status) ?? undefined;
+    return await listing(() =>
+      listSubmissions(this.#kv, client.slug, { ...pageOf(page), status, view: submissionView })
+    );
+  }
+
+  async getSubmission(slug: unknown, id: unknown) {
+    const client = await this.#client(slug);
+    const submissionId = validId(id, "submission");
+    const submission = await getSubmission(this.#kv, client.slug, submissionId);
+    if (!submission) throw noSubmission(client.slug, submissionId);
+    return submissionView(submission);
+  }
+
+  /** Re-runs one submission with today's code; answers it as it is afterwards. */
+  async replayOne(slug: unknown, id: unknown) {
+    const client = await this.#client(slug);
+    const submissionId = validId(id, "submission");
+    const submission = await this.deps.replayer.replayOne(client.slug, submissionId);
+    if (!submission) throw noSubmission(client.slug, submissionId);
+    return submissionView(submission);
+  }
+
+  /** Re-runs every submission of the client with the given status. */
+  async replayAll(slug: unknown, status: unknown) {
+    const client = await this.#client(slug);
+    const wanted = optionalStatus(status);
+    if (!wanted) {
+      throw new HttpError(400, "missing_status", "Say which submissions to replay, e.g. status failed.");
+    }
+    return await this.deps.replayer.replayAll(client.slug, wanted);
+  }
+
+  async deadLetters() {
+    return { items: (await listDeadLetters(this.#kv)).map((e) => e.value), cursor: null };
+  }
+
+  async #client(slug: unknown): Promise<Client> {
+    const valid = validSlug(slug);
+    const client = await getClient(this.#kv, valid);
+    if (!client) throw noClient(valid);
+    return client;
+  }
+
+  async #clientView(client: Client) {
+    const secrets = await listSecretSummaries(this.#kv, client.slug);
+    return {
+      ...client,
+      webhook_path: `/webhooks/calcom/${client.slug}`,
+      secrets,
+      secret_ids: secrets.map((s) => s.id),
+      last_ping: await getLastPing(this.#kv, client.slug),
+    };
+  }
+}
+
+function issued(secret: { id: string; secret: string; created_at: string }): IssuedSecret {
+  return {
+    id: secret.id,
+    secret: secret.secret,
+    created_at: secret.created_at,
+    weak: isWeakSecret(secret.secret),
+  };
+}
+
+async function listing<V>(list: () => Promise<Page<V>>): Promise<Page<V>> {
+  try {
+    return await list();
+  } catch (error) {
+    if (error instanceof InvalidCursorError) throw invalidCursor();
+    throw error;
+  }
+}
+
+function invalidCursor(): HttpError {
+  return new HttpError(
+    400,
+    "invalid_cursor",
+    "cursor is not one this listing gave out; start again without it, then pass the cursor each page returns.",
+  );
+}
+
+export function validSlug(slug: unknown): string {
+  if (typeof slug !== "string" || !SLUG_PATTERN.test(slug)) {
+    throw new HttpError(
+      400,
+      "invalid_slug",
+      "A client slug is 1–63 characters of lowercase letters, digits and '-', starting with a letter or digit.",
+    );
+  }
+  return slug;
+}
+
+function validId(id: unknown, what: string): string {
+  if (typeof id !== "string" || !ID_PATTERN.test(id)) {
+    throw new HttpError(
+      400,
+      `invalid_${what}_id`,
+      `That is not a ${what} id: ids are up to 100 letters, digits, '-' and '_', as the listings show them.`,
+    );
+  }
+  return id;
+}
+
+function validEventId(uid: unknown): string {
+  if (typeof uid !== "string" || uid.trim() === "" || uid.length > MAX_EVENT_ID_LENGTH) {
+    throw new HttpError(
+      400,
+      "invalid_calcom_event_id",
+      `calcom_event_id must be a Cal.com booking uid of 1 to ${MAX_EVENT_ID_LENGTH} characters.`,
+    );
+  }
+  return uid;
+}
+
+function pageOf(page: PageInput): { limit: number; cursor?: string } {
+  const raw = page.limit;
+  const limit = raw === undefined || raw === null || raw === "" ? DEFAULT_PAGE_LIMIT : Number(raw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT) {
+    throw new HttpError(400, "invalid_limit", `limit must be a whole number from 1 to ${MAX_PAGE_LIMIT}.`);
+  }
+  const cursor = page.cursor;
+  if (cursor === undefined || cursor === null || cursor === "") return { limit };
+  if (typeof cursor !== "string" || !CURSOR_PATTERN.test(cursor)) throw invalidCursor();
+  return { limit, cursor };
+}
+
+function optionalStatus(status: unknown): SubmissionStatus | null {
+  if (status === undefined || status === null || status === "") return null;
+  if (!(SUBMISSION_STATUSES as readonly unknown[]).includes(status)) {
+    throw new HttpError(400, "invalid_status", `status must be one of ${SUBMISSION_STATUSES.join(", ")}.`);
+  }
+  return status as SubmissionStatus;
+}
+
+function optionalString(value: unknown, field: string, max: number): string | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === null) return null;
+  if (typeof value !== "string" || value.length > max || value.trim() === "") {
+    throw new HttpError(
+      400,
+      `invalid_${field}`,
+      `"${field}" must be a non-empty string of at most ${max} characters.`,
+    );
+  }
+  return value;
+}
+
+/**
+ * The one secret rule: any non-empty string up to 500 characters, since Cal.com lets its users
+ * type any secret; one shorter than 16 characters is accepted and flagged `weak`.
+ */
+function optionalSecret(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  return optionalString(value, "secret", MAX_SECRET_LENGTH) ?? null;
+}
+
+function noClient(slug: string): HttpError {
+  return new HttpError(
+    404,
+    "unknown_client",
+    `There is no client "${slug}". Create it first (PUT /admin/clients/${slug}, or: deno task admin client add ${slug}).`,
+  );
+}
+
+function noSubmission(slug: string, id: string): HttpError {
+  return new HttpError(404, "unknown_submission", `Client "${slug}" has no submission ${id}.`);
+}

@@ -1,0 +1,81 @@
+/**
+ * The intake pipeline: a verified delivery becomes durable, then processed. `accept` stores the
+ * submission (group commit, `store/group_commit.ts`) and then starts processing its batch in this
+ * process at once. In `inline` mode the answer waits for that processing (nothing else would run
+ * it soon: no queue, and an idle serverless instance may be stopped right after answering); in
+ * `queue` mode it does not, and the batch's queue message is the durable retry. Either way a
+ * processing failure never changes the answer: the data is stored, and the queue or the sweeper
+ * runs the batch again.
+ */
+import type { Submission } from "../domain/submission.ts";
+import type { Logger } from "../log.ts";
+import type { BatchQueueOptions, PendingBatch } from "../store/batches.ts";
+import { type Committed, IngestBatcher } from "../store/group_commit.ts";
+import type { Processor } from "./processor.ts";
+import { BatchScheduler } from "./scheduler.ts";
+
+/**
+ * Submissions queued in memory for processing right after their commit, at most (queue mode):
+ * past it a batch is left to its queue message and the sweeper, so memory stays bounded however
+ * long a burst lasts.
+ */
+const MAX_FAST_PATH_BACKLOG = 100_000;
+
+export interface IntakeOptions {
+  mode: "queue" | "inline";
+  /** The batches' queue messages (queue mode). */
+  queue: BatchQueueOptions | null;
+}
+
+export class Intake {
+  /** Every driver of processing (this pipeline, the queue handler, the sweeper) runs batches here. */
+  readonly scheduler: BatchScheduler;
+  readonly #batcher: IngestBatcher;
+  readonly #inline: boolean;
+  /** Processing started right after a commit, by batch: the batch's requests share it. */
+  readonly #afterCommit = new Map<string, Promise<void>>();
+
+  constructor(kv: Deno.Kv, processor: Processor, private readonly log: Logger, options: IntakeOptions) {
+    this.#inline = options.mode === "inline";
+    this.scheduler = new BatchScheduler(kv, processor);
+    this.#batcher = new IngestBatcher(kv, { queue: this.#inline ? null : options.queue });
+  }
+
+  /** Stores the submission durably (or finds the earlier one with the same body), then processes it. */
+  async accept(submission: Submission): Promise<Committed> {
+    const committed = await this.#batcher.ingest(submission);
+    if (committed.kind === "stored" && committed.batch) {
+      const processing = this.#processAfterCommit(committed.batch);
+      if (this.#inline) await processing;
+    }
+    return committed;
+  }
+
+  /** Resolves when processing started in this process has finished. */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.#afterCommit.values()]);
+    await this.scheduler.idle();
+  }
+
+  #processAfterCommit(batch: PendingBatch): Promise<void> {
+    const started = this.#afterCommit.get(batch.id);
+    if (started) return started;
+    if (!this.#inline && this.scheduler.queuedSubmissions >= MAX_FAST_PATH_BACKLOG) return Promise.resolve();
+    const run = this.#runTwice(batch)
+      .catch((error) =>
+        this.log.error("processing after commit failed", { batch_id: batch.id, error: String(error) })
+      )
+      .finally(() => this.#afterCommit.delete(batch.id));
+    this.#afterCommit.set(batch.id, run);
+    return run;
+  }
+
+  /**
+   * A batch with failures gets one more attempt at once: the usual cause is a conflict with a
+   * concurrent commit, which a re-plan resolves. What still fails waits for the queue or the sweeper.
+   */
+  async #runTwice(batch: PendingBatch): Promise<void> {
+    const first = await this.scheduler.run(batch);
+    if (first.failures.length > 0) await this.scheduler.run(batch);
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * Group commit of accepted submissions: requests that arrive together share one atomic KV commit
+ * holding each one's submission record (whose key is also its dedupe key) and one pending-batch
+ * record (plus its queue message) for the whole batch. Each caller learns only when the commit
+ * holding its submission succeeded, and with which batch; what happens next is the pipeline's.
+ * A stored duplicate never fails the others, and neither does a member whose write KV refuses.
+ */
+import type { Submission } from "../domain/submission.ts";
+import { newId } from "../domain/ids.ts";
+import { addPendingBatch, type BatchQueueOptions, type PendingBatch, type SubmissionRef } from "./batches.ts";
+import { submissionKey } from "./keys.ts";
+import { getAll } from "./kv.ts";
+import { INLINE_BODY_LIMIT, storeBodyChunks } from "./submissions.ts";
+
+/** KV allows 100 checks per atomic; each request uses one (its submission key must be new). */
+const MAX_BATCH_ITEMS = 90;
+/** KV allows 800 KiB per atomic; keep room for the batch record and the message. */
+const MAX_BATCH_BYTES = 600 * 1024;
+/** Per-request overhead counted against MAX_BATCH_BYTES besides the body (fields, key, metadata). */
+const RECORD_OVERHEAD_BYTES = 1024;
+/**
+ * Commits of one batch that KV may reject because a member's body was stored meanwhile; each
+ * retry drops the members found stored, so a batch needs more only if the same race repeats.
+ */
+const MAX_COMMIT_ATTEMPTS = 6;
+/** Commits allowed in flight at once: commit latency, not CPU, bounds a single stream. */
+const DEFAULT_MAX_IN_FLIGHT = 2;
+
+export type Committed =
+  /** Stored now; `batch` is null for a settled-on-arrival submission (ignored, quarantined). */
+  | { kind: "stored"; submission: Submission; batch: PendingBatch | null }
+  /** The same body was stored before (by this commit's neighbour or an earlier request). */
+  | { kind: "duplicate"; submission_id: string };
+
+export interface GroupCommitOptions {
+  /** Where a batch's queue message goes; null where KV has no queues. */
+  queue: BatchQueueOptions | null;
+  maxInFlight?: number;
+}
+
+interface Waiting {
+  submission: Submission;
+  resolve: (outcome: Committed) => void;
+  reject: (error: unknown) => void;
+  /** Requests with the same body in the same batch: answered as duplicates of this one. */
+  followers: Waiting[];
+}
+
+/**
+ * Coalesces concurrent `ingest` calls into shared atomic commits: whatever waits when a commit slot
+ * frees up goes into the next commit.
+ */
+export class IngestBatcher {
+  #waiting: Waiting[] = [];
+  #inFlight = 0;
+  #scheduled = false;
+  readonly #maxInFlight: number;
+
+  constructor(private readonly kv: Deno.Kv, private readonly options: GroupCommitOptions) {
+    this.#maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+  }
+
+  /** Stores a submission durably (or finds the earlier one with the same body). */
+  async ingest(submission: Submission): Promise<Committed> {
+    if ((submission.body?.length ?? 0) <= INLINE_BODY_LIMIT) return await this.#enqueue(submission);
+    const stored = await storeBodyChunks(this.kv, submission);
+    return stored ? await this.#enqueue(stored) : { kind: "duplicate", submission_id: submission.id };
+  }
+
+  #enqueue(submission: Submission): Promise<Committed> {
+    const { promise, resolve, reject } = Promise.withResolvers<Committed>();
+    this.#waiting.push({ submission, resolve, reject, followers: [] });
+    if (!this.#scheduled) {
+      // Let requests that arrive in the same turn join the same commit.
+      this.#scheduled = true;
+      queueMicrotask(() => {
+        this.#scheduled = false;
+        this.#pump();
+      });
+    }
+    return promise;
+  }
+
+  #pump(): void {
+    while (this.#waiting.length > 0 && this.#inFlight < this.#maxInFlight) {
+      const batch = this.#takeBatch();
+      this.#inFlight++;
+      this.#commit(batch).finally(() => {
+        this.#inFlight--;
+        this.#pump();
+      });
+    }
+  }
+
+  #takeBatch(): Waiting[] {
+    let bytes = 0;
+    let n = 0;
+    while (n < this.#waiting.length && n < MAX_BATCH_ITEMS) {
+      const size = (this.#waiting[n].submission.body?.length ?? 0) + RECORD_OVERHEAD_BYTES;
+      if (n > 0 && bytes + size > MAX_BATCH_BYTES) break;
+      bytes += size;
+      n++;
+    }
+    return this.#waiting.splice(0, n);
+  }
+
+  /** Commits a batch; never rejects: every member is answered (stored, duplicate or its own error). */
+  async #commit(batch: Waiting[]): Promise<void> {
+    let remaining = withFollowers(batch);
+    try {
+      for (let attempt = 1; remaining.length > 0; attempt++) {
+        if (await this.#tryCommit(remaining)) return;
+        // Some body was already stored: answer those as duplicates and commit the rest again.
+        remaining = await this.#answerStoredDuplicates(remaining);
+        if (attempt >= MAX_COMMIT_ATTEMPTS && remaining.length > 0) {
+          throw new Error("Could not store the submission batch: KV kept rejecting the commit.");
+        }
+      }
+    } catch (error) {
+      // A write KV refuses (a limit, a full disk) fails only the requests it belongs to: alone,
+      // each member finds out whether the reason is its own.
+      if (remaining.length === 1) return answerError(remaining[0], error);
+      await Promise.all(remaining.map((w) => this.#commit([w])));
+    }
+  }
+
+  /** One atomic commit of the batch; false when a member's key already existed (nothing written). */
+  async #tryCommit(members: Waiting[]): Promise<boolean> {
+    const batchId = newId();
+    const op = this.kv.atomic();
+    const refs: SubmissionRef[] = [];
+    for (const { submission: s } of members) {
+      // Set in place (no copy per request): the submission is this batcher's until answered.
+      s.batch_id = s.status === "pending" ? batchId : null;
+      // The id comes from the body: a stored submission under this key is this body's duplicate.
+      const key = submissionKey(s.client, s.id);
+      op.check({ key, versionstamp: null }).set(key, s);
+      if (s.status === "pending") refs.push([s.client, s.id]);
+    }
+    const batch = refs.length > 0 ? addPendingBatch(op, batchId, refs, this.options.queue) : null;
+    if (!(await op.commit()).ok) return false;
+    for (const w of members) answer(w, { kind: "stored", submission: w.submission, batch });
+    return true;
+  }
+
+  async #answerStoredDuplicates(members: Waiting[]): Promise<Waiting[]> {
+    const keys = members.map(({ submission: s }) => submissionKey(s.client, s.id));
+    const entries = await getAll(this.kv, keys);
+    return members.filter((w, i) => {
+      if (entries[i].versionstamp === null) return true;
+      answer(w, { kind: "duplicate", submission_id: w.submission.id });
+      return false;
+    });
+  }
+}
+
+/** Identical bodies in one batch: the first is committed, the others follow its answer. */
+function withFollowers(batch: Waiting[]): Waiting[] {
+  const leaders = new Map<string, Waiting>();
+  for (const w of batch) {
+    const id = `${w.submission.client}\u0000${w.submission.id}`;
+    const leader = leaders.get(id);
+    if (leader) leader.followers.push(w);
+    else leaders.set(id, w);
+  }
+  return [...leaders.values()];
+}
+
+function answer(w: Waiting, outcome: Committed): void {
+  w.resolve(outcome);
+  const submission_id = outcome.kind === "stored" ? outcome.submission.id : outcome.submission_id;
+  for (const f of w.followers) f.resolve({ kind: "duplicate", submission_id });
+}
+
+function answerError(w: Waiting, error: unknown): void {
+  w.reject(error);
+  for (const f of w.followers) f.reject(error);
+}
