@@ -14,9 +14,9 @@ const kv = await openKv(config.kvPath);
 const service = createService(kv, config, log);
 
 if (config.processingMode === "queue") listenQueue(kv, service.queueHandler);
-if (typeof Deno.cron === "function") {
-  Deno.cron("sweep pending submissions", "* * * * *", async () => void await service.sweeper.sweepOnce());
-}
+// Deno Deploy only runs crons registered at the top level, before Deno.serve: the sweeper also
+// re-drives batches an instance stopped mid-processing left behind.
+Deno.cron("sweep pending submissions", "* * * * *", async () => void await service.sweeper.sweepOnce());
 const stopSweeping = service.startSweeping();
 service.sweeper.sweepOnce().catch((error) => log.error("startup sweep failed", { error: String(error) }));
 

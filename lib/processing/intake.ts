@@ -12,6 +12,7 @@ import type { Logger } from "../log.ts";
 import type { BatchQueueOptions, PendingBatch } from "../store/batches.ts";
 import { type Committed, IngestBatcher } from "../store/group_commit.ts";
 import type { Processor } from "./processor.ts";
+import { IngestPressure } from "./ingest_pressure.ts";
 import { BatchScheduler } from "./scheduler.ts";
 
 /**
@@ -32,18 +33,28 @@ export class Intake {
   readonly scheduler: BatchScheduler;
   readonly #batcher: IngestBatcher;
   readonly #inline: boolean;
+  /** Queue mode: processing steps aside under a burst of ingest. */
+  readonly #pressure: IngestPressure | null;
   /** Processing started right after a commit, by batch: the batch's requests share it. */
   readonly #afterCommit = new Map<string, Promise<void>>();
 
   constructor(kv: Deno.Kv, processor: Processor, private readonly log: Logger, options: IntakeOptions) {
     this.#inline = options.mode === "inline";
-    this.scheduler = new BatchScheduler(kv, processor);
+    this.#pressure = this.#inline ? null : new IngestPressure();
+    const pressure = this.#pressure;
+    this.scheduler = new BatchScheduler(
+      kv,
+      processor,
+      pressure ? (at) => pressure.yieldToIngest(at) : undefined,
+    );
     this.#batcher = new IngestBatcher(kv, { queue: this.#inline ? null : options.queue });
   }
 
   /** Stores the submission durably (or finds the earlier one with the same body), then processes it. */
   async accept(submission: Submission): Promise<Committed> {
-    const committed = await this.#batcher.ingest(submission);
+    const committed = this.#pressure
+      ? await this.#pressure.during(() => this.#batcher.ingest(submission))
+      : await this.#batcher.ingest(submission);
     if (committed.kind === "stored" && committed.batch) {
       const processing = this.#processAfterCommit(committed.batch);
       if (this.#inline) await processing;

@@ -27,7 +27,11 @@ export interface BatchResult {
 interface Waiting {
   batch: PendingBatch;
   done: PromiseWithResolvers<BatchResult>;
+  queuedAt: number;
 }
+
+/** Called before each chunk of a run with when its oldest batch was queued (ms); may wait. */
+export type BeforeChunk = (oldestQueuedAt: number) => Promise<void>;
 
 const refId = (ref: SubmissionRef) => `${ref[0]}\u0000${ref[1]}`;
 
@@ -37,7 +41,11 @@ export class BatchScheduler {
   #byBatch = new Map<string, Promise<BatchResult>>();
   #loops = 0;
 
-  constructor(private readonly kv: Deno.Kv, private readonly processor: Processor) {}
+  constructor(
+    private readonly kv: Deno.Kv,
+    private readonly processor: Processor,
+    private readonly beforeChunk?: BeforeChunk,
+  ) {}
 
   /** Resolves once nothing is queued or running (for a clean shutdown). */
   async idle(): Promise<void> {
@@ -57,7 +65,7 @@ export class BatchScheduler {
     const existing = this.#byBatch.get(batch.id);
     if (existing) return existing;
     const done = Promise.withResolvers<BatchResult>();
-    this.#queue.push({ batch, done });
+    this.#queue.push({ batch, done, queuedAt: performance.now() });
     this.#queuedSubmissions += batch.refs.length;
     this.#byBatch.set(batch.id, done.promise);
     done.promise.catch(() => {});
@@ -74,6 +82,7 @@ export class BatchScheduler {
           const refs = run.flatMap((w) => w.batch.refs);
           const failures: ProcessResult["failures"] = [];
           for (let i = 0; i < refs.length; i += CHUNK) {
+            await this.beforeChunk?.(run[0].queuedAt);
             failures.push(...(await this.processor.process(refs.slice(i, i + CHUNK))).failures);
           }
           await this.#finish(run, failures);

@@ -64,3 +64,26 @@ Deno.test("batches processed in one run each get only their own failures; a fail
     kv.close();
   }
 });
+
+Deno.test("each chunk of a run first asks beforeChunk, with when its oldest batch was queued", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const asked: number[] = [];
+    const gate = Promise.withResolvers<void>();
+    const scheduler = new BatchScheduler(kv, new Processor(kv, memoryLogger()), async (at) => {
+      asked.push(at);
+      await gate.promise;
+    });
+    const before = performance.now();
+    const run = scheduler.run(await storedBatch(kv, "a", [["acme", "gone"]]));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(asked.length, 1);
+    assert.ok(asked[0] >= before && asked[0] <= performance.now());
+    assert.ok(await getPendingBatch(kv, "a"), "nothing was processed while the gate was closed");
+    gate.resolve();
+    assert.deepEqual(await run, { failures: [] });
+    assert.equal(await getPendingBatch(kv, "a"), null);
+  } finally {
+    kv.close();
+  }
+});

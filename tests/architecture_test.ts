@@ -1,0 +1,82 @@
+/**
+ * The layout rules the codebase promises (README "Layout"), checked on the source itself: KV is
+ * touched only in `lib/store/`, whose key layout lives in `keys.ts`; `domain/` imports nothing
+ * above it; signatures are verified with WebCrypto; the Deploy cron is registered at top level.
+ */
+import assert from "node:assert/strict";
+
+const ROOT = new URL("../", import.meta.url);
+
+async function sources(dir: string): Promise<{ path: string; text: string }[]> {
+  const out: { path: string; text: string }[] = [];
+  for await (const entry of Deno.readDir(new URL(dir, ROOT))) {
+    const path = `${dir}${entry.name}`;
+    if (entry.isDirectory) out.push(...await sources(`${path}/`));
+    else if (entry.name.endsWith(".ts")) {
+      out.push({ path, text: await Deno.readTextFile(new URL(path, ROOT)) });
+    }
+  }
+  return out;
+}
+
+const everything = async () => [
+  ...await sources("lib/"),
+  ...await sources("bench/"),
+  { path: "main.ts", text: await Deno.readTextFile(new URL("main.ts", ROOT)) },
+];
+
+/** A KV call: `kv.get(`, `this.kv.atomic(`, `kv2.list(` … */
+const KV_CALL = /\bkv\w*\.(get|getMany|list|set|delete|atomic|enqueue|listenQueue|watch)\(/;
+/** A key literal of one of the store's collections. */
+const KEY_LITERAL =
+  /\[\s*"(clients|client_secrets|client_pings|submissions|submission_body_chunks|pending_batches|dead_letters|jobs|jobs_by_event_id|job_redirects|contacts|contacts_by_email|healthz)"/;
+
+Deno.test("no KV call or raw key literal outside lib/store/, and no key literal in the store outside keys.ts", async () => {
+  const offenders: string[] = [];
+  for (const { path, text } of await everything()) {
+    const inStore = path.startsWith("lib/store/");
+    text.split("\n").forEach((line, i) => {
+      if (line.trim().startsWith("*") || line.trim().startsWith("//")) return;
+      if (!inStore && KV_CALL.test(line)) offenders.push(`${path}:${i + 1} KV call: ${line.trim()}`);
+      if (path !== "lib/store/keys.ts" && KEY_LITERAL.test(line)) {
+        offenders.push(`${path}:${i + 1} key literal: ${line.trim()}`);
+      }
+    });
+  }
+  assert.deepEqual(offenders, []);
+});
+
+Deno.test("domain/ imports only domain/ (and built-ins); calcom/ never imports the store, processing or http", async () => {
+  const offenders: string[] = [];
+  for (const { path, text } of await sources("lib/")) {
+    const imports = [...text.matchAll(/from "(\.[^"]+)"/g)].map((m) => m[1]);
+    for (const target of imports) {
+      const resolved = new URL(target, new URL(path, ROOT)).pathname.replace(
+        new URL("lib/", ROOT).pathname,
+        "",
+      );
+      if (path.startsWith("lib/domain/") && !resolved.startsWith("domain/")) {
+        offenders.push(`${path} → ${target}`);
+      }
+      if (path.startsWith("lib/calcom/") && /^(store|processing|http|admin)\//.test(resolved)) {
+        offenders.push(`${path} → ${target}`);
+      }
+    }
+  }
+  assert.deepEqual(offenders, []);
+});
+
+Deno.test("signatures are verified with WebCrypto, not hand-built HMAC states", async () => {
+  const text = await Deno.readTextFile(new URL("lib/calcom/signature.ts", ROOT));
+  assert.match(text, /crypto\.subtle\.verify\("HMAC"/);
+  assert.doesNotMatch(text, /node:crypto/);
+});
+
+Deno.test("the Deno.cron sweeper is registered at module top level of main.ts, not inside a block", async () => {
+  const lines = (await Deno.readTextFile(new URL("main.ts", ROOT))).split("\n");
+  const cron = lines.filter((l) => l.includes("Deno.cron("));
+  assert.equal(cron.length, 1, "one cron registration");
+  assert.match(cron[0], /^Deno\.cron\(/, "at column 0: not nested in an if, a function or a callback");
+  const serve = lines.findIndex((l) => l.includes("Deno.serve("));
+  assert.ok(lines.indexOf(cron[0]) < serve, "registered before Deno.serve starts");
+});
