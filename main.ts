@@ -4,14 +4,17 @@
  */
 import { readConfig } from "./lib/config.ts";
 import { jsonLogger } from "./lib/log.ts";
-import { createService } from "./lib/service.ts";
+import { createService, diskWatch } from "./lib/service.ts";
 import { openKv } from "./lib/store/kv.ts";
 import { listenQueue } from "./lib/store/queue.ts";
 
 const config = readConfig();
 const log = jsonLogger();
+// Free space is read before KV opens: on a full disk a reserve is given up first, so KV can open.
+const disk = diskWatch(config, log);
+disk?.prepareForOpen();
 const kv = await openKv(config.kvPath);
-const service = createService(kv, config, log);
+const service = createService(kv, config, log, disk);
 
 if (config.processingMode === "queue") listenQueue(kv, service.queueHandler);
 // Deno Deploy only runs crons registered at the top level, before Deno.serve: the sweeper also

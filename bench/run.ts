@@ -15,7 +15,7 @@ import { interpretBytes } from "../lib/calcom/normalize.ts";
 import { createSubmission } from "../lib/domain/submission.ts";
 import { jsonLogger } from "../lib/log.ts";
 import { createService } from "../lib/service.ts";
-import { putClient } from "../lib/store/clients.ts";
+import { clientGuard, putClient } from "../lib/store/clients.ts";
 import { noPendingBatches } from "../lib/store/batches.ts";
 import { countJobs, findJobIds } from "../lib/store/bookings.ts";
 import { IngestBatcher } from "../lib/store/group_commit.ts";
@@ -328,12 +328,14 @@ async function benchProcessing(n = 10_000) {
   const kv2 = await openKv(env.KV_PATH);
   const batcher = new IngestBatcher(kv2, { queue: { delayMs: 0 } });
   const corpus = signedCorpus(n, "proc");
+  const guard = await clientGuard(kv2, "bench");
   await Promise.all(corpus.map(async ([, body]) => {
     const bytes = new TextEncoder().encode(body);
     const receivedAt = new Date().toISOString();
     const interpretation = interpretBytes(bytes, receivedAt);
     await batcher.ingest(
       createSubmission({ slug: "bench", body: bytes, secretId: "bench", receivedAt, interpretation }),
+      guard,
     );
   }));
   const service = createService(kv2, readConfig((name) => env[name]), jsonLogger(() => {}));

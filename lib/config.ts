@@ -28,6 +28,10 @@ export interface Config {
   bodyTimeoutMs: number;
   /** Webhook body bytes held at once by requests in progress; past it large bodies get 503. */
   bodyBudgetBytes: number;
+  /** Free bytes where the KV file lives below which new deliveries get 503. */
+  diskFloorBytes: number;
+  /** Size of the reserve file given up for SQLite when space runs low. */
+  diskReserveBytes: number;
 }
 
 export const DEFAULT_KV_PATH = "./data/calcom-intake.sqlite3";
@@ -53,6 +57,8 @@ export function readConfig(get: (name: string) => string | undefined = (n) => De
     queueRetryDelayMs: integer(get, "QUEUE_RETRY_DELAY_MS", 30_000, 0, 86_400_000),
     bodyTimeoutMs: integer(get, "BODY_TIMEOUT_MS", 10_000, 100, 600_000),
     bodyBudgetBytes: integer(get, "BODY_BUDGET_MB", 64, 4, 4096) * 1024 * 1024,
+    diskFloorBytes: integer(get, "DISK_FLOOR_MB", 64, 0, 1_048_576) * 1024 * 1024,
+    diskReserveBytes: integer(get, "DISK_RESERVE_MB", 32, 0, 1_048_576) * 1024 * 1024,
   };
 }
 

@@ -19,6 +19,7 @@ import { createQueueHandler } from "./processing/queue.ts";
 import { Replayer } from "./processing/replay.ts";
 import { Sweeper } from "./processing/sweeper.ts";
 import { SigningKeyCache } from "./store/clients.ts";
+import { type DiskWatch, diskWatchFor } from "./store/disk.ts";
 import { checkKv } from "./store/kv.ts";
 
 /** Largest webhook body accepted. */
@@ -29,6 +30,8 @@ export interface Service {
   queueHandler: (message: unknown) => Promise<void>;
   intake: Intake;
   sweeper: Sweeper;
+  /** Free space of a local KV file (null where there is no disk to watch). */
+  disk: DiskWatch | null;
   admin: AdminOperations;
   /** Runs the sweeper every `sweepIntervalMs` until the returned function is called. */
   startSweeping: () => () => void;
@@ -39,11 +42,25 @@ export interface Service {
   idle: () => Promise<void>;
 }
 
-export function createService(kv: Deno.Kv, config: Config, log: Logger): Service {
+/** The disk watch for the configured KV (main.ts builds it before opening KV). */
+export function diskWatch(config: Config, log: Logger): DiskWatch | null {
+  return diskWatchFor(config.kvPath, {
+    floorBytes: config.diskFloorBytes,
+    reserveBytes: config.diskReserveBytes,
+  }, log);
+}
+
+export function createService(
+  kv: Deno.Kv,
+  config: Config,
+  log: Logger,
+  disk: DiskWatch | null = diskWatch(config, log),
+): Service {
   const processor = new Processor(kv, log);
   const intake = new Intake(kv, processor, log, {
     mode: config.processingMode,
     queue: { delayMs: config.queueRetryDelayMs, backoffSchedule: config.queueBackoffMs ?? undefined },
+    disk,
   });
   const sweeper = new Sweeper(kv, intake.scheduler, log, {
     graceMs: config.sweepGraceMs,
@@ -60,7 +77,20 @@ export function createService(kv: Deno.Kv, config: Config, log: Logger): Service
   const router = new Router();
   router.on("GET", "/healthz", async () => {
     await checkKv(kv);
-    return json(200, { ok: true, processing_mode: config.processingMode });
+    const storage = disk?.check() ?? null;
+    if (storage?.low) {
+      return json(503, {
+        ok: false,
+        status: "degraded",
+        processing_mode: config.processingMode,
+        problems: [{
+          code: "storage_low",
+          message: "Free disk space is below DISK_FLOOR_MB: new deliveries get 503 until space is freed.",
+        }],
+        storage,
+      });
+    }
+    return json(200, { ok: true, status: "ok", processing_mode: config.processingMode, storage });
   });
   router.on("POST", "/webhooks/calcom/:slug{/}?", webhookRoute({ kv, keys, intake, bodies }));
   registerAdminRoutes(router, admin, config.adminToken);
@@ -71,8 +101,10 @@ export function createService(kv: Deno.Kv, config: Config, log: Logger): Service
     queueHandler: createQueueHandler(kv, intake.scheduler, log),
     intake,
     sweeper,
+    disk,
     admin,
     startSweeping: () => {
+      disk?.start();
       const timer = setInterval(() => {
         sweeper.sweepOnce().catch((error) => log.error("sweep failed", { error: String(error) }));
       }, config.sweepIntervalMs);
@@ -81,6 +113,7 @@ export function createService(kv: Deno.Kv, config: Config, log: Logger): Service
     idle: async () => {
       await intake.idle();
       bodies.stop();
+      disk?.stop();
     },
   };
 }

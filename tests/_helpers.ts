@@ -287,3 +287,84 @@ export function found<T>(value: T | null | undefined, what = "value"): T {
   if (value === null || value === undefined) throw new Error(`expected ${what}, found none`);
   return value;
 }
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+/** `main.ts` running in its own process, as `deno task start` runs it (without the V8 flags). */
+export interface RunningMain {
+  url: string;
+  child: Deno.ChildProcess;
+  /** Every line it wrote to stdout so far. */
+  lines: string[];
+  exited: () => boolean;
+  /** Admin call with the test token; returns the status. */
+  admin: (method: string, path: string, body?: unknown) => Promise<number>;
+  /** Every item of a paginated admin listing. */
+  list: <P extends string>(path: P) => Promise<ListingOf<P>[]>;
+  /** Sends `signal` (SIGKILL included) and waits until the process is gone. */
+  stop: (signal: Deno.Signal) => Promise<void>;
+}
+
+export async function startMain(env: Record<string, string>): Promise<RunningMain> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "--allow-sys=statfs", MAIN],
+    env: { PORT: "0", ADMIN_TOKEN, ...env },
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  let exited = false;
+  child.status.then(() => (exited = true));
+  const lines: string[] = [];
+  const listening = Promise.withResolvers<string>();
+  // Keep reading stdout so the child never blocks on a full pipe.
+  const drained = (async () => {
+    let buffered = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      buffered += chunk;
+      const parts = buffered.split("\n");
+      buffered = parts.pop()!;
+      for (const line of parts) {
+        lines.push(line);
+        if (line.includes('"listening"')) listening.resolve(JSON.parse(line).url);
+      }
+    }
+    listening.reject(new Error(`main.ts exited before listening:\n${lines.join("\n")}`));
+  })();
+  const url = (await listening.promise).replace("0.0.0.0", "127.0.0.1");
+  const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
+  return {
+    url,
+    child,
+    lines,
+    exited: () => exited,
+    admin: async (method, path, body) => {
+      const res = await fetch(`${url}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      await res.body?.cancel();
+      return res.status;
+    },
+    list: async <P extends string>(path: P) => {
+      const items: ListingOf<P>[] = [];
+      let cursor: string | null = null;
+      do {
+        const res = await fetch(`${url}${path}?limit=500${cursor ? `&cursor=${cursor}` : ""}`, { headers });
+        const page: PageAnswer<ListingOf<P>> = await res.json();
+        items.push(...page.items);
+        cursor = page.cursor;
+      } while (cursor);
+      return items;
+    },
+    stop: async (signal) => {
+      try {
+        child.kill(signal);
+      } catch {
+        // Already gone.
+      }
+      await child.status;
+      await drained.catch(() => {});
+    },
+  };
+}

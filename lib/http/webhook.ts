@@ -14,7 +14,7 @@ import { interpretBytes } from "../calcom/normalize.ts";
 import { createSubmission } from "../domain/submission.ts";
 import { HttpError } from "../errors.ts";
 import type { Intake } from "../processing/intake.ts";
-import { recordPing, type SigningKeyCache, SLUG_PATTERN } from "../store/clients.ts";
+import { ClientGoneError, recordPing, type SigningKeyCache, SLUG_PATTERN } from "../store/clients.ts";
 import { nowIso } from "../time.ts";
 import type { BodyReader } from "./body.ts";
 import type { Handler } from "./context.ts";
@@ -50,6 +50,7 @@ export function webhookRoute(deps: WebhookDeps): Handler {
     if (!SLUG_PATTERN.test(slug)) throw unknownClient(slug);
     const client = await deps.keys.get(slug);
     if (!client) throw unknownClient(slug);
+    deps.intake.ensureAccepting();
 
     return await deps.bodies.with(ctx.req, async (body) => {
       const receivedAt = nowIso();
@@ -80,7 +81,9 @@ export function webhookRoute(deps: WebhookDeps): Handler {
 
       const submission = createSubmission({ slug, body, secretId, receivedAt, interpretation });
       ctx.trigger = submission.event_type || null;
-      const outcome = await deps.intake.accept(submission);
+      const outcome = await deps.intake.accept(submission, client.guard).catch((error) => {
+        throw error instanceof ClientGoneError ? unknownClient(slug) : error;
+      });
       if (outcome.kind === "duplicate") {
         ctx.submissionId = outcome.submission_id;
         return json(200, { submission_id: outcome.submission_id, duplicate: true });

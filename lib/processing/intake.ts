@@ -10,6 +10,9 @@
 import type { Submission } from "../domain/submission.ts";
 import type { Logger } from "../log.ts";
 import type { BatchQueueOptions, PendingBatch } from "../store/batches.ts";
+import { HttpError } from "../errors.ts";
+import type { ClientGuard } from "../store/clients.ts";
+import { type DiskWatch, isDiskFull } from "../store/disk.ts";
 import { type Committed, IngestBatcher } from "../store/group_commit.ts";
 import type { Processor } from "./processor.ts";
 import { IngestPressure } from "./ingest_pressure.ts";
@@ -26,6 +29,8 @@ export interface IntakeOptions {
   mode: "queue" | "inline";
   /** The batches' queue messages (queue mode). */
   queue: BatchQueueOptions | null;
+  /** Free space of a local KV file: below its floor new deliveries are refused. */
+  disk?: DiskWatch | null;
 }
 
 export class Intake {
@@ -37,9 +42,11 @@ export class Intake {
   readonly #pressure: IngestPressure | null;
   /** Processing started right after a commit, by batch: the batch's requests share it. */
   readonly #afterCommit = new Map<string, Promise<void>>();
+  readonly #disk: DiskWatch | null;
 
   constructor(kv: Deno.Kv, processor: Processor, private readonly log: Logger, options: IntakeOptions) {
     this.#inline = options.mode === "inline";
+    this.#disk = options.disk ?? null;
     this.#pressure = this.#inline ? null : new IngestPressure();
     const pressure = this.#pressure;
     this.scheduler = new BatchScheduler(
@@ -50,16 +57,31 @@ export class Intake {
     this.#batcher = new IngestBatcher(kv, { queue: this.#inline ? null : options.queue });
   }
 
-  /** Stores the submission durably (or finds the earlier one with the same body), then processes it. */
-  async accept(submission: Submission): Promise<Committed> {
-    const committed = this.#pressure
-      ? await this.#pressure.during(() => this.#batcher.ingest(submission))
-      : await this.#batcher.ingest(submission);
+  /**
+   * Stores the submission durably (or finds the earlier one with the same body), then processes
+   * it. Rejects with ClientGoneError when the client was deleted after `guard` was read.
+   */
+  async accept(submission: Submission, guard: ClientGuard): Promise<Committed> {
+    this.ensureAccepting();
+    const ingest = () => this.#batcher.ingest(submission, guard);
+    let committed: Committed;
+    try {
+      committed = this.#pressure ? await this.#pressure.during(ingest) : await ingest();
+    } catch (error) {
+      if (!isDiskFull(error)) throw error;
+      this.#disk?.check();
+      throw storageLow();
+    }
     if (committed.kind === "stored" && committed.batch) {
       const processing = this.#processAfterCommit(committed.batch);
       if (this.#inline) await processing;
     }
     return committed;
+  }
+
+  /** Throws a 503 while new deliveries cannot be stored (low disk); cheap enough to call per request. */
+  ensureAccepting(): void {
+    if (this.#disk?.low()) throw storageLow();
   }
 
   /** Resolves when processing started in this process has finished. */
@@ -89,4 +111,13 @@ export class Intake {
     const first = await this.scheduler.run(batch);
     if (first.failures.length > 0) await this.scheduler.run(batch);
   }
+}
+
+function storageLow(): HttpError {
+  return new HttpError(
+    503,
+    "storage_low",
+    "The service is low on disk space and is not storing new deliveries; it accepts them again by itself once space is freed. Stored work is still being processed.",
+    { "retry-after": "60" },
+  );
 }

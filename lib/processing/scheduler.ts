@@ -81,11 +81,16 @@ export class BatchScheduler {
         try {
           const refs = run.flatMap((w) => w.batch.refs);
           const failures: ProcessResult["failures"] = [];
+          // A run that fits one chunk can delete its batch records in its processing commit.
+          const settlesBatches = refs.length <= CHUNK ? run.map((w) => w.batch.id) : undefined;
+          let batchesDeleted = false;
           for (let i = 0; i < refs.length; i += CHUNK) {
             await this.beforeChunk?.(run[0].queuedAt);
-            failures.push(...(await this.processor.process(refs.slice(i, i + CHUNK))).failures);
+            const part = await this.processor.process(refs.slice(i, i + CHUNK), { settlesBatches });
+            failures.push(...part.failures);
+            batchesDeleted = part.batchesDeleted;
           }
-          await this.#finish(run, failures);
+          await this.#finish(run, failures, batchesDeleted);
         } catch (error) {
           for (const w of run) {
             this.#byBatch.delete(w.batch.id);
@@ -112,10 +117,10 @@ export class BatchScheduler {
   }
 
   /** Hands each batch its own failures, and drops the records of batches with none (all settled). */
-  async #finish(run: Waiting[], failures: ProcessResult["failures"]): Promise<void> {
+  async #finish(run: Waiting[], failures: ProcessResult["failures"], batchesDeleted: boolean): Promise<void> {
     const failed = new Set(failures.map((f) => refId(f.ref)));
     const settled = run.filter(({ batch }) => !batch.refs.some((r) => failed.has(refId(r))));
-    await deletePendingBatches(this.kv, settled.map((w) => w.batch.id));
+    if (!batchesDeleted) await deletePendingBatches(this.kv, settled.map((w) => w.batch.id));
     for (const { batch, done } of run) {
       const mine = new Set(batch.refs.map(refId));
       // Forgotten before resolving, so a caller can run the batch again at once.

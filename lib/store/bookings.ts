@@ -73,9 +73,18 @@ export async function planSubmission(
   return plan;
 }
 
-/** Commits several plans in one atomic; false when any check failed (nothing was written). */
-export async function commitPlans(kv: Deno.Kv, plans: readonly Plan[]): Promise<boolean> {
-  return (await plansOp(kv, plans).commit()).ok;
+/**
+ * Commits several plans in one atomic (with `alsoDelete`, e.g. the records of batches this commit
+ * settles); false when any check failed (nothing was written).
+ */
+export async function commitPlans(
+  kv: Deno.Kv,
+  plans: readonly Plan[],
+  alsoDelete: readonly Deno.KvKey[] = [],
+): Promise<boolean> {
+  const op = plansOp(kv, plans);
+  for (const key of alsoDelete) op.delete(key);
+  return (await op.commit()).ok;
 }
 
 function plansOp(kv: Deno.Kv, plans: readonly Plan[]): Deno.AtomicOperation {

@@ -5,6 +5,7 @@
  */
 import { importSigningKey, type SigningKey } from "../calcom/signature.ts";
 import {
+  clientGenerationKey,
   clientKey,
   clientPingKey,
   clientSecretKey,
@@ -27,6 +28,36 @@ export interface ClientSecret {
   id: string;
   secret: string;
   created_at: string;
+}
+
+/** Which life of a slug a client record belongs to; `deleted_at` marks a deleted one. */
+export interface ClientGeneration {
+  id: string;
+  deleted_at: string | null;
+}
+
+/**
+ * What an intake commit checks for its client: the generation entry as it was when the client's
+ * keys were read. A delete (or re-create) changes its versionstamp, and the commit fails.
+ */
+export interface ClientGuard {
+  slug: string;
+  key: Deno.KvKey;
+  versionstamp: string | null;
+}
+
+/** The guard for a client as it is now (tools that store submissions outside the webhook route). */
+export async function clientGuard(kv: Deno.Kv, slug: string): Promise<ClientGuard> {
+  const generation = await kv.get(clientGenerationKey(slug));
+  return { slug, key: generation.key, versionstamp: generation.versionstamp };
+}
+
+/** Thrown by an intake commit whose client was deleted (or re-created) after its keys were read. */
+export class ClientGoneError extends Error {
+  constructor(readonly slug: string) {
+    super(`Client "${slug}" was deleted while the delivery was being stored.`);
+    this.name = "ClientGoneError";
+  }
 }
 
 export interface ClientPing {
@@ -104,6 +135,10 @@ export async function putClient(
       }
       : { slug, name: input.name ?? null, created_at: now, updated_at: now };
     const op = kv.atomic().check(existing).set(clientKey(slug), client);
+    if (!existing.value) {
+      const generation: ClientGeneration = { id: newId(), deleted_at: null };
+      op.set(clientGenerationKey(slug), generation);
+    }
     let secret: ClientSecret | null = null;
     if (!existing.value || input.secret) {
       const value = input.secret ?? generateSecret();
@@ -158,8 +193,12 @@ export async function removeSecret(kv: Deno.Kv, slug: string, secretId: string):
 export async function deleteClient(kv: Deno.Kv, slug: string): Promise<boolean> {
   const existing = await kv.get<Client>(clientKey(slug));
   if (!existing.value) return false;
-  // The client key goes first so webhooks stop being accepted before the data is removed.
-  await kv.atomic().check(existing).delete(clientKey(slug)).delete(clientPingKey(slug)).commit();
+  // The client goes first, with a tombstone generation: from this commit on no delivery for it is
+  // stored (intake commits check the generation), so nothing of it can come back.
+  const tombstone: ClientGeneration = { id: newId(), deleted_at: nowIso() };
+  const gone = await kv.atomic().check(existing).delete(clientKey(slug)).delete(clientPingKey(slug))
+    .set(clientGenerationKey(slug), tombstone).commit();
+  if (!gone.ok) return await deleteClient(kv, slug);
   for (const prefix of perClientPrefixes(slug)) {
     let op = kv.atomic();
     let n = 0;
@@ -182,6 +221,8 @@ export async function recordPing(kv: Deno.Kv, slug: string, ping: ClientPing): P
 export interface SigningKeys {
   client: Client;
   keys: { id: string; key: SigningKey }[];
+  /** What an intake commit for this client checks. */
+  guard: ClientGuard;
 }
 
 /**
@@ -197,8 +238,12 @@ export class SigningKeyCache {
   async get(slug: string): Promise<SigningKeys | null> {
     const cached = this.#cache.get(slug);
     if (cached && performance.now() - cached.checkedAt < this.ttlMs) return cached.keys;
-    const entry = await this.kv.get<Client>(clientKey(slug));
-    if (!entry.value) {
+    // One read for both: the guard must belong to the client record it was read with.
+    const [entry, generation] = await this.kv.getMany<[Client, ClientGeneration]>([
+      clientKey(slug),
+      clientGenerationKey(slug),
+    ]);
+    if (!entry.value || generation.value?.deleted_at) {
       this.#cache.delete(slug);
       return null;
     }
@@ -208,6 +253,7 @@ export class SigningKeyCache {
     }
     const secrets = await Array.fromAsync(this.kv.list<ClientSecret>({ prefix: clientSecretsPrefix(slug) }));
     const keys: SigningKeys = {
+      guard: { slug, key: generation.key, versionstamp: generation.versionstamp },
       client: entry.value,
       keys: await Promise.all(
         secrets.map(async (s) => ({ id: s.value.id, key: await importSigningKey(s.value.secret) })),

@@ -9,11 +9,15 @@ import type { Submission } from "../domain/submission.ts";
 import { newId } from "../domain/ids.ts";
 import { addPendingBatch, type BatchQueueOptions, type PendingBatch, type SubmissionRef } from "./batches.ts";
 import { submissionKey } from "./keys.ts";
+import { ClientGoneError, type ClientGuard } from "./clients.ts";
 import { getAll } from "./kv.ts";
 import { INLINE_BODY_LIMIT, storeBodyChunks } from "./submissions.ts";
 
-/** KV allows 100 checks per atomic; each request uses one (its submission key must be new). */
-const MAX_BATCH_ITEMS = 90;
+/**
+ * KV allows 100 checks per atomic: each request uses one (its submission key must be new) and each
+ * client in the batch one (its generation: not deleted meanwhile).
+ */
+const MAX_BATCH_CHECKS = 99;
 /** KV allows 800 KiB per atomic; keep room for the batch record and the message. */
 const MAX_BATCH_BYTES = 600 * 1024;
 /** Per-request overhead counted against MAX_BATCH_BYTES besides the body (fields, key, metadata). */
@@ -40,6 +44,7 @@ export interface GroupCommitOptions {
 
 interface Waiting {
   submission: Submission;
+  guard: ClientGuard;
   resolve: (outcome: Committed) => void;
   reject: (error: unknown) => void;
   /** Requests with the same body in the same batch: answered as duplicates of this one. */
@@ -60,16 +65,19 @@ export class IngestBatcher {
     this.#maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
   }
 
-  /** Stores a submission durably (or finds the earlier one with the same body). */
-  async ingest(submission: Submission): Promise<Committed> {
-    if ((submission.body?.length ?? 0) <= INLINE_BODY_LIMIT) return await this.#enqueue(submission);
+  /**
+   * Stores a submission durably (or finds the earlier one with the same body), as long as its
+   * client is still the one `guard` was read from; otherwise rejects with ClientGoneError.
+   */
+  async ingest(submission: Submission, guard: ClientGuard): Promise<Committed> {
+    if ((submission.body?.length ?? 0) <= INLINE_BODY_LIMIT) return await this.#enqueue(submission, guard);
     const stored = await storeBodyChunks(this.kv, submission);
-    return stored ? await this.#enqueue(stored) : { kind: "duplicate", submission_id: submission.id };
+    return stored ? await this.#enqueue(stored, guard) : { kind: "duplicate", submission_id: submission.id };
   }
 
-  #enqueue(submission: Submission): Promise<Committed> {
+  #enqueue(submission: Submission, guard: ClientGuard): Promise<Committed> {
     const { promise, resolve, reject } = Promise.withResolvers<Committed>();
-    this.#waiting.push({ submission, resolve, reject, followers: [] });
+    this.#waiting.push({ submission, guard, resolve, reject, followers: [] });
     if (!this.#scheduled) {
       // Let requests that arrive in the same turn join the same commit.
       this.#scheduled = true;
@@ -95,10 +103,14 @@ export class IngestBatcher {
   #takeBatch(): Waiting[] {
     let bytes = 0;
     let n = 0;
-    while (n < this.#waiting.length && n < MAX_BATCH_ITEMS) {
-      const size = (this.#waiting[n].submission.body?.length ?? 0) + RECORD_OVERHEAD_BYTES;
-      if (n > 0 && bytes + size > MAX_BATCH_BYTES) break;
+    const clients = new Set<string>();
+    while (n < this.#waiting.length) {
+      const w = this.#waiting[n];
+      const size = (w.submission.body?.length ?? 0) + RECORD_OVERHEAD_BYTES;
+      const checks = n + 1 + clients.size + (clients.has(w.guard.slug) ? 0 : 1);
+      if (n > 0 && (bytes + size > MAX_BATCH_BYTES || checks > MAX_BATCH_CHECKS)) break;
       bytes += size;
+      clients.add(w.guard.slug);
       n++;
     }
     return this.#waiting.splice(0, n);
@@ -110,8 +122,8 @@ export class IngestBatcher {
     try {
       for (let attempt = 1; remaining.length > 0; attempt++) {
         if (await this.#tryCommit(remaining)) return;
-        // Some body was already stored: answer those as duplicates and commit the rest again.
-        remaining = await this.#answerStoredDuplicates(remaining);
+        // A client was deleted, or some body was already stored: answer those and commit the rest again.
+        remaining = await this.#answerStoredDuplicates(await this.#refuseGoneClients(remaining));
         if (attempt >= MAX_COMMIT_ATTEMPTS && remaining.length > 0) {
           throw new Error("Could not store the submission batch: KV kept rejecting the commit.");
         }
@@ -129,6 +141,8 @@ export class IngestBatcher {
     const batchId = newId();
     const op = this.kv.atomic();
     const refs: SubmissionRef[] = [];
+    const guards = new Map(members.map((w) => [w.guard.slug, w.guard]));
+    for (const g of guards.values()) op.check({ key: g.key, versionstamp: g.versionstamp });
     for (const { submission: s } of members) {
       // Set in place (no copy per request): the submission is this batcher's until answered.
       s.batch_id = s.status === "pending" ? batchId : null;
@@ -141,6 +155,19 @@ export class IngestBatcher {
     if (!(await op.commit()).ok) return false;
     for (const w of members) answer(w, { kind: "stored", submission: w.submission, batch });
     return true;
+  }
+
+  /** Members whose client's generation changed (deleted, or re-created) are refused, not stored. */
+  async #refuseGoneClients(members: Waiting[]): Promise<Waiting[]> {
+    const guards = [...new Map(members.map((w) => [w.guard.slug, w.guard])).values()];
+    const now = await getAll(this.kv, guards.map((g) => g.key));
+    const gone = new Set(guards.filter((g, i) => now[i].versionstamp !== g.versionstamp).map((g) => g.slug));
+    if (gone.size === 0) return members;
+    return members.filter((w) => {
+      if (!gone.has(w.guard.slug)) return true;
+      answerError(w, new ClientGoneError(w.guard.slug));
+      return false;
+    });
   }
 
   async #answerStoredDuplicates(members: Waiting[]): Promise<Waiting[]> {

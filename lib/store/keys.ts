@@ -16,6 +16,13 @@ export const clientsPrefix = () => ["clients"] as const;
 export const clientSecretKey = (slug: Slug, secretId: string) => ["client_secrets", slug, secretId] as const;
 export const clientSecretsPrefix = (slug: Slug) => ["client_secrets", slug] as const;
 
+/**
+ * `["client_generations", slug]` → ClientGeneration: rewritten when a client is created and when
+ * it is deleted (a tombstone), never otherwise. Every intake commit checks it, so a delivery
+ * accepted for a client that is deleted meanwhile is refused instead of coming back.
+ */
+export const clientGenerationKey = (slug: Slug) => ["client_generations", slug] as const;
+
 /** `["client_pings", slug]` → the last Cal.com "Ping test" seen for a client. */
 export const clientPingKey = (slug: Slug) => ["client_pings", slug] as const;
 

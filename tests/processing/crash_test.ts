@@ -6,75 +6,7 @@ import assert from "node:assert/strict";
 import { signBody } from "../../lib/calcom/signature.ts";
 import { putClient } from "../../lib/store/clients.ts";
 import { openKv } from "../../lib/store/kv.ts";
-import {
-  ADMIN_TOKEN,
-  bookingCreated,
-  FIXTURE_SECRET,
-  type ListingOf,
-  type PageAnswer,
-  type SubmissionView,
-  withTempDir,
-} from "../_helpers.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-
-interface Running {
-  url: string;
-  child: Deno.ChildProcess;
-  drained: Promise<void>;
-}
-
-async function start(kvPath: string): Promise<Running> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", MAIN],
-    env: {
-      KV_PATH: kvPath,
-      PORT: "0",
-      ADMIN_TOKEN,
-      SWEEP_GRACE_MS: "1000",
-      SWEEP_INTERVAL_MS: "300",
-    },
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const { promise: listening, resolve } = Promise.withResolvers<string>();
-  // Keep reading stdout so the child never blocks on a full pipe.
-  const drained = (async () => {
-    let buffered = "";
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-      buffered += chunk;
-      const lines = buffered.split("\n");
-      buffered = lines.pop()!;
-      for (const line of lines) if (line.includes('"listening"')) resolve(JSON.parse(line).url);
-    }
-  })();
-  const url = (await listening).replace("0.0.0.0", "127.0.0.1");
-  return { url, child, drained };
-}
-
-async function stop(running: Running, signal: Deno.Signal): Promise<void> {
-  try {
-    running.child.kill(signal);
-  } catch {
-    // Already gone (the SIGKILL case).
-  }
-  await running.child.status;
-  await running.drained;
-}
-
-async function adminList<P extends string>(url: string, path: P): Promise<ListingOf<P>[]> {
-  const items: ListingOf<P>[] = [];
-  let cursor: string | null = null;
-  do {
-    const res: Response = await fetch(`${url}${path}?limit=500${cursor ? `&cursor=${cursor}` : ""}`, {
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
-    });
-    const body: PageAnswer<ListingOf<P>> = await res.json();
-    items.push(...body.items);
-    cursor = body.cursor;
-  } while (cursor);
-  return items;
-}
+import { bookingCreated, FIXTURE_SECRET, startMain, type SubmissionView, withTempDir } from "../_helpers.ts";
 
 Deno.test("SIGKILL mid-load, restart: every 2xx ends processed, nothing doubled, nothing lost", async () => {
   await withTempDir(async (dir) => {
@@ -89,7 +21,8 @@ Deno.test("SIGKILL mid-load, restart: every 2xx ends processed, nothing doubled,
     );
     const signatures = await Promise.all(bodies.map((b) => signBody(FIXTURE_SECRET, b)));
 
-    const first = await start(kvPath);
+    const env = { KV_PATH: kvPath, SWEEP_GRACE_MS: "1000", SWEEP_INTERVAL_MS: "300" };
+    const first = await startMain(env);
     const accepted = new Map<string, string>();
     let answered = 0;
     const killAfter = 150;
@@ -108,16 +41,16 @@ Deno.test("SIGKILL mid-load, restart: every 2xx ends processed, nothing doubled,
       }
     });
     await Promise.all(sends);
-    await stop(first, "SIGKILL");
+    await first.stop("SIGKILL");
     assert.ok(accepted.size >= killAfter - 1, `only ${accepted.size} were accepted before the kill`);
     assert.ok(accepted.size < bodies.length, "the kill happened in the middle of the load");
 
-    const second = await start(kvPath);
+    const second = await startMain(env);
     try {
       const deadline = Date.now() + 60_000;
       let submissions: SubmissionView[] = [];
       while (Date.now() < deadline) {
-        submissions = await adminList(second.url, "/admin/clients/acme/submissions");
+        submissions = await second.list("/admin/clients/acme/submissions");
         const byId = new Map(submissions.map((s) => [s.id, s.status]));
         const acceptedDone = [...accepted.values()].every((id) => byId.get(id) === "processed");
         if (acceptedDone && submissions.every((s) => s.status === "processed")) break;
@@ -136,17 +69,17 @@ Deno.test("SIGKILL mid-load, restart: every 2xx ends processed, nothing doubled,
         "stored but unanswered ones are processed too",
       );
 
-      const jobs = await adminList(second.url, "/admin/clients/acme/jobs");
+      const jobs = await second.list("/admin/clients/acme/jobs");
       const uids = jobs.map((j) => j.calcom_event_id);
       assert.equal(new Set(uids).size, uids.length, "no Job is doubled");
       assert.equal(jobs.length, submissions.length, "one Job per stored booking");
       for (const uid of accepted.keys()) assert.ok(uids.includes(uid), `Job for ${uid} is missing`);
 
-      const contacts = await adminList(second.url, "/admin/clients/acme/contacts");
+      const contacts = await second.list("/admin/clients/acme/contacts");
       const emails = contacts.map((c) => c.email);
       assert.equal(new Set(emails).size, emails.length, "no Contact is doubled");
     } finally {
-      await stop(second, "SIGTERM");
+      await second.stop("SIGTERM");
     }
   });
 });

@@ -3,6 +3,7 @@ import { deadLetterKey, jobKey, pendingBatchKey, submissionKey } from "../../lib
 import { interpretBytes } from "../../lib/calcom/normalize.ts";
 import { createSubmission, type Submission } from "../../lib/domain/submission.ts";
 import type { DeadLetter, ProcessBatchMessage } from "../../lib/store/batches.ts";
+import { clientGuard } from "../../lib/store/clients.ts";
 import { IngestBatcher } from "../../lib/store/group_commit.ts";
 import type { ReplaySummary } from "../../lib/processing/replay.ts";
 import {
@@ -112,7 +113,7 @@ Deno.test("the sweeper processes batches left pending by a crash", async () => {
       const receivedAt = new Date().toISOString();
       const interpretation = interpretBytes(body, receivedAt);
       const submission = createSubmission({ slug: "acme", body, secretId: "s", receivedAt, interpretation });
-      assert.equal((await crashed.ingest(submission)).kind, "stored");
+      assert.equal((await crashed.ingest(submission, await clientGuard(server.kv, "acme"))).kind, "stored");
     }
     const pending = await listAll(server, "/admin/clients/acme/submissions?status=pending");
     assert.equal(pending.length, 2);

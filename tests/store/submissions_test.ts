@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createSubmission, emptyFields, type Submission } from "../../lib/domain/submission.ts";
+import { clientGuard } from "../../lib/store/clients.ts";
 import { IngestBatcher } from "../../lib/store/group_commit.ts";
 import { getSubmission, readBody } from "../../lib/store/submissions.ts";
 
@@ -19,11 +20,14 @@ Deno.test("group commit: a stored duplicate in the batch does not fail the other
   const kv = await Deno.openKv(":memory:");
   try {
     const batcher = new IngestBatcher(kv, { queue: null });
-    const earlier = await batcher.ingest(submission("A"));
+    const guard = await clientGuard(kv, "acme");
+    const earlier = await batcher.ingest(submission("A"), guard);
     assert.equal(earlier.kind, "stored");
 
     // Offered in the same turn, so they share one commit whose first attempt fails on A's submission key.
-    const [a, b1, c, b2] = await Promise.all(["A", "B", "C", "B"].map((t) => batcher.ingest(submission(t))));
+    const [a, b1, c, b2] = await Promise.all(
+      ["A", "B", "C", "B"].map((t) => batcher.ingest(submission(t), guard)),
+    );
     assert.deepEqual(a, {
       kind: "duplicate",
       submission_id: earlier.kind === "stored" && earlier.submission.id,
@@ -53,12 +57,13 @@ Deno.test("a body too large for one KV value is stored in chunks and read back b
     const batcher = new IngestBatcher(kv, { queue: null });
     const noise = crypto.getRandomValues(new Uint8Array(65_536));
     const body = new Uint8Array(900_000).map((_, i) => noise[(i * 7) % noise.length] ^ (i & 0xff));
-    const outcome = await batcher.ingest(submission(body));
+    const guard = await clientGuard(kv, "acme");
+    const outcome = await batcher.ingest(submission(body), guard);
     assert.equal(outcome.kind, "stored");
     const stored = await getSubmission(kv, "acme", outcome.kind === "stored" ? outcome.submission.id : "");
     assert.ok(stored && stored.body === null && stored.body_chunks > 1);
     assert.deepEqual(await readBody(kv, stored!), body);
-    assert.deepEqual(await batcher.ingest(submission(body)), {
+    assert.deepEqual(await batcher.ingest(submission(body), guard), {
       kind: "duplicate",
       submission_id: stored!.id,
     });

@@ -1,0 +1,171 @@
+/**
+ * Free space where the KV file lives. Below a floor the service stops taking new deliveries
+ * (answering 503) while it keeps processing what is stored, and returns to normal by itself once
+ * space comes back. Two reserve files beside the KV file hold space for SQLite, whatever else
+ * fills the disk: `<kv file>.reserve` is given up the moment space runs low, so SQLite has room to
+ * finish processing, check-point its WAL and run the queue (Deno KV treats a failed queue write as
+ * fatal); `<kv file>.reserve-startup` is given up only when the service starts on a low disk, so
+ * KV can open (it writes on open) after a restart on a full disk. Both come back with the space.
+ * Only local KV files have a disk to watch.
+ */
+import { statfsSync } from "node:fs";
+import type { Logger } from "../log.ts";
+import { isRemoteKvPath } from "./kv.ts";
+
+/** How often free space is read in the background (it is also read, at most this often, on demand). */
+const CHECK_INTERVAL_MS = 1000;
+const ON_DEMAND_MIN_INTERVAL_MS = 100;
+/** Leaving the low state needs this much more than the floor (plus the reserve), so it does not flap. */
+const RECOVERY_MARGIN = 1.5;
+
+export interface DiskLimits {
+  /** Below this many free bytes new deliveries are refused. */
+  floorBytes: number;
+  /** Size of the reserve file given up when space runs low. */
+  reserveBytes: number;
+}
+
+export interface DiskState {
+  low: boolean;
+  free_bytes: number | null;
+  floor_bytes: number;
+}
+
+export class DiskWatch {
+  #low = false;
+  #free: number | null = null;
+  #checkedAt = -Infinity;
+  #unreadable = false;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  readonly #dir: string;
+  readonly #reserve: string;
+  readonly #startupReserve: string;
+
+  constructor(kvPath: string, private readonly limits: DiskLimits, private readonly log: Logger) {
+    this.#dir = kvPath.includes("/") ? kvPath.slice(0, kvPath.lastIndexOf("/")) || "/" : ".";
+    this.#reserve = `${kvPath}.reserve`;
+    this.#startupReserve = `${kvPath}.reserve-startup`;
+  }
+
+  /** Reads free space now (and gives up or restores the reserve); call before opening KV too. */
+  check(): DiskState {
+    this.#checkedAt = performance.now();
+    try {
+      const { bavail, bsize } = statfsSync(this.#dir);
+      this.#free = Number(bavail) * Number(bsize);
+      this.#unreadable = false;
+    } catch (error) {
+      // The folder is not there (yet), or no permission to read free space (`--allow-sys=statfs`).
+      if (!this.#unreadable) {
+        this.#unreadable = true;
+        this.log.warn("free disk space cannot be read; the storage floor is not enforced", {
+          error: String(error),
+        });
+      }
+      this.#free = null;
+      return this.state;
+    }
+    const { floorBytes, reserveBytes } = this.limits;
+    if (!this.#low && this.#free < floorBytes) {
+      this.#low = true;
+      const released = release(this.#reserve);
+      this.log.warn("storage low: new deliveries are refused until space comes back", {
+        free_bytes: this.#free,
+        floor_bytes: floorBytes,
+        reserve_released: released,
+      });
+    } else if (this.#low && this.#free >= floorBytes * RECOVERY_MARGIN + reserveBytes) {
+      this.#low = false;
+      this.#restoreReserves();
+      this.log.info("storage recovered: deliveries are accepted again", { free_bytes: this.#free });
+    } else if (!this.#low && this.#free >= floorBytes + reserveBytes) {
+      this.#restoreReserves();
+    }
+    return this.state;
+  }
+
+  /** Before opening KV: reads free space, and on a low disk also gives up the startup reserve. */
+  prepareForOpen(): DiskState {
+    const state = this.check();
+    if (state.low && release(this.#startupReserve)) {
+      this.log.warn("started on a low disk: the startup reserve was given up so KV can open", {
+        free_bytes: state.free_bytes,
+      });
+    }
+    return state;
+  }
+
+  get state(): DiskState {
+    return { low: this.#low, free_bytes: this.#free, floor_bytes: this.limits.floorBytes };
+  }
+
+  /** True while space is below the floor (read again when the last reading is older than 100 ms). */
+  low(): boolean {
+    if (performance.now() - this.#checkedAt >= ON_DEMAND_MIN_INTERVAL_MS) this.check();
+    return this.#low;
+  }
+
+  /** Checks in the background until `stop`. */
+  start(): void {
+    if (this.#timer !== undefined) return;
+    this.#timer = setInterval(() => this.check(), CHECK_INTERVAL_MS);
+    Deno.unrefTimer(Number(this.#timer));
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Writes the reserve files (half the reserve each) where missing; no space after all is harmless. */
+  #restoreReserves(): void {
+    const half = Math.floor(this.limits.reserveBytes / 2);
+    if (half <= 0) return;
+    for (const path of [this.#reserve, this.#startupReserve]) writeReserve(path, half);
+  }
+}
+
+function release(path: string): boolean {
+  try {
+    Deno.removeSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function writeReserve(path: string, size: number): void {
+  try {
+    if (Deno.statSync(path).size >= size) return;
+  } catch {
+    // Missing: write it.
+  }
+  try {
+    const file = Deno.openSync(path, { write: true, create: true });
+    try {
+      // Real blocks, not a sparse file: the point is that the space is taken.
+      const chunk = new Uint8Array(Math.min(size, 1024 * 1024));
+      for (let written = 0; written < size;) {
+        written += file.writeSync(chunk.subarray(0, Math.min(chunk.length, size - written)));
+      }
+      file.syncSync();
+    } finally {
+      file.close();
+    }
+  } catch {
+    release(path);
+  }
+}
+
+/** Whether a KV error means the disk is full (SQLite's SQLITE_FULL, or the OS's ENOSPC). */
+export function isDiskFull(error: unknown): boolean {
+  return /disk is full|SQLITE_FULL|no space left|ENOSPC/i.test(
+    error instanceof Error ? error.message : String(error),
+  );
+}
+
+/** The watch for a local KV file; null for `:memory:`, a remote KV, or the platform's attached KV. */
+export function diskWatchFor(kvPath: string | null, limits: DiskLimits, log: Logger): DiskWatch | null {
+  if (kvPath === null || kvPath === ":memory:" || isRemoteKvPath(kvPath)) return null;
+  return new DiskWatch(kvPath, limits, log);
+}
