@@ -22,6 +22,13 @@ type Attendee = z.infer<typeof attendeeSchema>;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
+/** Cal.com's bodies nest a few levels deep; far deeper JSON cannot be one (and cannot be stored). */
+const MAX_JSON_DEPTH = 32;
+/** Longest array accepted anywhere in a body (attendees of the largest seated events included). */
+const MAX_JSON_ARRAY = 5000;
+/** Booking uids are short (Cal.com's are ~22 characters); a longer one cannot be one, nor a KV key. */
+const MAX_UID_LENGTH = 256;
+
 /** Interprets the raw bytes: anything that is not UTF-8 text cannot be Cal.com JSON. */
 export function interpretBytes(body: Uint8Array, fallbackAt: string): Interpretation {
   let text: string;
@@ -55,6 +62,8 @@ export function interpretBody(text: string, fallbackAt: string): Interpretation 
       }, not an object. A Cal.com payload template that renders invalid JSON sends the literal false; clear the template.`,
     );
   }
+  const shape = shapeProblem(json);
+  if (shape) return invalid(shape);
   const envelope = envelopeSchema.safeParse(json);
   if (!envelope.success) {
     return invalid(
@@ -85,6 +94,18 @@ function interpretBooking(
   const p = parsed.data;
   const kind = rule.kind;
   const uid = p.uid.trim();
+  for (
+    const [field, value] of [["uid", uid], ["rescheduleUid", p.rescheduleUid], [
+      "rootBookingUid",
+      p.rootBookingUid,
+    ]]
+  ) {
+    if (typeof value === "string" && value.length > MAX_UID_LENGTH) {
+      return invalid(
+        `${trigger} payload is unusable: "${field}" is longer than ${MAX_UID_LENGTH} characters, so it cannot be a Cal.com booking uid.`,
+      );
+    }
+  }
   const startTime = isoOrNull(p.startTime);
   const endTime = isoOrNull(p.endTime);
   const attendees = bookingAttendees(p);
@@ -303,6 +324,24 @@ function looksFormEncoded(text: string): boolean {
 function describeIssues(error: z.ZodError): string {
   return error.issues.slice(0, 3).map((i) => `${i.path.length ? `"${i.path.join(".")}" ` : ""}${i.message}`)
     .join("; ");
+}
+
+/** Why parsed JSON is too deep or has too large an array to be a Cal.com body, or null. */
+function shapeProblem(json: unknown): string | null {
+  const stack: [unknown, number][] = [[json, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (typeof value !== "object" || value === null) continue;
+    if (depth > MAX_JSON_DEPTH) {
+      return `Body nests deeper than ${MAX_JSON_DEPTH} levels; Cal.com bodies are a few levels deep. Check the sender.`;
+    }
+    const children = Array.isArray(value) ? value : Object.values(value);
+    if (Array.isArray(value) && value.length > MAX_JSON_ARRAY) {
+      return `Body has an array of ${value.length} items (at most ${MAX_JSON_ARRAY} are accepted). Check the sender.`;
+    }
+    for (const child of children) stack.push([child, depth + 1]);
+  }
+  return null;
 }
 
 function invalid(reason: string): Interpretation {

@@ -30,6 +30,8 @@ export interface ContactObservation {
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
+/** RFC 5321's limit: longer strings are not addresses (and would not fit in a KV key). */
+const MAX_EMAIL_LENGTH = 254;
 /** Zero-width and invisible formatting characters that copy-paste leaves inside addresses. */
 const INVISIBLE = /[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]/g;
 
@@ -41,7 +43,7 @@ const INVISIBLE = /[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]/g
 export function normalizeEmail(raw: unknown): string | null {
   if (typeof raw !== "string") return null;
   const email = raw.normalize("NFKC").replace(INVISIBLE, "").trim().toLowerCase().replace(/\.+$/, "");
-  return EMAIL.test(email) ? email : null;
+  return email.length <= MAX_EMAIL_LENGTH && EMAIL.test(email) ? email : null;
 }
 
 /** Applies an observation to a contact (or a new one); returns null when nothing changes. */
