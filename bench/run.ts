@@ -487,6 +487,10 @@ if (import.meta.main) {
     console.log(await benchFlood());
     Deno.exit(0);
   }
+  if (only === "processing") {
+    console.log(await benchProcessing());
+    Deno.exit(0);
+  }
   if (only === "ingest") {
     const { bare, webhook, ratio, caught_up } = await benchIngest();
     console.log({
