@@ -13,7 +13,7 @@ const log = jsonLogger();
 // Free space is read before KV opens: on a full disk a reserve is given up first, so KV can open.
 const disk = diskWatch(config, log);
 disk?.prepareForOpen();
-const kv = await openKv(config.kvPath);
+const kv = await openKv(config.kvPath, config.kvAccessToken);
 const service = createService(kv, config, log, disk);
 
 if (config.processingMode === "queue") listenQueue(kv, service.queueHandler);
@@ -24,11 +24,14 @@ const stopSweeping = service.startSweeping();
 service.sweeper.sweepOnce().catch((error) => log.error("startup sweep failed", { error: String(error) }));
 
 const server = Deno.serve({
-  port: config.port,
+  // On Deno Deploy the platform chooses where to listen, unless HOST or PORT say otherwise.
+  ...(config.hostname === null ? {} : { hostname: config.hostname }),
+  ...(config.port === null ? {} : { port: config.port }),
   onListen: ({ hostname, port }) =>
     log.info("listening", {
       url: `http://${hostname}:${port}`,
-      kv_path: config.kvPath,
+      platform: config.platform,
+      kv: config.kvPath ?? "attached database",
       mode: config.processingMode,
     }),
 }, service.handler);

@@ -1,14 +1,26 @@
 /**
- * Configuration from the environment. No variable starts with `DENO_` (Deno Deploy rejects them).
+ * Configuration from the environment. No variable we ask users to set starts with `DENO_` (Deno
+ * Deploy refuses them); the platform's own predefined `DENO_DEPLOY` is read to detect it.
  */
 import { isRemoteKvPath } from "./store/kv.ts";
 
 export type ProcessingMode = "queue" | "inline";
 
+/** Where the service runs: the new Deno Deploy (detected by its predefined `DENO_DEPLOY=true`), or anywhere else. */
+export type Platform = "deno-deploy" | "self-hosted";
+
 export interface Config {
-  port: number;
-  /** Local KV file, `:memory:`, or a KV Connect URL. */
-  kvPath: string;
+  platform: Platform;
+  /** Address and port to listen on; null where the platform chooses (Deno Deploy, unless set). */
+  hostname: string | null;
+  port: number | null;
+  /**
+   * Local KV file, `:memory:`, or a KV Connect URL; null for the KV database attached to a Deno
+   * Deploy app (`Deno.openKv()` without an argument).
+   */
+  kvPath: string | null;
+  /** Access token for a KV Connect URL (Deno reads it as DENO_KV_ACCESS_TOKEN, a name Deploy refuses). */
+  kvAccessToken: string | null;
   /** Bearer token of the admin API; null disables it (503). */
   adminToken: string | null;
   processingMode: ProcessingMode;
@@ -37,19 +49,34 @@ export interface Config {
 export const DEFAULT_KV_PATH = "./data/calcom-intake.sqlite3";
 
 export function readConfig(get: (name: string) => string | undefined = (n) => Deno.env.get(n)): Config {
-  const kvPath = get("KV_PATH")?.trim() || DEFAULT_KV_PATH;
+  const platform: Platform = get("DENO_DEPLOY") === "true" ? "deno-deploy" : "self-hosted";
+  const givenPath = get("KV_PATH")?.trim() || null;
+  if (platform === "deno-deploy" && givenPath && !isRemoteKvPath(givenPath)) {
+    throw new Error(
+      `KV_PATH="${givenPath}" would be a file on one Deno Deploy instance's disk, which is not shared and vanishes when the instance stops. Remove KV_PATH to use the KV database attached to the app.`,
+    );
+  }
+  const kvPath = platform === "deno-deploy" ? givenPath : givenPath ?? DEFAULT_KV_PATH;
+  const queueless = kvPath === null || isRemoteKvPath(kvPath);
   const mode = get("PROCESSING_MODE")?.trim();
   if (mode && mode !== "queue" && mode !== "inline") {
     throw new Error(`PROCESSING_MODE must be "queue" or "inline", not "${mode}".`);
   }
-  if (mode === "queue" && isRemoteKvPath(kvPath)) {
-    throw new Error("PROCESSING_MODE=queue needs a local KV: KV Connect (http/https KV_PATH) has no queues.");
+  if (mode === "queue" && queueless) {
+    throw new Error(
+      platform === "deno-deploy"
+        ? "PROCESSING_MODE=queue cannot work on Deno Deploy: it has no KV queues. Remove it (inline is the default there)."
+        : "PROCESSING_MODE=queue needs a local KV: KV Connect (http/https KV_PATH) has no queues.",
+    );
   }
   return {
-    port: integer(get, "PORT", 8000, 0, 65535),
+    platform,
+    hostname: get("HOST")?.trim() || (platform === "deno-deploy" ? null : "0.0.0.0"),
+    port: (get("PORT")?.trim() || platform === "self-hosted") ? integer(get, "PORT", 8000, 0, 65535) : null,
     kvPath,
+    kvAccessToken: get("KV_ACCESS_TOKEN")?.trim() || null,
     adminToken: get("ADMIN_TOKEN")?.trim() || null,
-    processingMode: (mode as ProcessingMode | undefined) ?? (isRemoteKvPath(kvPath) ? "inline" : "queue"),
+    processingMode: (mode as ProcessingMode | undefined) ?? (queueless ? "inline" : "queue"),
     sweepGraceMs: integer(get, "SWEEP_GRACE_MS", 60_000, 0, 86_400_000),
     sweepIntervalMs: integer(get, "SWEEP_INTERVAL_MS", 15_000, 100, 3_600_000),
     maxAttempts: integer(get, "MAX_ATTEMPTS", 6, 1, 100),

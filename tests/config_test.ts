@@ -7,7 +7,9 @@ Deno.test("defaults: port 8000, local KV under ./data, queue mode, admin API off
   const config = from({});
   assert.equal(config.port, 8000);
   assert.equal(config.kvPath, DEFAULT_KV_PATH);
-  assert.ok(config.kvPath.startsWith("./data/"));
+  assert.ok(config.kvPath?.startsWith("./data/"));
+  assert.equal(config.platform, "self-hosted");
+  assert.equal(config.hostname, "0.0.0.0");
   assert.equal(config.processingMode, "queue");
   assert.equal(config.adminToken, null);
   assert.equal(config.sweepGraceMs, 60_000);
@@ -29,4 +31,20 @@ Deno.test("bad values are refused with the variable's name", () => {
   assert.throws(() => from({ QUEUE_RETRY_DELAY_MS: "-1" }), /QUEUE_RETRY_DELAY_MS must be a whole number/);
   assert.equal(from({ QUEUE_RETRY_DELAY_MS: "500" }).queueRetryDelayMs, 500);
   assert.throws(() => from({ BODY_TIMEOUT_MS: "5" }), /BODY_TIMEOUT_MS must be a whole number from 100/);
+});
+
+Deno.test("on Deno Deploy (its predefined DENO_DEPLOY=true): the attached KV, inline processing, the platform's listener", () => {
+  const deploy = { DENO_DEPLOY: "true", DENO_DEPLOYMENT_ID: "abc" };
+  const config = from(deploy);
+  assert.equal(config.platform, "deno-deploy");
+  assert.equal(config.kvPath, null, "Deno.openKv() without an argument");
+  assert.equal(config.processingMode, "inline");
+  assert.equal(config.port, null);
+  assert.equal(config.hostname, null);
+  assert.equal(from({ ...deploy, KV_PATH: "" }).kvPath, null, "an empty KV_PATH is no path");
+  assert.throws(() => from({ ...deploy, KV_PATH: "./data/kv.sqlite3" }), /not shared and vanishes/);
+  assert.throws(() => from({ ...deploy, PROCESSING_MODE: "queue" }), /no KV queues/);
+  assert.equal(from({ ...deploy, PORT: "9000" }).port, 9000);
+  assert.equal(from({ HOST: "127.0.0.1" }).hostname, "127.0.0.1");
+  assert.equal(from({ KV_PATH: "" }).kvPath, DEFAULT_KV_PATH, "self-hosted, empty means the default file");
 });

@@ -103,7 +103,8 @@ if (import.meta.main) {
     console.log(USAGE);
     Deno.exit(0);
   }
-  const kv = await openKv(readConfig().kvPath);
+  const config = readConfig();
+  const kv = await openKv(config.kvPath, config.kvAccessToken);
   const log = jsonLogger((line) => console.error(line));
   const admin = new AdminOperations({ kv, replayer: new Replayer(kv, new Processor(kv, log)) });
   try {

@@ -13,8 +13,13 @@ import { healthKey } from "./keys.ts";
  */
 export const LOCAL_KV_PAGE_SIZE = 16384;
 
-/** Opens KV at a local path (creating its folder and file), `:memory:`, or a KV Connect URL. */
-export async function openKv(path: string): Promise<Deno.Kv> {
+/**
+ * Opens KV at a local path (creating its folder and file), `:memory:`, a KV Connect URL (with
+ * `accessToken`), or, for null, the database attached to a Deno Deploy app.
+ */
+export async function openKv(path: string | null, accessToken: string | null = null): Promise<Deno.Kv> {
+  if (path === null) return await Deno.openKv();
+  if (isRemoteKvPath(path) && accessToken) Deno.env.set("DENO_KV_ACCESS_TOKEN", accessToken);
   if (path !== ":memory:" && !isRemoteKvPath(path)) {
     const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
     if (dir) await Deno.mkdir(dir, { recursive: true });
