@@ -310,7 +310,7 @@ export async function startMain(env: Record<string, string>): Promise<RunningMai
     args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "--allow-sys=statfs", MAIN],
     env: { PORT: "0", ADMIN_TOKEN, ...env },
     stdout: "piped",
-    stderr: "null",
+    stderr: "piped",
   }).spawn();
   let exited = false;
   child.status.then(() => (exited = true));
@@ -329,6 +329,12 @@ export async function startMain(env: Record<string, string>): Promise<RunningMai
       }
     }
     listening.reject(new Error(`main.ts exited before listening:\n${lines.join("\n")}`));
+  })();
+  // Error lines (the logger writes them to stderr) are kept with the others.
+  const errors = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      lines.push(...chunk.split("\n"));
+    }
   })();
   const url = (await listening.promise).replace("0.0.0.0", "127.0.0.1");
   const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
@@ -365,6 +371,7 @@ export async function startMain(env: Record<string, string>): Promise<RunningMai
       }
       await child.status;
       await drained.catch(() => {});
+      await errors;
     },
   };
 }

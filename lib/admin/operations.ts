@@ -11,6 +11,7 @@ import { jobView } from "../domain/job.ts";
 import { SUBMISSION_STATUSES, type SubmissionStatus, submissionView } from "../domain/submission.ts";
 import { HttpError } from "../errors.ts";
 import type { Replayer } from "../processing/replay.ts";
+import { backupLines, restoreLines, RestoreRefusedError } from "../store/backup.ts";
 import { listDeadLetters } from "../store/batches.ts";
 import { getContact, getJob, getJobByEventId, listContacts, listJobs } from "../store/bookings.ts";
 import {
@@ -29,6 +30,7 @@ import {
 } from "../store/clients.ts";
 import { InvalidCursorError, type Page } from "../store/kv.ts";
 import { getSubmission, listSubmissions } from "../store/submissions.ts";
+import { nowIso } from "../time.ts";
 
 export const DEFAULT_PAGE_LIMIT = 50;
 export const MAX_PAGE_LIMIT = 500;
@@ -198,6 +200,26 @@ export class AdminOperations {
 
   async deadLetters() {
     return { items: (await listDeadLetters(this.#kv)).map((e) => e.value), cursor: null };
+  }
+
+  /** Every entry of the store as lines of a backup file (secrets included: keep the file secret). */
+  backup(): AsyncGenerator<string> {
+    return backupLines(this.#kv, nowIso());
+  }
+
+  /** Loads a backup into this store; refused (409) for a store that is not empty unless `force`. */
+  async restore(lines: AsyncIterable<string>, force: boolean) {
+    try {
+      const { entries } = await restoreLines(this.#kv, lines, { force });
+      for (const client of await listClients(this.#kv)) this.deps.keys?.invalidate(client.slug);
+      return { restored: entries };
+    } catch (error) {
+      if (error instanceof RestoreRefusedError) throw new HttpError(409, "restore_refused", error.message);
+      if (error instanceof SyntaxError) {
+        throw new HttpError(400, "invalid_backup", `The backup file is damaged: ${error.message}`);
+      }
+      throw error;
+    }
   }
 
   async #client(slug: unknown): Promise<Client> {

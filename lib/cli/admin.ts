@@ -11,7 +11,8 @@ import { HttpError } from "../errors.ts";
 import { jsonLogger } from "../log.ts";
 import { Processor } from "../processing/processor.ts";
 import { Replayer } from "../processing/replay.ts";
-import { openKv } from "../store/kv.ts";
+import { sqliteSnapshot } from "../store/backup.ts";
+import { isRemoteKvPath, openKv } from "../store/kv.ts";
 
 export const USAGE = `Usage: deno task admin <command> [options]
 
@@ -30,14 +31,23 @@ export const USAGE = `Usage: deno task admin <command> [options]
   replay <slug> <submission-id>                      re-run one submission
   replay <slug> --status failed                      re-run every submission with that status
   dead-letters                                       queue messages that exhausted their retries
+  backup <file>                                      every entry of the store as NDJSON (secrets included;
+                                                     written owner-only); works while the service runs
+  backup <file> --sqlite                             a consistent SQLite copy of a local KV file (online backup)
+  restore <file> [--force]                           load a backup into an empty store (--force: a non-empty one)
 
-Options: --help (this text). Works on KV_PATH (default ./data/calcom-intake.sqlite3).`;
+Options: --help (this text). Works on KV_PATH (default ./data/calcom-intake.sqlite3; a KV Connect URL
+with KV_ACCESS_TOKEN reaches a remote store).`;
 
 /** A mistake in the command line itself (exit 2). */
 export class UsageError extends Error {}
 
-/** Runs one command and returns what it prints (as JSON). */
-export async function runAdmin(args: string[], admin: AdminOperations): Promise<unknown> {
+/** Runs one command and returns what it prints (as JSON). `kvPath` is the store's (for file copies). */
+export async function runAdmin(
+  args: string[],
+  admin: AdminOperations,
+  kvPath: string | null,
+): Promise<unknown> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -48,6 +58,8 @@ export async function runAdmin(args: string[], admin: AdminOperations): Promise<
       limit: { type: "string" },
       cursor: { type: "string" },
       "calcom-event-id": { type: "string" },
+      sqlite: { type: "boolean" },
+      force: { type: "boolean" },
     },
   });
   const [command, ...rest] = positionals;
@@ -94,8 +106,51 @@ export async function runAdmin(args: string[], admin: AdminOperations): Promise<
     }
     case "dead-letters":
       return await admin.deadLetters();
+    case "backup":
+      return await backup(admin, need(first, "backup file"), values.sqlite === true, kvPath);
+    case "restore":
+      return await admin.restore(readLines(need(first, "backup file")), values.force === true);
   }
   throw new UsageError(command ? `Unknown command "${positionals.join(" ")}".\n\n${USAGE}` : USAGE);
+}
+
+async function backup(admin: AdminOperations, file: string, sqlite: boolean, kvPath: string | null) {
+  if (sqlite) {
+    if (!kvPath || kvPath === ":memory:" || isRemoteKvPath(kvPath)) {
+      throw new UsageError("--sqlite copies a local KV file; this KV_PATH is not one. Leave --sqlite out.");
+    }
+    await sqliteSnapshot(kvPath, file);
+    await Deno.chmod(file, 0o600);
+    return { written: file, format: "sqlite" };
+  }
+  const out = await Deno.open(file, { write: true, createNew: true, mode: 0o600 });
+  const encoder = new TextEncoder();
+  let entries = -1;
+  try {
+    for await (const line of admin.backup()) {
+      await writeAll(out, encoder.encode(line + "\n"));
+      entries++;
+    }
+  } finally {
+    out.close();
+  }
+  return { written: file, format: "ndjson", entries };
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < bytes.length;) offset += await file.write(bytes.subarray(offset));
+}
+
+async function* readLines(file: string): AsyncGenerator<string> {
+  const input = await Deno.open(file);
+  let buffered = "";
+  for await (const chunk of input.readable.pipeThrough(new TextDecoderStream())) {
+    buffered += chunk;
+    const lines = buffered.split("\n");
+    buffered = lines.pop()!;
+    yield* lines;
+  }
+  if (buffered) yield buffered;
 }
 
 if (import.meta.main) {
@@ -108,7 +163,7 @@ if (import.meta.main) {
   const log = jsonLogger((line) => console.error(line));
   const admin = new AdminOperations({ kv, replayer: new Replayer(kv, new Processor(kv, log)) });
   try {
-    console.log(JSON.stringify(await runAdmin(Deno.args, admin), null, 2));
+    console.log(JSON.stringify(await runAdmin(Deno.args, admin, config.kvPath), null, 2));
   } catch (error) {
     const usage = error instanceof UsageError || (error instanceof Error && error.name === "TypeError" &&
       "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"));

@@ -25,7 +25,7 @@ import {
   jobsPrefix,
   submissionKey,
 } from "./keys.ts";
-import { getAll, listPage, type Page, withOccRetry } from "./kv.ts";
+import { commit, getAll, listPage, type Page, withOccRetry } from "./kv.ts";
 import { newId } from "../domain/ids.ts";
 
 export interface Plan {
@@ -84,7 +84,7 @@ export async function commitPlans(
 ): Promise<boolean> {
   const op = plansOp(kv, plans);
   for (const key of alsoDelete) op.delete(key);
-  return (await op.commit()).ok;
+  return (await commit(op)).ok;
 }
 
 function plansOp(kv: Deno.Kv, plans: readonly Plan[]): Deno.AtomicOperation {

@@ -13,7 +13,7 @@ import {
   clientsPrefix,
   perClientPrefixes,
 } from "./keys.ts";
-import { withOccRetry } from "./kv.ts";
+import { commit, withOccRetry } from "./kv.ts";
 import { newId } from "../domain/ids.ts";
 import { nowIso } from "../time.ts";
 
@@ -196,8 +196,10 @@ export async function deleteClient(kv: Deno.Kv, slug: string): Promise<boolean> 
   // The client goes first, with a tombstone generation: from this commit on no delivery for it is
   // stored (intake commits check the generation), so nothing of it can come back.
   const tombstone: ClientGeneration = { id: newId(), deleted_at: nowIso() };
-  const gone = await kv.atomic().check(existing).delete(clientKey(slug)).delete(clientPingKey(slug))
-    .set(clientGenerationKey(slug), tombstone).commit();
+  const gone = await commit(
+    kv.atomic().check(existing).delete(clientKey(slug)).delete(clientPingKey(slug))
+      .set(clientGenerationKey(slug), tombstone),
+  );
   if (!gone.ok) return await deleteClient(kv, slug);
   for (const prefix of perClientPrefixes(slug)) {
     let op = kv.atomic();
@@ -205,11 +207,11 @@ export async function deleteClient(kv: Deno.Kv, slug: string): Promise<boolean> 
     for await (const entry of kv.list({ prefix })) {
       op.delete(entry.key);
       if (++n % 500 === 0) {
-        await op.commit();
+        await commit(op);
         op = kv.atomic();
       }
     }
-    await op.commit();
+    await commit(op);
   }
   return true;
 }

@@ -10,7 +10,7 @@ import { newId } from "../domain/ids.ts";
 import { addPendingBatch, type BatchQueueOptions, type PendingBatch, type SubmissionRef } from "./batches.ts";
 import { submissionKey } from "./keys.ts";
 import { ClientGoneError, type ClientGuard } from "./clients.ts";
-import { getAll } from "./kv.ts";
+import { commit, getAll } from "./kv.ts";
 import { INLINE_BODY_LIMIT, storeBodyChunks } from "./submissions.ts";
 
 /**
@@ -152,7 +152,7 @@ export class IngestBatcher {
       if (s.status === "pending") refs.push([s.client, s.id]);
     }
     const batch = refs.length > 0 ? addPendingBatch(op, batchId, refs, this.options.queue) : null;
-    if (!(await op.commit()).ok) return false;
+    if (!(await commit(op)).ok) return false;
     for (const w of members) answer(w, { kind: "stored", submission: w.submission, batch });
     return true;
   }

@@ -61,6 +61,29 @@ export function isRemoteKvPath(path: string): boolean {
   return /^https?:\/\//i.test(path);
 }
 
+/**
+ * SQLite answers "database is locked" when another process holds the write lock a moment too long
+ * (several processes on one KV file): a commit that met it is tried again, a bounded number of
+ * times with a jittered backoff, before the error is let through.
+ */
+const MAX_LOCKED_ATTEMPTS = 20;
+
+export function isLocked(error: unknown): boolean {
+  return /database is locked|SQLITE_BUSY/i.test(error instanceof Error ? error.message : String(error));
+}
+
+/** `op.commit()`, tried again while another process holds the database's write lock. */
+export async function commit(op: Deno.AtomicOperation): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await op.commit();
+    } catch (error) {
+      if (!isLocked(error) || attempt >= MAX_LOCKED_ATTEMPTS) throw error;
+      await new Promise((r) => setTimeout(r, 2 + Math.random() * Math.min(100, 5 * attempt)));
+    }
+  }
+}
+
 /** Thrown when an optimistic transaction keeps losing races; callers treat it as retryable. */
 export class ConflictError extends Error {
   constructor(what: string, attempts: number) {
@@ -83,7 +106,7 @@ export async function withOccRetry<T>(
   for (let i = 0; i < MAX_OCC_ATTEMPTS; i++) {
     const { op, result } = await attempt();
     if (op === null) return result;
-    if ((await op.commit()).ok) return result;
+    if ((await commit(op)).ok) return result;
     await new Promise((r) => setTimeout(r, Math.random() * (2 ** Math.min(i, 6))));
   }
   throw new ConflictError(what, MAX_OCC_ATTEMPTS);

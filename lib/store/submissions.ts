@@ -6,7 +6,7 @@
 import type { Submission, SubmissionStatus } from "../domain/submission.ts";
 import type { SubmissionRef } from "./batches.ts";
 import { submissionBodyChunkKey, submissionKey, submissionsPrefix } from "./keys.ts";
-import { getAll, listPage, type Page, withOccRetry } from "./kv.ts";
+import { commit, getAll, listPage, type Page, withOccRetry } from "./kv.ts";
 import { nowIso } from "../time.ts";
 
 /**
@@ -37,7 +37,7 @@ export async function storeBodyChunks(kv: Deno.Kv, submission: Submission): Prom
         body.slice(start, start + BODY_CHUNK_BYTES),
       );
     }
-    await op.commit();
+    await commit(op);
   }
   return { ...submission, body: null, body_chunks: chunks };
 }

@@ -7,13 +7,18 @@ import assert from "node:assert/strict";
 import {
   addClient,
   calcomBody,
+  FIXTURE_SECRET,
   jobState,
   type JobView,
   listAll,
+  type ListingOf,
+  startMain,
   type TestServer,
   waitSettled,
   withServer,
+  withTempDir,
 } from "../_helpers.ts";
+import { signBody } from "../../lib/calcom/signature.ts";
 
 const HISTORIES = Number(Deno.env.get("PROPERTY_HISTORIES") ?? 300);
 const ORDERS_PER_HISTORY = 3;
@@ -153,9 +158,14 @@ function delivery(bodies: string[], seed: number): string[] {
   return out;
 }
 
-async function finalState(server: TestServer, slug: string) {
-  const jobs = await listAll(server, `/admin/clients/${slug}/jobs`);
-  const contacts = await listAll(server, `/admin/clients/${slug}/contacts`);
+/** Reads an admin listing: from an in-process server or a running process. */
+type Lister = <P extends string>(path: P) => Promise<ListingOf<P>[]>;
+
+const lister = (server: TestServer): Lister => (path) => listAll(server, path);
+
+async function finalState(list: Lister, slug: string) {
+  const jobs = await list(`/admin/clients/${slug}/jobs`);
+  const contacts = await list(`/admin/clients/${slug}/contacts`);
   const contactEmail = new Map(contacts.map((c) => [c.id, c.email]));
   return {
     jobs: jobs.map((j) => ({
@@ -189,7 +199,7 @@ async function runHistory(server: TestServer, seed: number, orders = ORDERS_PER_
       submissions.every((s) => s.status === "processed"),
       `seed ${seed}: ${JSON.stringify(submissions.filter((s) => s.status !== "processed"))}`,
     );
-    const state = await finalState(server, slug);
+    const state = await finalState(lister(server), slug);
     if (order === 0) reference = state;
     else assert.deepEqual(state, reference, `seed ${seed}: order ${order} differs from order 0`);
   }
@@ -212,6 +222,56 @@ Deno.test("property, inline mode: 60 histories × 2 orders give one state", asyn
     await Promise.all(Array.from({ length: PARALLEL_RUNS }, async () => {
       while (next < seeds.length) await runHistory(server, seeds[next++], 2);
     }));
+  });
+});
+
+Deno.test("property, 3 processes in inline mode on one KV file: histories split between them at random give one process's state", async () => {
+  const seeds = Array.from({ length: 30 }, (_, i) => 7000 + i);
+  // What one process makes of each history.
+  const expected = new Map<number, unknown>();
+  await withServer({ mode: "inline" }, async (server) => {
+    for (const seed of seeds) {
+      await addClient(server, `m${seed}`);
+      for (const body of history(seed)) await (await server.post(`m${seed}`, body)).body?.cancel();
+      expected.set(seed, await finalState(lister(server), `m${seed}`));
+    }
+  });
+  await withTempDir(async (dir) => {
+    const env = { KV_PATH: `${dir}/shared.sqlite3`, PROCESSING_MODE: "inline" };
+    const first = await startMain(env);
+    const processes = [first, ...await Promise.all([startMain(env), startMain(env)])];
+    try {
+      for (const seed of seeds) {
+        const slug = `m${seed}`;
+        assert.equal(await first.admin("PUT", `/admin/clients/${slug}`, { secret: FIXTURE_SECRET }), 201);
+        const random = rng(seed * 7);
+        const sends = delivery(history(seed), seed * 13);
+        const statuses = await Promise.all(sends.map(async (body) => {
+          const target = processes[Math.floor(random() * processes.length)];
+          const res = await fetch(`${target.url}/webhooks/calcom/${slug}`, {
+            method: "POST",
+            headers: { "x-cal-signature-256": await signBody(FIXTURE_SECRET, body) },
+            body,
+          });
+          await res.body?.cancel();
+          return res.status;
+        }));
+        const errors = processes.flatMap((p) => p.lines.filter((l) => l.includes('"error"')));
+        assert.ok(
+          statuses.every((s) => s === 202 || s === 200),
+          `seed ${seed}: ${statuses}\n${errors.join("\n")}`,
+        );
+        const submissions = await first.list(`/admin/clients/${slug}/submissions`);
+        assert.ok(
+          submissions.every((s) => s.status === "processed"),
+          `seed ${seed}: inline, so settled when answered`,
+        );
+        const list: Lister = (path) => processes[seed % 3].list(path);
+        assert.deepEqual(await finalState(list, slug), expected.get(seed), `seed ${seed}`);
+      }
+    } finally {
+      await Promise.all(processes.map((p) => p.stop("SIGTERM")));
+    }
   });
 });
 
