@@ -21,6 +21,7 @@ import {
   contactsPrefix,
   jobByEventIdKey,
   jobKey,
+  jobPartKey,
   jobRedirectKey,
   jobsPrefix,
   submissionKey,
@@ -37,8 +38,62 @@ export interface Plan {
   touched: Set<string>;
 }
 
-/** Largest serialised Job we store (KV values are ≤ 64 KiB). */
+/** Largest serialised Job kept in one value (KV values are ≤ 64 KiB); larger ones go to parts. */
 const MAX_JOB_JSON = 60_000;
+/** Bytes of Job JSON per part. */
+const JOB_PART_BYTES = 60_000;
+/**
+ * Emails whose Contacts are planned inside the submission's own commit (two checks each; KV allows
+ * 100 per atomic). A booking with more attendees upserts its Contacts first, in commits of this
+ * many, each idempotent, and the submission's commit then carries only the Job.
+ */
+const CONTACTS_PER_COMMIT = 20;
+
+/** What `jobKey` holds for a Job stored in parts. */
+interface JobStub {
+  id: string;
+  client: string;
+  parts: number;
+}
+
+type StoredJob = Job | JobStub;
+
+const isStub = (value: StoredJob): value is JobStub => "parts" in value && !("events" in value);
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+/** The whole Job, reading its parts when it is stored in parts. */
+async function loadJob(kv: Deno.Kv, value: StoredJob): Promise<Job> {
+  if (!isStub(value)) return value;
+  const keys = Array.from({ length: value.parts }, (_, n) => jobPartKey(value.client, value.id, n));
+  const parts = await getAll<Uint8Array>(kv, keys);
+  if (parts.some((p) => !p.value)) throw new Error(`A part of job ${value.id} is missing.`);
+  const bytes = new Uint8Array(parts.reduce((sum, p) => sum + p.value!.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    bytes.set(p.value!, offset);
+    offset += p.value!.length;
+  }
+  return JSON.parse(fromUtf8.decode(bytes));
+}
+
+/** Writes the Job: in one value when it fits, else a stub and parts; parts it no longer needs are deleted. */
+function planJobWrite(plan: Plan, job: Job, previous: StoredJob | null): void {
+  const oldParts = previous && isStub(previous) ? previous.parts : 0;
+  const json = JSON.stringify(job);
+  const bytes = json.length > MAX_JOB_JSON / 3 ? utf8.encode(json) : null;
+  let parts = 0;
+  if (bytes && bytes.length > MAX_JOB_JSON) {
+    for (let offset = 0; offset < bytes.length; offset += JOB_PART_BYTES, parts++) {
+      plan.sets.push([jobPartKey(job.client, job.id, parts), bytes.slice(offset, offset + JOB_PART_BYTES)]);
+    }
+    const stub: JobStub = { id: job.id, client: job.client, parts };
+    plan.sets.push([jobKey(job.client, job.id), stub]);
+  } else {
+    plan.sets.push([jobKey(job.client, job.id), job]);
+  }
+  for (let n = parts; n < oldParts; n++) plan.deletes.push(jobPartKey(job.client, job.id, n));
+}
 
 const keyId = (key: Deno.KvKey) => JSON.stringify(key);
 
@@ -166,7 +221,8 @@ const MAX_CLOSURE_READS = 5;
 async function readJobClosure(kv: Deno.Kv, client: string, uids: ReadonlySet<string>) {
   for (let attempt = 1;; attempt++) {
     const indexEntries = new Map<string, Deno.KvEntryMaybe<string>>();
-    const jobs = new Map<string, Deno.KvEntry<Job>>();
+    /** Each Job's stored entry (checked at commit) and the whole Job. */
+    const jobs = new Map<string, { entry: Deno.KvEntry<StoredJob>; job: Job }>();
     let missing: string | null = null;
     let frontier = [...uids];
     while (frontier.length > 0 && missing === null) {
@@ -175,13 +231,17 @@ async function readJobClosure(kv: Deno.Kv, client: string, uids: ReadonlySet<str
       const newJobIds = [
         ...new Set(found.map((e) => e.value).filter((id): id is string => !!id && !jobs.has(id))),
       ];
-      const jobEntries = await getAll<Job>(kv, newJobIds.map((id) => jobKey(client, id)));
+      const jobEntries = await getAll<StoredJob>(kv, newJobIds.map((id) => jobKey(client, id)));
       frontier = [];
-      jobEntries.forEach((entry, i) => {
-        if (!entry.value) return void (missing ??= newJobIds[i]);
-        jobs.set(newJobIds[i], entry as Deno.KvEntry<Job>);
-        for (const uid of eventIds(entry.value.events)) if (!indexEntries.has(uid)) frontier.push(uid);
-      });
+      for (const [i, entry] of jobEntries.entries()) {
+        if (!entry.value) {
+          missing ??= newJobIds[i];
+          continue;
+        }
+        const job = await loadJob(kv, entry.value);
+        jobs.set(newJobIds[i], { entry: entry as Deno.KvEntry<StoredJob>, job });
+        for (const uid of eventIds(job.events)) if (!indexEntries.has(uid)) frontier.push(uid);
+      }
     }
     if (missing === null) return { indexEntries, jobs };
     if (attempt >= MAX_CLOSURE_READS) throw new Error(`Index points at missing job ${missing}`);
@@ -198,39 +258,43 @@ async function planJob(
   now: string,
 ): Promise<string> {
   const { indexEntries, jobs } = await readJobClosure(kv, client, eventIds(incoming));
-  const existing = [...jobs.values()].sort((a, b) => (a.value.id < b.value.id ? -1 : 1));
-  const survivor = existing[0]?.value;
+  const existing = [...jobs.values()].sort((a, b) => (a.job.id < b.job.id ? -1 : 1));
+  const survivor = existing[0]?.job;
   const id = survivor?.id ?? newId();
-  const priorEvents = existing.flatMap((e) => e.value.events);
+  const priorEvents = existing.flatMap((e) => e.job.events);
   const events = mergeEvents(priorEvents, incoming);
   const unchanged = existing.length === 1 && events.length === survivor!.events.length;
 
   for (const entry of indexEntries.values()) plan.checks.push(entry);
-  for (const entry of existing) plan.checks.push(entry);
+  for (const { entry } of existing) plan.checks.push(entry);
   if (unchanged) return id;
+  // Attendees the Job already knows keep their Contacts (an email's Contact never changes).
+  const known = new Map(contactIds);
+  for (const { job } of existing) {
+    for (const a of job.attendees) if (a.contact_id && !known.has(a.email)) known.set(a.email, a.contact_id);
+  }
 
   const derived = deriveJob(events);
   const job: Job = {
     id,
     client,
     ...derived,
-    contact_id: derived.booker_email ? contactIds.get(derived.booker_email) ?? null : null,
-    attendees: derived.attendees.map((a) => ({ ...a, contact_id: contactIds.get(a.email) ?? null })),
+    contact_id: derived.booker_email ? known.get(derived.booker_email) ?? null : null,
+    attendees: derived.attendees.map((a) => ({ ...a, contact_id: known.get(a.email) ?? null })),
     events,
-    created_at: existing.map((e) => e.value.created_at).sort()[0] ?? now,
+    created_at: existing.map((e) => e.job.created_at).sort()[0] ?? now,
     updated_at: now,
   };
   await fillMissingContactIds(kv, client, job);
-  if (JSON.stringify(job).length > MAX_JOB_JSON) {
-    throw new Error(`Job ${id} would exceed the 64 KiB KV value limit (${events.length} events).`);
-  }
-  plan.sets.push([jobKey(client, id), job]);
+  planJobWrite(plan, job, existing[0]?.entry.value ?? null);
   for (const uid of eventIds(events)) {
     if (indexEntries.get(uid)?.value !== id) plan.sets.push([jobByEventIdKey(client, uid), id]);
   }
-  for (const merged of existing.slice(1)) {
-    plan.deletes.push(jobKey(client, merged.value.id));
-    plan.sets.push([jobRedirectKey(client, merged.value.id), id]);
+  for (const { entry, job: merged } of existing.slice(1)) {
+    plan.deletes.push(jobKey(client, merged.id));
+    const parts = isStub(entry.value) ? entry.value.parts : 0;
+    for (let n = 0; n < parts; n++) plan.deletes.push(jobPartKey(client, merged.id, n));
+    plan.sets.push([jobRedirectKey(client, merged.id), id]);
   }
   return id;
 }
@@ -268,6 +332,41 @@ async function planContacts(
     }
   }
   const emails = [...observations.keys()];
+  if (emails.length > CONTACTS_PER_COMMIT) return await upsertContactsApart(kv, client, observations, now);
+  return await planContactUpserts(kv, plan, client, emails, observations, now);
+}
+
+/** Contacts of a large booking, upserted ahead of its commit in commits of CONTACTS_PER_COMMIT. */
+async function upsertContactsApart(
+  kv: Deno.Kv,
+  client: string,
+  observations: Map<string, ContactObservation[]>,
+  now: string,
+): Promise<Map<string, string>> {
+  const emails = [...observations.keys()];
+  const ids = new Map<string, string>();
+  for (let i = 0; i < emails.length; i += CONTACTS_PER_COMMIT) {
+    const chunk = emails.slice(i, i + CONTACTS_PER_COMMIT);
+    const found = await withOccRetry("upsert contacts", async () => {
+      const part: Plan = { submissionId: "", checks: [], sets: [], deletes: [], touched: new Set() };
+      const chunkIds = await planContactUpserts(kv, part, client, chunk, observations, now);
+      if (part.sets.length === 0) return { op: null, result: chunkIds };
+      return { op: plansOp(kv, [part]), result: chunkIds };
+    });
+    for (const [email, id] of found) ids.set(email, id);
+  }
+  return ids;
+}
+
+/** Plans a Contact upsert per email into `plan` (its checks and writes); returns email → contact id. */
+async function planContactUpserts(
+  kv: Deno.Kv,
+  plan: Plan,
+  client: string,
+  emails: string[],
+  observations: Map<string, ContactObservation[]>,
+  now: string,
+): Promise<Map<string, string>> {
   const indexEntries = await getAll<string>(kv, emails.map((email) => contactByEmailKey(client, email)));
   const existingIds = indexEntries.map((e) => e.value);
   const contactEntries = await getAll<Contact>(
@@ -305,8 +404,8 @@ async function planContacts(
 export async function getJob(kv: Deno.Kv, client: string, id: string): Promise<Job | null> {
   let current = id;
   for (let hops = 0; hops < 16; hops++) {
-    const job = await kv.get<Job>(jobKey(client, current));
-    if (job.value) return job.value;
+    const job = await kv.get<StoredJob>(jobKey(client, current));
+    if (job.value) return await loadJob(kv, job.value);
     const redirect = await kv.get<string>(jobRedirectKey(client, current));
     if (!redirect.value) return null;
     current = redirect.value;
@@ -335,12 +434,14 @@ export async function countJobs(kv: Deno.Kv, client: string): Promise<number> {
   return n;
 }
 
-export function listJobs<V>(
+export async function listJobs<V>(
   kv: Deno.Kv,
   client: string,
   opts: { limit: number; cursor?: string; view: (j: Job) => V },
 ): Promise<Page<V>> {
-  return listPage<Job, V>(kv, jobsPrefix(client), opts);
+  const page = await listPage<StoredJob>(kv, jobsPrefix(client), { limit: opts.limit, cursor: opts.cursor });
+  const jobs = await Promise.all(page.items.map((stored) => loadJob(kv, stored)));
+  return { items: jobs.map(opts.view), cursor: page.cursor };
 }
 
 export async function getContact(kv: Deno.Kv, client: string, id: string): Promise<Contact | null> {

@@ -53,6 +53,13 @@ export const deadLettersPrefix = () => ["dead_letters"] as const;
 export const jobKey = (slug: Slug, id: string) => ["jobs", slug, id] as const;
 export const jobsPrefix = (slug: Slug) => ["jobs", slug] as const;
 
+/**
+ * `["job_parts", slug, jobId, n]` → UTF-8 JSON bytes: a Job too large for one value (hundreds of
+ * attendees or seats) is stored as a small stub under `jobKey` plus these parts.
+ */
+export const jobPartKey = (slug: Slug, id: string, n: number) => ["job_parts", slug, id, n] as const;
+export const jobPartsPrefix = (slug: Slug) => ["job_parts", slug] as const;
+
 /** `["jobs_by_event_id", slug, bookingUid]` → job id, for the current and every previous booking uid. */
 export const jobByEventIdKey = (slug: Slug, uid: string) => ["jobs_by_event_id", slug, uid] as const;
 export const jobsByEventIdPrefix = (slug: Slug) => ["jobs_by_event_id", slug] as const;
@@ -80,6 +87,7 @@ export const perClientPrefixes = (slug: Slug) =>
     submissionBodyChunksPrefix(slug),
     legacySubmissionsByShaPrefix(slug),
     jobsPrefix(slug),
+    jobPartsPrefix(slug),
     jobsByEventIdPrefix(slug),
     jobRedirectsPrefix(slug),
     contactsPrefix(slug),

@@ -279,3 +279,44 @@ Deno.test("bodies that could never be processed are refused at ingest with 422, 
     assert.ok(stored.every((s) => s.status === "quarantined"), "kept for replay, never pending");
   });
 });
+
+Deno.test("a 500-attendee booking and a 500-seat event: one Job with 500 attendees and 500 Contacts each", async () => {
+  await withServer({ port: true, mode: "inline" }, async (server) => {
+    await addClient(server, "acme");
+    const people = Array.from({ length: 500 }, (_, i) => ({
+      email: `guest${i}@example.com`,
+      name: `Guest Number ${i}`,
+      timeZone: "America/Denver",
+    }));
+    const big = bookingCreated("big-party", people[0].email, at(0), { attendees: people });
+    const res = await server.post("acme", big);
+    assert.equal(res.status, 202);
+    await res.body?.cancel();
+    const [party] = await listAll(server, "/admin/clients/acme/jobs?calcom_event_id=big-party");
+    assert.equal(party.attendees.length, 500);
+    assert.ok(party.attendees.every((a) => a.contact_id !== null));
+    assert.equal((await listAll(server, "/admin/clients/acme/contacts")).length, 500);
+
+    await addClient(server, "seats");
+    const seat = (i: number) =>
+      bookingCreated("seated", `seat${i}@example.com`, at(i), {
+        seatsPerTimeSlot: 500,
+        attendees: [{ email: `seat${i}@example.com`, name: `Seat ${i}`, timeZone: "UTC" }],
+      });
+    for (let i = 0; i < 500; i += 25) {
+      const statuses = await Promise.all(Array.from({ length: 25 }, async (_, k) => {
+        const r = await server.post("seats", seat(i + k));
+        await r.body?.cancel();
+        return r.status;
+      }));
+      assert.deepEqual(statuses, Array(25).fill(202));
+    }
+    const settled = await waitSettled(server, "seats", 60_000);
+    assert.ok(settled.every((s) => s.status === "processed"), JSON.stringify(settled.find((s) => s.error)));
+    const [seated] = await listAll(server, "/admin/clients/seats/jobs?calcom_event_id=seated");
+    assert.equal(seated.attendees.length, 500);
+    assert.equal(seated.events.length, 500);
+    assert.equal((await listAll(server, "/admin/clients/seats/contacts")).length, 500);
+    assert.equal((await listAll(server, "/admin/clients/seats/jobs")).length, 1, "one Job in listings too");
+  });
+});
