@@ -36,13 +36,15 @@ const server = Deno.serve({
     }),
 }, service.handler);
 
-// Graceful stop: finish answering, let in-process processing finish, then close KV. Anything left
+// Graceful stop: finish answering (for at most SHUTDOWN_GRACE_MS: idle keep-alive connections can
+// hold a shutdown up for minutes), let in-process processing finish, then close KV. Anything left
 // pending is picked up after a restart by the queue or the sweeper.
+const SHUTDOWN_GRACE_MS = 3000;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {
     log.info("stopping", { signal });
     stopSweeping();
-    await server.shutdown();
+    await Promise.race([server.shutdown(), new Promise((r) => setTimeout(r, SHUTDOWN_GRACE_MS))]);
     await service.idle();
     kv.close();
     Deno.exit(0);

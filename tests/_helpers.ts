@@ -110,8 +110,13 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     ? Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, service.handler)
     : null;
   const url = server ? `http://127.0.0.1:${server.addr.port}` : "http://in-process.test";
+  // The test's own connection pool, closed before the server shuts down: a graceful shutdown waits
+  // for idle keep-alive connections (on Deno 2.5, for minutes).
+  const client = server ? Deno.createHttpClient({}) : null;
   const request = (path: string, init?: RequestInit) =>
-    server ? fetch(`${url}${path}`, init) : service.handler(new Request(`${url}${path}`, init));
+    client
+      ? fetch(`${url}${path}`, { ...init, client })
+      : service.handler(new Request(`${url}${path}`, init));
 
   const admin = async <T = ErrorAnswer>(method: string, path: string, body?: unknown) => {
     const res = await request(path, {
@@ -148,6 +153,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     admin,
     post,
     close: async () => {
+      client?.close();
       await server?.shutdown();
       await service.idle();
       kv.close();

@@ -36,6 +36,9 @@ export function mapErrors(log: Logger): Middleware {
     try {
       return await next();
     } catch (error) {
+      // A refusal before the body was read: let go of the body, so the connection is not left
+      // waiting for it (it would hold up a graceful shutdown).
+      if (ctx.req.body && !ctx.req.bodyUsed) ctx.req.body.cancel().catch(() => {});
       if (!(error instanceof HttpError)) {
         log.error("unhandled error", {
           request_id: ctx.requestId,
