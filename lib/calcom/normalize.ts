@@ -206,8 +206,10 @@ function bookingAttendees(p: BookingPayload): EventAttendee[] {
     ? [{ email: String(responseEmail) }]
     : [];
   candidates.forEach((attendee, index) => {
-    const email = normalizeEmail(attendee.email) ?? (index === 0 ? normalizeEmail(responseEmail) : null);
+    const fromAttendee = normalizeEmail(attendee.email);
+    const email = fromAttendee ?? (index === 0 ? normalizeEmail(responseEmail) : null);
     if (!email || seen.has(email)) return;
+    const asSent = nonEmpty(fromAttendee ? attendee.email : responseEmail);
     seen.add(email);
     const phone = index === 0
       ? nonEmpty(asString(responseValue(p, "attendeePhoneNumber"))) ?? nonEmpty(attendee.phoneNumber) ??
@@ -215,6 +217,7 @@ function bookingAttendees(p: BookingPayload): EventAttendee[] {
       : nonEmpty(attendee.phoneNumber);
     out.push({
       email,
+      email_as_sent: asSent === email ? null : asSent,
       name: attendeeName(attendee, index === 0 ? responseValue(p, "name") : undefined),
       time_zone: nonEmpty(attendee.timeZone),
       phone,

@@ -6,7 +6,10 @@
 export interface Contact {
   id: string;
   client: string;
+  /** The normalised address: the Contact's identity. */
   email: string;
+  /** The address as the newest event spelled it, for display. */
+  email_as_sent: string | null;
   name: string | null;
   time_zone: string | null;
   phone: string | null;
@@ -16,12 +19,13 @@ export interface Contact {
   field_sources: Partial<Record<ContactField, string>>;
 }
 
-export type ContactField = "name" | "time_zone" | "phone";
-const CONTACT_FIELDS: readonly ContactField[] = ["name", "time_zone", "phone"];
+export type ContactField = "email_as_sent" | "name" | "time_zone" | "phone";
+const CONTACT_FIELDS: readonly ContactField[] = ["email_as_sent", "name", "time_zone", "phone"];
 
 /** What one event says about a person. */
 export interface ContactObservation {
   email: string;
+  email_as_sent: string | null;
   name: string | null;
   time_zone: string | null;
   phone: string | null;
@@ -56,6 +60,7 @@ export function applyObservation(
     id: fresh.id,
     client: fresh.client,
     email: seen.email,
+    email_as_sent: null,
     name: null,
     time_zone: null,
     phone: null,

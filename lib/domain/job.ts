@@ -27,7 +27,10 @@ export type JobEventKind =
   | "meeting_ended";
 
 export interface EventAttendee {
+  /** Normalised (`normalizeEmail`). */
   email: string;
+  /** The address as the body spelled it (trimmed), for display. */
+  email_as_sent?: string | null;
   name: string | null;
   time_zone: string | null;
   phone: string | null;

@@ -323,6 +323,7 @@ async function planContacts(
       const list = observations.get(a.email) ?? [];
       list.push({
         email: a.email,
+        email_as_sent: a.email_as_sent ?? a.email,
         name: a.name,
         time_zone: a.time_zone,
         phone: a.phone,

@@ -2,8 +2,12 @@ import assert from "node:assert/strict";
 import { applyObservation, type Contact, contactView, normalizeEmail } from "../../lib/domain/contact.ts";
 
 const fresh = { id: "c1", client: "acme", now: "2026-10-01T00:00:00.000Z" };
-const seen = (order: string, fields: Partial<{ name: string; phone: string; time_zone: string }> = {}) => ({
+const seen = (
+  order: string,
+  fields: Partial<{ email_as_sent: string; name: string; phone: string; time_zone: string }> = {},
+) => ({
   email: "pat@example.com",
+  email_as_sent: fields.email_as_sent ?? null,
   name: fields.name ?? null,
   phone: fields.phone ?? null,
   time_zone: fields.time_zone ?? null,

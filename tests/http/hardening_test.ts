@@ -243,6 +243,11 @@ Deno.test("one person, one Contact: full-width, zero-width and trailing-dot spel
     }
     const contacts = await server.admin<PageAnswer<ContactView>>("GET", "/admin/clients/acme/contacts");
     assert.deepEqual(contacts.body.items.map((c) => c.email), ["pat@example.com"]);
+    assert.equal(
+      contacts.body.items[0].email_as_sent,
+      "pat@example.com.",
+      "the newest spelling, for display",
+    );
     const jobs = await listAll(server, "/admin/clients/acme/jobs");
     assert.equal(jobs.length, 4);
     assert.ok(jobs.every((j) => j.contact_id === contacts.body.items[0].id));
