@@ -52,54 +52,56 @@ export function webhookRoute(deps: WebhookDeps): Handler {
     if (!client) throw unknownClient(slug);
     deps.intake.ensureAccepting();
 
-    return await deps.bodies.with(ctx.req, async (body) => {
-      const receivedAt = nowIso();
-      const header = ctx.req.headers.get(SIGNATURE_HEADER);
-      const signature = parseSignatureHeader(header);
-      const secretId = signature ? await findVerifyingKey(client.keys, signature, body) : null;
+    return await deps.intake.receiving(() =>
+      deps.bodies.with(ctx.req, async (body) => {
+        const receivedAt = nowIso();
+        const header = ctx.req.headers.get(SIGNATURE_HEADER);
+        const signature = parseSignatureHeader(header);
+        const secretId = signature ? await findVerifyingKey(client.keys, signature, body) : null;
 
-      if (secretId === null) {
-        // Unverified bodies are not interpreted, except to recognise Cal.com's (small) ping.
-        if (body.length <= MAX_PING_BYTES && interpretBytes(body, receivedAt).kind === "ping") {
-          ctx.trigger = "PING";
-          await recordPing(deps.kv, slug, { at: receivedAt, signature_valid: false, secret_id: null });
-          return json(200, { ok: true, signature_valid: false, hint: PING_HINT });
+        if (secretId === null) {
+          // Unverified bodies are not interpreted, except to recognise Cal.com's (small) ping.
+          if (body.length <= MAX_PING_BYTES && interpretBytes(body, receivedAt).kind === "ping") {
+            ctx.trigger = "PING";
+            await recordPing(deps.kv, slug, { at: receivedAt, signature_valid: false, secret_id: null });
+            return json(200, { ok: true, signature_valid: false, hint: PING_HINT });
+          }
+          const reason = signature ? "mismatch" : signatureHeaderProblem(header) ?? "mismatch";
+          throw new HttpError(
+            401,
+            reason === "mismatch" ? "invalid_signature" : `signature_${reason}`,
+            SIGNATURE_MESSAGES[reason],
+          );
         }
-        const reason = signature ? "mismatch" : signatureHeaderProblem(header) ?? "mismatch";
-        throw new HttpError(
-          401,
-          reason === "mismatch" ? "invalid_signature" : `signature_${reason}`,
-          SIGNATURE_MESSAGES[reason],
-        );
-      }
-      const interpretation = interpretBytes(body, receivedAt);
-      if (interpretation.kind === "ping") {
-        ctx.trigger = "PING";
-        await recordPing(deps.kv, slug, { at: receivedAt, signature_valid: true, secret_id: secretId });
-        return json(200, { ok: true, signature_valid: true });
-      }
+        const interpretation = interpretBytes(body, receivedAt);
+        if (interpretation.kind === "ping") {
+          ctx.trigger = "PING";
+          await recordPing(deps.kv, slug, { at: receivedAt, signature_valid: true, secret_id: secretId });
+          return json(200, { ok: true, signature_valid: true });
+        }
 
-      const submission = createSubmission({ slug, body, secretId, receivedAt, interpretation });
-      ctx.trigger = submission.event_type || null;
-      const outcome = await deps.intake.accept(submission, client.guard).catch((error) => {
-        throw error instanceof ClientGoneError ? unknownClient(slug) : error;
-      });
-      if (outcome.kind === "duplicate") {
-        ctx.submissionId = outcome.submission_id;
-        return json(200, { submission_id: outcome.submission_id, duplicate: true });
-      }
-      ctx.submissionId = submission.id;
-      if (interpretation.kind === "invalid") {
-        throw new HttpError(
-          422,
-          "unusable_payload",
-          `${interpretation.reason} The body was kept (quarantined) so it can be replayed after a fix.`,
-          {},
-          { submission_id: submission.id, status: "quarantined" },
-        );
-      }
-      return json(202, { submission_id: submission.id, status: submission.status });
-    });
+        const submission = createSubmission({ slug, body, secretId, receivedAt, interpretation });
+        ctx.trigger = submission.event_type || null;
+        const outcome = await deps.intake.accept(submission, client.guard).catch((error) => {
+          throw error instanceof ClientGoneError ? unknownClient(slug) : error;
+        });
+        if (outcome.kind === "duplicate") {
+          ctx.submissionId = outcome.submission_id;
+          return json(200, { submission_id: outcome.submission_id, duplicate: true });
+        }
+        ctx.submissionId = submission.id;
+        if (interpretation.kind === "invalid") {
+          throw new HttpError(
+            422,
+            "unusable_payload",
+            `${interpretation.reason} The body was kept (quarantined) so it can be replayed after a fix.`,
+            {},
+            { submission_id: submission.id, status: "quarantined" },
+          );
+        }
+        return json(202, { submission_id: submission.id, status: submission.status });
+      })
+    );
   };
 }
 

@@ -4,7 +4,7 @@
  * roughly halves when processing runs alongside a saturating burst; see the README). All of this
  * machinery lives here, with its tuning:
  *
- * - a burst is saturation that lasts: BURST_CONCURRENCY submissions waiting for their commit for
+ * - a burst is saturation that lasts: BURST_CONCURRENCY deliveries being handled at once for
  *   at least BURST_CONFIRM_MS (a single stall of the machine, a GC pause or a WAL checkpoint, also
  *   piles requests up for some milliseconds, and deferring processing for it would only delay Jobs);
  * - the count flickers below the threshold between group commits (one commit answers many requests),
@@ -51,7 +51,7 @@ export class IngestPressure {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  /** Runs `ingest` (a submission waiting for its commit) counted as in flight. */
+  /** Runs `ingest` (the handling of one delivery) counted as in flight. */
   async during<T>(ingest: () => Promise<T>): Promise<T> {
     this.#enter();
     try {

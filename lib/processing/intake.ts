@@ -63,10 +63,9 @@ export class Intake {
    */
   async accept(submission: Submission, guard: ClientGuard): Promise<Committed> {
     this.ensureAccepting();
-    const ingest = () => this.#batcher.ingest(submission, guard);
     let committed: Committed;
     try {
-      committed = this.#pressure ? await this.#pressure.during(ingest) : await ingest();
+      committed = await this.#batcher.ingest(submission, guard);
     } catch (error) {
       if (!isDiskFull(error)) throw error;
       this.#disk?.check();
@@ -77,6 +76,14 @@ export class Intake {
       if (this.#inline) await processing;
     }
     return committed;
+  }
+
+  /**
+   * Runs the handling of one delivery (reading, verifying, storing it) counted as ingest in
+   * progress, which is what processing steps aside for under a burst.
+   */
+  async receiving<T>(handle: () => Promise<T>): Promise<T> {
+    return this.#pressure ? await this.#pressure.during(handle) : await handle();
   }
 
   /** Throws a 503 while new deliveries cannot be stored (low disk); cheap enough to call per request. */
