@@ -320,29 +320,14 @@ export async function startMain(env: Record<string, string>): Promise<RunningMai
   }).spawn();
   let exited = false;
   child.status.then(() => (exited = true));
-  const lines: string[] = [];
-  const listening = Promise.withResolvers<string>();
-  // Keep reading stdout so the child never blocks on a full pipe.
-  const drained = (async () => {
-    let buffered = "";
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-      buffered += chunk;
-      const parts = buffered.split("\n");
-      buffered = parts.pop()!;
-      for (const line of parts) {
-        lines.push(line);
-        if (line.includes('"listening"')) listening.resolve(JSON.parse(line).url);
-      }
-    }
-    listening.reject(new Error(`main.ts exited before listening:\n${lines.join("\n")}`));
-  })();
+  const { lines, listening, drained } = readServiceLog(child);
   // Error lines (the logger writes them to stderr) are kept with the others.
   const errors = (async () => {
     for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
       lines.push(...chunk.split("\n"));
     }
   })();
-  const url = (await listening.promise).replace("0.0.0.0", "127.0.0.1");
+  const url = (await listening).url.replace("0.0.0.0", "127.0.0.1");
   const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
   return {
     url,
@@ -380,4 +365,56 @@ export async function startMain(env: Record<string, string>): Promise<RunningMai
       await errors;
     },
   };
+}
+
+/** What main.ts logs when it listens. */
+export interface ListeningLine {
+  url: string;
+  platform: string;
+  mode: string;
+  kv: string;
+}
+
+/**
+ * Reads a service process's stdout line by line (so it never blocks on a full pipe): every line
+ * is kept, and `listening` resolves with its "listening" line (rejects if it exits before).
+ */
+export function readServiceLog(child: Deno.ChildProcess): {
+  lines: string[];
+  listening: Promise<ListeningLine>;
+  drained: Promise<void>;
+} {
+  const lines: string[] = [];
+  const listening = Promise.withResolvers<ListeningLine>();
+  const drained = (async () => {
+    let buffered = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      buffered += chunk;
+      const parts = buffered.split("\n");
+      buffered = parts.pop()!;
+      for (const line of parts) {
+        lines.push(line);
+        if (line.includes('"listening"')) listening.resolve(JSON.parse(line));
+      }
+    }
+    listening.reject(new Error(`main.ts exited before listening:\n${lines.join("\n")}`));
+  })();
+  return { lines, listening: listening.promise, drained };
+}
+
+const ADMIN_CLI = new URL("../lib/cli/admin.ts", import.meta.url).pathname;
+
+/** `deno task admin ...` on `kvPath`, in its own process. */
+export async function runAdminCli(
+  kvPath: string,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-env", "--allow-read", "--allow-write", ADMIN_CLI, ...args],
+    env: { KV_PATH: kvPath },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
 }

@@ -6,13 +6,12 @@ import {
   FIXTURE_SECRET,
   type JobView,
   type PageAnswer,
+  runAdminCli,
   type SubmissionView,
   withServer,
   withTempDir,
 } from "../_helpers.ts";
 import type { ReplaySummary } from "../../lib/processing/replay.ts";
-
-const CLI = new URL("../../lib/cli/admin.ts", import.meta.url).pathname;
 
 interface Run<T> {
   code: number;
@@ -22,15 +21,9 @@ interface Run<T> {
 }
 
 async function admin<T = unknown>(kvPath: string, ...args: string[]): Promise<Run<T>> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-env", "--allow-read", "--allow-write", CLI, ...args],
-    env: { KV_PATH: kvPath },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  const json = out.code === 0 && stdout.trim().startsWith("{") ? JSON.parse(stdout) : null;
-  return { code: out.code, json, stdout, stderr: new TextDecoder().decode(out.stderr) };
+  const out = await runAdminCli(kvPath, ...args);
+  const json = out.code === 0 && out.stdout.trim().startsWith("{") ? JSON.parse(out.stdout) : null;
+  return { ...out, json };
 }
 
 Deno.test("the admin CLI manages clients and reads what the service stored, on the same KV_PATH", async () => {

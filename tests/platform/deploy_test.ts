@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { signBody } from "../../lib/calcom/signature.ts";
-import { ADMIN_TOKEN, fixture, FIXTURE_SECRET } from "../_helpers.ts";
+import { ADMIN_TOKEN, fixture, FIXTURE_SECRET, readServiceLog } from "../_helpers.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 /** The Deploy runtime's version line (deploy/reference/runtime.md), from npm. */
@@ -60,24 +60,10 @@ Deno.test("as Deno Deploy starts it (Deno 2.5, DENO_DEPLOY=true, no KV_PATH): a 
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const lines: string[] = [];
-  const listening = Promise.withResolvers<{ url: string; platform: string; mode: string; kv: string }>();
-  const reading = (async () => {
-    let buffered = "";
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-      buffered += chunk;
-      const parts = buffered.split("\n");
-      buffered = parts.pop()!;
-      for (const line of parts) {
-        lines.push(line);
-        if (line.includes('"listening"')) listening.resolve(JSON.parse(line));
-      }
-    }
-    listening.reject(new Error(`main.ts exited: ${lines.join("\n")}`));
-  })();
+  const { listening, drained: reading } = readServiceLog(child);
   const stderr = new Response(child.stderr).text();
   try {
-    const info = await listening.promise;
+    const info = await listening;
     assert.equal(info.platform, "deno-deploy");
     assert.equal(info.mode, "inline");
     assert.equal(info.kv, "attached database");

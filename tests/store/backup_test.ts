@@ -7,27 +7,14 @@ import {
   FIXTURE_NAMES,
   type JobView,
   listAll,
+  runAdminCli,
   type SubmissionView,
   type TestServer,
   withServer,
   withTempDir,
 } from "../_helpers.ts";
 
-const CLI = new URL("../../lib/cli/admin.ts", import.meta.url).pathname;
-
-async function cli(
-  kvPath: string,
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-env", "--allow-read", "--allow-write", CLI, ...args],
-    env: { KV_PATH: kvPath },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
-}
+const cli = runAdminCli;
 
 Deno.test("every KV value type survives the backup encoding exactly", () => {
   const values: unknown[] = [
