@@ -67,7 +67,7 @@ export function createService(
     maxAttempts: config.maxAttempts,
   });
   const keys = new SigningKeyCache(kv);
-  const admin = new AdminOperations({ kv, keys, replayer: new Replayer(kv, processor) });
+  const admin = new AdminOperations({ kv, keys, replayer: new Replayer(kv, processor), log, source: "api" });
   const bodies = new BodyReader({
     maxBytes: MAX_BODY_BYTES,
     timeoutMs: config.bodyTimeoutMs,

@@ -10,6 +10,7 @@ import { contactView } from "../domain/contact.ts";
 import { jobView } from "../domain/job.ts";
 import { SUBMISSION_STATUSES, type SubmissionStatus, submissionView } from "../domain/submission.ts";
 import { HttpError } from "../errors.ts";
+import type { Logger } from "../log.ts";
 import type { Replayer } from "../processing/replay.ts";
 import { backupLines, restoreLines, RestoreRefusedError } from "../store/backup.ts";
 import { listDeadLetters } from "../store/batches.ts";
@@ -58,6 +59,10 @@ export interface IssuedSecret {
 export interface AdminDeps {
   kv: Deno.Kv;
   replayer: Replayer;
+  /** Where every change is recorded (one `audit` log line each; never a secret). */
+  log?: Logger;
+  /** Who makes the changes: the HTTP API, the CLI (and later the dashboard). */
+  source?: "api" | "cli" | "dashboard";
   /** The webhook route's cache of signing keys, told about every change at once (null in the CLI). */
   keys?: SigningKeyCache | null;
 }
@@ -85,6 +90,10 @@ export class AdminOperations {
     const secret = optionalSecret(input.secret);
     const result = await putClient(this.#kv, slug, { name, secret });
     this.deps.keys?.invalidate(slug);
+    this.#audit(result.created ? "client.create" : "client.update", {
+      slug,
+      secret_id: result.secret && (result.created || secret) ? result.secret.id : null,
+    });
     // Shown once: when it was generated for a new client, or echoed when the caller gave it.
     const shown = result.secret && (result.created || secret) ? issued(result.secret) : null;
     return {
@@ -99,6 +108,7 @@ export class AdminOperations {
     const deleted = await deleteClient(this.#kv, slug);
     this.deps.keys?.invalidate(slug);
     if (!deleted) throw noClient(slug);
+    this.#audit("client.delete", { slug });
     return { deleted: slug };
   }
 
@@ -107,6 +117,7 @@ export class AdminOperations {
     const secret = await addSecret(this.#kv, slug, optionalSecret(input.secret) ?? undefined);
     this.deps.keys?.invalidate(slug);
     if (!secret) throw noClient(slug);
+    this.#audit("secret.add", { slug, secret_id: secret.id });
     return { secret: issued(secret) };
   }
 
@@ -126,6 +137,7 @@ export class AdminOperations {
         "This is the client's only secret; add the new one first, then retire this one.",
       );
     }
+    this.#audit("secret.remove", { slug, secret_id: id });
     return { removed: id };
   }
 
@@ -185,6 +197,7 @@ export class AdminOperations {
     const submissionId = validId(id, "submission");
     const submission = await this.deps.replayer.replayOne(client.slug, submissionId);
     if (!submission) throw noSubmission(client.slug, submissionId);
+    this.#audit("submission.replay", { slug: client.slug, submission_id: submissionId });
     return submissionView(submission);
   }
 
@@ -195,7 +208,9 @@ export class AdminOperations {
     if (!wanted) {
       throw new HttpError(400, "missing_status", "Say which submissions to replay, e.g. status failed.");
     }
-    return await this.deps.replayer.replayAll(client.slug, wanted);
+    const summary = await this.deps.replayer.replayAll(client.slug, wanted);
+    this.#audit("submissions.replay", { slug: client.slug, status: wanted, replayed: summary.replayed });
+    return summary;
   }
 
   async deadLetters() {
@@ -212,6 +227,7 @@ export class AdminOperations {
     try {
       const { entries } = await restoreLines(this.#kv, lines, { force });
       for (const client of await listClients(this.#kv)) this.deps.keys?.invalidate(client.slug);
+      this.#audit("store.restore", { entries, force });
       return { restored: entries };
     } catch (error) {
       if (error instanceof RestoreRefusedError) throw new HttpError(409, "restore_refused", error.message);
@@ -220,6 +236,11 @@ export class AdminOperations {
       }
       throw error;
     }
+  }
+
+  /** One audit line per change, from whichever adapter made it. */
+  #audit(action: string, fields: Record<string, unknown>): void {
+    this.deps.log?.info("audit", { action, source: this.deps.source ?? "api", ...fields });
   }
 
   async #client(slug: unknown): Promise<Client> {

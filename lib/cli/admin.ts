@@ -161,7 +161,12 @@ if (import.meta.main) {
   const config = readConfig();
   const kv = await openKv(config.kvPath, config.kvAccessToken);
   const log = jsonLogger((line) => console.error(line));
-  const admin = new AdminOperations({ kv, replayer: new Replayer(kv, new Processor(kv, log)) });
+  const admin = new AdminOperations({
+    kv,
+    replayer: new Replayer(kv, new Processor(kv, log)),
+    log,
+    source: "cli",
+  });
   try {
     console.log(JSON.stringify(await runAdmin(Deno.args, admin, config.kvPath), null, 2));
   } catch (error) {

@@ -68,6 +68,17 @@ Deno.test("clients: create, update, list, get, delete; the secret is shown only 
     assert.equal(((await notJson.json()) as ErrorAnswer).error.code, "invalid_json");
 
     assert.equal((await server.admin("DELETE", "/admin/clients/acme-plumbing")).status, 200);
+    const audit = server.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === "audit");
+    assert.deepEqual(audit.map((l) => [l.action, l.slug, l.source]), [
+      ["client.create", "acme-plumbing", "api"],
+      ["client.update", "acme-plumbing", "api"],
+      ["client.delete", "acme-plumbing", "api"],
+    ]);
+    assert.ok(!server.logs.join("\n").includes(secret), "no secret in audit lines");
+    const requestLines = server.logs.map((l) => JSON.parse(l)).filter((l) =>
+      l.msg === "request" && l.path?.startsWith("/admin/clients/acme")
+    );
+    assert.ok(requestLines.every((l) => l.slug === "acme-plumbing"), "admin request lines name the slug");
     assert.equal((await server.admin("GET", "/admin/clients/acme-plumbing")).status, 404);
     assert.equal((await server.admin("DELETE", "/admin/clients/acme-plumbing")).status, 404);
     const leftovers = await Array.fromAsync(server.kv.list({ prefix: ["jobs", "acme-plumbing"] }));
