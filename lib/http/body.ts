@@ -28,11 +28,6 @@ export class BodyReader {
 
   constructor(private readonly limits: BodyLimits) {}
 
-  /** Bytes reserved by requests in progress. */
-  get held(): number {
-    return this.#held;
-  }
-
   /**
    * Reads the body and runs `use` with it, keeping its bytes reserved in the budget until `use`
    * is done (the buffer lives that long).
