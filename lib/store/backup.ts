@@ -32,7 +32,6 @@ type Tagged =
   | Tagged[]
   | { [key: string]: Tagged };
 
-
 /** A value as tagged JSON: plain JSON where it is plain, `{"$t": type, "v": …}` where it is not. */
 export function encodeValue(value: unknown): Tagged {
   if (value === null || typeof value === "boolean" || typeof value === "string") return value;
