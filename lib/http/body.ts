@@ -5,6 +5,7 @@
  * Small bodies (what Cal.com sends) may use the whole budget; larger ones only part of it, so a
  * flood of large bodies is answered 503 while webhooks keep being admitted.
  */
+import { concatBytes } from "../bytes.ts";
 import { HttpError } from "../errors.ts";
 import { Deadlines } from "./deadlines.ts";
 
@@ -129,13 +130,7 @@ async function readAtMost(
     chunks.push(value);
   }
   // A copy, never a view: KV serialises a view's whole underlying buffer.
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
+  return concatBytes(chunks);
 }
 
 function busy(): HttpError {

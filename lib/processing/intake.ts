@@ -59,10 +59,11 @@ export class Intake {
 
   /**
    * Stores the submission durably (or finds the earlier one with the same body), then processes
-   * it. Rejects with ClientGoneError when the client was deleted after `guard` was read.
+   * it. Rejects with ClientGoneError when the client was deleted after `guard` was read. Callers
+   * ask `ensureAccepting` first (the webhook route does, before it reads the body); a full disk
+   * met by the commit itself is the same 503.
    */
   async accept(submission: Submission, guard: ClientGuard): Promise<Committed> {
-    this.ensureAccepting();
     let committed: Committed;
     try {
       committed = await this.#batcher.ingest(submission, guard);

@@ -26,7 +26,7 @@ import {
   jobsPrefix,
   submissionKey,
 } from "./keys.ts";
-import { commit, getAll, listPage, type Page, withOccRetry } from "./kv.ts";
+import { commit, getAll, listPage, type Page, readParts, withOccRetry } from "./kv.ts";
 import { newId } from "../domain/ids.ts";
 
 export interface Plan {
@@ -66,14 +66,7 @@ const fromUtf8 = new TextDecoder();
 async function loadJob(kv: Deno.Kv, value: StoredJob): Promise<Job> {
   if (!isStub(value)) return value;
   const keys = Array.from({ length: value.parts }, (_, n) => jobPartKey(value.client, value.id, n));
-  const parts = await getAll<Uint8Array>(kv, keys);
-  if (parts.some((p) => !p.value)) throw new Error(`A part of job ${value.id} is missing.`);
-  const bytes = new Uint8Array(parts.reduce((sum, p) => sum + p.value!.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    bytes.set(p.value!, offset);
-    offset += p.value!.length;
-  }
+  const bytes = await readParts(kv, keys, (n) => `Part ${n} of job ${value.id} is missing.`);
   return JSON.parse(fromUtf8.decode(bytes));
 }
 

@@ -48,7 +48,10 @@ export interface ClientGuard {
 
 /** The guard for a client as it is now (tools that store submissions outside the webhook route). */
 export async function clientGuard(kv: Deno.Kv, slug: string): Promise<ClientGuard> {
-  const generation = await kv.get(clientGenerationKey(slug));
+  return guardFrom(slug, await kv.get(clientGenerationKey(slug)));
+}
+
+function guardFrom(slug: string, generation: Deno.KvEntryMaybe<unknown>): ClientGuard {
   return { slug, key: generation.key, versionstamp: generation.versionstamp };
 }
 
@@ -255,7 +258,7 @@ export class SigningKeyCache {
     }
     const secrets = await Array.fromAsync(this.kv.list<ClientSecret>({ prefix: clientSecretsPrefix(slug) }));
     const keys: SigningKeys = {
-      guard: { slug, key: generation.key, versionstamp: generation.versionstamp },
+      guard: guardFrom(slug, generation),
       client: entry.value,
       keys: await Promise.all(
         secrets.map(async (s) => ({ id: s.value.id, key: await importSigningKey(s.value.secret) })),

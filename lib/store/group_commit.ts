@@ -141,8 +141,7 @@ export class IngestBatcher {
     const batchId = newId();
     const op = this.kv.atomic();
     const refs: SubmissionRef[] = [];
-    const guards = new Map(members.map((w) => [w.guard.slug, w.guard]));
-    for (const g of guards.values()) op.check({ key: g.key, versionstamp: g.versionstamp });
+    for (const g of guardsOf(members)) op.check({ key: g.key, versionstamp: g.versionstamp });
     for (const { submission: s } of members) {
       // Set in place (no copy per request): the submission is this batcher's until answered.
       s.batch_id = s.status === "pending" ? batchId : null;
@@ -159,7 +158,7 @@ export class IngestBatcher {
 
   /** Members whose client's generation changed (deleted, or re-created) are refused, not stored. */
   async #refuseGoneClients(members: Waiting[]): Promise<Waiting[]> {
-    const guards = [...new Map(members.map((w) => [w.guard.slug, w.guard])).values()];
+    const guards = guardsOf(members);
     const now = await getAll(this.kv, guards.map((g) => g.key));
     const gone = new Set(guards.filter((g, i) => now[i].versionstamp !== g.versionstamp).map((g) => g.slug));
     if (gone.size === 0) return members;
@@ -179,6 +178,11 @@ export class IngestBatcher {
       return false;
     });
   }
+}
+
+/** The members' client guards, one per client. */
+function guardsOf(members: Waiting[]): ClientGuard[] {
+  return [...new Map(members.map((w) => [w.guard.slug, w.guard])).values()];
 }
 
 /** Identical bodies in one batch: the first is committed, the others follow its answer. */

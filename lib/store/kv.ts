@@ -2,6 +2,7 @@
  * Opening Deno KV, and the small helpers every store module shares (bounded OCC retry, batched
  * reads, cursor pagination).
  */
+import { concatBytes } from "../bytes.ts";
 import { healthKey } from "./keys.ts";
 
 /**
@@ -127,6 +128,21 @@ export class InvalidCursorError extends Error {
     super("invalid cursor");
     this.name = "InvalidCursorError";
   }
+}
+
+/**
+ * A value stored in parts (raw bodies and Jobs too large for one value), read back in one piece;
+ * a missing part is an error, named by `missing(n)`.
+ */
+export async function readParts(
+  kv: Deno.Kv,
+  keys: readonly Deno.KvKey[],
+  missing: (n: number) => string,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const parts = await getAll<Uint8Array>(kv, keys);
+  const gap = parts.findIndex((p) => !p.value);
+  if (gap >= 0) throw new Error(missing(gap));
+  return concatBytes(parts.map((p) => p.value!));
 }
 
 export interface Page<T> {

@@ -6,7 +6,7 @@
 import type { Submission, SubmissionStatus } from "../domain/submission.ts";
 import type { SubmissionRef } from "./batches.ts";
 import { submissionBodyChunkKey, submissionKey, submissionsPrefix } from "./keys.ts";
-import { commit, getAll, listPage, type Page, withOccRetry } from "./kv.ts";
+import { commit, getAll, listPage, type Page, readParts, withOccRetry } from "./kv.ts";
 import { nowIso } from "../time.ts";
 
 /**
@@ -46,16 +46,7 @@ export async function storeBodyChunks(kv: Deno.Kv, submission: Submission): Prom
 export async function readBody(kv: Deno.Kv, s: Submission): Promise<Uint8Array> {
   if (s.body) return s.body;
   const keys = Array.from({ length: s.body_chunks }, (_, n) => submissionBodyChunkKey(s.client, s.id, n));
-  const parts = await getAll<Uint8Array>(kv, keys);
-  const missing = parts.findIndex((p) => !p.value);
-  if (missing >= 0) throw new Error(`Body chunk ${missing} of submission ${s.id} is missing.`);
-  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.value!.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p.value!, offset);
-    offset += p.value!.length;
-  }
-  return out;
+  return await readParts(kv, keys, (n) => `Body chunk ${n} of submission ${s.id} is missing.`);
 }
 
 export async function getSubmission(kv: Deno.Kv, slug: string, id: string): Promise<Submission | null> {
