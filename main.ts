@@ -20,6 +20,8 @@ if (config.processingMode === "queue") listenQueue(kv, service.queueHandler);
 // Deno Deploy only runs crons registered at the top level, before Deno.serve: the sweeper also
 // re-drives batches an instance stopped mid-processing left behind.
 Deno.cron("sweep pending submissions", "* * * * *", async () => void await service.sweeper.sweepOnce());
+// Each minute, the clients whose last reconciliation is older than RECONCILE_INTERVAL_MS.
+Deno.cron("reconcile with Calcom", "* * * * *", async () => void await service.reconciler.runDue());
 const stopSweeping = service.startSweeping();
 service.sweeper.sweepOnce().catch((error) => log.error("startup sweep failed", { error: String(error) }));
 

@@ -44,6 +44,14 @@ export interface Config {
   diskFloorBytes: number;
   /** Size of the reserve file given up for SQLite when space runs low. */
   diskReserveBytes: number;
+  /** How often each client with a Cal.com API key is reconciled. */
+  reconcileIntervalMs: number;
+  /** First wait after a 429 or failed Cal.com API call (doubled on each retry). */
+  reconcileBackoffMs: number;
+  /** Longest one Cal.com API call may take. */
+  reconcileTimeoutMs: number;
+  /** How long a pass may go without renewing its client's lease before another may take over. */
+  reconcileLeaseMs: number;
 }
 
 export const DEFAULT_KV_PATH = "./data/calcom-intake.sqlite3";
@@ -86,6 +94,10 @@ export function readConfig(get: (name: string) => string | undefined = (n) => De
     bodyBudgetBytes: integer(get, "BODY_BUDGET_MB", 64, 4, 4096) * 1024 * 1024,
     diskFloorBytes: integer(get, "DISK_FLOOR_MB", 64, 0, 1_048_576) * 1024 * 1024,
     diskReserveBytes: integer(get, "DISK_RESERVE_MB", 32, 0, 1_048_576) * 1024 * 1024,
+    reconcileIntervalMs: integer(get, "RECONCILE_INTERVAL_MS", 15 * 60_000, 10_000, 86_400_000),
+    reconcileBackoffMs: integer(get, "RECONCILE_BACKOFF_MS", 5_000, 1, 600_000),
+    reconcileTimeoutMs: integer(get, "RECONCILE_TIMEOUT_MS", 30_000, 100, 600_000),
+    reconcileLeaseMs: integer(get, "RECONCILE_LEASE_MS", 120_000, 1_000, 3_600_000),
   };
 }
 

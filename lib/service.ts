@@ -16,11 +16,13 @@ import { webhookRoute } from "./http/webhook.ts";
 import { Intake } from "./processing/intake.ts";
 import { Processor } from "./processing/processor.ts";
 import { createQueueHandler } from "./processing/queue.ts";
+import { Reconciler } from "./processing/reconciler.ts";
 import { Replayer } from "./processing/replay.ts";
 import { Sweeper } from "./processing/sweeper.ts";
 import { SigningKeyCache } from "./store/clients.ts";
 import { type DiskWatch, diskWatchFor } from "./store/disk.ts";
 import { checkKv } from "./store/kv.ts";
+import { WebhookStateRecorder } from "./store/reconcile.ts";
 
 /** Largest webhook body accepted. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -30,10 +32,14 @@ export interface Service {
   queueHandler: (message: unknown) => Promise<void>;
   intake: Intake;
   sweeper: Sweeper;
+  reconciler: Reconciler;
   /** Free space of a local KV file (null where there is no disk to watch). */
   disk: DiskWatch | null;
   admin: AdminOperations;
-  /** Runs the sweeper every `sweepIntervalMs` until the returned function is called. */
+  /**
+   * Runs the sweeper every `sweepIntervalMs`, and reconciliation of the clients that are due,
+   * until the returned function is called.
+   */
   startSweeping: () => () => void;
   /**
    * Resolves when processing started in this process has finished, and stops the body-timeout
@@ -66,8 +72,21 @@ export function createService(
     graceMs: config.sweepGraceMs,
     maxAttempts: config.maxAttempts,
   });
+  const reconciler = new Reconciler(kv, intake, log, {
+    intervalMs: config.reconcileIntervalMs,
+    backoffMs: config.reconcileBackoffMs,
+    timeoutMs: config.reconcileTimeoutMs,
+    leaseMs: config.reconcileLeaseMs,
+  });
   const keys = new SigningKeyCache(kv);
-  const admin = new AdminOperations({ kv, keys, replayer: new Replayer(kv, processor), log, source: "api" });
+  const admin = new AdminOperations({
+    kv,
+    keys,
+    replayer: new Replayer(kv, processor),
+    reconciler,
+    log,
+    source: "api",
+  });
   const bodies = new BodyReader({
     maxBytes: MAX_BODY_BYTES,
     timeoutMs: config.bodyTimeoutMs,
@@ -92,7 +111,18 @@ export function createService(
     }
     return json(200, { ok: true, status: "ok", processing_mode: config.processingMode, storage });
   });
-  router.on("POST", "/webhooks/calcom/:slug{/}?", webhookRoute({ kv, keys, intake, bodies }));
+  router.on(
+    "POST",
+    "/webhooks/calcom/:slug{/}?",
+    webhookRoute({
+      kv,
+      keys,
+      intake,
+      bodies,
+      reconciler,
+      webhookState: new WebhookStateRecorder(kv),
+    }),
+  );
   registerAdminRoutes(router, admin, config.adminToken);
   const handle = compose([requestLog(log), mapErrors(log)], (ctx) => router.dispatch(ctx));
 
@@ -101,6 +131,7 @@ export function createService(
     queueHandler: createQueueHandler(kv, intake.scheduler, log),
     intake,
     sweeper,
+    reconciler,
     disk,
     admin,
     startSweeping: () => {
@@ -108,9 +139,16 @@ export function createService(
       const timer = setInterval(() => {
         sweeper.sweepOnce().catch((error) => log.error("sweep failed", { error: String(error) }));
       }, config.sweepIntervalMs);
-      return () => clearInterval(timer);
+      const reconciling = setInterval(() => {
+        reconciler.runDue().catch((error) => log.error("reconcile failed", { error: String(error) }));
+      }, Math.min(config.reconcileIntervalMs, 60_000));
+      return () => {
+        clearInterval(timer);
+        clearInterval(reconciling);
+      };
     },
     idle: async () => {
+      await reconciler.idle();
       await intake.idle();
       bodies.stop();
       disk?.stop();

@@ -410,7 +410,7 @@ export async function runAdminCli(
   ...args: string[]
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-env", "--allow-read", "--allow-write", ADMIN_CLI, ...args],
+    args: ["run", "--allow-env", "--allow-read", "--allow-write", "--allow-net", ADMIN_CLI, ...args],
     env: { KV_PATH: kvPath },
     stdout: "piped",
     stderr: "piped",

@@ -72,11 +72,16 @@ Deno.test("signatures are verified with WebCrypto, not hand-built HMAC states", 
   assert.doesNotMatch(text, /node:crypto/);
 });
 
-Deno.test("the Deno.cron sweeper is registered at module top level of main.ts, not inside a block", async () => {
+Deno.test("the Deno.cron jobs (sweeper, reconciliation) are registered at top level of main.ts, before serving", async () => {
   const lines = (await Deno.readTextFile(new URL("main.ts", ROOT))).split("\n");
   const cron = lines.filter((l) => l.includes("Deno.cron("));
-  assert.equal(cron.length, 1, "one cron registration");
-  assert.match(cron[0], /^Deno\.cron\(/, "at column 0: not nested in an if, a function or a callback");
+  assert.equal(cron.length, 2, "two cron registrations");
   const serve = lines.findIndex((l) => l.includes("Deno.serve("));
-  assert.ok(lines.indexOf(cron[0]) < serve, "registered before Deno.serve starts");
+  for (const line of cron) {
+    assert.match(line, /^Deno\.cron\(/, "at column 0: not nested in an if, a function or a callback");
+    assert.ok(lines.indexOf(line) < serve, "registered before Deno.serve starts");
+  }
+  assert.ok(
+    cron.some((l) => l.includes("sweeper.sweepOnce")) && cron.some((l) => l.includes("reconciler.runDue")),
+  );
 });

@@ -11,6 +11,7 @@ import { jobView } from "../domain/job.ts";
 import { SUBMISSION_STATUSES, type SubmissionStatus, submissionView } from "../domain/submission.ts";
 import { HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import type { Reconciler } from "../processing/reconciler.ts";
 import type { Replayer } from "../processing/replay.ts";
 import { backupLines, restoreLines, RestoreRefusedError } from "../store/backup.ts";
 import { listDeadLetters } from "../store/batches.ts";
@@ -19,6 +20,7 @@ import {
   addSecret,
   type Client,
   deleteClient,
+  getApiKey,
   getClient,
   getLastPing,
   isWeakSecret,
@@ -30,6 +32,8 @@ import {
   SLUG_PATTERN,
 } from "../store/clients.ts";
 import { InvalidCursorError, type Page } from "../store/kv.ts";
+import { getReconcileState, getWebhookState, listMissedWebhooks } from "../store/reconcile.ts";
+import { DEFAULT_API_URL } from "../calcom/api.ts";
 import { getSubmission, listSubmissions } from "../store/submissions.ts";
 import { nowIso } from "../time.ts";
 
@@ -59,6 +63,8 @@ export interface IssuedSecret {
 export interface AdminDeps {
   kv: Deno.Kv;
   replayer: Replayer;
+  /** Runs reconciliation passes (null where there is none to run, e.g. a CLI without network). */
+  reconciler?: Reconciler | null;
   /** Where every change is recorded (one `audit` log line each; never a secret). */
   log?: Logger;
   /** Who makes the changes: the HTTP API, the CLI (and later the dashboard). */
@@ -84,15 +90,22 @@ export class AdminOperations {
   }
 
   /** Creates a client (with the given or a generated secret) or updates it; `created` says which. */
-  async putClient(slugInput: unknown, input: { name?: unknown; secret?: unknown }) {
+  async putClient(
+    slugInput: unknown,
+    input: { name?: unknown; secret?: unknown; calcom_api_key?: unknown; calcom_api_url?: unknown },
+  ) {
     const slug = validSlug(slugInput);
     const name = optionalString(input.name, "name", MAX_NAME_LENGTH);
     const secret = optionalSecret(input.secret);
-    const result = await putClient(this.#kv, slug, { name, secret });
+    const apiKey = optionalApiKey(input.calcom_api_key);
+    const apiUrl = optionalApiUrl(input.calcom_api_url);
+    const result = await putClient(this.#kv, slug, { name, secret, apiKey, apiUrl });
     this.deps.keys?.invalidate(slug);
     this.#audit(result.created ? "client.create" : "client.update", {
       slug,
       secret_id: result.secret && (result.created || secret) ? result.secret.id : null,
+      ...(apiKey !== undefined ? { api_key: apiKey === null ? "removed" : "set" } : {}),
+      ...(apiUrl !== undefined ? { calcom_api_url: apiUrl } : {}),
     });
     // Shown once: when it was generated for a new client, or echoed when the caller gave it.
     const shown = result.secret && (result.created || secret) ? issued(result.secret) : null;
@@ -213,6 +226,23 @@ export class AdminOperations {
     return summary;
   }
 
+  /** Runs one reconciliation pass for the client now; answers what it fetched and changed. */
+  async reconcile(slug: unknown) {
+    const client = await this.#client(slug);
+    if (!this.deps.reconciler) {
+      throw new HttpError(503, "reconcile_unavailable", "Reconciliation is not available here.");
+    }
+    this.#audit("client.reconcile", { slug: client.slug });
+    return await this.deps.reconciler.reconcile(client.slug);
+  }
+
+  /** Bookings Cal.com's API showed that no webhook ever delivered. */
+  async missedWebhooks(slug: unknown, limit?: unknown) {
+    const client = await this.#client(slug);
+    const { limit: n } = pageOf({ limit });
+    return { items: await listMissedWebhooks(this.#kv, client.slug, n), cursor: null };
+  }
+
   async deadLetters() {
     return { items: (await listDeadLetters(this.#kv)).map((e) => e.value), cursor: null };
   }
@@ -251,13 +281,41 @@ export class AdminOperations {
   }
 
   async #clientView(client: Client) {
-    const secrets = await listSecretSummaries(this.#kv, client.slug);
+    const [secrets, apiKey, reconcile, webhook, lastPing] = await Promise.all([
+      listSecretSummaries(this.#kv, client.slug),
+      getApiKey(this.#kv, client.slug),
+      getReconcileState(this.#kv, client.slug),
+      getWebhookState(this.#kv, client.slug),
+      getLastPing(this.#kv, client.slug),
+    ]);
+    const problems: { code: string; message: string }[] = [];
+    if (webhook?.payload_template_detected) {
+      problems.push({
+        code: "payload_template_detected",
+        message: webhook.payload_template_detected.message,
+      });
+    }
+    if (apiKey && reconcile.api_key_state === "rejected") {
+      problems.push({ code: "api_key_rejected", message: reconcile.error ?? "Cal.com refused the API key." });
+    }
     return {
       ...client,
+      calcom_api_url: client.calcom_api_url ?? DEFAULT_API_URL,
       webhook_path: `/webhooks/calcom/${client.slug}`,
       secrets,
       secret_ids: secrets.map((s) => s.id),
-      last_ping: await getLastPing(this.#kv, client.slug),
+      last_ping: lastPing,
+      has_api_key: apiKey !== null,
+      webhook_version: webhook?.webhook_version ?? null,
+      payload_template_detected: webhook?.payload_template_detected ?? null,
+      reconciliation: {
+        api_key_state: apiKey ? reconcile.api_key_state : null,
+        checkpoint: reconcile.checkpoint,
+        last_pass: reconcile.last_pass,
+        error: reconcile.error,
+        missed_webhooks: reconcile.missed_webhooks_total,
+      },
+      problems,
     };
   }
 }
@@ -361,6 +419,45 @@ function optionalString(value: unknown, field: string, max: number): string | nu
 function optionalSecret(value: unknown): string | null {
   if (value === undefined || value === null) return null;
   return optionalString(value, "secret", MAX_SECRET_LENGTH) ?? null;
+}
+
+const MAX_API_KEY_LENGTH = 500;
+
+/** A Cal.com API key (`cal_live_…`, test keys `cal_…`), or null to remove it; never echoed. */
+function optionalApiKey(value: unknown): string | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || value === "") return null;
+  if (typeof value !== "string" || value.length > MAX_API_KEY_LENGTH || !/^\S+$/.test(value)) {
+    throw new HttpError(
+      400,
+      "invalid_calcom_api_key",
+      '"calcom_api_key" must be the Cal.com API key as Cal.com shows it (Settings → Developer → API keys, it starts "cal_"), or null to remove it.',
+    );
+  }
+  return value;
+}
+
+/** The base URL of the client's Cal.com API (`…/v2`), or null for Cal.com's hosted default. */
+function optionalApiUrl(value: unknown): string | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || value === "") return null;
+  let url: URL | null = null;
+  try {
+    url = typeof value === "string" && value.length <= 500 ? new URL(value) : null;
+  } catch {
+    url = null;
+  }
+  if (
+    !url || (url.protocol !== "https:" && url.protocol !== "http:") || url.username || url.password ||
+    url.search
+  ) {
+    throw new HttpError(
+      400,
+      "invalid_calcom_api_url",
+      `"calcom_api_url" must be an http(s) URL ending in /v2, e.g. ${DEFAULT_API_URL}, https://api.cal.eu/v2, or your self-hosted Cal.com's API.`,
+    );
+  }
+  return url.href.replace(/\/+$/, "");
 }
 
 function noClient(slug: string): HttpError {

@@ -49,34 +49,36 @@ export function interpretBody(text: string, fallbackAt: string): Interpretation 
   try {
     json = JSON.parse(text);
   } catch {
-    return invalid(
-      looksFormEncoded(text)
-        ? "Body is form-encoded, not JSON: this Cal.com webhook has a custom payload template. Clear the template in Cal.com (Settings → Developer → Webhooks) so the default JSON body is sent."
-        : "Body is not valid JSON. If the Cal.com webhook has a custom payload template, clear it so the default JSON body is sent.",
-    );
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    return invalid(
-      `Body is JSON ${
-        json === null ? "null" : Array.isArray(json) ? "array" : typeof json
-      }, not an object. A Cal.com payload template that renders invalid JSON sends the literal false; clear the template.`,
+    // Cal.com's own bodies are always JSON: a signed body that is not was made by a template.
+    return templated(
+      looksFormEncoded(text) ? "The body is form-encoded, not JSON" : "The body is not JSON",
     );
   }
   const shape = shapeProblem(json);
   if (shape) return invalid(shape);
-  const envelope = envelopeSchema.safeParse(json);
-  if (!envelope.success) {
-    return invalid(
-      `Body has no "triggerEvent": ${describeIssues(envelope.error)}. Clear any custom payload template.`,
-    );
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    const what = json === null
+      ? "null"
+      : Array.isArray(json)
+      ? "an array"
+      : `the literal ${JSON.stringify(json)}`;
+    // A JSON template whose rendered text is not JSON makes Cal.com send the literal `false`.
+    return templated(`The body is JSON ${what}, not an object`);
   }
+  const envelope = envelopeSchema.safeParse(json);
+  if (!envelope.success) return templated('The body has no "triggerEvent"');
   const trigger = envelope.data.triggerEvent;
+  const wrapped = isPlainObject(envelope.data.payload);
+  const rule = triggerRule(trigger);
+  // Every body Cal.com builds itself wraps its fields in `payload`, except the flat MEETING_* ones.
+  if (!wrapped && (trigger === PING_TRIGGER || (rule && !FLAT_TRIGGERS.has(trigger)))) {
+    return templated(`The ${trigger} body has no "payload" object`);
+  }
   if (trigger === PING_TRIGGER) return { kind: "ping" };
 
   const createdAt = isoOrNull(envelope.data.createdAt);
-  const payload = isPlainObject(envelope.data.payload) ? envelope.data.payload : json;
+  const payload = wrapped ? envelope.data.payload : json;
 
-  const rule = triggerRule(trigger);
   if (!rule) return { kind: "ignored", fields: { ...emptyFields(trigger), created_at: createdAt } };
   if (rule.shape === "no_show") return interpretNoShow(trigger, payload, createdAt ?? fallbackAt);
   return interpretBooking(trigger, rule, payload, createdAt, fallbackAt);
@@ -138,7 +140,7 @@ function interpretBooking(
       p.organizer?.email ?? p.user?.email ?? payloadString(p, "userPrimaryEmail"),
     ),
     responses: customResponses(p),
-    request_reschedule: p.requestReschedule === true,
+    request_reschedule: isRescheduleRequest(p),
     cancellation_reason: nonEmpty(p.cancellationReason),
     rejection_reason: nonEmpty(p.rejectionReason),
     payment_id: p.paymentId === null || p.paymentId === undefined ? null : String(p.paymentId),
@@ -168,8 +170,26 @@ function interpretBooking(
       created_at: createdAt,
     },
     events,
+    // Cancelling "all remaining" occurrences sends one webhook for the one clicked; Cal.com's
+    // database cancels the others without a webhook naming them.
+    follow_up: kind === "cancelled" && isPlainObject(p.recurringEvent) && !seated
+      ? { uid, reason: "recurring_cancellation" }
+      : null,
   };
 }
+
+/**
+ * A host's "request reschedule": current Cal.com says `requestReschedule: true`; versions before
+ * January 2026 (still common self-hosted) send no such field, and the reason text, which Cal.com
+ * starts with "Please reschedule.", is the only sign.
+ */
+function isRescheduleRequest(p: BookingPayload): boolean {
+  if (typeof p.requestReschedule === "boolean") return p.requestReschedule;
+  return RESCHEDULE_REQUEST_REASON.test(p.cancellationReason ?? "");
+}
+
+/** How Cal.com begins the cancellation reason of a host's reschedule request. */
+export const RESCHEDULE_REQUEST_REASON = /^\s*Please reschedule\./;
 
 function interpretNoShow(trigger: string, payload: unknown, at: string): Interpretation {
   const parsed = noShowPayloadSchema.safeParse(payload);
@@ -349,4 +369,21 @@ function shapeProblem(json: unknown): string | null {
 
 function invalid(reason: string): Interpretation {
   return { kind: "invalid", reason };
+}
+
+/** Triggers whose bodies Cal.com sends flat (no `payload` wrapper; templates never apply to them). */
+const FLAT_TRIGGERS = new Set(["MEETING_STARTED", "MEETING_ENDED"]);
+
+/** What the operator must do when a webhook has a payload template (the exact fix). */
+export const PAYLOAD_TEMPLATE_FIX = "Clear the payload template of the webhook in Cal.com " +
+  "(Settings → Developer → Webhooks → edit the webhook → empty the Custom payload template), so Cal.com sends its default JSON body.";
+
+/** A signed body Cal.com's default format cannot produce: the webhook has a custom payload template. */
+function templated(what: string): Interpretation {
+  return {
+    kind: "invalid",
+    cause: "payload_template",
+    reason:
+      `${what}: this Cal.com webhook has a custom payload template, so its bodies cannot be read as bookings. ${PAYLOAD_TEMPLATE_FIX}`,
+  };
 }

@@ -41,6 +41,8 @@ export const bookingPayloadSchema = z.looseObject({
   paymentId: z.union([z.number(), z.string()]).nullish(),
   smsReminderNumber: optionalString,
   status: optionalString,
+  /** `{freq, count, interval}`; on a cancellation it means "this and every remaining occurrence". */
+  recurringEvent: z.unknown().optional(),
 });
 export type BookingPayload = z.infer<typeof bookingPayloadSchema>;
 

@@ -33,6 +33,10 @@ export const TRIGGERS: Readonly<Record<string, TriggerRule>> = {
   BOOKING_REJECTED: booking("rejected"),
   BOOKING_PAYMENT_INITIATED: booking("payment_initiated"),
   BOOKING_PAID: booking("paid"),
+  // Hosted Cal.com only (documented, not in the open-source code): a new organizer or host set,
+  // and a new location, on the same booking.
+  BOOKING_REASSIGNED: booking("reassigned"),
+  BOOKING_LOCATION_UPDATED: booking("location_updated"),
   BOOKING_NO_SHOW_UPDATED: {
     kind: "no_show",
     shape: "no_show",

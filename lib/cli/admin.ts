@@ -1,8 +1,8 @@
 /**
  * `deno task admin ...`: the admin operations from the command line, on the same KV_PATH as the
  * service, answering like the API (JSON on stdout; an error's message on stderr, exit 1; a usage
- * mistake exit 2). Replays run in this process (a queue message from another process would only
- * be picked up at KV's 60 s fallback poll).
+ * mistake exit 2). Replays and reconciliation passes run in this process (a queue message from
+ * another process would only be picked up at KV's 60 s fallback poll).
  */
 import { parseArgs } from "node:util";
 import { AdminOperations } from "../admin/operations.ts";
@@ -11,12 +11,16 @@ import { HttpError } from "../errors.ts";
 import { jsonLogger } from "../log.ts";
 import { Processor } from "../processing/processor.ts";
 import { Replayer } from "../processing/replay.ts";
+import { createService } from "../service.ts";
 import { sqliteSnapshot } from "../store/backup.ts";
 import { isRemoteKvPath, openKv } from "../store/kv.ts";
 
 export const USAGE = `Usage: deno task admin <command> [options]
 
-  client add <slug> [--name NAME] [--secret SECRET]   create or update a client (prints a new secret once)
+  client add <slug> [--name NAME] [--secret SECRET] [--api-key KEY] [--api-url URL]
+                                                     create or update a client (prints a new secret once);
+                                                     --api-key sets its Cal.com API key (never shown again),
+                                                     --api-key "" removes it; --api-url for EU/self-hosted
   client list                                        list clients (never shows secrets)
   client show <slug>                                 one client: webhook path, secret ids, last ping
   client remove <slug>                               delete a client and all of its data
@@ -30,6 +34,8 @@ export const USAGE = `Usage: deno task admin <command> [options]
   submission <slug> <submission-id>
   replay <slug> <submission-id>                      re-run one submission
   replay <slug> --status failed                      re-run every submission with that status
+  reconcile <slug>                                   one reconciliation pass with Cal.com's API now
+  missed-webhooks <slug> [--limit N]                 bookings the API showed that no webhook delivered
   dead-letters                                       queue messages that exhausted their retries
   backup <file>                                      every entry of the store as NDJSON (secrets included;
                                                      written owner-only); works while the service runs
@@ -60,6 +66,8 @@ export async function runAdmin(
       "calcom-event-id": { type: "string" },
       sqlite: { type: "boolean" },
       force: { type: "boolean" },
+      "api-key": { type: "string" },
+      "api-url": { type: "string" },
     },
   });
   const [command, ...rest] = positionals;
@@ -73,7 +81,12 @@ export async function runAdmin(
 
   switch (group) {
     case "client add":
-      return await admin.putClient(need(first, "client slug"), { name: values.name, secret: values.secret });
+      return await admin.putClient(need(first, "client slug"), {
+        name: values.name,
+        secret: values.secret,
+        calcom_api_key: values["api-key"],
+        calcom_api_url: values["api-url"],
+      });
     case "client list":
       return await admin.listClients();
     case "client show":
@@ -104,6 +117,10 @@ export async function runAdmin(
       }
       return await admin.replayAll(slug, values.status);
     }
+    case "reconcile":
+      return await admin.reconcile(need(first, "client slug"));
+    case "missed-webhooks":
+      return await admin.missedWebhooks(need(first, "client slug"), values.limit);
     case "dead-letters":
       return await admin.deadLetters();
     case "backup":
@@ -161,9 +178,12 @@ if (import.meta.main) {
   const config = readConfig();
   const kv = await openKv(config.kvPath, config.kvAccessToken);
   const log = jsonLogger((line) => console.error(line));
+  // Inline processing: what this command stores (a reconciliation's bookings) is processed here.
+  const service = createService(kv, { ...config, processingMode: "inline" }, log, null);
   const admin = new AdminOperations({
     kv,
     replayer: new Replayer(kv, new Processor(kv, log)),
+    reconciler: service.reconciler,
     log,
     source: "cli",
   });
@@ -175,6 +195,7 @@ if (import.meta.main) {
     console.error(error instanceof HttpError || usage ? (error as Error).message : String(error));
     Deno.exitCode = usage ? 2 : 1;
   } finally {
+    await service.idle();
     kv.close();
   }
 }

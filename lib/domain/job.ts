@@ -1,7 +1,8 @@
 /**
  * Job rules: a Job's whole state is derived from the set of booking events it has absorbed, sorted
- * by Cal.com's `createdAt` (ties broken by content), so the result is the same for every arrival
- * order and every duplication. Pure: no KV, no clock.
+ * by Cal.com's time for each (a webhook's `createdAt`, an API snapshot's `updatedAt`; ties broken
+ * by content), so the result is the same for every arrival order, every duplication and whichever
+ * channel told us first. Pure: no KV, no clock.
  */
 
 export type JobStatus =
@@ -24,7 +25,13 @@ export type JobEventKind =
   | "paid"
   | "no_show"
   | "meeting_started"
-  | "meeting_ended";
+  | "meeting_ended"
+  | "reassigned"
+  | "location_updated"
+  | "snapshot";
+
+/** A booking's status as Cal.com's API shows it (`snapshot` events). */
+export type SnapshotStatus = "accepted" | "pending" | "cancelled" | "rejected" | "awaiting_host";
 
 export interface EventAttendee {
   /** Normalised (`normalizeEmail`). */
@@ -34,7 +41,7 @@ export interface EventAttendee {
   name: string | null;
   time_zone: string | null;
   phone: string | null;
-  /** Only set by no-show events. */
+  /** Only set by no-show events and API snapshots. */
   no_show?: boolean;
 }
 
@@ -52,6 +59,10 @@ export interface JobEvent {
   at: string;
   /** Earlier uids of the same appointment (`rescheduleUid`, `rootBookingUid`): this uid replaced them. */
   links: string[];
+  /** The later uid that replaced this one (an API snapshot of a rescheduled booking's old uid). */
+  replaced_by?: string | null;
+  /** `snapshot` events: the booking's status in Cal.com at `at`. */
+  snapshot_status?: SnapshotStatus | null;
   seated: boolean;
   attendees: EventAttendee[];
   title?: string | null;
@@ -165,6 +176,9 @@ const KINDS: Record<JobEventKind, KindRule> = {
       s.rejectionReason = e.rejection_reason ?? null;
     },
   },
+  reassigned: { rank: 10, data: false, apply: confirmIfUnknown },
+  location_updated: { rank: 11, data: false, apply: confirmIfUnknown },
+  snapshot: { rank: 12, data: true, apply: applySnapshot },
   cancelled: {
     rank: 9,
     data: false,
@@ -180,6 +194,40 @@ const KINDS: Record<JobEventKind, KindRule> = {
     },
   },
 };
+
+/**
+ * An API snapshot is the booking's whole state at its `updatedAt`. Two things it cannot know: a
+ * host's "request reschedule" looks like a plain cancel there (so it never turns a
+ * `reschedule_requested` into `cancelled`), and a rescheduled uid's snapshot is superseded by the
+ * new uid's events (it never reaches here).
+ */
+function applySnapshot(s: DerivationState, e: JobEvent): void {
+  switch (e.snapshot_status) {
+    case "accepted":
+      s.status = "scheduled";
+      s.cancellationReason = null;
+      s.current = e;
+      if (e.seated) s.seats = new Map(e.attendees.map((a) => [a.email, a]));
+      return;
+    case "pending":
+    case "awaiting_host":
+      s.status = "requested";
+      s.current = e;
+      return;
+    case "rejected":
+      s.status = "rejected";
+      return;
+    case "cancelled":
+      if (s.status !== "reschedule_requested") {
+        s.status = e.request_reschedule ? "reschedule_requested" : "cancelled";
+      }
+      s.cancellationReason = e.cancellation_reason ?? s.cancellationReason;
+      if (e.seated) s.seats.clear();
+      return;
+    default:
+      confirmIfUnknown(s, e);
+  }
+}
 
 /** Payment and meeting events prove a booking exists without saying more about its status. */
 function confirmIfUnknown(s: DerivationState, e: JobEvent): void {
@@ -209,6 +257,7 @@ export function eventIds(events: readonly JobEvent[]): Set<string> {
   for (const e of events) {
     ids.add(e.uid);
     for (const l of e.links) ids.add(l);
+    if (e.replaced_by) ids.add(e.replaced_by);
   }
   return ids;
 }
@@ -238,7 +287,10 @@ export function deriveJob(unsorted: readonly JobEvent[]): DerivedJob {
   ) status = "completed";
 
   const baseAttendees = seated ? [...seats.values()] : dataEvent.attendees;
-  const attendees = applyNoShows(baseAttendees, live.filter((e) => e.kind === "no_show"));
+  const attendees = applyNoShows(
+    baseAttendees,
+    live.filter((e) => e.kind === "no_show" || e.kind === "snapshot"),
+  );
   const paid = events.filter((e) => e.kind === "paid");
   const initiated = events.filter((e) => e.kind === "payment_initiated");
 
@@ -267,7 +319,10 @@ export function deriveJob(unsorted: readonly JobEvent[]): DerivedJob {
 /** Uids some event says were replaced by a later booking of the same appointment. */
 function supersededIds(events: readonly JobEvent[]): Set<string> {
   const ids = new Set<string>();
-  for (const e of events) for (const l of e.links) if (l !== e.uid) ids.add(l);
+  for (const e of events) {
+    for (const l of e.links) if (l !== e.uid) ids.add(l);
+    if (e.replaced_by && e.replaced_by !== e.uid) ids.add(e.uid);
+  }
   return ids;
 }
 
@@ -286,9 +341,10 @@ function currentEventId(
 function previousIds(events: readonly JobEvent[], currentId: string): string[] {
   const replacedAt = new Map<string, number>();
   for (const e of events) {
-    for (const id of e.links) {
-      if (id === e.uid) continue;
-      const t = Date.parse(e.at);
+    const t = Date.parse(e.at);
+    const replaced = e.replaced_by && e.replaced_by !== e.uid ? [...e.links, e.uid] : e.links;
+    for (const id of replaced) {
+      if (id === e.uid && !e.replaced_by) continue;
       if (!replacedAt.has(id) || t < replacedAt.get(id)!) replacedAt.set(id, t);
     }
   }
@@ -313,7 +369,9 @@ function applyNoShows(
   noShowEvents: readonly JobEvent[],
 ): Omit<JobAttendee, "contact_id">[] {
   const noShow = new Map<string, boolean>();
-  for (const e of noShowEvents) for (const a of e.attendees) noShow.set(a.email, a.no_show === true);
+  for (const e of noShowEvents) {
+    for (const a of e.attendees) if (a.no_show !== undefined) noShow.set(a.email, a.no_show === true);
+  }
   return attendees.map((a) => ({ email: a.email, name: a.name, no_show: noShow.get(a.email) ?? false }));
 }
 
@@ -322,6 +380,12 @@ export function jobView(job: Job) {
   const { events, ...rest } = job;
   return {
     ...rest,
-    events: events.map((e) => ({ submission_id: e.submission_id, kind: e.kind, uid: e.uid, at: e.at })),
+    events: events.map((e) => ({
+      submission_id: e.submission_id,
+      kind: e.kind,
+      source: e.kind === "snapshot" ? "api" : "webhook",
+      uid: e.uid,
+      at: e.at,
+    })),
   };
 }

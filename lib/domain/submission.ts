@@ -7,6 +7,9 @@
 import { createHash } from "node:crypto";
 import type { DraftJobEvent } from "./job.ts";
 
+/** Where a body came from: a webhook delivery, or a booking reconciliation read from Cal.com's API. */
+export type SubmissionChannel = "calcom" | "calcom_api";
+
 export type SubmissionStatus = "pending" | "processed" | "ignored" | "failed" | "quarantined";
 export const SUBMISSION_STATUSES: readonly SubmissionStatus[] = [
   "pending",
@@ -35,10 +38,17 @@ export interface SubmissionFields {
 
 /** What a verified body means. */
 export type Interpretation =
-  | { kind: "invalid"; reason: string }
+  /** `cause` says when the sender's configuration, not the body, is at fault (a payload template). */
+  | { kind: "invalid"; reason: string; cause?: "payload_template" }
   | { kind: "ping" }
   | { kind: "ignored"; fields: SubmissionFields }
-  | { kind: "booking"; fields: SubmissionFields; events: DraftJobEvent[] };
+  | {
+    kind: "booking";
+    fields: SubmissionFields;
+    events: DraftJobEvent[];
+    /** A booking only Cal.com's API can complete (e.g. the other occurrences of a cancelled series). */
+    follow_up?: { uid: string; reason: string } | null;
+  };
 
 /**
  * The one place a submission's status follows from what its body means: on receipt a booking
@@ -90,7 +100,7 @@ export function emptyFields(trigger: string): SubmissionFields {
 export interface Submission extends SubmissionFields {
   id: string;
   client: string;
-  channel: "calcom";
+  channel: SubmissionChannel;
   status: SubmissionStatus;
   error: string | null;
   received_at: string;
@@ -138,6 +148,7 @@ export function createSubmission(input: {
   secretId: string;
   receivedAt: string;
   interpretation: Interpretation;
+  channel?: SubmissionChannel;
 }): Submission {
   const { interpretation: meaning } = input;
   const f = fieldsOf(meaning);
@@ -147,7 +158,7 @@ export function createSubmission(input: {
     ...f,
     id: submissionIdFor(f.created_at, sha),
     client: input.slug,
-    channel: "calcom",
+    channel: input.channel ?? "calcom",
     status,
     error: meaning.kind === "invalid" ? meaning.reason : null,
     received_at: input.receivedAt,

@@ -82,6 +82,12 @@ export function registerAdminRoutes(router: Router, admin: AdminOperations, admi
     "/admin/clients/:slug/replay",
     (ctx) => admin.replayAll(ctx.params.slug, query(ctx, "status")),
   );
+  route("POST", "/admin/clients/:slug/reconcile", (ctx) => admin.reconcile(ctx.params.slug));
+  route(
+    "GET",
+    "/admin/clients/:slug/missed_webhooks",
+    (ctx) => admin.missedWebhooks(ctx.params.slug, query(ctx, "limit")),
+  );
   route("GET", "/admin/dead_letters", () => admin.deadLetters());
 }
 

@@ -11,9 +11,11 @@ import {
   type SignatureProblem,
 } from "../calcom/signature.ts";
 import { interpretBytes } from "../calcom/normalize.ts";
-import { createSubmission } from "../domain/submission.ts";
+import { createSubmission, type Interpretation, statusFor, type Submission } from "../domain/submission.ts";
 import { HttpError } from "../errors.ts";
 import type { Intake } from "../processing/intake.ts";
+import type { Reconciler } from "../processing/reconciler.ts";
+import type { WebhookStateRecorder } from "../store/reconcile.ts";
 import { ClientGoneError, recordPing, type SigningKeyCache, SLUG_PATTERN } from "../store/clients.ts";
 import { nowIso } from "../time.ts";
 import type { BodyReader } from "./body.ts";
@@ -28,7 +30,13 @@ export interface WebhookDeps {
   intake: Intake;
   bodies: BodyReader;
   kv: Deno.Kv;
+  reconciler: Reconciler;
+  webhookState: WebhookStateRecorder;
 }
+
+/** Cal.com's payload version header (absent from older self-hosted Cal.com). */
+const VERSION_HEADER = "x-cal-webhook-version";
+const MAX_VERSION_LENGTH = 40;
 
 const SIGNATURE_MESSAGES: Record<SignatureProblem, string> = {
   missing:
@@ -74,9 +82,11 @@ export function webhookRoute(deps: WebhookDeps): Handler {
           );
         }
         const interpretation = interpretBytes(body, receivedAt);
+        const version = ctx.req.headers.get(VERSION_HEADER)?.trim().slice(0, MAX_VERSION_LENGTH) || null;
         if (interpretation.kind === "ping") {
           ctx.trigger = "PING";
           await recordPing(deps.kv, slug, { at: receivedAt, signature_valid: true, secret_id: secretId });
+          await deps.webhookState.observe(slug, { version, at: receivedAt, template: null });
           return json(200, { ok: true, signature_valid: true });
         }
 
@@ -85,24 +95,47 @@ export function webhookRoute(deps: WebhookDeps): Handler {
         const outcome = await deps.intake.accept(submission, client.guard).catch((error) => {
           throw error instanceof ClientGoneError ? unknownClient(slug) : error;
         });
-        if (outcome.kind === "duplicate") {
-          ctx.submissionId = outcome.submission_id;
-          return json(200, { submission_id: outcome.submission_id, duplicate: true });
-        }
+        // A submission's id comes from its body, so a repeat has the first delivery's id.
         ctx.submissionId = submission.id;
-        if (interpretation.kind === "invalid") {
-          throw new HttpError(
-            422,
-            "unusable_payload",
-            `${interpretation.reason} The body was kept (quarantined) so it can be replayed after a fix.`,
-            {},
-            { submission_id: submission.id, status: "quarantined" },
-          );
-        }
-        return json(202, { submission_id: submission.id, status: submission.status });
+        const templated = interpretation.kind === "invalid" && interpretation.cause === "payload_template";
+        await deps.webhookState.observe(slug, {
+          version,
+          at: receivedAt,
+          template: templated ? { submission_id: submission.id, message: interpretation.reason } : null,
+        });
+        if (outcome.kind === "stored") afterStored(deps, slug, interpretation, templated);
+        // The same bytes always get the same answer: a repeat is answered as the first one was.
+        return answer(interpretation, submission, outcome.kind === "duplicate");
       })
     );
   };
+}
+
+/** Deliveries only Cal.com's API can complete start a reconciliation pass (clients with an API key). */
+function afterStored(deps: WebhookDeps, slug: string, meaning: Interpretation, templated: boolean): void {
+  const followUp = meaning.kind === "booking" ? meaning.follow_up ?? null : null;
+  if (!templated && !followUp) return;
+  deps.reconciler.requestSoon(slug, followUp).catch(() => {});
+}
+
+function answer(meaning: Interpretation, submission: Submission, duplicate: boolean): Response {
+  const id = submission.id;
+  const repeat = duplicate ? { duplicate: true } : {};
+  if (meaning.kind === "invalid") {
+    const templated = meaning.cause === "payload_template";
+    throw new HttpError(
+      422,
+      templated ? "payload_template" : "unusable_payload",
+      `${meaning.reason} The body was kept (quarantined) so it can be replayed after a fix.${
+        templated
+          ? " With a Cal.com API key set for this client, reconciliation still turns its bookings into Jobs."
+          : ""
+      }`,
+      {},
+      { submission_id: id, status: statusFor(meaning, "received"), ...repeat },
+    );
+  }
+  return json(202, { submission_id: id, status: submission.status, ...repeat });
 }
 
 function unknownClient(slug: string): HttpError {

@@ -61,9 +61,14 @@ export class Intake {
    * Stores the submission durably (or finds the earlier one with the same body), then processes
    * it. Rejects with ClientGoneError when the client was deleted after `guard` was read. Callers
    * ask `ensureAccepting` first (the webhook route does, before it reads the body); a full disk
-   * met by the commit itself is the same 503.
+   * met by the commit itself is the same 503. `awaitProcessing` waits for processing in queue mode
+   * too (reconciliation counts what each booking changed).
    */
-  async accept(submission: Submission, guard: ClientGuard): Promise<Committed> {
+  async accept(
+    submission: Submission,
+    guard: ClientGuard,
+    options: { awaitProcessing?: boolean } = {},
+  ): Promise<Committed> {
     let committed: Committed;
     try {
       committed = await this.#batcher.ingest(submission, guard);
@@ -73,8 +78,8 @@ export class Intake {
       throw storageLow();
     }
     if (committed.kind === "stored" && committed.batch) {
-      const processing = this.#processAfterCommit(committed.batch);
-      if (this.#inline) await processing;
+      const processing = this.#processAfterCommit(committed.batch, options.awaitProcessing === true);
+      if (this.#inline || options.awaitProcessing) await processing;
     }
     return committed;
   }
@@ -98,10 +103,12 @@ export class Intake {
     await this.scheduler.idle();
   }
 
-  #processAfterCommit(batch: PendingBatch): Promise<void> {
+  #processAfterCommit(batch: PendingBatch, mustRun: boolean): Promise<void> {
     const started = this.#afterCommit.get(batch.id);
     if (started) return started;
-    if (!this.#inline && this.scheduler.queuedSubmissions >= MAX_FAST_PATH_BACKLOG) return Promise.resolve();
+    if (!this.#inline && !mustRun && this.scheduler.queuedSubmissions >= MAX_FAST_PATH_BACKLOG) {
+      return Promise.resolve();
+    }
     const run = this.#runTwice(batch)
       .catch((error) =>
         this.log.error("processing after commit failed", { batch_id: batch.id, error: String(error) })

@@ -4,7 +4,7 @@
  * unless replayed) and safe under concurrent runs (every commit is checked by versionstamp).
  * Submissions that touch disjoint entries share a commit.
  */
-import { interpretBytes } from "../calcom/normalize.ts";
+import { interpretStored } from "../calcom/interpret.ts";
 import type { Submission } from "../domain/submission.ts";
 import type { Logger } from "../log.ts";
 import type { SubmissionRef } from "../store/batches.ts";
@@ -103,7 +103,7 @@ export class Processor {
     const s = entry.value;
     if (!s || (s.status !== "pending" && !options.force)) return null;
     // Today's code reads the stored bytes again: a replay applies what a fix changed.
-    const meaning = interpretBytes(await readBody(this.kv, s), s.received_at);
+    const meaning = interpretStored(s.channel, await readBody(this.kv, s), s.received_at);
     return await planSubmission(this.kv, entry as Deno.KvEntry<Submission>, meaning, nowIso());
   }
 

@@ -5,12 +5,14 @@
  */
 import { importSigningKey, type SigningKey } from "../calcom/signature.ts";
 import {
+  clientApiKeyKey,
   clientGenerationKey,
   clientKey,
   clientPingKey,
   clientSecretKey,
   clientSecretsPrefix,
   clientsPrefix,
+  perClientKeys,
   perClientPrefixes,
 } from "./keys.ts";
 import { commit, withOccRetry } from "./kv.ts";
@@ -20,8 +22,16 @@ import { nowIso } from "../time.ts";
 export interface Client {
   slug: string;
   name: string | null;
+  /** Base URL of the client's Cal.com API (null: Cal.com's hosted default). */
+  calcom_api_url?: string | null;
   created_at: string;
   updated_at: string;
+}
+
+/** The client's Cal.com API key, under its own key so no client read ever carries it. */
+export interface ClientApiKey {
+  api_key: string;
+  set_at: string;
 }
 
 export interface ClientSecret {
@@ -107,6 +117,10 @@ export function isWeakSecret(secret: string): boolean {
   return secret.length < WEAK_SECRET_LENGTH;
 }
 
+export async function getApiKey(kv: Deno.Kv, slug: string): Promise<ClientApiKey | null> {
+  return (await kv.get<ClientApiKey>(clientApiKeyKey(slug))).value;
+}
+
 export async function getLastPing(kv: Deno.Kv, slug: string): Promise<ClientPing | null> {
   return (await kv.get<ClientPing>(clientPingKey(slug))).value;
 }
@@ -125,7 +139,13 @@ export interface PutClientResult {
 export async function putClient(
   kv: Deno.Kv,
   slug: string,
-  input: { name?: string | null; secret?: string | null },
+  input: {
+    name?: string | null;
+    secret?: string | null;
+    /** A new key, or null to remove it; undefined leaves it as it is. */
+    apiKey?: string | null;
+    apiUrl?: string | null;
+  },
 ): Promise<PutClientResult> {
   return await withOccRetry("put client", async () => {
     const existing = await kv.get<Client>(clientKey(slug));
@@ -134,10 +154,20 @@ export async function putClient(
       ? {
         ...existing.value,
         name: input.name !== undefined ? input.name : existing.value.name,
+        calcom_api_url: input.apiUrl !== undefined ? input.apiUrl : existing.value.calcom_api_url ?? null,
         updated_at: now,
       }
-      : { slug, name: input.name ?? null, created_at: now, updated_at: now };
+      : {
+        slug,
+        name: input.name ?? null,
+        calcom_api_url: input.apiUrl ?? null,
+        created_at: now,
+        updated_at: now,
+      };
     const op = kv.atomic().check(existing).set(clientKey(slug), client);
+    if (input.apiKey) {
+      op.set(clientApiKeyKey(slug), { api_key: input.apiKey, set_at: now } satisfies ClientApiKey);
+    } else if (input.apiKey === null) op.delete(clientApiKeyKey(slug));
     if (!existing.value) {
       const generation: ClientGeneration = { id: newId(), deleted_at: null };
       op.set(clientGenerationKey(slug), generation);
@@ -200,7 +230,10 @@ export async function deleteClient(kv: Deno.Kv, slug: string): Promise<boolean> 
   // stored (intake commits check the generation), so nothing of it can come back.
   const tombstone: ClientGeneration = { id: newId(), deleted_at: nowIso() };
   const gone = await commit(
-    kv.atomic().check(existing).delete(clientKey(slug)).delete(clientPingKey(slug))
+    perClientKeys(slug).reduce(
+      (op, key) => op.delete(key),
+      kv.atomic().check(existing).delete(clientKey(slug)),
+    )
       .set(clientGenerationKey(slug), tombstone),
   );
   if (!gone.ok) return await deleteClient(kv, slug);

@@ -26,6 +26,38 @@ export const clientGenerationKey = (slug: Slug) => ["client_generations", slug] 
 /** `["client_pings", slug]` → the last Cal.com "Ping test" seen for a client. */
 export const clientPingKey = (slug: Slug) => ["client_pings", slug] as const;
 
+/** `["client_api_keys", slug]` → the client's Cal.com API key (write-only: never in an answer or a log). */
+export const clientApiKeyKey = (slug: Slug) => ["client_api_keys", slug] as const;
+
+/**
+ * `["client_webhook_state", slug]` → what deliveries told about the client's Cal.com webhook: the
+ * last `X-Cal-Webhook-Version`, and whether it has a payload template.
+ */
+export const clientWebhookStateKey = (slug: Slug) => ["client_webhook_state", slug] as const;
+
+/** `["client_reconcile", slug]` → the client's reconciliation checkpoint, lease, last pass and API key state. */
+export const clientReconcileKey = (slug: Slug) => ["client_reconcile", slug] as const;
+
+/** `["missed_webhooks", slug, bookingUid]` → a booking the API showed that no webhook ever named. */
+export const missedWebhookKey = (slug: Slug, uid: string) => ["missed_webhooks", slug, uid] as const;
+export const missedWebhooksPrefix = (slug: Slug) => ["missed_webhooks", slug] as const;
+
+/**
+ * `["reconcile_follow_ups", slug, bookingUid]` → a booking to read from the API by uid on the next
+ * passes (a recurring cancellation: only the API names the other occurrences).
+ */
+export const followUpKey = (slug: Slug, uid: string) => ["reconcile_follow_ups", slug, uid] as const;
+export const followUpsPrefix = (slug: Slug) => ["reconcile_follow_ups", slug] as const;
+
+/** Single-entry records of a client, deleted with it. */
+export const perClientKeys = (slug: Slug) =>
+  [
+    clientPingKey(slug),
+    clientApiKeyKey(slug),
+    clientWebhookStateKey(slug),
+    clientReconcileKey(slug),
+  ] as const;
+
 /**
  * `["submissions", slug, submissionId]` → Submission (raw body inline when it fits). The id is
  * derived from the body (`submissionIdFor`), so this key is also the dedupe key.
@@ -92,4 +124,6 @@ export const perClientPrefixes = (slug: Slug) =>
     jobRedirectsPrefix(slug),
     contactsPrefix(slug),
     contactsByEmailPrefix(slug),
+    missedWebhooksPrefix(slug),
+    followUpsPrefix(slug),
   ] as const;

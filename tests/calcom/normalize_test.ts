@@ -103,7 +103,7 @@ Deno.test("seated reschedule moves the attendee between two bookings without lin
 
 Deno.test("unusable bodies are explained; pings and other triggers are recognised", () => {
   const reasons: [string, RegExp][] = [
-    ["not json", /not valid JSON/],
+    ["not json", /not JSON/],
     ["a=1&b=2", /form-encoded/],
     ["false", /not an object/],
     ["[1,2]", /array/],
@@ -121,6 +121,53 @@ Deno.test("unusable bodies are explained; pings and other triggers are recognise
     assert.equal(result.kind, "invalid", text);
     assert.match((result as { reason: string }).reason, reason, text);
   }
+  // Cal.com's own format is always a JSON object with "triggerEvent" (and "payload", but for the
+  // flat MEETING_* bodies): anything else that verified was made by a payload template.
+  for (
+    const text of [
+      "not json",
+      "a=1&b=2",
+      "false",
+      "[1,2]",
+      "{}",
+      '{"triggerEvent":"BOOKING_CREATED","uid":"x"}',
+    ]
+  ) {
+    const result = interpretBody(text, NOW);
+    assert.equal(result.kind === "invalid" && result.cause, "payload_template", text);
+    assert.match(
+      (result as { reason: string }).reason,
+      /clear the payload template of the webhook in Cal\.com/i,
+    );
+  }
+  const missingUid = interpretBody(calcomBody("BOOKING_CREATED", NOW, { startTime: NOW }), NOW);
+  assert.equal(
+    missingUid.kind === "invalid" && missingUid.cause,
+    undefined,
+    "a real body with a problem is no template",
+  );
   assert.equal(interpretBody(fixture("ping").body, NOW).kind, "ping");
   assert.equal(interpretBody(calcomBody("FORM_SUBMITTED", NOW, {}), NOW).kind, "ignored");
+});
+
+Deno.test("a host's reschedule request: the field when Cal.com sends it, the reason text when it is older", () => {
+  const cancel = (extra: Record<string, unknown>) =>
+    booking(calcomBody("BOOKING_CANCELLED", NOW, { uid: "rr-1", attendees: [{ email: "a@b.c" }], ...extra }))
+      .events[0].request_reschedule;
+  const reason = "Please reschedule. I am ill that day.";
+  assert.equal(cancel({ cancellationReason: reason }), true, "pre-2026 Cal.com: no requestReschedule field");
+  assert.equal(cancel({ cancellationReason: reason, requestReschedule: true }), true);
+  assert.equal(cancel({ cancellationReason: reason, requestReschedule: false }), false, "the field decides");
+  assert.equal(cancel({ cancellationReason: "Cannot make it" }), false);
+});
+
+Deno.test("a recurring cancellation asks for a follow-up through the API; a plain one does not", () => {
+  const followUp = (extra: Record<string, unknown>) =>
+    booking(calcomBody("BOOKING_CANCELLED", NOW, { uid: "occ-1", attendees: [{ email: "a@b.c" }], ...extra }))
+      .follow_up;
+  assert.deepEqual(followUp({ recurringEvent: { freq: 2, count: 3, interval: 1 } }), {
+    uid: "occ-1",
+    reason: "recurring_cancellation",
+  });
+  assert.equal(followUp({}), null);
 });

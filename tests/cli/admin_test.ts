@@ -12,6 +12,8 @@ import {
   withTempDir,
 } from "../_helpers.ts";
 import type { ReplaySummary } from "../../lib/processing/replay.ts";
+import type { PassResult } from "../../lib/processing/reconciler.ts";
+import { apiBooking, FAKE_API_KEY, startFakeCalcom } from "../_fake_calcom.ts";
 
 interface Run<T> {
   code: number;
@@ -124,4 +126,34 @@ Deno.test("the admin CLI answers like the API: unknown client and bad input are 
     const badOption = await admin(kvPath, "jobs", "acme", "--nope");
     assert.equal(badOption.code, 2);
   });
+});
+
+Deno.test("the admin CLI sets a client's Cal.com API key and runs a reconciliation pass", async () => {
+  const fake = startFakeCalcom();
+  try {
+    await withTempDir(async (dir) => {
+      const kvPath = `${dir}/kv.sqlite3`;
+      fake.put(apiBooking("cli-1"));
+      const added = await admin<{ client: ClientView }>(
+        kvPath,
+        ...["client", "add", "acme", "--api-key", FAKE_API_KEY, "--api-url", fake.url],
+      );
+      assert.equal(added.code, 0, added.stderr);
+      assert.equal(added.json.client.has_api_key, true);
+      assert.ok(
+        !added.stdout.includes(FAKE_API_KEY) && !added.stderr.includes(FAKE_API_KEY),
+        "the key is never shown",
+      );
+      const pass = await admin<PassResult>(kvPath, "reconcile", "acme");
+      assert.equal(pass.code, 0, pass.stderr);
+      assert.equal(pass.json.created, 1);
+      assert.equal(pass.json.missed_webhooks, 1);
+      const missed = await admin<PageAnswer<{ uid: string }>>(kvPath, "missed-webhooks", "acme");
+      assert.deepEqual(missed.json.items.map((m) => m.uid), ["cli-1"]);
+      const jobs = await admin<PageAnswer<JobView>>(kvPath, "jobs", "acme");
+      assert.deepEqual(jobs.json.items.map((j) => j.calcom_event_id), ["cli-1"]);
+    });
+  } finally {
+    await fake.close();
+  }
 });

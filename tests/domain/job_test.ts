@@ -122,3 +122,44 @@ Deno.test("mergeEvents drops duplicates by key and sorts", () => {
   const b = ev("cancelled", "A", "01");
   assert.deepEqual(mergeEvents([a], [b, a]).map((e) => e.key), [b.key, a.key]);
 });
+
+Deno.test("API snapshots: the booking's state at its updatedAt; never undo a reschedule request", () => {
+  const snapshot = (status: JobEvent["snapshot_status"], at: string, extra: Partial<JobEvent> = {}) =>
+    ev("snapshot", "b1", at, { snapshot_status: status, ...extra });
+  assert.equal(
+    assertSameForEveryOrder([ev("created", "b1", "01"), snapshot("cancelled", "02")]).status,
+    "cancelled",
+  );
+  assert.equal(
+    assertSameForEveryOrder([snapshot("pending", "01"), snapshot("accepted", "02")]).status,
+    "scheduled",
+  );
+  assert.equal(
+    assertSameForEveryOrder([snapshot("rejected", "02"), ev("requested", "b1", "01")]).status,
+    "rejected",
+  );
+  // Cal.com sends the webhook before it writes the cancellation: the snapshot comes later and
+  // cannot tell a reschedule request from a cancel.
+  const requested = assertSameForEveryOrder([
+    ev("created", "b1", "01"),
+    ev("cancelled", "b1", "02", { request_reschedule: true }),
+    snapshot("cancelled", "03"),
+  ]);
+  assert.equal(requested.status, "reschedule_requested");
+});
+
+Deno.test("API snapshots of a reschedule pair: the old uid is replaced by the new one, in any order", () => {
+  const job = assertSameForEveryOrder([
+    ev("created", "old", "01"),
+    ev("snapshot", "old", "03", { snapshot_status: "cancelled", replaced_by: "new" }),
+    ev("snapshot", "new", "02", {
+      snapshot_status: "accepted",
+      links: ["old"],
+      start_time: "2026-12-01T10:00:00.000Z",
+    }),
+  ]);
+  assert.equal(job.status, "scheduled");
+  assert.equal(job.calcom_event_id, "new");
+  assert.deepEqual(job.previous_event_ids, ["old"]);
+  assert.equal(job.start_time, "2026-12-01T10:00:00.000Z");
+});

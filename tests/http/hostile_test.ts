@@ -239,10 +239,10 @@ const SIGNED_BAD: Case[] = [
     status: 422,
     code: "unusable_payload",
   },
-  { name: "JSON array", code: "unusable_payload", body: "[1,2,3]", headers: signed("[1,2,3]"), status: 422 },
+  { name: "JSON array", code: "payload_template", body: "[1,2,3]", headers: signed("[1,2,3]"), status: 422 },
   {
     name: "literal false from a broken template",
-    code: "unusable_payload",
+    code: "payload_template",
     body: "false",
     headers: signed("false"),
     status: 422,
@@ -256,7 +256,7 @@ const SIGNED_BAD: Case[] = [
   },
   {
     name: "form-encoded template body",
-    code: "unusable_payload",
+    code: "payload_template",
     body: "uid=abc&name=Pat",
     headers: async () => ({
       ...(await signed("uid=abc&name=Pat")()),
@@ -266,7 +266,7 @@ const SIGNED_BAD: Case[] = [
   },
   {
     name: "truncated JSON",
-    code: "unusable_payload",
+    code: "payload_template",
     body: created.slice(0, 200),
     headers: signed(created.slice(0, 200)),
     status: 422,

@@ -1,0 +1,198 @@
+/**
+ * What reconciliation keeps per client: its durable checkpoint (the `updatedAt` up to which every
+ * booking has been applied), a lease so one pass runs per client at a time across instances, the
+ * last pass and the API key's state, the missed webhooks found, and follow-up uids to read by uid.
+ * Also what deliveries tell about the client's webhook (version header, payload template).
+ */
+import {
+  clientReconcileKey,
+  clientWebhookStateKey,
+  followUpKey,
+  followUpsPrefix,
+  missedWebhookKey,
+  missedWebhooksPrefix,
+} from "./keys.ts";
+import { commit } from "./kv.ts";
+
+export interface PassSummary {
+  fetched: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  missed_webhooks: number;
+}
+
+export type ApiKeyState = "unchecked" | "ok" | "rejected";
+
+export interface ReconcileState {
+  /** Every booking changed before this was applied (null: no pass has finished yet). */
+  checkpoint: string | null;
+  lease_until: number;
+  lease_owner: string | null;
+  api_key_state: ApiKeyState;
+  /** Why the API key was rejected, or why the last pass failed, in words a person can act on. */
+  error: string | null;
+  last_pass: (PassSummary & { started_at: string; finished_at: string; ok: boolean }) | null;
+  missed_webhooks_total: number;
+}
+
+const EMPTY_STATE: ReconcileState = {
+  checkpoint: null,
+  lease_until: 0,
+  lease_owner: null,
+  api_key_state: "unchecked",
+  error: null,
+  last_pass: null,
+  missed_webhooks_total: 0,
+};
+
+export async function getReconcileState(kv: Deno.Kv, slug: string): Promise<ReconcileState> {
+  return { ...EMPTY_STATE, ...(await kv.get<ReconcileState>(clientReconcileKey(slug))).value };
+}
+
+/**
+ * Takes (or renews, for the same owner) the client's pass lease until `until`; false when another
+ * owner holds an unexpired one.
+ */
+export async function takeLease(
+  kv: Deno.Kv,
+  slug: string,
+  owner: string,
+  now: number,
+  until: number,
+): Promise<boolean> {
+  const entry = await kv.get<ReconcileState>(clientReconcileKey(slug));
+  const state = { ...EMPTY_STATE, ...entry.value };
+  if (state.lease_owner !== owner && state.lease_until > now) return false;
+  const result = await commit(
+    kv.atomic().check(entry).set(clientReconcileKey(slug), {
+      ...state,
+      lease_owner: owner,
+      lease_until: until,
+    }),
+  );
+  return result.ok;
+}
+
+/** Updates the state for the lease holder (false when the lease was lost). */
+export async function updateReconcileState(
+  kv: Deno.Kv,
+  slug: string,
+  owner: string,
+  patch: (state: ReconcileState) => Partial<ReconcileState>,
+): Promise<boolean> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const entry = await kv.get<ReconcileState>(clientReconcileKey(slug));
+    const state = { ...EMPTY_STATE, ...entry.value };
+    if (state.lease_owner !== owner) return false;
+    const result = await commit(
+      kv.atomic().check(entry).set(clientReconcileKey(slug), { ...state, ...patch(state) }),
+    );
+    if (result.ok) return true;
+  }
+  return false;
+}
+
+export interface MissedWebhook {
+  uid: string;
+  job_id: string | null;
+  /** The booking's status in Cal.com when found. */
+  booking_status: string | null;
+  booking_updated_at: string | null;
+  found_at: string;
+}
+
+/** Records a missed webhook once; true when it is new (a re-read booking is not counted twice). */
+export async function recordMissedWebhook(
+  kv: Deno.Kv,
+  slug: string,
+  missed: MissedWebhook,
+): Promise<boolean> {
+  const key = missedWebhookKey(slug, missed.uid);
+  const result = await commit(kv.atomic().check({ key, versionstamp: null }).set(key, missed));
+  return result.ok;
+}
+
+export async function listMissedWebhooks(kv: Deno.Kv, slug: string, limit: number): Promise<MissedWebhook[]> {
+  return await Array.fromAsync(
+    kv.list<MissedWebhook>({ prefix: missedWebhooksPrefix(slug) }, { limit }),
+    (e) => e.value,
+  );
+}
+
+export interface FollowUp {
+  uid: string;
+  reason: string;
+  requested_at: string;
+}
+
+export async function addFollowUp(kv: Deno.Kv, slug: string, followUp: FollowUp): Promise<void> {
+  await kv.set(followUpKey(slug, followUp.uid), followUp);
+}
+
+export async function listFollowUps(kv: Deno.Kv, slug: string): Promise<FollowUp[]> {
+  return await Array.fromAsync(
+    kv.list<FollowUp>({ prefix: followUpsPrefix(slug) }, { limit: 100 }),
+    (e) => e.value,
+  );
+}
+
+export async function deleteFollowUp(kv: Deno.Kv, slug: string, uid: string): Promise<void> {
+  await kv.delete(followUpKey(slug, uid));
+}
+
+/** What deliveries told about a client's Cal.com webhook. */
+export interface WebhookState {
+  /** The last `X-Cal-Webhook-Version` header seen (older self-hosted Cal.com sends none). */
+  webhook_version: string | null;
+  webhook_version_seen_at: string | null;
+  /** Set by a delivery a payload template made; cleared by a later delivery in Cal.com's own format. */
+  payload_template_detected: { at: string; submission_id: string | null; message: string } | null;
+}
+
+export async function getWebhookState(kv: Deno.Kv, slug: string): Promise<WebhookState | null> {
+  return (await kv.get<WebhookState>(clientWebhookStateKey(slug))).value;
+}
+
+/**
+ * Remembers per process what was last written for each client, so the request path writes only
+ * when something changed (a new version header, a template appearing or going away).
+ */
+export class WebhookStateRecorder {
+  #known = new Map<string, WebhookState>();
+
+  constructor(private readonly kv: Deno.Kv) {}
+
+  async observe(
+    slug: string,
+    seen: {
+      version: string | null;
+      at: string;
+      template: { submission_id: string | null; message: string } | null;
+    },
+  ): Promise<{ templateIsNew: boolean }> {
+    const known = this.#known.get(slug) ??
+      (await getWebhookState(this.kv, slug)) ??
+      { webhook_version: null, webhook_version_seen_at: null, payload_template_detected: null };
+    const version = seen.version ?? known.webhook_version;
+    const templateIsNew = seen.template !== null && known.payload_template_detected === null;
+    const next: WebhookState = {
+      webhook_version: version,
+      webhook_version_seen_at: version !== known.webhook_version ? seen.at : known.webhook_version_seen_at,
+      payload_template_detected: seen.template
+        ? known.payload_template_detected ?? { at: seen.at, ...seen.template }
+        : null,
+    };
+    const changed = next.webhook_version !== known.webhook_version ||
+      (next.payload_template_detected === null) !== (known.payload_template_detected === null);
+    if (changed || !this.#known.has(slug)) {
+      if (changed) await this.kv.set(clientWebhookStateKey(slug), next);
+      this.#known.set(slug, next);
+    }
+    return { templateIsNew };
+  }
+
+  forget(slug: string): void {
+    this.#known.delete(slug);
+  }
+}
