@@ -52,6 +52,10 @@ export interface Config {
   reconcileTimeoutMs: number;
   /** How long a pass may go without renewing its client's lease before another may take over. */
   reconcileLeaseMs: number;
+  /** `GET /metrics` without the admin token (for a scraper on a private network). */
+  metricsPublic: boolean;
+  /** Raw bodies of settled submissions older than this many days are dropped (0: kept for ever). */
+  rawBodyRetentionDays: number;
 }
 
 export const DEFAULT_KV_PATH = "./data/calcom-intake.sqlite3";
@@ -98,6 +102,8 @@ export function readConfig(get: (name: string) => string | undefined = (n) => De
     reconcileBackoffMs: integer(get, "RECONCILE_BACKOFF_MS", 5_000, 1, 600_000),
     reconcileTimeoutMs: integer(get, "RECONCILE_TIMEOUT_MS", 30_000, 100, 600_000),
     reconcileLeaseMs: integer(get, "RECONCILE_LEASE_MS", 120_000, 1_000, 3_600_000),
+    metricsPublic: flag(get, "METRICS_PUBLIC"),
+    rawBodyRetentionDays: integer(get, "RAW_BODY_RETENTION_DAYS", 0, 0, 36_500),
   };
 }
 
@@ -115,6 +121,13 @@ function integer(
     throw new Error(`${name} must be a whole number from ${min} to ${max}, not "${raw}".`);
   }
   return value;
+}
+
+function flag(get: (name: string) => string | undefined, name: string): boolean {
+  const raw = get(name)?.trim().toLowerCase();
+  if (!raw || raw === "0" || raw === "false") return false;
+  if (raw === "1" || raw === "true") return true;
+  throw new Error(`${name} must be 1 or 0, not "${raw}".`);
 }
 
 function backoff(raw: string | undefined): number[] | null {

@@ -10,13 +10,15 @@ import { registerAdminRoutes } from "./http/admin.ts";
 import { BodyReader } from "./http/body.ts";
 import { compose, RequestContext } from "./http/context.ts";
 import { json, mapErrors } from "./http/errors.ts";
-import { requestLog } from "./http/request_log.ts";
+import { requestLog, requestMetrics } from "./http/request_log.ts";
+import { Metrics } from "./metrics.ts";
 import { Router } from "./http/router.ts";
 import { webhookRoute } from "./http/webhook.ts";
 import { Intake } from "./processing/intake.ts";
 import { Processor } from "./processing/processor.ts";
 import { createQueueHandler } from "./processing/queue.ts";
 import { Reconciler } from "./processing/reconciler.ts";
+import { Retention } from "./processing/retention.ts";
 import { Replayer } from "./processing/replay.ts";
 import { Sweeper } from "./processing/sweeper.ts";
 import { SigningKeyCache } from "./store/clients.ts";
@@ -62,7 +64,8 @@ export function createService(
   log: Logger,
   disk: DiskWatch | null = diskWatch(config, log),
 ): Service {
-  const processor = new Processor(kv, log);
+  const metrics = new Metrics(kv, disk);
+  const processor = new Processor(kv, log, metrics);
   const intake = new Intake(kv, processor, log, {
     mode: config.processingMode,
     queue: { delayMs: config.queueRetryDelayMs, backoffSchedule: config.queueBackoffMs ?? undefined },
@@ -71,13 +74,14 @@ export function createService(
   const sweeper = new Sweeper(kv, intake.scheduler, log, {
     graceMs: config.sweepGraceMs,
     maxAttempts: config.maxAttempts,
+    retention: config.rawBodyRetentionDays > 0 ? new Retention(kv, config.rawBodyRetentionDays, log) : null,
   });
   const reconciler = new Reconciler(kv, intake, log, {
     intervalMs: config.reconcileIntervalMs,
     backoffMs: config.reconcileBackoffMs,
     timeoutMs: config.reconcileTimeoutMs,
     leaseMs: config.reconcileLeaseMs,
-  });
+  }, metrics);
   const keys = new SigningKeyCache(kv);
   const admin = new AdminOperations({
     kv,
@@ -121,10 +125,14 @@ export function createService(
       bodies,
       reconciler,
       webhookState: new WebhookStateRecorder(kv),
+      metrics,
     }),
   );
-  registerAdminRoutes(router, admin, config.adminToken);
-  const handle = compose([requestLog(log), mapErrors(log)], (ctx) => router.dispatch(ctx));
+  registerAdminRoutes(router, admin, config.adminToken, { metrics, metricsPublic: config.metricsPublic });
+  const handle = compose(
+    [requestLog(log), requestMetrics(metrics), mapErrors(log)],
+    (ctx) => router.dispatch(ctx),
+  );
 
   return {
     handler: (req) => Promise.resolve(handle(new RequestContext(req))),

@@ -6,8 +6,9 @@
  * command-line strings) and are validated here; failures are `HttpError`s with a message a person
  * can act on.
  */
-import { contactView } from "../domain/contact.ts";
-import { jobView } from "../domain/job.ts";
+import { type Contact, contactView } from "../domain/contact.ts";
+import { contactsCsv, jobsCsv } from "./export.ts";
+import { type Job, jobView } from "../domain/job.ts";
 import { SUBMISSION_STATUSES, type SubmissionStatus, submissionView } from "../domain/submission.ts";
 import { HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -35,6 +36,7 @@ import { InvalidCursorError, type Page } from "../store/kv.ts";
 import { getReconcileState, getWebhookState, listMissedWebhooks } from "../store/reconcile.ts";
 import { DEFAULT_API_URL } from "../calcom/api.ts";
 import { getSubmission, listSubmissions } from "../store/submissions.ts";
+import { erasePerson } from "../store/erase.ts";
 import { nowIso } from "../time.ts";
 
 export const DEFAULT_PAGE_LIMIT = 50;
@@ -208,6 +210,16 @@ export class AdminOperations {
   async replayOne(slug: unknown, id: unknown) {
     const client = await this.#client(slug);
     const submissionId = validId(id, "submission");
+    const stored = await getSubmission(this.#kv, client.slug, submissionId);
+    if (stored && stored.status !== "pending" && (stored.body_scrubbed_at || stored.body_dropped_at)) {
+      throw new HttpError(
+        409,
+        "body_not_replayable",
+        stored.body_scrubbed_at
+          ? "This submission's raw body was scrubbed when a person was erased, so it can no longer be replayed."
+          : "This submission's raw body was dropped after RAW_BODY_RETENTION_DAYS, so it can no longer be replayed.",
+      );
+    }
     const submission = await this.deps.replayer.replayOne(client.slug, submissionId);
     if (!submission) throw noSubmission(client.slug, submissionId);
     this.#audit("submission.replay", { slug: client.slug, submission_id: submissionId });
@@ -226,6 +238,38 @@ export class AdminOperations {
     return summary;
   }
 
+  /**
+   * Erases a person: their Contact, and their email, name and phone from every Job, event, stored
+   * raw body and submission record of the client. Needs `erase` to be true (it cannot be undone).
+   */
+  async eraseContact(slug: unknown, id: unknown, erase: unknown) {
+    const client = await this.#client(slug);
+    const contactId = validId(id, "contact");
+    if (erase !== true && erase !== "true") {
+      throw new HttpError(
+        400,
+        "erase_required",
+        "Deleting a Contact erases the person from every Job and stored body and cannot be undone; add ?erase=true to do it.",
+      );
+    }
+    const contact = await getContact(this.#kv, client.slug, contactId);
+    if (!contact) {
+      throw new HttpError(404, "unknown_contact", `Client "${client.slug}" has no contact ${contactId}.`);
+    }
+    const report = await erasePerson(this.#kv, contact);
+    this.#audit("contact.erase", {
+      slug: client.slug,
+      contact_id: contactId,
+      jobs_changed: report.jobs_changed.length,
+      submissions_scrubbed: report.submissions_scrubbed.length,
+    });
+    return {
+      erased: report,
+      note:
+        "The scrubbed raw bodies can no longer be replayed. A later booking by the same person creates a new Contact.",
+    };
+  }
+
   /** Runs one reconciliation pass for the client now; answers what it fetched and changed. */
   async reconcile(slug: unknown) {
     const client = await this.#client(slug);
@@ -234,6 +278,27 @@ export class AdminOperations {
     }
     this.#audit("client.reconcile", { slug: client.slug });
     return await this.deps.reconciler.reconcile(client.slug);
+  }
+
+  /** Every Job or Contact of the client as CSV (for the business's own spreadsheets). */
+  async exportCsv(slug: unknown, what: unknown): Promise<{ filename: string; csv: string }> {
+    const client = await this.#client(slug);
+    if (what !== "jobs" && what !== "contacts") {
+      throw new HttpError(400, "invalid_export", 'Export "jobs" or "contacts".');
+    }
+    const csv = what === "jobs"
+      ? jobsCsv(
+        await allPages((cursor) =>
+          listJobs(this.#kv, client.slug, { limit: 500, cursor, view: (j: Job) => j })
+        ),
+      )
+      : contactsCsv(
+        await allPages((cursor) =>
+          listContacts(this.#kv, client.slug, { limit: 500, cursor, view: (c: Contact) => c })
+        ),
+      );
+    this.#audit("client.export", { slug: client.slug, what });
+    return { filename: `${client.slug}-${what}.csv`, csv };
   }
 
   /** Bookings Cal.com's API showed that no webhook ever delivered. */
@@ -327,6 +392,17 @@ function issued(secret: { id: string; secret: string; created_at: string }): Iss
     created_at: secret.created_at,
     weak: isWeakSecret(secret.secret),
   };
+}
+
+async function allPages<V>(page: (cursor?: string) => Promise<Page<V>>): Promise<V[]> {
+  const items: V[] = [];
+  let cursor: string | undefined;
+  do {
+    const next = await page(cursor);
+    items.push(...next.items);
+    cursor = next.cursor ?? undefined;
+  } while (cursor);
+  return items;
 }
 
 async function listing<V>(list: () => Promise<Page<V>>): Promise<Page<V>> {

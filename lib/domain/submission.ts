@@ -116,6 +116,10 @@ export interface Submission extends SubmissionFields {
   batch_id: string | null;
   job_ids: string[];
   attempts: number;
+  /** When a person's data was scrubbed out of the raw body (erase): it can no longer be replayed. */
+  body_scrubbed_at?: string | null;
+  /** When the raw body was dropped (`RAW_BODY_RETENTION_DAYS`): it can no longer be replayed. */
+  body_dropped_at?: string | null;
 }
 
 /** What the admin API shows: everything but the raw body (it can hold secrets like `oneTimePassword`). */

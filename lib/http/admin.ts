@@ -9,10 +9,16 @@ import { HttpError } from "../errors.ts";
 import type { Handler, RequestContext } from "./context.ts";
 import { json } from "./errors.ts";
 import type { Router } from "./router.ts";
+import type { Metrics } from "../metrics.ts";
 
 const MAX_ADMIN_BODY = 64 * 1024;
 
-export function registerAdminRoutes(router: Router, admin: AdminOperations, adminToken: string | null): void {
+export function registerAdminRoutes(
+  router: Router,
+  admin: AdminOperations,
+  adminToken: string | null,
+  observability: { metrics: Metrics; metricsPublic: boolean },
+): void {
   const guard = adminGuard(adminToken);
   const route = (
     method: string,
@@ -63,6 +69,11 @@ export function registerAdminRoutes(router: Router, admin: AdminOperations, admi
     (ctx) => admin.getContact(ctx.params.slug, ctx.params.id),
   );
   route(
+    "DELETE",
+    "/admin/clients/:slug/contacts/:id",
+    (ctx) => admin.eraseContact(ctx.params.slug, ctx.params.id, query(ctx, "erase")),
+  );
+  route(
     "GET",
     "/admin/clients/:slug/submissions",
     (ctx) => admin.listSubmissions(ctx.params.slug, { ...page(ctx), status: query(ctx, "status") }),
@@ -82,6 +93,18 @@ export function registerAdminRoutes(router: Router, admin: AdminOperations, admi
     "/admin/clients/:slug/replay",
     (ctx) => admin.replayAll(ctx.params.slug, query(ctx, "status")),
   );
+  const csvRoute = (what: "jobs" | "contacts") =>
+    route("GET", `/admin/clients/:slug/${what}.csv`, async (ctx) => {
+      const { filename, csv } = await admin.exportCsv(ctx.params.slug, what);
+      return new Response(csv, {
+        headers: {
+          "content-type": "text/csv; charset=utf-8",
+          "content-disposition": `attachment; filename="${filename}"`,
+        },
+      });
+    });
+  csvRoute("jobs");
+  csvRoute("contacts");
   route("POST", "/admin/clients/:slug/reconcile", (ctx) => admin.reconcile(ctx.params.slug));
   route(
     "GET",
@@ -89,6 +112,13 @@ export function registerAdminRoutes(router: Router, admin: AdminOperations, admi
     (ctx) => admin.missedWebhooks(ctx.params.slug, query(ctx, "limit")),
   );
   route("GET", "/admin/dead_letters", () => admin.deadLetters());
+
+  // Prometheus text; behind the admin token unless METRICS_PUBLIC=1.
+  router.on("GET", "/metrics", async (ctx) => {
+    if (!observability.metricsPublic) await guard(ctx.req);
+    const { metrics } = observability;
+    return new Response(await metrics.text(), { headers: { "content-type": metrics.contentType } });
+  });
 }
 
 function adminGuard(token: string | null): (req: Request) => Promise<void> {

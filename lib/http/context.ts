@@ -21,6 +21,10 @@ export class RequestContext {
   slug: string | null = null;
   trigger: string | null = null;
   submissionId: string | null = null;
+  /** The slug once it is known to be a client's (metric labels never carry unknown slugs). */
+  client: string | null = null;
+  /** What became of the request, for metrics: an error code, or what the route did. */
+  outcome: string | null = null;
   readonly requestId: string;
   readonly started = performance.now();
   #url: URL | null = null;

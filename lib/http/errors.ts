@@ -39,6 +39,7 @@ export function mapErrors(log: Logger): Middleware {
       // A refusal before the body was read: let go of the body, so the connection is not left
       // waiting for it (it would hold up a graceful shutdown).
       if (ctx.req.body && !ctx.req.bodyUsed) ctx.req.body.cancel().catch(() => {});
+      ctx.outcome = error instanceof HttpError ? error.code : "internal_error";
       if (!(error instanceof HttpError)) {
         log.error("unhandled error", {
           request_id: ctx.requestId,

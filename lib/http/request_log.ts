@@ -1,8 +1,10 @@
 /**
- * One JSON log line per request, and its `X-Request-Id` echoed on the answer. The outermost
- * middleware, so it sees the status the error mapping chose.
+ * One JSON log line per request, and its `X-Request-Id` echoed on the answer; and the webhook
+ * request counter. Outermost middleware, so they see the status the error mapping chose.
  */
+import { PING_TRIGGER, triggerRule } from "../calcom/triggers.ts";
 import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
 import type { Middleware } from "./context.ts";
 
 export function requestLog(log: Logger): Middleware {
@@ -19,6 +21,26 @@ export function requestLog(log: Logger): Middleware {
       ms: Math.round((performance.now() - ctx.started) * 100) / 100,
       ...(ctx.submissionId ? { submission_id: ctx.submissionId } : {}),
     });
+    return response;
+  };
+}
+
+/** Counts webhook deliveries by client, trigger and outcome (labels only from a bounded set). */
+export function requestMetrics(metrics: Metrics): Middleware {
+  return async (ctx, next) => {
+    const response = await next();
+    if (ctx.path?.startsWith("/webhooks/")) {
+      const trigger = ctx.trigger === null
+        ? "none"
+        : ctx.trigger === PING_TRIGGER || triggerRule(ctx.trigger)
+        ? ctx.trigger
+        : "other";
+      metrics.requests.inc({
+        client: ctx.client ?? "unknown",
+        trigger,
+        outcome: ctx.outcome ?? String(response.status),
+      });
+    }
     return response;
   };
 }

@@ -14,6 +14,7 @@ import { interpretBytes } from "../calcom/normalize.ts";
 import { createSubmission, type Interpretation, statusFor, type Submission } from "../domain/submission.ts";
 import { HttpError } from "../errors.ts";
 import type { Intake } from "../processing/intake.ts";
+import type { Metrics } from "../metrics.ts";
 import type { Reconciler } from "../processing/reconciler.ts";
 import type { WebhookStateRecorder } from "../store/reconcile.ts";
 import { ClientGoneError, recordPing, type SigningKeyCache, SLUG_PATTERN } from "../store/clients.ts";
@@ -32,6 +33,7 @@ export interface WebhookDeps {
   kv: Deno.Kv;
   reconciler: Reconciler;
   webhookState: WebhookStateRecorder;
+  metrics: Metrics;
 }
 
 /** Cal.com's payload version header (absent from older self-hosted Cal.com). */
@@ -58,6 +60,7 @@ export function webhookRoute(deps: WebhookDeps): Handler {
     if (!SLUG_PATTERN.test(slug)) throw unknownClient(slug);
     const client = await deps.keys.get(slug);
     if (!client) throw unknownClient(slug);
+    ctx.client = slug;
     deps.intake.ensureAccepting();
 
     return await deps.intake.receiving(() =>
@@ -72,9 +75,11 @@ export function webhookRoute(deps: WebhookDeps): Handler {
           if (body.length <= MAX_PING_BYTES && interpretBytes(body, receivedAt).kind === "ping") {
             ctx.trigger = "PING";
             await recordPing(deps.kv, slug, { at: receivedAt, signature_valid: false, secret_id: null });
+            ctx.outcome = "ping_unverified";
             return json(200, { ok: true, signature_valid: false, hint: PING_HINT });
           }
           const reason = signature ? "mismatch" : signatureHeaderProblem(header) ?? "mismatch";
+          deps.metrics.signatureFailures.inc({ client: slug, reason });
           throw new HttpError(
             401,
             reason === "mismatch" ? "invalid_signature" : `signature_${reason}`,
@@ -87,6 +92,7 @@ export function webhookRoute(deps: WebhookDeps): Handler {
           ctx.trigger = "PING";
           await recordPing(deps.kv, slug, { at: receivedAt, signature_valid: true, secret_id: secretId });
           await deps.webhookState.observe(slug, { version, at: receivedAt, template: null });
+          ctx.outcome = "ping";
           return json(200, { ok: true, signature_valid: true });
         }
 
@@ -103,7 +109,15 @@ export function webhookRoute(deps: WebhookDeps): Handler {
           at: receivedAt,
           template: templated ? { submission_id: submission.id, message: interpretation.reason } : null,
         });
-        if (outcome.kind === "stored") afterStored(deps, slug, interpretation, templated);
+        if (outcome.kind === "stored") {
+          deps.metrics.submissions.inc({ client: slug, status: submission.status });
+          afterStored(deps, slug, interpretation, templated);
+        }
+        ctx.outcome = outcome.kind === "duplicate"
+          ? "duplicate"
+          : templated
+          ? "payload_template"
+          : submission.status;
         // The same bytes always get the same answer: a repeat is answered as the first one was.
         return answer(interpretation, submission, outcome.kind === "duplicate");
       })

@@ -40,6 +40,8 @@ export interface ClientOptions {
   timeoutMs: number;
   /** Retries of one call after 429/5xx/network errors. */
   retries?: number;
+  /** Told of every failed call (for metrics). */
+  onError?: (kind: "rate_limited" | "rejected" | "server" | "network" | "other") => void;
 }
 
 export interface ListPage {
@@ -102,6 +104,7 @@ export class CalcomApi {
           signal: AbortSignal.timeout(this.options.timeoutMs),
         });
       } catch (error) {
+        this.options.onError?.("network");
         if (attempt >= retries) {
           throw new ApiError(`Cal.com's API at ${this.#base} could not be reached: ${errorName(error)}.`);
         }
@@ -117,6 +120,15 @@ export class CalcomApi {
         }
       }
       const detail = await errorDetail(response);
+      this.options.onError?.(
+        response.status === 429
+          ? "rate_limited"
+          : response.status === 401 || response.status === 403
+          ? "rejected"
+          : response.status >= 500
+          ? "server"
+          : "other",
+      );
       if (response.status === 401 || response.status === 403) {
         throw new ApiKeyRejectedError(response.status, detail);
       }

@@ -7,6 +7,7 @@
 import { interpretStored } from "../calcom/interpret.ts";
 import type { Submission } from "../domain/submission.ts";
 import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
 import type { SubmissionRef } from "../store/batches.ts";
 import { applyWithRetry, commitPlans, type Plan, planSize, planSubmission } from "../store/bookings.ts";
 import { pendingBatchKey } from "../store/keys.ts";
@@ -40,9 +41,27 @@ export interface ProcessOptions {
 }
 
 export class Processor {
-  constructor(private readonly kv: Deno.Kv, private readonly log: Logger) {}
+  constructor(
+    private readonly kv: Deno.Kv,
+    private readonly log: Logger,
+    private readonly metrics: Metrics | null = null,
+  ) {}
 
   async process(refs: readonly SubmissionRef[], options: ProcessOptions = {}): Promise<ProcessResult> {
+    const started = performance.now();
+    const result = await this.#process(refs, options);
+    if (result.applied > 0 || result.failures.length > 0) {
+      this.log.info("processed", {
+        submissions: refs.length,
+        applied: result.applied,
+        failed: result.failures.length,
+        ms: Math.round((performance.now() - started) * 100) / 100,
+      });
+    }
+    return result;
+  }
+
+  async #process(refs: readonly SubmissionRef[], options: ProcessOptions): Promise<ProcessResult> {
     const result: ProcessResult = { applied: 0, batchesDeleted: false, failures: [] };
     let queue: readonly SubmissionRef[] = refs;
     while (queue.length > 0) {
@@ -79,6 +98,7 @@ export class Processor {
     try {
       if (await commitPlans(this.kv, round.map((r) => r.plan), alsoDelete)) {
         result.applied += round.length;
+        for (const { plan } of round) this.#observe(plan);
         return true;
       }
     } catch (error) {
@@ -90,7 +110,11 @@ export class Processor {
     // A concurrent writer got there first (or the combined commit was too big): one by one.
     for (const { ref } of round) {
       try {
-        if (await applyWithRetry(this.kv, ref, (entry) => this.#plan(entry, options))) result.applied++;
+        const plan = await applyWithRetry(this.kv, ref, (entry) => this.#plan(entry, options));
+        if (plan) {
+          result.applied++;
+          this.#observe(plan);
+        }
       } catch (error) {
         await this.#fail(ref, error, result);
       }
@@ -102,9 +126,17 @@ export class Processor {
   async #plan(entry: Deno.KvEntryMaybe<Submission>, options: ProcessOptions): Promise<Plan | null> {
     const s = entry.value;
     if (!s || (s.status !== "pending" && !options.force)) return null;
+    // Settled bodies scrubbed by an erase or dropped by retention are never applied again.
+    if (s.status !== "pending" && (s.body_scrubbed_at || s.body_dropped_at)) return null;
     // Today's code reads the stored bytes again: a replay applies what a fix changed.
     const meaning = interpretStored(s.channel, await readBody(this.kv, s), s.received_at);
     return await planSubmission(this.kv, entry as Deno.KvEntry<Submission>, meaning, nowIso());
+  }
+
+  #observe(plan: Plan): void {
+    if (!this.metrics) return;
+    this.metrics.submissions.inc({ client: plan.client, status: plan.status });
+    this.metrics.processingLatency.observe(Math.max(0, Date.now() - Date.parse(plan.receivedAt)) / 1000);
   }
 
   async #fail(ref: SubmissionRef, error: unknown, result: ProcessResult): Promise<void> {

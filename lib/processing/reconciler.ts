@@ -17,6 +17,7 @@ import type { Job } from "../domain/job.ts";
 import { createSubmission } from "../domain/submission.ts";
 import { HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
 import { findJobIds, getJob } from "../store/bookings.ts";
 import { clientGuard, getApiKey, getClient, listClients } from "../store/clients.ts";
 import {
@@ -81,6 +82,7 @@ export class Reconciler {
     private readonly intake: Intake,
     private readonly log: Logger,
     private readonly options: ReconcilerOptions,
+    private readonly metrics: Metrics | null = null,
   ) {}
 
   /** Runs one pass for the client now and answers its summary. */
@@ -152,6 +154,7 @@ export class Reconciler {
     const api = new CalcomApi(client.calcom_api_url ?? DEFAULT_API_URL, key.api_key, {
       backoffMs: this.options.backoffMs,
       timeoutMs: this.options.timeoutMs,
+      onError: (kind) => this.metrics?.apiErrors.inc({ client: slug, kind }),
     });
     const pass = new Pass(this.kv, this.intake, slug, summary);
     const state = await getReconcileState(this.kv, slug);
@@ -204,6 +207,8 @@ export class Reconciler {
         missed_webhooks_total: s.missed_webhooks_total + summary.missed_webhooks,
       }));
       this.log.info("reconcile pass", { slug, ...summary });
+      this.metrics?.reconcileRuns.inc({ client: slug, outcome: "ok" });
+      this.metrics?.missedWebhooks.inc({ client: slug }, summary.missed_webhooks);
       return { slug, ...summary, started_at, finished_at, checkpoint };
     } catch (error) {
       const rejected = error instanceof ApiKeyRejectedError;
@@ -216,6 +221,11 @@ export class Reconciler {
         last_pass: { ...summary, started_at, finished_at: nowIso(), ok: false },
         missed_webhooks_total: s.missed_webhooks_total + summary.missed_webhooks,
       }));
+      this.metrics?.reconcileRuns.inc({
+        client: slug,
+        outcome: rejected ? "api_key_rejected" : "calcom_api_failed",
+      });
+      this.metrics?.missedWebhooks.inc({ client: slug }, summary.missed_webhooks);
       throw new HttpError(
         502,
         rejected ? "api_key_rejected" : "calcom_api_failed",

@@ -2,7 +2,7 @@
  * The sweeper: the safety net under the queue. It turns dead-lettered queue messages into `failed`
  * submissions (with their last error), and re-drives batches still pending after a grace period,
  * which covers queue messages lost in a crash and runtimes without queues. A submission that keeps
- * failing ends `failed` after `maxAttempts`.
+ * failing ends `failed` after `maxAttempts`. It also runs raw-body retention when that is due.
  */
 import type { Logger } from "../log.ts";
 import {
@@ -13,6 +13,7 @@ import {
   pendingBatchesOlderThan,
 } from "../store/batches.ts";
 import { markFailed } from "../store/submissions.ts";
+import type { Retention } from "./retention.ts";
 import type { BatchScheduler } from "./scheduler.ts";
 
 export interface SweepOptions {
@@ -20,6 +21,8 @@ export interface SweepOptions {
   graceMs: number;
   /** Failed attempts after which a submission is given up as `failed`. */
   maxAttempts: number;
+  /** Drops old raw bodies, at most hourly (when RAW_BODY_RETENTION_DAYS is set). */
+  retention?: Retention | null;
 }
 
 export interface SweepReport {
@@ -70,6 +73,7 @@ export class Sweeper {
       if (failures.length > 0) await deletePendingBatchIfSettled(this.kv, batch);
     }
     if (report.dead_letters || report.redriven || report.failed) this.log.info("sweep", { ...report });
+    await this.options.retention?.runIfDue();
     return report;
   }
 }

@@ -128,3 +128,23 @@ export async function markDeadLetterHandled(
     kv.atomic().check(entry).set(entry.key, handled).delete(pendingBatchKey(entry.value.batch_id)),
   );
 }
+
+/** What is pending, for metrics: batches and submissions (counted up to `limit` batches) and the oldest. */
+export async function backlog(
+  kv: Deno.Kv,
+  limit = 10_000,
+): Promise<{ batches: number; submissions: number; oldest_created_at: string | null }> {
+  let batches = 0;
+  let submissions = 0;
+  let oldest: string | null = null;
+  for await (const { value } of kv.list<PendingBatch>({ prefix: pendingBatchesPrefix() }, { limit })) {
+    batches++;
+    submissions += value.refs.length;
+    if (oldest === null || value.created_at < oldest) oldest = value.created_at;
+  }
+  return { batches, submissions, oldest_created_at: oldest };
+}
+
+export async function countDeadLetters(kv: Deno.Kv): Promise<number> {
+  return (await listDeadLetters(kv)).length;
+}

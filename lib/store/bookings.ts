@@ -31,6 +31,10 @@ import { newId } from "../domain/ids.ts";
 
 export interface Plan {
   submissionId: string;
+  client: string;
+  /** The status the submission settles with, and when it was received (for metrics). */
+  status: string;
+  receivedAt: string;
   checks: Deno.AtomicCheck[];
   sets: [Deno.KvKey, unknown][];
   deletes: Deno.KvKey[];
@@ -98,7 +102,16 @@ export async function planSubmission(
   now: string,
 ): Promise<Plan> {
   const s = entry.value;
-  const plan: Plan = { submissionId: s.id, checks: [entry], sets: [], deletes: [], touched: new Set() };
+  const plan: Plan = {
+    submissionId: s.id,
+    client: s.client,
+    status: statusFor(meaning, "applied"),
+    receivedAt: s.received_at,
+    checks: [entry],
+    sets: [],
+    deletes: [],
+    touched: new Set(),
+  };
   const settle = (patch: Partial<Submission>) =>
     plan.sets.push([submissionKey(s.client, s.id), {
       ...s,
@@ -147,17 +160,18 @@ function plansOp(kv: Deno.Kv, plans: readonly Plan[]): Deno.AtomicOperation {
 
 /**
  * Applies one submission on its own: read it, plan it with `plan` (null: nothing to do), commit,
- * and plan again whenever a concurrent writer got there first. True when this call applied it.
+ * and plan again whenever a concurrent writer got there first. The plan committed when this call
+ * applied it, else null.
  */
 export async function applyWithRetry(
   kv: Deno.Kv,
   [slug, id]: SubmissionRef,
   plan: (entry: Deno.KvEntry<Submission>) => Promise<Plan | null>,
-): Promise<boolean> {
+): Promise<Plan | null> {
   return await withOccRetry(`process submission ${id}`, async () => {
     const entry = await kv.get<Submission>(submissionKey(slug, id));
     const planned = entry.value ? await plan(entry as Deno.KvEntry<Submission>) : null;
-    return planned ? { op: plansOp(kv, [planned]), result: true } : { op: null, result: false };
+    return planned ? { op: plansOp(kv, [planned]), result: planned } : { op: null, result: null };
   });
 }
 
@@ -342,7 +356,16 @@ async function upsertContactsApart(
   for (let i = 0; i < emails.length; i += CONTACTS_PER_COMMIT) {
     const chunk = emails.slice(i, i + CONTACTS_PER_COMMIT);
     const found = await withOccRetry("upsert contacts", async () => {
-      const part: Plan = { submissionId: "", checks: [], sets: [], deletes: [], touched: new Set() };
+      const part: Plan = {
+        submissionId: "",
+        client,
+        status: "",
+        receivedAt: now,
+        checks: [],
+        sets: [],
+        deletes: [],
+        touched: new Set(),
+      };
       const chunkIds = await planContactUpserts(kv, part, client, chunk, observations, now);
       if (part.sets.length === 0) return { op: null, result: chunkIds };
       return { op: plansOp(kv, [part]), result: chunkIds };
@@ -448,4 +471,47 @@ export function listContacts<V>(
   opts: { limit: number; cursor?: string; view: (c: Contact) => V },
 ): Promise<Page<V>> {
   return listPage<Contact, V>(kv, contactsPrefix(client), opts);
+}
+
+/**
+ * Rewrites every Job of the client that `change` returns a new version of (null: leave it), each
+ * checked against the entry it was read from; returns the ids rewritten. Parts are handled here.
+ */
+export async function rewriteJobs(
+  kv: Deno.Kv,
+  client: string,
+  change: (job: Job) => Job | null,
+): Promise<string[]> {
+  const rewritten = new Set<string>();
+  for await (const entry of kv.list<StoredJob>({ prefix: jobsPrefix(client) })) {
+    await withOccRetry(`rewrite job ${entry.value.id}`, async () => {
+      const current = await kv.get<StoredJob>(entry.key);
+      if (!current.value) return { op: null, result: null };
+      const next = change(await loadJob(kv, current.value));
+      if (!next) return { op: null, result: null };
+      const plan: Plan = {
+        submissionId: "",
+        client,
+        status: "",
+        receivedAt: "",
+        checks: [current],
+        sets: [],
+        deletes: [],
+        touched: new Set(),
+      };
+      planJobWrite(plan, next, current.value);
+      rewritten.add(next.id);
+      return { op: plansOp(kv, [plan]), result: null };
+    });
+  }
+  return [...rewritten];
+}
+
+/** Deletes a Contact and its email index entry. */
+export async function deleteContact(kv: Deno.Kv, contact: Contact): Promise<void> {
+  await commit(
+    kv.atomic().delete(contactKey(contact.client, contact.id)).delete(
+      contactByEmailKey(contact.client, contact.email),
+    ),
+  );
 }

@@ -122,3 +122,38 @@ export async function markFailed(
     return { op: kv.atomic().check(entry).set(entry.key, next), result: true };
   });
 }
+
+/** Every submission of the client, oldest first (for erase and retention, which must see all). */
+export async function* allSubmissions(kv: Deno.Kv, slug: string): AsyncGenerator<Submission> {
+  for await (const e of kv.list<Submission>({ prefix: submissionsPrefix(slug) })) yield e.value;
+}
+
+/**
+ * Replaces a settled submission's raw body (null: drops it) and patches its record; chunks it no
+ * longer needs are deleted. The new chunks are written before the record that points at them.
+ */
+export async function replaceBody(
+  kv: Deno.Kv,
+  s: Submission,
+  body: Uint8Array | null,
+  patch: Partial<Submission>,
+): Promise<void> {
+  const inline = body !== null && body.length <= INLINE_BODY_LIMIT;
+  let chunks = 0;
+  if (body !== null && !inline) {
+    for (let offset = 0; offset < body.length; offset += BODY_CHUNK_BYTES) {
+      await kv.set(
+        submissionBodyChunkKey(s.client, s.id, chunks++),
+        body.slice(offset, offset + BODY_CHUNK_BYTES),
+      );
+    }
+  }
+  const op = kv.atomic().set(submissionKey(s.client, s.id), {
+    ...s,
+    ...patch,
+    body: inline ? body : null,
+    body_chunks: chunks,
+  });
+  for (let n = chunks; n < s.body_chunks; n++) op.delete(submissionBodyChunkKey(s.client, s.id, n));
+  await commit(op);
+}

@@ -1,0 +1,89 @@
+/**
+ * `GET /metrics`: Prometheus text that a Prometheus text parser reads, behind the admin token
+ * unless METRICS_PUBLIC=1, counting what the service did.
+ */
+import assert from "node:assert/strict";
+import parsePrometheus from "parse-prometheus-text-format";
+import { addClient, ADMIN_TOKEN, bookingCreated, fixture, waitSettled, withServer } from "../_helpers.ts";
+
+interface Family {
+  name: string;
+  type: string;
+  metrics: {
+    value?: string;
+    labels?: Record<string, string>;
+    count?: string;
+    buckets?: Record<string, string>;
+  }[];
+}
+
+function value(families: Family[], name: string, labels: Record<string, string> = {}): number {
+  const family = families.find((f) => f.name === name);
+  assert.ok(family, `metric ${name} is exported`);
+  const matching = family.metrics.filter((m) =>
+    Object.entries(labels).every(([k, v]) => m.labels?.[k] === v)
+  );
+  return matching.reduce((sum, m) => sum + Number(m.value ?? m.count ?? 0), 0);
+}
+
+Deno.test("/metrics: Prometheus text counting requests, signature failures, submissions, latency, backlog", async () => {
+  await withServer({}, async (server) => {
+    await addClient(server, "acme");
+    assert.equal((await server.post("acme", bookingCreated("m-1", "a@example.org"))).status, 202);
+    assert.equal((await server.post("acme", bookingCreated("m-1", "a@example.org"))).status, 202);
+    assert.equal((await server.post("acme", fixture("ping").body)).status, 200);
+    assert.equal(
+      (await server.post("acme", bookingCreated("m-2", "b@example.org"), "wrong-secret")).status,
+      401,
+    );
+    assert.equal((await server.post("nobody", bookingCreated("m-3", "c@example.org"))).status, 404);
+    await waitSettled(server, "acme");
+
+    const refused = await server.fetch("/metrics");
+    assert.equal(refused.status, 401, "behind the admin token");
+    await refused.body?.cancel();
+    const res = await server.fetch("/metrics", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^text\/plain/);
+    const families: Family[] = parsePrometheus(await res.text());
+
+    const requests = "calcom_intake_webhook_requests_total";
+    assert.equal(
+      value(families, requests, { client: "acme", trigger: "BOOKING_CREATED", outcome: "pending" }),
+      1,
+    );
+    assert.equal(value(families, requests, { client: "acme", outcome: "duplicate" }), 1);
+    assert.equal(value(families, requests, { client: "acme", trigger: "PING", outcome: "ping" }), 1);
+    assert.equal(value(families, requests, { client: "acme", outcome: "invalid_signature" }), 1);
+    assert.equal(
+      value(families, requests, { client: "unknown", outcome: "unknown_client" }),
+      1,
+      "no label per unknown slug",
+    );
+    assert.equal(value(families, "calcom_intake_signature_failures_total", { client: "acme" }), 1);
+    assert.equal(
+      value(families, "calcom_intake_submissions_total", { client: "acme", status: "pending" }),
+      1,
+    );
+    assert.equal(
+      value(families, "calcom_intake_submissions_total", { client: "acme", status: "processed" }),
+      1,
+    );
+    assert.equal(value(families, "calcom_intake_processing_latency_seconds"), 1, "one latency observed");
+    assert.equal(value(families, "calcom_intake_backlog_submissions"), 0);
+    assert.equal(value(families, "calcom_intake_dead_letters"), 0);
+    for (const name of ["calcom_intake_reconcile_runs_total", "calcom_intake_missed_webhooks_total"]) {
+      assert.ok(families.some((f) => f.name === name), name);
+    }
+    const text = JSON.stringify(families);
+    assert.ok(!text.includes("nobody"), "unknown slugs never become labels");
+  });
+});
+
+Deno.test("/metrics is public with METRICS_PUBLIC=1", async () => {
+  await withServer({ env: { METRICS_PUBLIC: "1" } }, async (server) => {
+    const res = await server.fetch("/metrics");
+    assert.equal(res.status, 200);
+    assert.ok(parsePrometheus(await res.text()).length > 0);
+  });
+});
