@@ -56,6 +56,8 @@ export interface Config {
   metricsPublic: boolean;
   /** Raw bodies of settled submissions older than this many days are dropped (0: kept for ever). */
   rawBodyRetentionDays: number;
+  /** The service's public base URL, for the webhook URLs the dashboard shows (null: the page's own address). */
+  publicUrl: string | null;
 }
 
 export const DEFAULT_KV_PATH = "./data/calcom-intake.sqlite3";
@@ -104,6 +106,7 @@ export function readConfig(get: (name: string) => string | undefined = (n) => De
     reconcileLeaseMs: integer(get, "RECONCILE_LEASE_MS", 120_000, 1_000, 3_600_000),
     metricsPublic: flag(get, "METRICS_PUBLIC"),
     rawBodyRetentionDays: integer(get, "RAW_BODY_RETENTION_DAYS", 0, 0, 36_500),
+    publicUrl: publicUrl(get("PUBLIC_URL")),
   };
 }
 
@@ -121,6 +124,22 @@ function integer(
     throw new Error(`${name} must be a whole number from ${min} to ${max}, not "${raw}".`);
   }
   return value;
+}
+
+function publicUrl(raw: string | undefined): string | null {
+  const value = raw?.trim();
+  if (!value) return null;
+  try {
+    const url = new URL(value);
+    if (url.protocol === "https:" || url.protocol === "http:") {
+      return url.origin + url.pathname.replace(/\/+$/, "");
+    }
+  } catch {
+    // Reported below.
+  }
+  throw new Error(
+    `PUBLIC_URL must be the service's public http(s) address, e.g. https://intake.example.com, not "${value}".`,
+  );
 }
 
 function flag(get: (name: string) => string | undefined, name: string): boolean {

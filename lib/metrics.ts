@@ -104,6 +104,19 @@ export class Metrics {
     }
   }
 
+  readonly #signatureFailuresByClient = new Map<string, number>();
+
+  /** Counts a delivery refused for its signature (also kept per client for the dashboard). */
+  signatureFailure(client: string, reason: string): void {
+    this.signatureFailures.inc({ client, reason });
+    this.#signatureFailuresByClient.set(client, (this.#signatureFailuresByClient.get(client) ?? 0) + 1);
+  }
+
+  /** Signature failures of one client counted by this process. */
+  signatureFailuresOf(client: string): number {
+    return this.#signatureFailuresByClient.get(client) ?? 0;
+  }
+
   async text(): Promise<string> {
     return await this.registry.metrics();
   }

@@ -8,6 +8,7 @@ import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { registerAdminRoutes } from "./http/admin.ts";
 import { BodyReader } from "./http/body.ts";
+import { registerDashboard } from "./http/dashboard.ts";
 import { compose, RequestContext } from "./http/context.ts";
 import { json, mapErrors } from "./http/errors.ts";
 import { requestLog, requestMetrics } from "./http/request_log.ts";
@@ -88,6 +89,7 @@ export function createService(
     keys,
     replayer: new Replayer(kv, processor),
     reconciler,
+    metrics,
     log,
     source: "api",
   });
@@ -129,6 +131,7 @@ export function createService(
     }),
   );
   registerAdminRoutes(router, admin, config.adminToken, { metrics, metricsPublic: config.metricsPublic });
+  registerDashboard(router, config.publicUrl);
   const handle = compose(
     [requestLog(log), requestMetrics(metrics), mapErrors(log)],
     (ctx) => router.dispatch(ctx),

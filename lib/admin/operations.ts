@@ -8,7 +8,10 @@
  */
 import { type Contact, contactView } from "../domain/contact.ts";
 import { contactsCsv, jobsCsv } from "./export.ts";
-import { type Job, jobView } from "../domain/job.ts";
+import { type Job, JOB_STATUSES, type JobStatus, jobTimeline, jobView } from "../domain/job.ts";
+import { normalizeEmail } from "../domain/contact.ts";
+import { redactSecrets } from "../domain/privacy.ts";
+import type { Metrics } from "../metrics.ts";
 import { SUBMISSION_STATUSES, type SubmissionStatus, submissionView } from "../domain/submission.ts";
 import { HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -35,7 +38,7 @@ import {
 import { InvalidCursorError, type Page } from "../store/kv.ts";
 import { getReconcileState, getWebhookState, listMissedWebhooks } from "../store/reconcile.ts";
 import { DEFAULT_API_URL } from "../calcom/api.ts";
-import { getSubmission, listSubmissions } from "../store/submissions.ts";
+import { allSubmissions, getSubmission, listSubmissions, readBody } from "../store/submissions.ts";
 import { erasePerson } from "../store/erase.ts";
 import { nowIso } from "../time.ts";
 
@@ -69,6 +72,8 @@ export interface AdminDeps {
   reconciler?: Reconciler | null;
   /** Where every change is recorded (one `audit` log line each; never a secret). */
   log?: Logger;
+  /** Counters the dashboard shows (signature failures); null in the CLI. */
+  metrics?: Metrics | null;
   /** Who makes the changes: the HTTP API, the CLI (and later the dashboard). */
   source?: "api" | "cli" | "dashboard";
   /** The webhook route's cache of signing keys, told about every change at once (null in the CLI). */
@@ -94,14 +99,25 @@ export class AdminOperations {
   /** Creates a client (with the given or a generated secret) or updates it; `created` says which. */
   async putClient(
     slugInput: unknown,
-    input: { name?: unknown; secret?: unknown; calcom_api_key?: unknown; calcom_api_url?: unknown },
+    input: {
+      name?: unknown;
+      secret?: unknown;
+      calcom_api_key?: unknown;
+      calcom_api_url?: unknown;
+      time_zone?: unknown;
+      silence_days?: unknown;
+    },
   ) {
     const slug = validSlug(slugInput);
     const name = optionalString(input.name, "name", MAX_NAME_LENGTH);
     const secret = optionalSecret(input.secret);
     const apiKey = optionalApiKey(input.calcom_api_key);
     const apiUrl = optionalApiUrl(input.calcom_api_url);
-    const result = await putClient(this.#kv, slug, { name, secret, apiKey, apiUrl });
+    const settings = {
+      ...(input.time_zone !== undefined ? { time_zone: optionalTimeZone(input.time_zone) } : {}),
+      ...(input.silence_days !== undefined ? { silence_days: optionalDays(input.silence_days) } : {}),
+    };
+    const result = await putClient(this.#kv, slug, { name, secret, apiKey, apiUrl, settings });
     this.deps.keys?.invalidate(slug);
     this.#audit(result.created ? "client.create" : "client.update", {
       slug,
@@ -156,15 +172,107 @@ export class AdminOperations {
     return { removed: id };
   }
 
-  /** Jobs, or with `calcomEventId` the Job any of whose booking uids (current or previous) it is. */
-  async listJobs(slug: unknown, page: PageInput, calcomEventId?: unknown) {
+  /**
+   * Jobs, or with `calcomEventId` the Job any of whose booking uids (current or previous) it is;
+   * `status` and `email` (any attendee's) filter the listing.
+   */
+  async listJobs(
+    slug: unknown,
+    page: PageInput,
+    calcomEventId?: unknown,
+    filter: { status?: unknown; email?: unknown } = {},
+  ) {
     const client = await this.#client(slug);
-    if (calcomEventId !== undefined && calcomEventId !== null) {
+    if (calcomEventId !== undefined && calcomEventId !== null && calcomEventId !== "") {
       const uid = validEventId(calcomEventId);
       const job = await getJobByEventId(this.#kv, client.slug, uid);
       return { items: job ? [jobView(job)] : [], cursor: null };
     }
-    return await listing(() => listJobs(this.#kv, client.slug, { ...pageOf(page), view: jobView }));
+    const status = optionalJobStatus(filter.status);
+    const email = filter.email === undefined || filter.email === null || filter.email === ""
+      ? null
+      : normalizeEmail(String(filter.email)) ?? String(filter.email).trim().toLowerCase();
+    const keep = status || email
+      ? (j: Job) => (!status || j.status === status) && (!email || j.attendees.some((a) => a.email === email))
+      : undefined;
+    return await listing(() => listJobs(this.#kv, client.slug, { ...pageOf(page), view: jobView, keep }));
+  }
+
+  /** A Job's history: each event (webhook or API snapshot) in Cal.com's time order and what it changed. */
+  async jobTimeline(slug: unknown, id: unknown) {
+    const client = await this.#client(slug);
+    const jobId = validId(id, "job");
+    const job = await getJob(this.#kv, client.slug, jobId);
+    if (!job) throw new HttpError(404, "unknown_job", `Client "${client.slug}" has no job ${jobId}.`);
+    const latest = [...job.events].reverse().find((e) => e.attendees[0]?.time_zone);
+    return {
+      job: jobView(job),
+      client_time_zone: client.time_zone ?? null,
+      booker_time_zone: latest?.attendees[0]?.time_zone ?? null,
+      timeline: jobTimeline(job.events),
+    };
+  }
+
+  /**
+   * One client's numbers and health, for the dashboard: Jobs/Contacts/submissions by status, the
+   * last delivery, and silence (no delivery for longer than its usual gap, or `silence_days`).
+   */
+  async clientOverview(slug: unknown) {
+    const client = await this.#client(slug);
+    const jobs: Record<string, number> = {};
+    for (
+      const j of await allPages((cursor) =>
+        listJobs(this.#kv, client.slug, { limit: 500, cursor, view: (x: Job) => x.status })
+      )
+    ) {
+      jobs[j] = (jobs[j] ?? 0) + 1;
+    }
+    const submissions: Record<string, number> = {};
+    const deliveries: number[] = [];
+    for await (const s of allSubmissions(this.#kv, client.slug)) {
+      submissions[s.status] = (submissions[s.status] ?? 0) + 1;
+      if (s.channel === "calcom") deliveries.push(Date.parse(s.received_at));
+    }
+    const contacts =
+      (await allPages((cursor) => listContacts(this.#kv, client.slug, { limit: 500, cursor, view: () => 1 })))
+        .length;
+    const ping = await getLastPing(this.#kv, client.slug);
+    return {
+      slug: client.slug,
+      jobs_by_status: jobs,
+      contacts,
+      submissions_by_status: submissions,
+      signature_failures: this.deps.metrics?.signatureFailuresOf(client.slug) ?? 0,
+      last_ping: ping,
+      ...silence(deliveries, client.silence_days ?? null, Date.now()),
+    };
+  }
+
+  /** A submission with its raw body as an operator may see it (secrets redacted). */
+  async submissionDetail(slug: unknown, id: unknown) {
+    const client = await this.#client(slug);
+    const submissionId = validId(id, "submission");
+    const s = await getSubmission(this.#kv, client.slug, submissionId);
+    if (!s) throw noSubmission(client.slug, submissionId);
+    const text = new TextDecoder().decode(await readBody(this.#kv, s));
+    let body: unknown = text;
+    let format = s.body_dropped_at ? "dropped" : "text";
+    try {
+      body = redactSecrets(JSON.parse(text));
+      format = "json";
+    } catch {
+      // Not JSON (a payload template's form-encoded body): shown as text, secrets cannot be located.
+      body = text.replace(
+        /((?:secret|password|token|otp|oneTimePassword)[^=&\s]*=)[^&\s]*/gi,
+        "$1[redacted]",
+      );
+    }
+    return {
+      submission: submissionView(s),
+      body_format: format,
+      body: s.body_dropped_at ? null : body,
+      replayable: s.status === "pending" || !(s.body_scrubbed_at || s.body_dropped_at),
+    };
   }
 
   async getJob(slug: unknown, id: unknown) {
@@ -465,6 +573,62 @@ function pageOf(page: PageInput): { limit: number; cursor?: string } {
   if (cursor === undefined || cursor === null || cursor === "") return { limit };
   if (typeof cursor !== "string" || !CURSOR_PATTERN.test(cursor)) throw invalidCursor();
   return { limit, cursor };
+}
+
+/** When a client counts as silent, and why. */
+export function silence(deliveries: number[], silenceDays: number | null, now: number) {
+  const sorted = [...deliveries].sort((a, b) => a - b);
+  const last = sorted.at(-1) ?? null;
+  const recent = sorted.slice(-51);
+  const gaps = recent.slice(1).map((t, i) => t - recent[i]).sort((a, b) => a - b);
+  const usualGap = gaps.length >= 2 ? gaps[Math.floor(gaps.length / 2)] : null;
+  const threshold = silenceDays !== null
+    ? silenceDays * 86_400_000
+    : usualGap !== null
+    ? Math.max(3 * usualGap, 86_400_000)
+    : null;
+  return {
+    last_delivery_at: last === null ? null : new Date(last).toISOString(),
+    usual_gap_ms: usualGap,
+    silence_threshold_ms: threshold,
+    silent: last !== null && threshold !== null && now - last > threshold,
+  };
+}
+
+function optionalJobStatus(status: unknown): JobStatus | null {
+  if (status === undefined || status === null || status === "") return null;
+  if (!(JOB_STATUSES as readonly unknown[]).includes(status)) {
+    throw new HttpError(400, "invalid_status", `status must be one of ${JOB_STATUSES.join(", ")}.`);
+  }
+  return status as JobStatus;
+}
+
+function optionalTimeZone(value: unknown): string | null {
+  if (value === null || value === "") return null;
+  try {
+    if (typeof value !== "string") throw new Error();
+    new Intl.DateTimeFormat("en", { timeZone: value });
+    return value;
+  } catch {
+    throw new HttpError(
+      400,
+      "invalid_time_zone",
+      '"time_zone" must be an IANA time zone such as "Europe/Berlin".',
+    );
+  }
+}
+
+function optionalDays(value: unknown): number | null {
+  if (value === null || value === "") return null;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 365) {
+    throw new HttpError(
+      400,
+      "invalid_silence_days",
+      '"silence_days" must be a whole number of days from 1 to 365, or null.',
+    );
+  }
+  return n;
 }
 
 function optionalStatus(status: unknown): SubmissionStatus | null {

@@ -12,6 +12,14 @@ export type JobStatus =
   | "cancelled"
   | "rejected"
   | "completed";
+export const JOB_STATUSES: readonly JobStatus[] = [
+  "requested",
+  "scheduled",
+  "reschedule_requested",
+  "cancelled",
+  "rejected",
+  "completed",
+];
 
 export type PaymentStatus = "pending" | "paid";
 
@@ -96,6 +104,8 @@ export interface DerivedJob {
   organizer_email: string | null;
   responses: Record<string, unknown>;
   booker_email: string | null;
+  /** The booker's time zone as Cal.com last gave it (for showing the time as they see it). */
+  booker_time_zone: string | null;
   attendees: Omit<JobAttendee, "contact_id">[];
   cancellation_reason: string | null;
   rejection_reason: string | null;
@@ -305,6 +315,7 @@ export function deriveJob(unsorted: readonly JobEvent[]): DerivedJob {
     organizer_email: latestValue(live, "organizer_email") ?? null,
     responses: latestValue(live, "responses") ?? {},
     booker_email: attendees[0]?.email ?? null,
+    booker_time_zone: baseAttendees[0]?.time_zone ?? null,
     attendees,
     cancellation_reason: status === "cancelled" || status === "reschedule_requested"
       ? cancellationReason
@@ -388,4 +399,56 @@ export function jobView(job: Job) {
       at: e.at,
     })),
   };
+}
+
+/** One step of a Job's history: an event in Cal.com's time order and what it changed. */
+export interface TimelineEntry {
+  at: string;
+  kind: JobEventKind;
+  source: "webhook" | "api";
+  uid: string;
+  submission_id: string;
+  /** Field → [before, after], for the fields an operator follows. */
+  changes: Record<string, [unknown, unknown]>;
+}
+
+const TIMELINE_FIELDS = [
+  "status",
+  "calcom_event_id",
+  "start_time",
+  "end_time",
+  "title",
+  "location",
+  "organizer_email",
+  "booker_email",
+  "cancellation_reason",
+  "rejection_reason",
+  "payment_status",
+] as const;
+
+/** The Job's events in order, each with what it changed to the state derived from the ones before it. */
+export function jobTimeline(events: readonly JobEvent[]): TimelineEntry[] {
+  const sorted = [...events].sort(compareEvents);
+  let before: DerivedJob | null = null;
+  return sorted.map((e, i) => {
+    const after = deriveJob(sorted.slice(0, i + 1));
+    const changes: Record<string, [unknown, unknown]> = {};
+    for (const field of TIMELINE_FIELDS) {
+      const was = before ? before[field] : null;
+      if (was !== after[field]) changes[field] = [was, after[field]];
+    }
+    const emails = (j: DerivedJob | null) =>
+      (j?.attendees ?? []).map((a) => a.email + (a.no_show ? " (no-show)" : ""));
+    const [was, now] = [emails(before), emails(after)];
+    if (was.join() !== now.join()) changes.attendees = [was, now];
+    before = after;
+    return {
+      at: e.at,
+      kind: e.kind,
+      source: e.kind === "snapshot" ? "api" : "webhook",
+      uid: e.uid,
+      submission_id: e.submission_id,
+      changes,
+    };
+  });
 }

@@ -55,3 +55,18 @@ export function scrubText(text: string, matcher: RegExp): { text: string; change
     return { text: out, changed: out !== text };
   }
 }
+
+/** Keys whose values are secrets wherever they appear in a body (Cal.com's `oneTimePassword`, video passwords, …). */
+const SECRET_KEY =
+  /secret|password|passwd|token|otp|onetimepassword|signature|api_?key|authorization|credential/i;
+
+/** A body as an operator may see it: every secret-looking field's value replaced by "[redacted]". */
+export function redactSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactSecrets);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? "[redacted]" : redactSecrets(v)]),
+    );
+  }
+  return value;
+}

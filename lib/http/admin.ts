@@ -59,7 +59,22 @@ export function registerAdminRoutes(
   route(
     "GET",
     "/admin/clients/:slug/jobs",
-    (ctx) => admin.listJobs(ctx.params.slug, page(ctx), ctx.url.searchParams.get("calcom_event_id")),
+    (ctx) =>
+      admin.listJobs(ctx.params.slug, page(ctx), query(ctx, "calcom_event_id"), {
+        status: query(ctx, "status"),
+        email: query(ctx, "email"),
+      }),
+  );
+  route("GET", "/admin/clients/:slug/overview", (ctx) => admin.clientOverview(ctx.params.slug));
+  route(
+    "GET",
+    "/admin/clients/:slug/jobs/:id/timeline",
+    (ctx) => admin.jobTimeline(ctx.params.slug, ctx.params.id),
+  );
+  route(
+    "GET",
+    "/admin/clients/:slug/submissions/:id/body",
+    (ctx) => admin.submissionDetail(ctx.params.slug, ctx.params.id),
   );
   route("GET", "/admin/clients/:slug/jobs/:id", (ctx) => admin.getJob(ctx.params.slug, ctx.params.id));
   route("GET", "/admin/clients/:slug/contacts", (ctx) => admin.listContacts(ctx.params.slug, page(ctx)));

@@ -79,7 +79,7 @@ export function webhookRoute(deps: WebhookDeps): Handler {
             return json(200, { ok: true, signature_valid: false, hint: PING_HINT });
           }
           const reason = signature ? "mismatch" : signatureHeaderProblem(header) ?? "mismatch";
-          deps.metrics.signatureFailures.inc({ client: slug, reason });
+          deps.metrics.signatureFailure(slug, reason);
           throw new HttpError(
             401,
             reason === "mismatch" ? "invalid_signature" : `signature_${reason}`,

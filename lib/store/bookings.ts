@@ -451,14 +451,15 @@ export async function countJobs(kv: Deno.Kv, client: string): Promise<number> {
   return n;
 }
 
+/** A page of Jobs; with `keep`, only those it keeps (a page may then be shorter than `limit`). */
 export async function listJobs<V>(
   kv: Deno.Kv,
   client: string,
-  opts: { limit: number; cursor?: string; view: (j: Job) => V },
+  opts: { limit: number; cursor?: string; view: (j: Job) => V; keep?: (j: Job) => boolean },
 ): Promise<Page<V>> {
   const page = await listPage<StoredJob>(kv, jobsPrefix(client), { limit: opts.limit, cursor: opts.cursor });
   const jobs = await Promise.all(page.items.map((stored) => loadJob(kv, stored)));
-  return { items: jobs.map(opts.view), cursor: page.cursor };
+  return { items: jobs.filter((j) => !opts.keep || opts.keep(j)).map(opts.view), cursor: page.cursor };
 }
 
 export async function getContact(kv: Deno.Kv, client: string, id: string): Promise<Contact | null> {

@@ -24,6 +24,10 @@ export interface Client {
   name: string | null;
   /** Base URL of the client's Cal.com API (null: Cal.com's hosted default). */
   calcom_api_url?: string | null;
+  /** The business's IANA time zone, for showing times (null: UTC). */
+  time_zone?: string | null;
+  /** Alarm after this many days without a delivery (null: when quieter than its usual gap). */
+  silence_days?: number | null;
   created_at: string;
   updated_at: string;
 }
@@ -145,6 +149,7 @@ export async function putClient(
     /** A new key, or null to remove it; undefined leaves it as it is. */
     apiKey?: string | null;
     apiUrl?: string | null;
+    settings?: Partial<Pick<Client, "time_zone" | "silence_days">>;
   },
 ): Promise<PutClientResult> {
   return await withOccRetry("put client", async () => {

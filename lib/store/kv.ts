@@ -26,7 +26,15 @@ export async function openKv(path: string | null, accessToken: string | null = n
     if (dir) await Deno.mkdir(dir, { recursive: true });
     await createKvFile(path);
   }
-  return await Deno.openKv(path);
+  // Processes opening a new file at once race to create KV's tables: the loser sees it locked.
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await Deno.openKv(path);
+    } catch (error) {
+      if (!isLocked(error) || attempt >= MAX_LOCKED_ATTEMPTS) throw error;
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * Math.min(200, 10 * attempt)));
+    }
+  }
 }
 
 /**

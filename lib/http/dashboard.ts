@@ -1,0 +1,44 @@
+/**
+ * The operator's dashboard at `/admin`: a page and its script and style, served by the same
+ * `Deno.serve`, with no build step and nothing fetched from the internet. The page holds no data:
+ * the script signs in with the admin token and reads everything from the admin API. A strict
+ * Content-Security-Policy allows only these files.
+ */
+import escapeHtml from "escape-html";
+import type { Router } from "./router.ts";
+
+const ASSETS: Record<string, string> = {
+  "app.js": "text/javascript; charset=utf-8",
+  "app.css": "text/css; charset=utf-8",
+};
+
+const SECURITY_HEADERS = {
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-cache",
+};
+
+const read = (name: string) => Deno.readTextFile(new URL(`./dashboard/${name}`, import.meta.url));
+
+/** `publicUrl` (PUBLIC_URL) is what webhook URLs are shown under; null: the address the page was opened at. */
+export function registerDashboard(router: Router, publicUrl: string | null): void {
+  let page: Promise<string> | null = null;
+  const files = new Map<string, Promise<string>>();
+  const html = () =>
+    page ??= read("index.html").then((t) => t.replace("{{WEBHOOK_BASE}}", escapeHtml(publicUrl ?? "")));
+  const shell = async () =>
+    new Response(await html(), {
+      headers: { "content-type": "text/html; charset=utf-8", ...SECURITY_HEADERS },
+    });
+  router.on("GET", "/admin", shell);
+  router.on("GET", "/admin/", shell);
+  router.on("GET", "/admin/assets/:file", async (ctx) => {
+    const name = ctx.params.file ?? "";
+    const type = Object.hasOwn(ASSETS, name) ? ASSETS[name] : null;
+    if (!type) return new Response("Not found", { status: 404 });
+    if (!files.has(name)) files.set(name, read(name));
+    return new Response(await files.get(name)!, { headers: { "content-type": type, ...SECURITY_HEADERS } });
+  });
+}

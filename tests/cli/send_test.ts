@@ -1,0 +1,83 @@
+/**
+ * `deno task send` against the service on a real port: every trigger it knows is accepted, and
+ * each story ends as the Job it tells.
+ */
+import assert from "node:assert/strict";
+import { SAMPLE_TRIGGERS } from "../../lib/calcom/samples.ts";
+import { addClient, ADMIN_TOKEN, FIXTURE_SECRET, type JobView, listAll, withServer } from "../_helpers.ts";
+
+const SEND = new URL("../../lib/cli/send.ts", import.meta.url).pathname;
+
+async function send(url: string, ...args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      SEND,
+      "--url",
+      url,
+      "--slug",
+      "acme",
+      "--secret",
+      FIXTURE_SECRET,
+      ...args,
+    ],
+    env: { ADMIN_TOKEN },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
+
+function lastJob(stdout: string): JobView {
+  const lines = stdout.trim().split("\n").map((l) => JSON.parse(l));
+  return lines.at(-1).job;
+}
+
+Deno.test("deno task send: every trigger is accepted; every story ends as the Job it tells", async () => {
+  await withServer({ port: true, mode: "inline" }, async (server) => {
+    await addClient(server, "acme");
+    for (const trigger of SAMPLE_TRIGGERS) {
+      const run = await send(server.url, trigger, "--json");
+      assert.equal(run.code, 0, `${trigger}: ${run.stdout} ${run.stderr}`);
+      const first = JSON.parse(run.stdout.split("\n")[0]);
+      assert.ok(first.status === 200 || first.status === 202, `${trigger}: ${first.status}`);
+    }
+
+    const story = async (name: string) => {
+      const run = await send(server.url, "--scenario", name, "--json", "--uid", `story-${name}`);
+      assert.equal(run.code, 0, `${name}: ${run.stdout} ${run.stderr}`);
+      return lastJob(run.stdout);
+    };
+    const cancelled = await story("create-reschedule-cancel");
+    assert.equal(cancelled.status, "cancelled");
+    assert.equal(cancelled.calcom_event_id, "story-create-reschedule-cancel-r");
+    assert.deepEqual(cancelled.previous_event_ids, ["story-create-reschedule-cancel"]);
+
+    const seated = await story("seated");
+    assert.equal(seated.status, "scheduled");
+    assert.deepEqual(seated.attendees.map((a) => a.email), ["pat.example@example.com"]);
+
+    const recurring = await story("recurring");
+    assert.equal(recurring.status, "cancelled");
+    const jobs = await listAll(server, "/admin/clients/acme/jobs");
+    assert.equal(
+      jobs.filter((j) => j.calcom_event_id.startsWith("story-recurring-")).length,
+      3,
+      "one Job per occurrence",
+    );
+
+    const paid = await story("paid");
+    assert.equal(paid.status, "scheduled");
+    assert.equal(paid.payment_status, "paid");
+
+    const text = await send(server.url, "BOOKING_CREATED", "--uid", "human-1");
+    assert.match(text.stdout, /BOOKING_CREATED → 202/);
+    assert.match(text.stdout, /"status": "scheduled"/);
+    const usage = await send(server.url, "NOT_A_TRIGGER");
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /Unknown trigger/);
+  });
+});

@@ -1,0 +1,167 @@
+/**
+ * The dashboard in a real headless Chromium (Debian's `chromium`, driven by playwright-core)
+ * against the service on a real port: sign in, add a client, send it a signed webhook, see the Job
+ * and its timeline, replay a quarantined submission, sign out. It also takes the README's
+ * screenshot.
+ */
+import assert from "node:assert/strict";
+import { type Browser, chromium, type Page } from "playwright-core";
+import {
+  ADMIN_TOKEN,
+  bookingCreated,
+  calcomBody,
+  type TestServer,
+  waitFor,
+  withServer,
+} from "../_helpers.ts";
+
+const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
+const SCREENSHOT = new URL("../screenshots/dashboard.png", import.meta.url).pathname;
+const SCREENSHOT_JOB = new URL("../screenshots/dashboard-job.png", import.meta.url).pathname;
+
+async function withBrowser(fn: (page: Page) => Promise<void>): Promise<void> {
+  const browser: Browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  try {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on("pageerror", (e) => problems.push(String(e)));
+    page.on("console", (m) => m.type() === "error" && problems.push(m.text()));
+    // Nothing may be fetched from anywhere but the service itself.
+    await page.route("**/*", (route) => {
+      const url = new URL(route.request().url());
+      return url.hostname === "127.0.0.1" ? route.continue() : route.abort();
+    });
+    await fn(page);
+    assert.deepEqual(problems.filter((p) => !p.includes("401")), [], "no script errors");
+  } finally {
+    await browser.close();
+  }
+}
+
+async function signIn(page: Page, server: TestServer) {
+  await page.goto(`${server.url}/admin`);
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  await page.getByLabel("Admin token").fill(ADMIN_TOKEN);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Clients" }).waitFor();
+}
+
+Deno.test("dashboard in headless Chromium: sign in, add a client, a webhook becomes a Job with its timeline, replay, sign out", async () => {
+  await withServer({ port: true, mode: "inline" }, async (server) => {
+    await withBrowser(async (page) => {
+      // Nothing is shown without the token: the page is only a sign-in form.
+      await page.goto(`${server.url}/admin#/clients/acme`);
+      await page.getByRole("heading", { name: "Sign in" }).waitFor();
+      await page.getByLabel("Admin token").fill("wrong-token");
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByRole("alert").filter({ hasText: "refused" }).waitFor();
+
+      await signIn(page, server);
+      await page.getByLabel("Slug").fill("acme");
+      await page.getByLabel("Business name").fill("Acme Plumbing");
+      await page.getByRole("button", { name: "Add client" }).click();
+      await page.getByRole("heading", { name: "Set up the webhook in Cal.com" }).waitFor();
+      const secret = (await page.locator("#secret-value").textContent())!;
+      assert.match(secret, /^whsec_/);
+      assert.ok(
+        (await page.locator("#new-secret").textContent())!.includes(`${server.url}/webhooks/calcom/acme`),
+      );
+
+      // A signed booking to the running server, and a body that is quarantined.
+      const sent = await fetch(`${server.url}/webhooks/calcom/acme`, {
+        method: "POST",
+        headers: { "x-cal-signature-256": await sign(secret, BOOKING) },
+        body: BOOKING,
+      });
+      assert.equal(sent.status, 202);
+      await sent.body?.cancel();
+      const broken = calcomBody("BOOKING_CREATED", "2026-11-02T10:00:00.000Z", {
+        startTime: "2026-11-20T10:00:00Z",
+      });
+      const quarantined = await fetch(`${server.url}/webhooks/calcom/acme`, {
+        method: "POST",
+        headers: { "x-cal-signature-256": await sign(secret, broken) },
+        body: broken,
+      });
+      assert.equal(quarantined.status, 422);
+      await quarantined.body?.cancel();
+
+      await page.goto(`${server.url}/admin#/`);
+      await page.getByRole("link", { name: "acme" }).click();
+      await page.getByRole("heading", { name: "Acme Plumbing (acme)" }).waitFor();
+      await page.getByRole("link", { name: "Jobs", exact: true }).click();
+      const jobLink = page.getByRole("link", { name: "Estimate dash-1" });
+      await jobLink.waitFor();
+      await page.screenshot({ path: SCREENSHOT, fullPage: false });
+      await jobLink.click();
+      await page.getByRole("heading", { name: "Timeline" }).waitFor();
+      const timeline = (await page.locator("ol.timeline").textContent())!;
+      assert.match(timeline, /created/);
+      assert.match(timeline, /webhook/);
+      assert.match(timeline, /status: — → scheduled/);
+      await page.screenshot({ path: SCREENSHOT_JOB, fullPage: true });
+
+      // Search by email finds it; by another email nothing.
+      await page.goto(`${server.url}/admin#/clients/acme/jobs?q=dana%40example.org`);
+      await page.getByRole("link", { name: "Estimate dash-1" }).waitFor();
+      assert.match(
+        (await page.locator("tbody").textContent())!,
+        /MDT|GMT-6|America/,
+        "the attendee's own time",
+      );
+
+      await page.goto(`${server.url}/admin#/clients/acme/submissions?status=quarantined`);
+      await page.getByRole("navigation", { name: "Submission status" }).waitFor();
+      await page.locator("table a").first().click();
+      await page.getByRole("heading", { name: /^Submission/ }).waitFor();
+      assert.match((await page.locator("pre").textContent())!, /startTime/);
+      await page.getByRole("button", { name: "Replay" }).click();
+      await page.getByRole("status").filter({ hasText: "Replayed: now quarantined" }).waitFor();
+
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await page.getByRole("heading", { name: "Sign in" }).waitFor();
+      assert.equal(await page.evaluate(() => sessionStorage.length), 0, "the token is gone");
+      await page.goto(`${server.url}/admin#/clients/acme/jobs`);
+      await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    });
+    const replayed = await waitFor(
+      "the replay's audit line",
+      () => server.logs.find((l) => l.includes("submission.replay")),
+    );
+    assert.ok(!replayed.includes(ADMIN_TOKEN));
+  });
+});
+
+Deno.test("dashboard: served with a strict CSP, no data without the token, values shown as text", async () => {
+  await withServer({}, async (server) => {
+    const res = await server.fetch("/admin");
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-security-policy") ?? "", /script-src 'self'/);
+    const html = await res.text();
+    assert.ok(!html.includes("acme"), "the page itself holds no data");
+    const js = await (await server.fetch("/admin/assets/app.js")).text();
+    assert.ok(!/innerHTML|outerHTML|insertAdjacentHTML|document\.write/.test(js), "values only as DOM text");
+    assert.equal((await server.fetch("/admin/assets/../../main.ts")).status, 404);
+  });
+});
+
+const BOOKING = bookingCreated("dash-1", "Dana@Example.org", "2026-11-01T10:00:00.000Z", {
+  attendees: [{ email: "Dana@Example.org", name: "Dana <b>Bold</b>", timeZone: "America/Denver" }],
+});
+
+async function sign(secret: string, body: string): Promise<string> {
+  const { signBody } = await import("../../lib/calcom/signature.ts");
+  return await signBody(secret, body);
+}
