@@ -84,15 +84,10 @@ export function createService(
     leaseMs: config.reconcileLeaseMs,
   }, metrics);
   const keys = new SigningKeyCache(kv);
-  const admin = new AdminOperations({
-    kv,
-    keys,
-    replayer: new Replayer(kv, processor),
-    reconciler,
-    metrics,
-    log,
-    source: "api",
-  });
+  const adminDeps = { kv, keys, replayer: new Replayer(kv, processor), reconciler, metrics, log };
+  const admin = new AdminOperations({ ...adminDeps, source: "api" });
+  const cliAdmin = new AdminOperations({ ...adminDeps, source: "cli" });
+  const dashboardAdmin = new AdminOperations({ ...adminDeps, source: "dashboard" });
   const bodies = new BodyReader({
     maxBytes: MAX_BODY_BYTES,
     timeoutMs: config.bodyTimeoutMs,
@@ -130,7 +125,10 @@ export function createService(
       metrics,
     }),
   );
-  registerAdminRoutes(router, admin, config.adminToken, { metrics, metricsPublic: config.metricsPublic });
+  registerAdminRoutes(router, { api: admin, cli: cliAdmin, dashboard: dashboardAdmin }, config.adminToken, {
+    metrics,
+    metricsPublic: config.metricsPublic,
+  });
   registerDashboard(router, config.publicUrl);
   const handle = compose(
     [requestLog(log), requestMetrics(metrics), mapErrors(log)],

@@ -13,9 +13,12 @@ import type { Metrics } from "../metrics.ts";
 
 const MAX_ADMIN_BODY = 64 * 1024;
 
+/** Sent by the dashboard's script and the CLI (`--url`), so audit lines say where a change came from. */
+export const ADMIN_CLIENT_HEADER = "x-calcom-intake-client";
+
 export function registerAdminRoutes(
   router: Router,
-  admin: AdminOperations,
+  admins: { api: AdminOperations; cli: AdminOperations; dashboard: AdminOperations },
   adminToken: string | null,
   observability: { metrics: Metrics; metricsPublic: boolean },
 ): void {
@@ -23,13 +26,15 @@ export function registerAdminRoutes(
   const route = (
     method: string,
     path: string,
-    handler: (ctx: RequestContext) => Promise<unknown>,
+    handler: (ctx: RequestContext, admin: AdminOperations) => Promise<unknown>,
     status = 200,
   ) => {
     const guarded: Handler = async (ctx) => {
       ctx.slug = ctx.params.slug ?? null;
       await guard(ctx.req);
-      const result = await handler(ctx);
+      const from = ctx.req.headers.get(ADMIN_CLIENT_HEADER);
+      const admin = from === "dashboard" ? admins.dashboard : from === "cli" ? admins.cli : admins.api;
+      const result = await handler(ctx, admin);
       return result instanceof Response ? result : json(status, result);
     };
     router.on(method, path, guarded);
@@ -37,79 +42,83 @@ export function registerAdminRoutes(
   const query = (ctx: RequestContext, name: string) => ctx.url.searchParams.get(name) ?? undefined;
   const page = (ctx: RequestContext) => ({ limit: query(ctx, "limit"), cursor: query(ctx, "cursor") });
 
-  route("GET", "/admin/clients", () => admin.listClients());
-  route("PUT", "/admin/clients/:slug", async (ctx) => {
+  route("GET", "/admin/clients", (_ctx, admin) => admin.listClients());
+  route("PUT", "/admin/clients/:slug", async (ctx, admin) => {
     const result = await admin.putClient(ctx.params.slug, await readJsonObject(ctx.req));
     return json(result.created ? 201 : 200, result);
   });
-  route("GET", "/admin/clients/:slug", (ctx) => admin.showClient(ctx.params.slug));
-  route("DELETE", "/admin/clients/:slug", (ctx) => admin.deleteClient(ctx.params.slug));
+  route("GET", "/admin/clients/:slug", (ctx, admin) => admin.showClient(ctx.params.slug));
+  route("DELETE", "/admin/clients/:slug", (ctx, admin) => admin.deleteClient(ctx.params.slug));
   route(
     "POST",
     "/admin/clients/:slug/secrets",
-    async (ctx) => admin.addSecret(ctx.params.slug, await readJsonObject(ctx.req)),
+    async (ctx, admin) => admin.addSecret(ctx.params.slug, await readJsonObject(ctx.req)),
     201,
   );
   route(
     "DELETE",
     "/admin/clients/:slug/secrets/:secretId",
-    (ctx) => admin.removeSecret(ctx.params.slug, ctx.params.secretId),
+    (ctx, admin) => admin.removeSecret(ctx.params.slug, ctx.params.secretId),
   );
 
   route(
     "GET",
     "/admin/clients/:slug/jobs",
-    (ctx) =>
+    (ctx, admin) =>
       admin.listJobs(ctx.params.slug, page(ctx), query(ctx, "calcom_event_id"), {
         status: query(ctx, "status"),
         email: query(ctx, "email"),
       }),
   );
-  route("GET", "/admin/clients/:slug/overview", (ctx) => admin.clientOverview(ctx.params.slug));
+  route("GET", "/admin/clients/:slug/overview", (ctx, admin) => admin.clientOverview(ctx.params.slug));
   route(
     "GET",
     "/admin/clients/:slug/jobs/:id/timeline",
-    (ctx) => admin.jobTimeline(ctx.params.slug, ctx.params.id),
+    (ctx, admin) => admin.jobTimeline(ctx.params.slug, ctx.params.id),
   );
   route(
     "GET",
     "/admin/clients/:slug/submissions/:id/body",
-    (ctx) => admin.submissionDetail(ctx.params.slug, ctx.params.id),
+    (ctx, admin) => admin.submissionDetail(ctx.params.slug, ctx.params.id),
   );
-  route("GET", "/admin/clients/:slug/jobs/:id", (ctx) => admin.getJob(ctx.params.slug, ctx.params.id));
-  route("GET", "/admin/clients/:slug/contacts", (ctx) => admin.listContacts(ctx.params.slug, page(ctx)));
+  route("GET", "/admin/clients/:slug/jobs/:id", (ctx, admin) => admin.getJob(ctx.params.slug, ctx.params.id));
+  route(
+    "GET",
+    "/admin/clients/:slug/contacts",
+    (ctx, admin) => admin.listContacts(ctx.params.slug, page(ctx)),
+  );
   route(
     "GET",
     "/admin/clients/:slug/contacts/:id",
-    (ctx) => admin.getContact(ctx.params.slug, ctx.params.id),
+    (ctx, admin) => admin.getContact(ctx.params.slug, ctx.params.id),
   );
   route(
     "DELETE",
     "/admin/clients/:slug/contacts/:id",
-    (ctx) => admin.eraseContact(ctx.params.slug, ctx.params.id, query(ctx, "erase")),
+    (ctx, admin) => admin.eraseContact(ctx.params.slug, ctx.params.id, query(ctx, "erase")),
   );
   route(
     "GET",
     "/admin/clients/:slug/submissions",
-    (ctx) => admin.listSubmissions(ctx.params.slug, { ...page(ctx), status: query(ctx, "status") }),
+    (ctx, admin) => admin.listSubmissions(ctx.params.slug, { ...page(ctx), status: query(ctx, "status") }),
   );
   route(
     "GET",
     "/admin/clients/:slug/submissions/:id",
-    (ctx) => admin.getSubmission(ctx.params.slug, ctx.params.id),
+    (ctx, admin) => admin.getSubmission(ctx.params.slug, ctx.params.id),
   );
   route(
     "POST",
     "/admin/clients/:slug/submissions/:id/replay",
-    (ctx) => admin.replayOne(ctx.params.slug, ctx.params.id),
+    (ctx, admin) => admin.replayOne(ctx.params.slug, ctx.params.id),
   );
   route(
     "POST",
     "/admin/clients/:slug/replay",
-    (ctx) => admin.replayAll(ctx.params.slug, query(ctx, "status")),
+    (ctx, admin) => admin.replayAll(ctx.params.slug, query(ctx, "status")),
   );
   const csvRoute = (what: "jobs" | "contacts") =>
-    route("GET", `/admin/clients/:slug/${what}.csv`, async (ctx) => {
+    route("GET", `/admin/clients/:slug/${what}.csv`, async (ctx, admin) => {
       const { filename, csv } = await admin.exportCsv(ctx.params.slug, what);
       return new Response(csv, {
         headers: {
@@ -120,13 +129,13 @@ export function registerAdminRoutes(
     });
   csvRoute("jobs");
   csvRoute("contacts");
-  route("POST", "/admin/clients/:slug/reconcile", (ctx) => admin.reconcile(ctx.params.slug));
+  route("POST", "/admin/clients/:slug/reconcile", (ctx, admin) => admin.reconcile(ctx.params.slug));
   route(
     "GET",
     "/admin/clients/:slug/missed_webhooks",
-    (ctx) => admin.missedWebhooks(ctx.params.slug, query(ctx, "limit")),
+    (ctx, admin) => admin.missedWebhooks(ctx.params.slug, query(ctx, "limit")),
   );
-  route("GET", "/admin/dead_letters", () => admin.deadLetters());
+  route("GET", "/admin/dead_letters", (_ctx, admin) => admin.deadLetters());
 
   // Prometheus text; behind the admin token unless METRICS_PUBLIC=1.
   router.on("GET", "/metrics", async (ctx) => {

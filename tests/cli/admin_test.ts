@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  ADMIN_TOKEN,
   type ClientView,
   type ContactView,
   fixture,
@@ -23,7 +24,11 @@ interface Run<T> {
 }
 
 async function admin<T = unknown>(kvPath: string, ...args: string[]): Promise<Run<T>> {
-  const out = await runAdminCli(kvPath, ...args);
+  const out = await runAdminCli(
+    kvPath,
+    ...args,
+    ...(args.length && !args.includes("--help") ? ["--json"] : []),
+  );
   const json = out.code === 0 && out.stdout.trim().startsWith("{") ? JSON.parse(out.stdout) : null;
   return { ...out, json };
 }
@@ -156,4 +161,57 @@ Deno.test("the admin CLI sets a client's Cal.com API key and runs a reconciliati
   } finally {
     await fake.close();
   }
+});
+
+Deno.test("the admin CLI against a running service (--url): tables for people, --json, export, erase, --help per command", async () => {
+  await withServer({ port: true, mode: "inline" }, async (server) => {
+    const remote = (...args: string[]) =>
+      runAdminCli(":memory:", "--url", server.url, "--token", ADMIN_TOKEN, ...args);
+    const added = await remote(
+      "client",
+      "add",
+      "acme",
+      "--name",
+      "Acme Plumbing",
+      "--secret",
+      FIXTURE_SECRET,
+      "--json",
+    );
+    assert.equal(added.code, 0, added.stderr);
+    assert.equal(JSON.parse(added.stdout).created, true);
+    const posted = await server.post("acme", fixture("booking_created").body);
+    assert.equal(posted.status, 202);
+    await posted.body?.cancel();
+
+    const table = await remote("jobs", "acme");
+    assert.equal(table.code, 0, table.stderr);
+    const [header, rule, row] = table.stdout.trim().split("\n");
+    assert.match(header, /^id\s+status\s+start_time\s+booker_email\s+title/);
+    assert.match(rule, /^-+\s+-+/);
+    assert.match(row, /scheduled\s+2026-10-14T16:00:00.000Z\s+marcus.okafor@example.net/);
+
+    const csv = await remote("export", "acme", "contacts");
+    assert.equal(csv.code, 0, csv.stderr);
+    assert.match(csv.stdout, /^contact_id,email,name/);
+    assert.match(csv.stdout, /marcus.okafor@example.net,Marcus Okafor/);
+
+    const contacts = JSON.parse((await remote("contacts", "acme", "--json")).stdout);
+    const erased = await remote("erase", "acme", contacts.items[0].id, "--json");
+    assert.equal(erased.code, 0, erased.stderr);
+    assert.equal(JSON.parse(erased.stdout).erased.contact_id, contacts.items[0].id);
+    assert.ok(
+      server.logs.some((l) => l.includes('"contact.erase"') && l.includes('"source":"cli"')),
+      "audited as the CLI",
+    );
+
+    const help = await remote("jobs", "--help");
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Usage: deno task admin jobs <slug>.*--status/);
+    const localOnly = await remote("backup", "x.ndjson");
+    assert.equal(localOnly.code, 2);
+    assert.match(localOnly.stderr, /local KV_PATH only/);
+    const refused = await runAdminCli(":memory:", "--url", server.url, "--token", "wrong", "client", "list");
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /admin token/i);
+  });
 });

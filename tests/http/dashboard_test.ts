@@ -10,6 +10,7 @@ import {
   ADMIN_TOKEN,
   bookingCreated,
   calcomBody,
+  found,
   type TestServer,
   waitFor,
   withServer,
@@ -59,6 +60,7 @@ async function signIn(page: Page, server: TestServer) {
 }
 
 Deno.test("dashboard in headless Chromium: sign in, add a client, a webhook becomes a Job with its timeline, replay, sign out", async () => {
+  let secretSeen = "never-shown";
   await withServer({ port: true, mode: "inline" }, async (server) => {
     await withBrowser(async (page) => {
       // Nothing is shown without the token: the page is only a sign-in form.
@@ -74,6 +76,7 @@ Deno.test("dashboard in headless Chromium: sign in, add a client, a webhook beco
       await page.getByRole("button", { name: "Add client" }).click();
       await page.getByRole("heading", { name: "Set up the webhook in Cal.com" }).waitFor();
       const secret = (await page.locator("#secret-value").textContent())!;
+      secretSeen = secret;
       assert.match(secret, /^whsec_/);
       assert.ok(
         (await page.locator("#new-secret").textContent())!.includes(`${server.url}/webhooks/calcom/acme`),
@@ -140,7 +143,11 @@ Deno.test("dashboard in headless Chromium: sign in, add a client, a webhook beco
       "the replay's audit line",
       () => server.logs.find((l) => l.includes("submission.replay")),
     );
+    assert.equal(JSON.parse(replayed).source, "dashboard");
     assert.ok(!replayed.includes(ADMIN_TOKEN));
+    const created = found(server.logs.find((l) => l.includes('"client.create"')));
+    assert.equal(JSON.parse(created).source, "dashboard", "audited as the dashboard");
+    assert.ok(!server.logs.some((l) => l.includes(secretSeen)), "no secret in any log line");
   });
 });
 

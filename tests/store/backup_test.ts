@@ -78,7 +78,7 @@ Deno.test("backup while the service runs → restore into an empty store gives t
     assert.match(header.warning, /secrets/);
     assert.equal((await cli(source, "backup", `${dir}/backup.ndjson`)).code, 1, "never overwrites a file");
 
-    const restored = await cli(target, "restore", `${dir}/backup.ndjson`);
+    const restored = await cli(target, "restore", `${dir}/backup.ndjson`, "--json");
     assert.equal(restored.code, 0, restored.stderr);
     assert.equal(JSON.parse(restored.stdout).restored, dump.length);
     const again = await cli(target, "restore", `${dir}/backup.ndjson`);

@@ -49,6 +49,8 @@ async function api(method, path, body) {
     method,
     headers: {
       authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) ?? ""}`,
+      // Audit lines then say the change came from the dashboard.
+      "x-calcom-intake-client": "dashboard",
       ...(body === undefined ? {} : { "content-type": "application/json" }),
     },
     body: body === undefined ? undefined : JSON.stringify(body),
