@@ -481,6 +481,8 @@ export class AdminOperations {
       has_api_key: apiKey !== null,
       webhook_version: webhook?.webhook_version ?? null,
       payload_template_detected: webhook?.payload_template_detected ?? null,
+      api_key_state: apiKey ? reconcile.api_key_state : null,
+      missed_webhooks: reconcile.missed_webhooks_total,
       reconciliation: {
         api_key_state: apiKey ? reconcile.api_key_state : null,
         checkpoint: reconcile.checkpoint,
@@ -697,7 +699,9 @@ function optionalApiUrl(value: unknown): string | null | undefined {
       `"calcom_api_url" must be an http(s) URL ending in /v2, e.g. ${DEFAULT_API_URL}, https://api.cal.eu/v2, or your self-hosted Cal.com's API.`,
     );
   }
-  return url.href.replace(/\/+$/, "");
+  // Cal.com's API v2 lives under /v2 (https://api.cal.com/v2): a bare host gets it added.
+  const path = url.pathname.replace(/\/+$/, "");
+  return url.origin + (path.endsWith("/v2") ? path : `${path}/v2`);
 }
 
 function noClient(slug: string): HttpError {

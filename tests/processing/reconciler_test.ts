@@ -561,6 +561,12 @@ Deno.test("API keys: write-only, validated, removable; the URL defaults to Cal.c
     const view = await client(server, "acme");
     assert.equal(view.has_api_key, true);
     assert.equal(view.calcom_api_url, "https://api.cal.eu/v2");
+    await server.admin("PUT", "/admin/clients/acme", { calcom_api_url: "https://cal.example.com" });
+    assert.equal(
+      (await client(server, "acme")).calcom_api_url,
+      "https://cal.example.com/v2",
+      "a bare host gets /v2",
+    );
     assert.ok(!server.logs.join("\n").includes("secretvalue999"));
     await server.admin("PUT", "/admin/clients/acme", { calcom_api_key: null });
     assert.equal((await client(server, "acme")).has_api_key, false);
