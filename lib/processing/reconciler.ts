@@ -45,6 +45,8 @@ const SKEW_MS = 2 * 60_000;
 const PAGE_OVERLAP = 10;
 /** Pages one pass reads at most (a runaway guard: 1000 pages of 90 new bookings each). */
 const MAX_PAGES = 1000;
+/** How long a pass waits for another instance's pass of the same client before giving up. */
+const LEASE_WAIT_MS = 10_000;
 /** Reschedule partners read by uid in one pass, at most. */
 const MAX_PARTNER_READS = 50;
 /**
@@ -76,6 +78,8 @@ export class Reconciler {
   /** Passes requested after a delivery, by client: at most one waiting behind a running one. */
   readonly #soon = new Map<string, Promise<void>>();
   readonly #running = new Set<Promise<unknown>>();
+  /** The last pass started in this process, by client: the next one waits for it. */
+  readonly #bySlug = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly kv: Deno.Kv,
@@ -87,12 +91,17 @@ export class Reconciler {
 
   /** Runs one pass for the client now and answers its summary. */
   async reconcile(slug: string): Promise<PassResult> {
-    const run = this.#pass(slug);
+    // A pass already running here for this client is waited for: then this one starts.
+    const before = this.#bySlug.get(slug) ?? Promise.resolve();
+    const run = before.catch(() => {}).then(() => this.#pass(slug));
+    const settled = run.catch(() => {});
+    this.#bySlug.set(slug, settled);
     this.#running.add(run);
     try {
       return await run;
     } finally {
       this.#running.delete(run);
+      if (this.#bySlug.get(slug) === settled) this.#bySlug.delete(slug);
     }
   }
 
@@ -141,13 +150,18 @@ export class Reconciler {
       );
     }
     const owner = newId();
-    const startMs = Date.now();
-    if (!(await takeLease(this.kv, slug, owner, startMs, startMs + this.options.leaseMs))) {
-      throw new HttpError(
-        409,
-        "reconcile_running",
-        `A reconciliation pass for "${slug}" is already running; try again in a minute.`,
-      );
+    let startMs = Date.now();
+    // Another instance's pass: wait a little for it to end before saying so.
+    for (const giveUpAt = startMs + LEASE_WAIT_MS;; startMs = Date.now()) {
+      if (await takeLease(this.kv, slug, owner, startMs, startMs + this.options.leaseMs)) break;
+      if (startMs >= giveUpAt) {
+        throw new HttpError(
+          409,
+          "reconcile_running",
+          `A reconciliation pass for "${slug}" is already running; try again in a minute.`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 250));
     }
     const started_at = isoUtc(startMs);
     const summary: PassSummary = { fetched: 0, created: 0, updated: 0, unchanged: 0, missed_webhooks: 0 };

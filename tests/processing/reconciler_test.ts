@@ -269,6 +269,10 @@ Deno.test("payload templates: 422 with the exact fix, the client is marked, the 
       assert.equal(answer.error.code, "payload_template");
       assert.match(answer.error.message, /clear the payload template of the webhook in Cal\.com/i);
 
+      // A pass on demand while the one the delivery started runs: it waits its turn, never 409.
+      const onDemand = await reconcile(server, "acme");
+      assert.equal(onDemand.status, 200, JSON.stringify(onDemand.body));
+
       // The same bytes get the same answer: same status, same submission id.
       const again = await server.post("acme", body);
       assert.equal(again.status, 422);
