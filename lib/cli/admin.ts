@@ -378,7 +378,9 @@ export async function runAdmin(args: string[], target: Target): Promise<{ result
     result = await command.local(target.ops, a, target.kvPath);
   } else {
     if (!command.remote) {
-      throw new UsageError(`"${command.name}" works on a local KV_PATH only; run it where the store is.`);
+      throw new UsageError(
+        `"${command.name}" works on a local KV_PATH only (a backup holds every secret and API key, which no API answer may carry); run it where the store is, or with KV_PATH set to the KV Connect URL.`,
+      );
     }
     result = await callRemote(target, command.remote(a));
   }

@@ -104,11 +104,12 @@ export function webhookRoute(deps: WebhookDeps): Handler {
         // A submission's id comes from its body, so a repeat has the first delivery's id.
         ctx.submissionId = submission.id;
         const templated = interpretation.kind === "invalid" && interpretation.cause === "payload_template";
+        // What it tells about the webhook is a note beside the stored delivery: never a reason to fail it.
         await deps.webhookState.observe(slug, {
           version,
           at: receivedAt,
           template: templated ? { submission_id: submission.id, message: interpretation.reason } : null,
-        });
+        }).catch(() => {});
         if (outcome.kind === "stored") {
           deps.metrics.submissions.inc({ client: slug, status: submission.status });
           afterStored(deps, slug, interpretation, templated);

@@ -108,7 +108,7 @@ export class Reconciler {
   /** Runs a pass for every client with an API key whose last pass is older than the interval. */
   async runDue(): Promise<void> {
     for (const client of await listClients(this.kv)) {
-      if (!(await getApiKey(this.kv, client.slug))) continue;
+      if (this.#bySlug.has(client.slug) || !(await getApiKey(this.kv, client.slug))) continue;
       const state = await getReconcileState(this.kv, client.slug);
       const last = state.last_pass ? Date.parse(state.last_pass.started_at) : 0;
       if (Date.now() - last < this.options.intervalMs) continue;
