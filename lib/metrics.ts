@@ -19,88 +19,80 @@ export class Metrics {
 
   constructor(kv: Deno.Kv | null, disk: DiskWatch | null) {
     const registers = [this.registry];
-    this.requests = new client.Counter({
-      name: "calcom_intake_webhook_requests_total",
-      help:
-        "Webhook deliveries answered, by client, Cal.com trigger and outcome (the answer's status class or error code).",
-      labelNames: ["client", "trigger", "outcome"],
-      registers,
-    });
-    this.signatureFailures = new client.Counter({
-      name: "calcom_intake_signature_failures_total",
-      help: "Webhook deliveries refused for their signature, by client and reason.",
-      labelNames: ["client", "reason"],
-      registers,
-    });
-    this.submissions = new client.Counter({
-      name: "calcom_intake_submissions_total",
-      help:
-        "Submissions that reached a status in this process (pending on receipt; processed, ignored, quarantined, failed).",
-      labelNames: ["client", "status"],
-      registers,
-    });
+    const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
+      new client.Counter<L>({ name, help, labelNames, registers });
+    this.requests = counter(
+      "calcom_intake_webhook_requests_total",
+      "Webhook deliveries answered, by client, Cal.com trigger and outcome (the answer's status class or error code).",
+      ["client", "trigger", "outcome"],
+    );
+    this.signatureFailures = counter(
+      "calcom_intake_signature_failures_total",
+      "Webhook deliveries refused for their signature, by client and reason.",
+      ["client", "reason"],
+    );
+    this.submissions = counter(
+      "calcom_intake_submissions_total",
+      "Submissions that reached a status in this process (pending on receipt; processed, ignored, quarantined, failed).",
+      ["client", "status"],
+    );
     this.processingLatency = new client.Histogram({
       name: "calcom_intake_processing_latency_seconds",
       help: "From receipt of a delivery to its Job and Contacts being committed.",
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers,
     });
-    this.reconcileRuns = new client.Counter({
-      name: "calcom_intake_reconcile_runs_total",
-      help: "Reconciliation passes, by client and outcome (ok, api_key_rejected, calcom_api_failed).",
-      labelNames: ["client", "outcome"],
-      registers,
-    });
-    this.missedWebhooks = new client.Counter({
-      name: "calcom_intake_missed_webhooks_total",
-      help: "Bookings reconciliation found in Cal.com's API that no webhook delivered.",
-      labelNames: ["client"],
-      registers,
-    });
-    this.apiErrors = new client.Counter({
-      name: "calcom_intake_calcom_api_errors_total",
-      help: "Failed Cal.com API calls, by client and kind (rate_limited, rejected, server, network).",
-      labelNames: ["client", "kind"],
-      registers,
-    });
+    this.reconcileRuns = counter(
+      "calcom_intake_reconcile_runs_total",
+      "Reconciliation passes, by client and outcome (ok, api_key_rejected, calcom_api_failed).",
+      ["client", "outcome"],
+    );
+    this.missedWebhooks = counter(
+      "calcom_intake_missed_webhooks_total",
+      "Bookings reconciliation found in Cal.com's API that no webhook delivered.",
+      ["client"],
+    );
+    this.apiErrors = counter(
+      "calcom_intake_calcom_api_errors_total",
+      "Failed Cal.com API calls, by client and kind (rate_limited, rejected, server, network).",
+      ["client", "kind"],
+    );
+    const gauge = (name: string, help: string, read: () => number | null | Promise<number | null>) =>
+      new client.Gauge({
+        name,
+        help,
+        registers,
+        async collect() {
+          const value = await read();
+          if (value !== null) this.set(value);
+        },
+      });
     if (kv) {
-      const pending = () => backlog(kv);
-      new client.Gauge({
-        name: "calcom_intake_backlog_submissions",
-        help: "Accepted submissions not yet processed (all instances: read from KV).",
-        registers,
-        async collect() {
-          this.set((await pending()).submissions);
+      gauge(
+        "calcom_intake_backlog_submissions",
+        "Accepted submissions not yet processed (all instances: read from KV).",
+        async () => (await backlog(kv)).submissions,
+      );
+      gauge(
+        "calcom_intake_backlog_oldest_age_seconds",
+        "Age of the oldest pending batch (0 when nothing is pending).",
+        async () => {
+          const oldest = (await backlog(kv)).oldest_created_at;
+          return oldest ? Math.max(0, (Date.now() - Date.parse(oldest)) / 1000) : 0;
         },
-      });
-      new client.Gauge({
-        name: "calcom_intake_backlog_oldest_age_seconds",
-        help: "Age of the oldest pending batch (0 when nothing is pending).",
-        registers,
-        async collect() {
-          const oldest = (await pending()).oldest_created_at;
-          this.set(oldest ? Math.max(0, (Date.now() - Date.parse(oldest)) / 1000) : 0);
-        },
-      });
-      new client.Gauge({
-        name: "calcom_intake_dead_letters",
-        help: "Queue messages that exhausted their retries (GET /admin/dead_letters).",
-        registers,
-        async collect() {
-          this.set(await countDeadLetters(kv));
-        },
-      });
+      );
+      gauge(
+        "calcom_intake_dead_letters",
+        "Queue messages that exhausted their retries (GET /admin/dead_letters).",
+        () => countDeadLetters(kv),
+      );
     }
     if (disk) {
-      new client.Gauge({
-        name: "calcom_intake_disk_free_bytes",
-        help: "Free bytes where the KV file lives.",
-        registers,
-        collect() {
-          const free = disk.check().free_bytes;
-          if (free !== null) this.set(free);
-        },
-      });
+      gauge(
+        "calcom_intake_disk_free_bytes",
+        "Free bytes where the KV file lives.",
+        () => disk.check().free_bytes,
+      );
     }
   }
 

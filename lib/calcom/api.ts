@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { DraftJobEvent, EventAttendee, SnapshotStatus } from "../domain/job.ts";
 import { normalizeEmail } from "../domain/contact.ts";
 import type { Interpretation } from "../domain/submission.ts";
-import { isoOrNull, RESCHEDULE_REQUEST_REASON } from "./normalize.ts";
+import { isoOrNull, nonEmpty, RESCHEDULE_REQUEST_REASON } from "./normalize.ts";
 
 /**
  * Pinned: an absent or unknown version is silently routed to the 2024-04-15 handler, whose answer
@@ -194,10 +194,4 @@ function customAnswers(responses: Record<string, unknown>): Record<string, unkno
   return Object.fromEntries(
     Object.entries(responses).filter(([k, v]) => !SYSTEM_FIELDS.has(k) && v !== undefined),
   );
-}
-
-function nonEmpty(value: unknown): string | null {
-  if (typeof value !== "string") return null;
-  const trimmed = value.trim();
-  return trimmed === "" ? null : trimmed;
 }

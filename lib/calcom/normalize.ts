@@ -322,7 +322,8 @@ export function isoOrNull(value: unknown): string | null {
   return Number.isNaN(ms) ? null : isoUtc(ms);
 }
 
-function nonEmpty(value: unknown): string | null {
+/** The trimmed string, or null for anything else or blank. */
+export function nonEmpty(value: unknown): string | null {
   if (typeof value !== "string") return null;
   const trimmed = value.trim();
   return trimmed === "" ? null : trimmed;

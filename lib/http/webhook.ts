@@ -112,7 +112,7 @@ export function webhookRoute(deps: WebhookDeps): Handler {
         }).catch(() => {});
         if (outcome.kind === "stored") {
           deps.metrics.submissions.inc({ client: slug, status: submission.status });
-          afterStored(deps, slug, interpretation, templated);
+          afterStored(deps, slug, interpretation);
         }
         ctx.outcome = outcome.kind === "duplicate"
           ? "duplicate"
@@ -126,10 +126,14 @@ export function webhookRoute(deps: WebhookDeps): Handler {
   };
 }
 
-/** Deliveries only Cal.com's API can complete start a reconciliation pass (clients with an API key). */
-function afterStored(deps: WebhookDeps, slug: string, meaning: Interpretation, templated: boolean): void {
+/**
+ * Deliveries only Cal.com's API can complete start a reconciliation pass (clients with an API
+ * key): a recurring cancel-all, and any quarantined body (a payload template, or a booking body
+ * this service cannot read), whose booking the API still shows.
+ */
+function afterStored(deps: WebhookDeps, slug: string, meaning: Interpretation): void {
   const followUp = meaning.kind === "booking" ? meaning.follow_up ?? null : null;
-  if (!templated && !followUp) return;
+  if (meaning.kind !== "invalid" && !followUp) return;
   deps.reconciler.requestSoon(slug, followUp).catch(() => {});
 }
 
