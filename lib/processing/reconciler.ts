@@ -27,6 +27,7 @@ import {
   listFollowUps,
   type PassSummary,
   recordMissedWebhook,
+  renewLease,
   takeLease,
   updateReconcileState,
 } from "../store/reconcile.ts";
@@ -172,7 +173,7 @@ export class Reconciler {
     });
     const pass = new Pass(this.kv, this.intake, slug, summary);
     const state = await getReconcileState(this.kv, slug);
-    const renew = () => takeLease(this.kv, slug, owner, Date.now(), Date.now() + this.options.leaseMs);
+    const renew = () => renewLease(this.kv, slug, owner, Date.now() + this.options.leaseMs);
     try {
       for (const followUp of await listFollowUps(this.kv, slug)) {
         for (const booking of await readWithSeries(api, followUp.uid)) await pass.apply(booking);

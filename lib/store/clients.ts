@@ -60,9 +60,14 @@ export interface ClientGuard {
   versionstamp: string | null;
 }
 
-/** The guard for a client as it is now (tools that store submissions outside the webhook route). */
+/**
+ * The guard for a client as it is now (code that stores submissions outside the webhook route,
+ * like reconciliation); throws ClientGoneError for a client that does not exist (or was deleted).
+ */
 export async function clientGuard(kv: Deno.Kv, slug: string): Promise<ClientGuard> {
-  return guardFrom(slug, await kv.get(clientGenerationKey(slug)));
+  const generation = await kv.get<ClientGeneration>(clientGenerationKey(slug));
+  if (!generation.value || generation.value.deleted_at) throw new ClientGoneError(slug);
+  return guardFrom(slug, generation);
 }
 
 function guardFrom(slug: string, generation: Deno.KvEntryMaybe<unknown>): ClientGuard {

@@ -74,6 +74,11 @@ export async function takeLease(
   return result.ok;
 }
 
+/** Extends a lease this owner holds; false when it is no longer theirs (or the client is gone). */
+export async function renewLease(kv: Deno.Kv, slug: string, owner: string, until: number): Promise<boolean> {
+  return await updateReconcileState(kv, slug, owner, () => ({ lease_until: until }));
+}
+
 /** Updates the state for the lease holder (false when the lease was lost). */
 export async function updateReconcileState(
   kv: Deno.Kv,

@@ -576,3 +576,24 @@ Deno.test("API keys: write-only, validated, removable; the URL defaults to Cal.c
     assert.equal((await client(server, "acme")).has_api_key, false);
   });
 });
+
+Deno.test("a client deleted during a pass: the pass stops and leaves nothing of the client behind", async () => {
+  await withFake(async (fake) => {
+    await withServer({ env: FAST }, async (server) => {
+      await addApiClient(server, "acme", fake);
+      for (let i = 0; i < 150; i++) {
+        const at = new Date(Date.UTC(2026, 10, 1) + i * 60_000).toISOString();
+        fake.put(apiBooking(`gone-${String(i).padStart(3, "0")}`, { updatedAt: at, createdAt: at }));
+      }
+      fake.delayMs = 200;
+      const pass = reconcile(server, "acme");
+      await waitFor("the first page", () => fake.requests.length >= 1);
+      assert.equal((await server.admin("DELETE", "/admin/clients/acme")).status, 200);
+      const res = await pass;
+      assert.notEqual(res.status, 200, "the pass does not report success for a deleted client");
+      await server.service.reconciler.idle();
+      const left = await Array.fromAsync(server.kv.list({ prefix: [] }), (e) => JSON.stringify(e.key));
+      assert.deepEqual(left.filter((k) => k.includes('"acme"') && !k.includes("client_generations")), []);
+    });
+  });
+});

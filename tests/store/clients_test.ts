@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { findVerifyingKey, parseSignatureHeader, signBody } from "../../lib/calcom/signature.ts";
-import { addSecret, putClient, removeSecret, SigningKeyCache } from "../../lib/store/clients.ts";
+import {
+  addSecret,
+  ClientGoneError,
+  clientGuard,
+  deleteClient,
+  putClient,
+  removeSecret,
+  SigningKeyCache,
+} from "../../lib/store/clients.ts";
 
 const body = new TextEncoder().encode('{"triggerEvent":"PING"}');
 
@@ -31,6 +39,19 @@ Deno.test("the signing-key cache sees its own process's changes at once and anot
     assert.equal(await removeSecret(kv, "acme", secrets[0].id), "removed");
     assert.equal(await verifies(short, "first-secret-0123456789"), false);
     assert.ok(await verifies(short, "second-secret-0123456789"));
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("clientGuard refuses a client that does not exist or was deleted", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    await assert.rejects(() => clientGuard(kv, "ghost"), ClientGoneError);
+    await putClient(kv, "acme", {});
+    assert.equal((await clientGuard(kv, "acme")).slug, "acme");
+    await deleteClient(kv, "acme");
+    await assert.rejects(() => clientGuard(kv, "acme"), ClientGoneError);
   } finally {
     kv.close();
   }

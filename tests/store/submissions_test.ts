@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createSubmission, emptyFields, type Submission } from "../../lib/domain/submission.ts";
-import { clientGuard } from "../../lib/store/clients.ts";
+import { clientGuard, putClient } from "../../lib/store/clients.ts";
 import { IngestBatcher } from "../../lib/store/group_commit.ts";
 import { getSubmission, readBody } from "../../lib/store/submissions.ts";
 
@@ -20,6 +20,7 @@ Deno.test("group commit: a stored duplicate in the batch does not fail the other
   const kv = await Deno.openKv(":memory:");
   try {
     const batcher = new IngestBatcher(kv, { queue: null });
+    await putClient(kv, "acme", {});
     const guard = await clientGuard(kv, "acme");
     const earlier = await batcher.ingest(submission("A"), guard);
     assert.equal(earlier.kind, "stored");
@@ -57,6 +58,7 @@ Deno.test("a body too large for one KV value is stored in chunks and read back b
     const batcher = new IngestBatcher(kv, { queue: null });
     const noise = crypto.getRandomValues(new Uint8Array(65_536));
     const body = new Uint8Array(900_000).map((_, i) => noise[(i * 7) % noise.length] ^ (i & 0xff));
+    await putClient(kv, "acme", {});
     const guard = await clientGuard(kv, "acme");
     const outcome = await batcher.ingest(submission(body), guard);
     assert.equal(outcome.kind, "stored");
