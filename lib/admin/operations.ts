@@ -36,7 +36,12 @@ import {
   SLUG_PATTERN,
 } from "../store/clients.ts";
 import { InvalidCursorError, type Page } from "../store/kv.ts";
-import { getReconcileState, getWebhookState, listMissedWebhooks } from "../store/reconcile.ts";
+import {
+  getReconcileState,
+  getWebhookState,
+  listMissedWebhooks,
+  resetApiKeyState,
+} from "../store/reconcile.ts";
 import { DEFAULT_API_URL } from "../calcom/api.ts";
 import { allSubmissions, getSubmission, listSubmissions, readBody } from "../store/submissions.ts";
 import { erasePerson } from "../store/erase.ts";
@@ -118,6 +123,7 @@ export class AdminOperations {
       ...(input.silence_days !== undefined ? { silence_days: optionalDays(input.silence_days) } : {}),
     };
     const result = await putClient(this.#kv, slug, { name, secret, apiKey, apiUrl, settings });
+    if (apiKey !== undefined || apiUrl !== undefined) await resetApiKeyState(this.#kv, slug);
     this.deps.keys?.invalidate(slug);
     this.#audit(result.created ? "client.create" : "client.update", {
       slug,

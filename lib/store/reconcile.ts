@@ -74,6 +74,16 @@ export async function takeLease(
   return result.ok;
 }
 
+/** A new (or removed) API key has not been tried yet: forget what Cal.com said of the old one. */
+export async function resetApiKeyState(kv: Deno.Kv, slug: string): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const entry = await kv.get<ReconcileState>(clientReconcileKey(slug));
+    if (!entry.value) return;
+    const next = { ...EMPTY_STATE, ...entry.value, api_key_state: "unchecked" as const, error: null };
+    if ((await commit(kv.atomic().check(entry).set(entry.key, next))).ok) return;
+  }
+}
+
 /** Extends a lease this owner holds; false when it is no longer theirs (or the client is gone). */
 export async function renewLease(kv: Deno.Kv, slug: string, owner: string, until: number): Promise<boolean> {
   return await updateReconcileState(kv, slug, owner, () => ({ lease_until: until }));

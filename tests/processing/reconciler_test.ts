@@ -411,6 +411,11 @@ Deno.test("429s are waited out with one request in flight; a refused key marks t
       assert.equal(view.reconciliation.api_key_state, "rejected");
       assert.ok(view.problems.some((p) => p.code === "api_key_rejected" && /API key/.test(p.message)));
       assert.equal((await server.post("acme", bookingCreated("still-1", "b@example.org"))).status, 202);
+      // A new key clears the mark until a pass tries it.
+      await server.admin("PUT", "/admin/clients/acme", { calcom_api_key: FAKE_API_KEY });
+      const renewed = await client(server, "acme");
+      assert.equal(renewed.api_key_state, "unchecked");
+      assert.ok(!renewed.problems.some((p) => p.code === "api_key_rejected"));
 
       // The key is never shown or logged.
       const everything = JSON.stringify(view) + JSON.stringify(refused.body) + server.logs.join("\n");
