@@ -172,3 +172,25 @@ Deno.test("listings paginate with limit and cursor, and filter submissions by st
     assert.equal((await server.admin("GET", "/admin/clients/nobody/jobs")).status, 404);
   });
 });
+
+Deno.test("a submission's raw body is shown with oneTimePassword and other secrets redacted", async () => {
+  await withServer({}, async (server) => {
+    await addClient(server, "acme");
+    const res = await server.post("acme", fixture("booking_requested").body);
+    const { submission_id } = await res.json();
+    const detail = await server.admin<
+      { body: Record<string, unknown>; body_format: string; replayable: boolean }
+    >(
+      "GET",
+      `/admin/clients/acme/submissions/${submission_id}/body`,
+    );
+    assert.equal(detail.status, 200);
+    assert.equal(detail.body.body_format, "json");
+    const text = JSON.stringify(detail.body);
+    assert.ok(!text.includes("3c9e41d2-7b5a-4f08-9d61-2a84e0b7c5f3"), "the oneTimePassword is not shown");
+    assert.match(text, /"oneTimePassword":"\[redacted\]"/);
+    assert.match(text, /BOOKING_REQUESTED/, "the rest of the body is shown");
+    const plain = await server.admin("GET", `/admin/clients/acme/submissions/${submission_id}`);
+    assert.ok(!JSON.stringify(plain.body).includes("3c9e41d2"), "nor in the submission record");
+  });
+});
