@@ -435,7 +435,7 @@ export function render(result: unknown, columns?: string[]): string {
   if (result && typeof result === "object") {
     const entries = Object.entries(result as Record<string, unknown>);
     const width = Math.max(...entries.map(([k]) => k.length));
-    return entries.map(([k, v]) => `${k.padEnd(width)}  ${cell(v, 200)}`).join("\n");
+    return entries.map(([k, v]) => `${k.padEnd(width)}  ${cell(v, Infinity)}`).join("\n");
   }
   return String(result);
 }

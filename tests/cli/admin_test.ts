@@ -204,6 +204,14 @@ Deno.test("the admin CLI against a running service (--url): tables for people, -
       "audited as the CLI",
     );
 
+    const rotated = await remote("secret", "add", "acme");
+    assert.equal(rotated.code, 0, rotated.stderr);
+    assert.match(
+      rotated.stdout,
+      /^secret\s+\{.*"secret":"whsec_[A-Za-z0-9_-]{43}"/m,
+      "a new secret is printed whole, once",
+    );
+
     const help = await remote("jobs", "--help");
     assert.equal(help.code, 0);
     assert.match(help.stdout, /Usage: deno task admin jobs <slug>.*--status/);
