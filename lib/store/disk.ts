@@ -12,9 +12,14 @@ import { statfsSync } from "node:fs";
 import type { Logger } from "../log.ts";
 import { isRemoteKvPath } from "./kv.ts";
 
-/** How often free space is read in the background (it is also read, at most this often, on demand). */
-const CHECK_INTERVAL_MS = 1000;
-const ON_DEMAND_MIN_INTERVAL_MS = 100;
+/**
+ * How often free space is read in the background (a statfs call: cheap), and how often once it is
+ * within twice the floor: the reserve must be given up before another writer takes the last byte,
+ * since Deno KV treats a failed queue write as fatal. It is also read, at most as often, on demand.
+ */
+const CHECK_INTERVAL_MS = 100;
+const NEAR_FLOOR_INTERVAL_MS = 10;
+const ON_DEMAND_MIN_INTERVAL_MS = 50;
 /** Leaving the low state needs this much more than the floor (plus the reserve), so it does not flap. */
 const RECOVERY_MARGIN = 1.5;
 
@@ -36,7 +41,7 @@ export class DiskWatch {
   #free: number | null = null;
   #checkedAt = -Infinity;
   #unreadable = false;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #dir: string;
   readonly #reserve: string;
   readonly #startupReserve: string;
@@ -105,15 +110,20 @@ export class DiskWatch {
     return this.#low;
   }
 
-  /** Checks in the background until `stop`. */
+  /** Checks in the background until `stop`: every 100 ms, every 10 ms near the floor. */
   start(): void {
     if (this.#timer !== undefined) return;
-    this.#timer = setInterval(() => this.check(), CHECK_INTERVAL_MS);
-    Deno.unrefTimer(Number(this.#timer));
+    const tick = () => {
+      const { free_bytes } = this.check();
+      const near = free_bytes !== null && free_bytes < 2 * this.limits.floorBytes + this.limits.reserveBytes;
+      this.#timer = setTimeout(tick, near ? NEAR_FLOOR_INTERVAL_MS : CHECK_INTERVAL_MS);
+      Deno.unrefTimer(Number(this.#timer));
+    };
+    tick();
   }
 
   stop(): void {
-    clearInterval(this.#timer);
+    clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 
