@@ -119,8 +119,12 @@ export async function runSend(args: string[], env: { adminToken?: string } = {})
     out(values.json ? { job: null } : "(set ADMIN_TOKEN or --admin-token to see the resulting Job)");
     return { answers, job };
   }
-  // Queue mode answers once stored: give processing a moment.
-  for (let attempt = 0; attempt < 50 && !job; attempt++) {
+  // Queue mode answers once stored: wait until the Job has absorbed the last body sent (the Job of
+  // an earlier step can already be there).
+  const lastId = (answers.at(-1)?.body as { submission_id?: string } | null)?.submission_id;
+  const absorbed = (j: { events?: { submission_id: string }[] } | null) =>
+    j !== null && (!lastId || (j.events ?? []).some((e) => e.submission_id === lastId));
+  for (let attempt = 0; attempt < 50; attempt++) {
     const res = await fetch(
       `${base}/admin/clients/${encodeURIComponent(slug)}/jobs?calcom_event_id=${
         encodeURIComponent(last.uid)
@@ -130,7 +134,8 @@ export async function runSend(args: string[], env: { adminToken?: string } = {})
     const page = await res.json();
     if (!res.ok) throw new Error(page?.error?.message ?? `admin API answered ${res.status}`);
     job = page.items[0] ?? null;
-    if (!job) await new Promise((r) => setTimeout(r, 100));
+    if (absorbed(job as { events?: { submission_id: string }[] } | null)) break;
+    await new Promise((r) => setTimeout(r, 100));
   }
   out(values.json ? { job } : `Job:\n${JSON.stringify(job, null, 2)}`);
   return { answers, job };

@@ -37,7 +37,8 @@ function lastJob(stdout: string): JobView {
 }
 
 Deno.test("deno task send: every trigger is accepted; every story ends as the Job it tells", async () => {
-  await withServer({ port: true, mode: "inline" }, async (server) => {
+  // Queue mode: each answer comes once stored, so the sender must wait for the Job to take the last step.
+  await withServer({ port: true }, async (server) => {
     await addClient(server, "acme");
     for (const trigger of SAMPLE_TRIGGERS) {
       const run = await send(server.url, trigger, "--json");
