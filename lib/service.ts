@@ -3,7 +3,7 @@
  * (queue handler, sweeper), the admin operations, and the HTTP handler. `main.ts` and the tests
  * both build it here; nothing here decides anything.
  */
-import { AdminOperations } from "./admin/operations.ts";
+import { AdminOperations, type AdminSource } from "./admin/operations.ts";
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { registerAdminRoutes } from "./http/admin.ts";
@@ -38,7 +38,8 @@ export interface Service {
   reconciler: Reconciler;
   /** Free space of a local KV file (null where there is no disk to watch). */
   disk: DiskWatch | null;
-  admin: AdminOperations;
+  /** The admin operations, one per source its audit lines name. */
+  admins: Record<AdminSource, AdminOperations>;
   /**
    * Runs the sweeper every `sweepIntervalMs`, and reconciliation of the clients that are due,
    * until the returned function is called.
@@ -85,9 +86,11 @@ export function createService(
   }, metrics);
   const keys = new SigningKeyCache(kv);
   const adminDeps = { kv, keys, replayer: new Replayer(kv, processor), reconciler, metrics, log };
-  const admin = new AdminOperations({ ...adminDeps, source: "api" });
-  const cliAdmin = new AdminOperations({ ...adminDeps, source: "cli" });
-  const dashboardAdmin = new AdminOperations({ ...adminDeps, source: "dashboard" });
+  const admins = {
+    api: new AdminOperations({ ...adminDeps, source: "api" }),
+    cli: new AdminOperations({ ...adminDeps, source: "cli" }),
+    dashboard: new AdminOperations({ ...adminDeps, source: "dashboard" }),
+  };
   const bodies = new BodyReader({
     maxBytes: MAX_BODY_BYTES,
     timeoutMs: config.bodyTimeoutMs,
@@ -125,7 +128,7 @@ export function createService(
       metrics,
     }),
   );
-  registerAdminRoutes(router, { api: admin, cli: cliAdmin, dashboard: dashboardAdmin }, config.adminToken, {
+  registerAdminRoutes(router, admins, config.adminToken, {
     metrics,
     metricsPublic: config.metricsPublic,
   });
@@ -142,7 +145,7 @@ export function createService(
     sweeper,
     reconciler,
     disk,
-    admin,
+    admins,
     startSweeping: () => {
       disk?.start();
       const timer = setInterval(() => {

@@ -60,3 +60,6 @@ function pad2(n: number): string {
 function pad3(n: number): string {
   return n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`;
 }
+
+/** Resolves after `ms` milliseconds (waits and backoffs). */
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

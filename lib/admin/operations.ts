@@ -10,16 +10,21 @@ import { type Contact, contactView } from "../domain/contact.ts";
 import { contactsCsv, jobsCsv } from "./export.ts";
 import { type Job, JOB_STATUSES, type JobStatus, jobTimeline, jobView } from "../domain/job.ts";
 import { normalizeEmail } from "../domain/contact.ts";
-import { redactSecrets } from "../domain/privacy.ts";
+import { redactBody } from "../domain/privacy.ts";
 import type { Metrics } from "../metrics.ts";
-import { SUBMISSION_STATUSES, type SubmissionStatus, submissionView } from "../domain/submission.ts";
+import {
+  isReplayable,
+  SUBMISSION_STATUSES,
+  type SubmissionStatus,
+  submissionView,
+} from "../domain/submission.ts";
 import { HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Reconciler } from "../processing/reconciler.ts";
 import type { Replayer } from "../processing/replay.ts";
 import { backupLines, restoreLines, RestoreRefusedError } from "../store/backup.ts";
 import { listDeadLetters } from "../store/batches.ts";
-import { getContact, getJob, getJobByEventId, listContacts, listJobs } from "../store/bookings.ts";
+import { allJobs, getContact, getJob, getJobByEventId, listContacts, listJobs } from "../store/bookings.ts";
 import {
   addSecret,
   type Client,
@@ -70,6 +75,9 @@ export interface IssuedSecret {
   weak: boolean;
 }
 
+/** Who makes a change, as audit lines say: the HTTP API, the CLI or the dashboard. */
+export type AdminSource = "api" | "cli" | "dashboard";
+
 export interface AdminDeps {
   kv: Deno.Kv;
   replayer: Replayer;
@@ -80,7 +88,7 @@ export interface AdminDeps {
   /** Counters the dashboard shows (signature failures); null in the CLI. */
   metrics?: Metrics | null;
   /** Who makes the changes: the HTTP API, the CLI (and later the dashboard). */
-  source?: "api" | "cli" | "dashboard";
+  source?: AdminSource;
   /** The webhook route's cache of signing keys, told about every change at once (null in the CLI). */
   keys?: SigningKeyCache | null;
 }
@@ -210,11 +218,10 @@ export class AdminOperations {
     const jobId = validId(id, "job");
     const job = await getJob(this.#kv, client.slug, jobId);
     if (!job) throw new HttpError(404, "unknown_job", `Client "${client.slug}" has no job ${jobId}.`);
-    const latest = [...job.events].reverse().find((e) => e.attendees[0]?.time_zone);
     return {
       job: jobView(job),
       client_time_zone: client.time_zone ?? null,
-      booker_time_zone: latest?.attendees[0]?.time_zone ?? null,
+      booker_time_zone: job.booker_time_zone ?? null,
       timeline: jobTimeline(job.events),
     };
   }
@@ -226,13 +233,7 @@ export class AdminOperations {
   async clientOverview(slug: unknown) {
     const client = await this.#client(slug);
     const jobs: Record<string, number> = {};
-    for (
-      const j of await allPages((cursor) =>
-        listJobs(this.#kv, client.slug, { limit: 500, cursor, view: (x: Job) => x.status })
-      )
-    ) {
-      jobs[j] = (jobs[j] ?? 0) + 1;
-    }
+    for await (const j of allJobs(this.#kv, client.slug)) jobs[j.status] = (jobs[j.status] ?? 0) + 1;
     const submissions: Record<string, number> = {};
     const deliveries: number[] = [];
     for await (const s of allSubmissions(this.#kv, client.slug)) {
@@ -260,24 +261,14 @@ export class AdminOperations {
     const submissionId = validId(id, "submission");
     const s = await getSubmission(this.#kv, client.slug, submissionId);
     if (!s) throw noSubmission(client.slug, submissionId);
-    const text = new TextDecoder().decode(await readBody(this.#kv, s));
-    let body: unknown = text;
-    let format = s.body_dropped_at ? "dropped" : "text";
-    try {
-      body = redactSecrets(JSON.parse(text));
-      format = "json";
-    } catch {
-      // Not JSON (a payload template's form-encoded body): shown as text, secrets cannot be located.
-      body = text.replace(
-        /((?:secret|password|token|otp|oneTimePassword)[^=&\s]*=)[^&\s]*/gi,
-        "$1[redacted]",
-      );
-    }
+    const shown = s.body_dropped_at
+      ? null
+      : redactBody(new TextDecoder().decode(await readBody(this.#kv, s)));
     return {
       submission: submissionView(s),
-      body_format: format,
-      body: s.body_dropped_at ? null : body,
-      replayable: s.status === "pending" || !(s.body_scrubbed_at || s.body_dropped_at),
+      body_format: shown?.format ?? "dropped",
+      body: shown?.body ?? null,
+      replayable: isReplayable(s),
     };
   }
 
@@ -325,7 +316,7 @@ export class AdminOperations {
     const client = await this.#client(slug);
     const submissionId = validId(id, "submission");
     const stored = await getSubmission(this.#kv, client.slug, submissionId);
-    if (stored && stored.status !== "pending" && (stored.body_scrubbed_at || stored.body_dropped_at)) {
+    if (stored && !isReplayable(stored)) {
       throw new HttpError(
         409,
         "body_not_replayable",
@@ -401,11 +392,7 @@ export class AdminOperations {
       throw new HttpError(400, "invalid_export", 'Export "jobs" or "contacts".');
     }
     const csv = what === "jobs"
-      ? jobsCsv(
-        await allPages((cursor) =>
-          listJobs(this.#kv, client.slug, { limit: 500, cursor, view: (j: Job) => j })
-        ),
-      )
+      ? jobsCsv(await Array.fromAsync(allJobs(this.#kv, client.slug)))
       : contactsCsv(
         await allPages((cursor) =>
           listContacts(this.#kv, client.slug, { limit: 500, cursor, view: (c: Contact) => c })

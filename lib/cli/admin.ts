@@ -8,12 +8,10 @@
  * would only be picked up at KV's 60 s fallback poll).
  */
 import { parseArgs } from "node:util";
-import { AdminOperations } from "../admin/operations.ts";
+import type { AdminOperations } from "../admin/operations.ts";
 import { readConfig } from "../config.ts";
 import { HttpError } from "../errors.ts";
 import { jsonLogger } from "../log.ts";
-import { Processor } from "../processing/processor.ts";
-import { Replayer } from "../processing/replay.ts";
 import { createService } from "../service.ts";
 import { sqliteSnapshot } from "../store/backup.ts";
 import { isRemoteKvPath, openKv } from "../store/kv.ts";
@@ -44,7 +42,7 @@ interface Command {
   args: string[];
   options?: string[];
   summary: string;
-  local?: (ops: AdminOperations, a: Args, kvPath: string | null) => Promise<unknown>;
+  local: (ops: AdminOperations, a: Args, kvPath: string | null) => Promise<unknown>;
   remote?: (a: Args) => Remote;
   /** Columns of the table shown for a listing's items. */
   columns?: string[];
@@ -330,18 +328,23 @@ Every command: --json (JSON for scripts; tables otherwise), --help (that command
 The local store is KV_PATH (default ./data/calcom-intake.sqlite3; a KV Connect URL with
 KV_ACCESS_TOKEN reaches a remote store).`;
 
-/** Where a command runs: the shared admin operations on a local KV, or a running service's admin API. */
-export type Target =
-  | { kind: "local"; ops: AdminOperations; kvPath: string | null }
-  | { kind: "remote"; url: string; token: string };
+/**
+ * How commands reach the store: the local KV (opened only once a command is known to need it), or
+ * with `--url` a running service, with `--token` or this admin token.
+ */
+export interface Targets {
+  openLocal: () => Promise<{ ops: AdminOperations; kvPath: string | null; close: () => Promise<void> }>;
+  adminToken: string | null;
+}
 
 /** Parses and runs one command; returns what it printed as data (and the text it printed). */
-export async function runAdmin(args: string[], target: Target): Promise<{ result: unknown; text: string }> {
-  const options: Record<string, { type: "string" | "boolean" }> = {};
+export async function runAdmin(args: string[], targets: Targets): Promise<{ result: unknown; text: string }> {
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {};
   for (const c of COMMANDS) {
     for (const o of c.options ?? []) options[o] = { type: BOOLEAN_OPTIONS.has(o) ? "boolean" : "string" };
   }
-  for (const o of ["json", "help"]) options[o] = { type: "boolean" };
+  options.json = { type: "boolean" };
+  options.help = { type: "boolean", short: "h" };
   for (const o of ["url", "token"]) options[o] = { type: "string" };
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options });
   const two = positionals.slice(0, 2).join(" ");
@@ -371,18 +374,26 @@ export async function runAdmin(args: string[], target: Target): Promise<{ result
   const a: Args = { pos, opt: values };
 
   let result: unknown;
-  if (target.kind === "local") {
-    if (!command.local) {
-      throw new UsageError(`"${command.name}" only works against a running service (--url).`);
-    }
-    result = await command.local(target.ops, a, target.kvPath);
-  } else {
+  if (typeof values.url === "string") {
     if (!command.remote) {
       throw new UsageError(
         `"${command.name}" works on a local KV_PATH only (a backup holds every secret and API key, which no API answer may carry); run it where the store is, or with KV_PATH set to the KV Connect URL.`,
       );
     }
-    result = await callRemote(target, command.remote(a));
+    const token = typeof values.token === "string" ? values.token : targets.adminToken;
+    if (!token) {
+      throw new UsageError(
+        "Give the service's admin token: --token TOKEN, or ADMIN_TOKEN in the environment.",
+      );
+    }
+    result = await callRemote({ url: values.url, token }, command.remote(a));
+  } else {
+    const local = await targets.openLocal();
+    try {
+      result = await command.local(local.ops, a, local.kvPath);
+    } finally {
+      await local.close();
+    }
   }
   if (typeof result === "string" && typeof values.out === "string") {
     await Deno.writeTextFile(values.out, result);
@@ -492,48 +503,33 @@ function isUsageError(error: unknown): boolean {
 }
 
 async function main(args: string[]): Promise<number> {
-  const urlIndex = args.indexOf("--url");
-  const url = urlIndex >= 0 ? args[urlIndex + 1] : undefined;
   if (args.length === 0) {
     console.error(USAGE);
     return 2;
   }
-  if (url || args.includes("--help") || args.includes("-h")) {
-    const tokenIndex = args.indexOf("--token");
-    const token = (tokenIndex >= 0 ? args[tokenIndex + 1] : undefined) ?? Deno.env.get("ADMIN_TOKEN") ?? "";
-    if (url && !token && !args.includes("--help")) {
-      console.error("Give the service's admin token: --token TOKEN, or ADMIN_TOKEN in the environment.");
-      return 2;
-    }
-    return await run(args.filter((a) => a !== "-h").concat(args.includes("-h") ? ["--help"] : []), {
-      kind: "remote",
-      url: url ?? "",
-      token,
-    });
-  }
-  const config = readConfig();
-  const kv = await openKv(config.kvPath, config.kvAccessToken);
-  const log = jsonLogger((line) => console.error(line));
-  // Inline processing: what this command stores (a reconciliation's bookings) is processed here.
-  const service = createService(kv, { ...config, processingMode: "inline" }, log, null);
-  const ops = new AdminOperations({
-    kv,
-    replayer: new Replayer(kv, new Processor(kv, log)),
-    reconciler: service.reconciler,
-    log,
-    source: "cli",
+  return await run(args, {
+    adminToken: Deno.env.get("ADMIN_TOKEN") ?? null,
+    openLocal: async () => {
+      const config = readConfig();
+      const kv = await openKv(config.kvPath, config.kvAccessToken);
+      const log = jsonLogger((line) => console.error(line));
+      // Inline processing: what a command stores (a reconciliation's bookings) is processed here.
+      const service = createService(kv, { ...config, processingMode: "inline" }, log, null);
+      return {
+        ops: service.admins.cli,
+        kvPath: config.kvPath,
+        close: async () => {
+          await service.idle();
+          kv.close();
+        },
+      };
+    },
   });
-  try {
-    return await run(args, { kind: "local", ops, kvPath: config.kvPath });
-  } finally {
-    await service.idle();
-    kv.close();
-  }
 }
 
-async function run(args: string[], target: Target): Promise<number> {
+async function run(args: string[], targets: Targets): Promise<number> {
   try {
-    console.log((await runAdmin(args, target)).text);
+    console.log((await runAdmin(args, targets)).text);
     return 0;
   } catch (error) {
     const usage = isUsageError(error);

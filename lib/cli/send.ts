@@ -14,6 +14,7 @@ import {
   scenario,
   SCENARIOS,
 } from "../calcom/samples.ts";
+import { sleep } from "../time.ts";
 
 export const SEND_USAGE = `Usage: deno task send <trigger> --url URL --slug SLUG --secret SECRET [options]
        deno task send --scenario <story> --url URL --slug SLUG --secret SECRET [options]
@@ -135,7 +136,7 @@ export async function runSend(args: string[], env: { adminToken?: string } = {})
     if (!res.ok) throw new Error(page?.error?.message ?? `admin API answered ${res.status}`);
     job = page.items[0] ?? null;
     if (absorbed(job as { events?: { submission_id: string }[] } | null)) break;
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   out(values.json ? { job } : `Job:\n${JSON.stringify(job, null, 2)}`);
   return { answers, job };

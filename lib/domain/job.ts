@@ -214,16 +214,12 @@ const KINDS: Record<JobEventKind, KindRule> = {
 function applySnapshot(s: DerivationState, e: JobEvent): void {
   switch (e.snapshot_status) {
     case "accepted":
-      s.status = "scheduled";
-      s.cancellationReason = null;
-      s.current = e;
-      if (e.seated) s.seats = new Map(e.attendees.map((a) => [a.email, a]));
-      return;
+      // The whole seat list as Cal.com has it now, not seats added to earlier ones.
+      if (e.seated) s.seats.clear();
+      return book(s, e);
     case "pending":
     case "awaiting_host":
-      s.status = "requested";
-      s.current = e;
-      return;
+      return KINDS.requested.apply!(s, e);
     case "rejected":
       s.status = "rejected";
       return;
@@ -386,6 +382,11 @@ function applyNoShows(
   return attendees.map((a) => ({ email: a.email, name: a.name, no_show: noShow.get(a.email) ?? false }));
 }
 
+/** Which channel told us of an event: a webhook, or Cal.com's API (a reconciliation snapshot). */
+export function eventSource(e: JobEvent): "webhook" | "api" {
+  return e.kind === "snapshot" ? "api" : "webhook";
+}
+
 /** The Job as the API shows it: its events summarised (their payload details stay internal). */
 export function jobView(job: Job) {
   const { events, ...rest } = job;
@@ -394,7 +395,7 @@ export function jobView(job: Job) {
     events: events.map((e) => ({
       submission_id: e.submission_id,
       kind: e.kind,
-      source: e.kind === "snapshot" ? "api" : "webhook",
+      source: eventSource(e),
       uid: e.uid,
       at: e.at,
     })),
@@ -445,7 +446,7 @@ export function jobTimeline(events: readonly JobEvent[]): TimelineEntry[] {
     return {
       at: e.at,
       kind: e.kind,
-      source: e.kind === "snapshot" ? "api" : "webhook",
+      source: eventSource(e),
       uid: e.uid,
       submission_id: e.submission_id,
       changes,

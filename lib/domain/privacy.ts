@@ -60,7 +60,20 @@ export function scrubText(text: string, matcher: RegExp): { text: string; change
 const SECRET_KEY =
   /secret|password|passwd|token|otp|onetimepassword|signature|api_?key|authorization|credential/i;
 
-/** A body as an operator may see it: every secret-looking field's value replaced by "[redacted]". */
+/**
+ * A raw body as an operator may see it: JSON with every secret-looking field's value redacted, or
+ * (a payload template's form-encoded text) the text with such fields' values redacted.
+ */
+export function redactBody(text: string): { format: "json" | "text"; body: unknown } {
+  try {
+    return { format: "json", body: redactSecrets(JSON.parse(text)) };
+  } catch {
+    const field = new RegExp(`((?:${SECRET_KEY.source})[^=&\\s]*=)[^&\\s]*`, "gi");
+    return { format: "text", body: text.replace(field, "$1[redacted]") };
+  }
+}
+
+/** A value as an operator may see it: every secret-looking field's value replaced by "[redacted]". */
 export function redactSecrets(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redactSecrets);
   if (value && typeof value === "object") {

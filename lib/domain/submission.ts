@@ -122,6 +122,14 @@ export interface Submission extends SubmissionFields {
   body_dropped_at?: string | null;
 }
 
+/**
+ * Whether replay may apply the submission again: not once a settled one's raw body was scrubbed by
+ * an erase or dropped by retention (it no longer is what Cal.com sent).
+ */
+export function isReplayable(s: Submission): boolean {
+  return s.status === "pending" || !(s.body_scrubbed_at || s.body_dropped_at);
+}
+
 /** What the admin API shows: everything but the raw body (it can hold secrets like `oneTimePassword`). */
 export function submissionView(s: Submission): Omit<Submission, "body" | "body_chunks"> {
   const { body: _body, body_chunks: _chunks, ...view } = s;

@@ -4,7 +4,7 @@
  * the one a call has just created.
  */
 import { timingSafeEqual } from "node:crypto";
-import type { AdminOperations } from "../admin/operations.ts";
+import type { AdminOperations, AdminSource } from "../admin/operations.ts";
 import { HttpError } from "../errors.ts";
 import type { Handler, RequestContext } from "./context.ts";
 import { json } from "./errors.ts";
@@ -18,7 +18,7 @@ export const ADMIN_CLIENT_HEADER = "x-calcom-intake-client";
 
 export function registerAdminRoutes(
   router: Router,
-  admins: { api: AdminOperations; cli: AdminOperations; dashboard: AdminOperations },
+  admins: Record<AdminSource, AdminOperations>,
   adminToken: string | null,
   observability: { metrics: Metrics; metricsPublic: boolean },
 ): void {

@@ -12,6 +12,7 @@ import {
   bookingReadSchema,
   listQuery,
 } from "../calcom/api.ts";
+import { sleep } from "../time.ts";
 
 /** Cal.com refused the key (401/403): no pass can work until the operator sets a valid one. */
 export class ApiKeyRejectedError extends Error {
@@ -178,5 +179,3 @@ function unexpectedShape(what: string): ApiError {
 function errorName(error: unknown): string {
   return error instanceof Error ? error.name === "TimeoutError" ? "timed out" : error.message : String(error);
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

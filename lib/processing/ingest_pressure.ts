@@ -1,7 +1,8 @@
 /**
  * Processing steps aside while ingest is under a burst, so a flood of webhooks is acknowledged at
- * full speed and its processing catches up right after (measured on `deno task bench`: ingest
- * roughly halves when processing runs alongside a saturating burst; see the README). All of this
+ * full speed and its processing catches up right after (kept because `deno task bench` measured
+ * ingest falling sharply when processing runs alongside a saturating burst; the README has the
+ * figures). All of this
  * machinery lives here, with its tuning:
  *
  * - a burst is saturation that lasts: BURST_CONCURRENCY deliveries being handled at once for
@@ -16,6 +17,8 @@
  * Only queue mode uses it: in inline mode every answer waits for processing, so processing must
  * never wait for answers.
  */
+
+import { sleep } from "../time.ts";
 
 const BURST_CONCURRENCY = 16;
 const BURST_CONFIRM_MS = 100;
@@ -75,7 +78,7 @@ export class IngestPressure {
       this.now() + this.tuning.maxDeferMs,
       oldestQueuedAt + this.tuning.maxBacklogAgeMs,
     );
-    while (this.busy() && this.now() < until) await new Promise((r) => setTimeout(r, POLL_MS));
+    while (this.busy() && this.now() < until) await sleep(POLL_MS);
   }
 
   #enter(): void {

@@ -5,7 +5,7 @@
  * Submissions that touch disjoint entries share a commit.
  */
 import { interpretStored } from "../calcom/interpret.ts";
-import type { Submission } from "../domain/submission.ts";
+import { isReplayable, type Submission } from "../domain/submission.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { SubmissionRef } from "../store/batches.ts";
@@ -35,7 +35,8 @@ export interface ProcessOptions {
   /**
    * Batches that `refs` are all of: when every submission settles in a single commit (the usual
    * case for a small batch), their records are deleted in that commit, which saves one commit per
-   * batch (measured: without it processing falls behind a steady 500 webhooks/s here).
+   * batch (kept because `deno task bench` measured processing falling behind without it; see the
+   * README).
    */
   settlesBatches?: readonly string[];
 }
@@ -126,8 +127,7 @@ export class Processor {
   async #plan(entry: Deno.KvEntryMaybe<Submission>, options: ProcessOptions): Promise<Plan | null> {
     const s = entry.value;
     if (!s || (s.status !== "pending" && !options.force)) return null;
-    // Settled bodies scrubbed by an erase or dropped by retention are never applied again.
-    if (s.status !== "pending" && (s.body_scrubbed_at || s.body_dropped_at)) return null;
+    if (!isReplayable(s)) return null;
     // Today's code reads the stored bytes again: a replay applies what a fix changed.
     const meaning = interpretStored(s.channel, await readBody(this.kv, s), s.received_at);
     return await planSubmission(this.kv, entry as Deno.KvEntry<Submission>, meaning, nowIso());

@@ -26,12 +26,13 @@ import {
   getReconcileState,
   listFollowUps,
   type PassSummary,
+  type ReconcileState,
   recordMissedWebhook,
   renewLease,
   takeLease,
   updateReconcileState,
 } from "../store/reconcile.ts";
-import { isoUtc, nowIso } from "../time.ts";
+import { isoUtc, nowIso, sleep } from "../time.ts";
 import { ApiKeyRejectedError, CalcomApi, parseBooking } from "./calcom_client.ts";
 import type { Intake } from "./intake.ts";
 
@@ -126,8 +127,8 @@ export class Reconciler {
     if (followUp) await addFollowUp(this.kv, slug, { ...followUp, requested_at: nowIso() });
     if (this.#soon.has(slug)) return;
     const run = (async () => {
-      // Wait for a running pass of this process to end, so this one sees the new follow-up.
-      await Promise.allSettled([...this.#running]);
+      // Wait for this client's pass in progress to end, so the next one sees the new follow-up.
+      await this.#bySlug.get(slug);
       this.#soon.delete(slug);
       await this.reconcile(slug);
     })().catch((error) => this.#logFailure(slug, error));
@@ -162,7 +163,7 @@ export class Reconciler {
           `A reconciliation pass for "${slug}" is already running; try again in a minute.`,
         );
       }
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
     }
     const started_at = isoUtc(startMs);
     const summary: PassSummary = { fetched: 0, created: 0, updated: 0, unchanged: 0, missed_webhooks: 0 };
@@ -174,6 +175,22 @@ export class Reconciler {
     const pass = new Pass(this.kv, this.intake, slug, summary);
     const state = await getReconcileState(this.kv, slug);
     const renew = () => renewLease(this.kv, slug, owner, Date.now() + this.options.leaseMs);
+    // Either way a pass ends the same: lease given back, the pass and its missed webhooks recorded.
+    const end = async (
+      outcome: string,
+      finished_at: string,
+      patch: (s: ReconcileState) => Partial<ReconcileState>,
+    ) => {
+      await updateReconcileState(this.kv, slug, owner, (s) => ({
+        ...patch(s),
+        lease_owner: null,
+        lease_until: 0,
+        last_pass: { ...summary, started_at, finished_at, ok: outcome === "ok" },
+        missed_webhooks_total: s.missed_webhooks_total + summary.missed_webhooks,
+      }));
+      this.metrics?.reconcileRuns.inc({ client: slug, outcome });
+      this.metrics?.missedWebhooks.inc({ client: slug }, summary.missed_webhooks);
+    };
     try {
       for (const followUp of await listFollowUps(this.kv, slug)) {
         for (const booking of await readWithSeries(api, followUp.uid)) await pass.apply(booking);
@@ -212,40 +229,22 @@ export class Reconciler {
       }
       const finished_at = nowIso();
       const checkpoint = isoUtc(startMs - SKEW_MS);
-      await updateReconcileState(this.kv, slug, owner, (s) => ({
+      await end("ok", finished_at, (s) => ({
         checkpoint: s.checkpoint && s.checkpoint > checkpoint ? s.checkpoint : checkpoint,
-        lease_owner: null,
-        lease_until: 0,
         api_key_state: "ok",
         error: null,
-        last_pass: { ...summary, started_at, finished_at, ok: true },
-        missed_webhooks_total: s.missed_webhooks_total + summary.missed_webhooks,
       }));
       this.log.info("reconcile pass", { slug, ...summary });
-      this.metrics?.reconcileRuns.inc({ client: slug, outcome: "ok" });
-      this.metrics?.missedWebhooks.inc({ client: slug }, summary.missed_webhooks);
       return { slug, ...summary, started_at, finished_at, checkpoint };
     } catch (error) {
       const rejected = error instanceof ApiKeyRejectedError;
       const message = error instanceof Error ? error.message : String(error);
-      await updateReconcileState(this.kv, slug, owner, (s) => ({
-        lease_owner: null,
-        lease_until: 0,
+      const outcome = rejected ? "api_key_rejected" : "calcom_api_failed";
+      await end(outcome, nowIso(), (s) => ({
         api_key_state: rejected ? "rejected" : s.api_key_state,
         error: message,
-        last_pass: { ...summary, started_at, finished_at: nowIso(), ok: false },
-        missed_webhooks_total: s.missed_webhooks_total + summary.missed_webhooks,
       }));
-      this.metrics?.reconcileRuns.inc({
-        client: slug,
-        outcome: rejected ? "api_key_rejected" : "calcom_api_failed",
-      });
-      this.metrics?.missedWebhooks.inc({ client: slug }, summary.missed_webhooks);
-      throw new HttpError(
-        502,
-        rejected ? "api_key_rejected" : "calcom_api_failed",
-        `${message} Applied before it stopped: ${JSON.stringify(summary)}.`,
-      );
+      throw new HttpError(502, outcome, `${message} Applied before it stopped: ${JSON.stringify(summary)}.`);
     }
   }
 

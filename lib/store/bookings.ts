@@ -94,6 +94,14 @@ function planJobWrite(plan: Plan, job: Job, previous: StoredJob | null): void {
 
 const keyId = (key: Deno.KvKey) => JSON.stringify(key);
 
+/** An empty plan; the metric fields are only meaningful for a submission's own plan. */
+function newPlan(
+  fields: Pick<Plan, "submissionId" | "client" | "status" | "receivedAt">,
+  checks: Deno.AtomicCheck[] = [],
+): Plan {
+  return { ...fields, checks, sets: [], deletes: [], touched: new Set() };
+}
+
 /** Builds the plan for one submission, given what its body means, from the entries as they are now. */
 export async function planSubmission(
   kv: Deno.Kv,
@@ -102,16 +110,15 @@ export async function planSubmission(
   now: string,
 ): Promise<Plan> {
   const s = entry.value;
-  const plan: Plan = {
-    submissionId: s.id,
-    client: s.client,
-    status: statusFor(meaning, "applied"),
-    receivedAt: s.received_at,
-    checks: [entry],
-    sets: [],
-    deletes: [],
-    touched: new Set(),
-  };
+  const plan = newPlan(
+    {
+      submissionId: s.id,
+      client: s.client,
+      status: statusFor(meaning, "applied"),
+      receivedAt: s.received_at,
+    },
+    [entry],
+  );
   const settle = (patch: Partial<Submission>) =>
     plan.sets.push([submissionKey(s.client, s.id), {
       ...s,
@@ -356,16 +363,7 @@ async function upsertContactsApart(
   for (let i = 0; i < emails.length; i += CONTACTS_PER_COMMIT) {
     const chunk = emails.slice(i, i + CONTACTS_PER_COMMIT);
     const found = await withOccRetry("upsert contacts", async () => {
-      const part: Plan = {
-        submissionId: "",
-        client,
-        status: "",
-        receivedAt: now,
-        checks: [],
-        sets: [],
-        deletes: [],
-        touched: new Set(),
-      };
+      const part = newPlan({ submissionId: "", client, status: "", receivedAt: now });
       const chunkIds = await planContactUpserts(kv, part, client, chunk, observations, now);
       if (part.sets.length === 0) return { op: null, result: chunkIds };
       return { op: plansOp(kv, [part]), result: chunkIds };
@@ -451,6 +449,13 @@ export async function countJobs(kv: Deno.Kv, client: string): Promise<number> {
   return n;
 }
 
+/** Every Job of the client, whole (for scans: export, overview, erase). */
+export async function* allJobs(kv: Deno.Kv, client: string): AsyncGenerator<Job> {
+  for await (const { value } of kv.list<StoredJob>({ prefix: jobsPrefix(client) })) {
+    yield await loadJob(kv, value);
+  }
+}
+
 /** A page of Jobs; with `keep`, only those it keeps (a page may then be shorter than `limit`). */
 export async function listJobs<V>(
   kv: Deno.Kv,
@@ -490,16 +495,7 @@ export async function rewriteJobs(
       if (!current.value) return { op: null, result: null };
       const next = change(await loadJob(kv, current.value));
       if (!next) return { op: null, result: null };
-      const plan: Plan = {
-        submissionId: "",
-        client,
-        status: "",
-        receivedAt: "",
-        checks: [current],
-        sets: [],
-        deletes: [],
-        touched: new Set(),
-      };
+      const plan = newPlan({ submissionId: "", client, status: "", receivedAt: "" }, [current]);
       planJobWrite(plan, next, current.value);
       rewritten.add(next.id);
       return { op: plansOp(kv, [plan]), result: null };

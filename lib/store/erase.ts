@@ -9,7 +9,7 @@ import type { Contact } from "../domain/contact.ts";
 import { personMatcher, scrub, scrubText } from "../domain/privacy.ts";
 import type { Submission } from "../domain/submission.ts";
 import { nowIso } from "../time.ts";
-import { deleteContact, rewriteJobs } from "./bookings.ts";
+import { allJobs, deleteContact, rewriteJobs } from "./bookings.ts";
 import { allSubmissions, readBody, replaceBody } from "./submissions.ts";
 
 export interface ErasureReport {
@@ -26,7 +26,7 @@ export async function erasePerson(kv: Deno.Kv, contact: Contact): Promise<Erasur
   // Names the person went by in this client's Jobs, besides the Contact's own.
   const names = new Set([contact.name]);
   const addresses = new Set([contact.email, contact.email_as_sent, contact.phone]);
-  await rewriteJobs(kv, slug, (job) => {
+  for await (const job of allJobs(kv, slug)) {
     for (const e of job.events) {
       for (const a of e.attendees) {
         if (a.email !== contact.email) continue;
@@ -35,8 +35,7 @@ export async function erasePerson(kv: Deno.Kv, contact: Contact): Promise<Erasur
         addresses.add(a.phone);
       }
     }
-    return null;
-  });
+  }
   const parts = [...names].flatMap((n) => n?.split(/\s+/) ?? []);
   const strong = personMatcher(addresses)!;
   const full = personMatcher([...addresses, ...names, ...parts])!;

@@ -3,6 +3,7 @@
  * reads, cursor pagination).
  */
 import { concatBytes } from "../bytes.ts";
+import { sleep } from "../time.ts";
 import { healthKey } from "./keys.ts";
 
 /**
@@ -27,14 +28,8 @@ export async function openKv(path: string | null, accessToken: string | null = n
     await createKvFile(path);
   }
   // Processes opening a new file at once race to create KV's tables: the loser sees it locked.
-  for (let attempt = 1;; attempt++) {
-    try {
-      return await Deno.openKv(path);
-    } catch (error) {
-      if (!isLocked(error) || attempt >= MAX_LOCKED_ATTEMPTS) throw error;
-      await new Promise((r) => setTimeout(r, 5 + Math.random() * Math.min(200, 10 * attempt)));
-    }
-  }
+  // Opening can wait longer than a commit: it happens once per process.
+  return await whileLocked(() => Deno.openKv(path), 2);
 }
 
 /**
@@ -83,12 +78,20 @@ export function isLocked(error: unknown): boolean {
 
 /** `op.commit()`, tried again while another process holds the database's write lock. */
 export async function commit(op: Deno.AtomicOperation): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
-  for (let attempt = 1;; attempt++) {
+  return await whileLocked(() => op.commit());
+}
+
+/**
+ * Runs `attempt` again while it fails on the database's write lock: at most MAX_LOCKED_ATTEMPTS
+ * times, with a jittered backoff (`scale` times longer for callers that can afford to wait).
+ */
+async function whileLocked<T>(attempt: () => Promise<T>, scale = 1): Promise<T> {
+  for (let n = 1;; n++) {
     try {
-      return await op.commit();
+      return await attempt();
     } catch (error) {
-      if (!isLocked(error) || attempt >= MAX_LOCKED_ATTEMPTS) throw error;
-      await new Promise((r) => setTimeout(r, 2 + Math.random() * Math.min(100, 5 * attempt)));
+      if (!isLocked(error) || n >= MAX_LOCKED_ATTEMPTS) throw error;
+      await sleep(scale * (2 + Math.random() * Math.min(100, 5 * n)));
     }
   }
 }
@@ -116,7 +119,7 @@ export async function withOccRetry<T>(
     const { op, result } = await attempt();
     if (op === null) return result;
     if ((await commit(op)).ok) return result;
-    await new Promise((r) => setTimeout(r, Math.random() * (2 ** Math.min(i, 6))));
+    await sleep(Math.random() * (2 ** Math.min(i, 6)));
   }
   throw new ConflictError(what, MAX_OCC_ATTEMPTS);
 }

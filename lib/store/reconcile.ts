@@ -12,7 +12,7 @@ import {
   missedWebhookKey,
   missedWebhooksPrefix,
 } from "./keys.ts";
-import { commit } from "./kv.ts";
+import { commit, withOccRetry } from "./kv.ts";
 
 export interface PassSummary {
   fetched: number;
@@ -76,12 +76,12 @@ export async function takeLease(
 
 /** A new (or removed) API key has not been tried yet: forget what Cal.com said of the old one. */
 export async function resetApiKeyState(kv: Deno.Kv, slug: string): Promise<void> {
-  for (let attempt = 0; attempt < 5; attempt++) {
+  await withOccRetry("reset API key state", async () => {
     const entry = await kv.get<ReconcileState>(clientReconcileKey(slug));
-    if (!entry.value) return;
+    if (!entry.value) return { op: null, result: undefined };
     const next = { ...EMPTY_STATE, ...entry.value, api_key_state: "unchecked" as const, error: null };
-    if ((await commit(kv.atomic().check(entry).set(entry.key, next))).ok) return;
-  }
+    return { op: kv.atomic().check(entry).set(entry.key, next), result: undefined };
+  });
 }
 
 /** Extends a lease this owner holds; false when it is no longer theirs (or the client is gone). */
@@ -89,23 +89,22 @@ export async function renewLease(kv: Deno.Kv, slug: string, owner: string, until
   return await updateReconcileState(kv, slug, owner, () => ({ lease_until: until }));
 }
 
-/** Updates the state for the lease holder (false when the lease was lost). */
+/** Updates the state for the lease holder (false when the lease was lost; ConflictError if it keeps racing). */
 export async function updateReconcileState(
   kv: Deno.Kv,
   slug: string,
   owner: string,
   patch: (state: ReconcileState) => Partial<ReconcileState>,
 ): Promise<boolean> {
-  for (let attempt = 0; attempt < 5; attempt++) {
+  return await withOccRetry("update reconcile state", async () => {
     const entry = await kv.get<ReconcileState>(clientReconcileKey(slug));
     const state = { ...EMPTY_STATE, ...entry.value };
-    if (state.lease_owner !== owner) return false;
-    const result = await commit(
-      kv.atomic().check(entry).set(clientReconcileKey(slug), { ...state, ...patch(state) }),
-    );
-    if (result.ok) return true;
-  }
-  return false;
+    if (state.lease_owner !== owner) return { op: null, result: false };
+    return {
+      op: kv.atomic().check(entry).set(clientReconcileKey(slug), { ...state, ...patch(state) }),
+      result: true,
+    };
+  });
 }
 
 export interface MissedWebhook {

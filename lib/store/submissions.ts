@@ -26,20 +26,22 @@ const CHUNKS_PER_COMMIT = 12;
 export async function storeBodyChunks(kv: Deno.Kv, submission: Submission): Promise<Submission | null> {
   const existing = await kv.get(submissionKey(submission.client, submission.id));
   if (existing.versionstamp !== null) return null;
-  const body = submission.body!;
+  const chunks = await writeBodyChunks(kv, submission, submission.body!);
+  return { ...submission, body: null, body_chunks: chunks };
+}
+
+/** Writes `body` as the submission's chunks, CHUNKS_PER_COMMIT per commit; returns how many. */
+async function writeBodyChunks(kv: Deno.Kv, s: Submission, body: Uint8Array): Promise<number> {
   let chunks = 0;
   for (let offset = 0; offset < body.length; offset += BODY_CHUNK_BYTES * CHUNKS_PER_COMMIT) {
     const op = kv.atomic();
     for (let i = 0; i < CHUNKS_PER_COMMIT && offset + i * BODY_CHUNK_BYTES < body.length; i++) {
       const start = offset + i * BODY_CHUNK_BYTES;
-      op.set(
-        submissionBodyChunkKey(submission.client, submission.id, chunks++),
-        body.slice(start, start + BODY_CHUNK_BYTES),
-      );
+      op.set(submissionBodyChunkKey(s.client, s.id, chunks++), body.slice(start, start + BODY_CHUNK_BYTES));
     }
     await commit(op);
   }
-  return { ...submission, body: null, body_chunks: chunks };
+  return chunks;
 }
 
 /** The exact bytes that were received. */
@@ -79,9 +81,7 @@ export async function allSubmissionIds(
   status: SubmissionStatus,
 ): Promise<string[]> {
   const ids: string[] = [];
-  for await (const e of kv.list<Submission>({ prefix: submissionsPrefix(slug) })) {
-    if (e.value.status === status) ids.push(e.value.id);
-  }
+  for await (const s of allSubmissions(kv, slug)) if (s.status === status) ids.push(s.id);
   return ids;
 }
 
@@ -139,15 +139,7 @@ export async function replaceBody(
   patch: Partial<Submission>,
 ): Promise<void> {
   const inline = body !== null && body.length <= INLINE_BODY_LIMIT;
-  let chunks = 0;
-  if (body !== null && !inline) {
-    for (let offset = 0; offset < body.length; offset += BODY_CHUNK_BYTES) {
-      await kv.set(
-        submissionBodyChunkKey(s.client, s.id, chunks++),
-        body.slice(offset, offset + BODY_CHUNK_BYTES),
-      );
-    }
-  }
+  const chunks = body !== null && !inline ? await writeBodyChunks(kv, s, body) : 0;
   const op = kv.atomic().set(submissionKey(s.client, s.id), {
     ...s,
     ...patch,
