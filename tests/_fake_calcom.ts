@@ -186,3 +186,11 @@ export function apiBooking(uid: string, overrides: Partial<ApiBooking> & Record<
     ...rest,
   };
 }
+
+/** `count` bookings `<prefix>-000`, `<prefix>-001`, …, changed a minute apart from 2026-11-01 (paging tests). */
+export function minuteApart(prefix: string, count: number) {
+  return Array.from({ length: count }, (_, i) => {
+    const at = new Date(Date.UTC(2026, 10, 1) + i * 60_000).toISOString();
+    return apiBooking(`${prefix}-${String(i).padStart(3, "0")}`, { updatedAt: at, createdAt: at });
+  });
+}

@@ -5,7 +5,7 @@
  * SIGKILL that resumes from its checkpoint.
  */
 import assert from "node:assert/strict";
-import { apiBooking, FAKE_API_KEY, type FakeCalcom, startFakeCalcom } from "../_fake_calcom.ts";
+import { apiBooking, FAKE_API_KEY, type FakeCalcom, minuteApart, startFakeCalcom } from "../_fake_calcom.ts";
 import {
   addClient,
   ADMIN_TOKEN,
@@ -175,10 +175,7 @@ Deno.test("paging: 250 bookings over several pages all become Jobs; the checkpoi
   await withFake(async (fake) => {
     await withServer({ env: FAST }, async (server) => {
       await addApiClient(server, "acme", fake);
-      for (let i = 0; i < 250; i++) {
-        const at = new Date(Date.UTC(2026, 10, 1) + i * 60_000).toISOString();
-        fake.put(apiBooking(`page-${String(i).padStart(3, "0")}`, { updatedAt: at, createdAt: at }));
-      }
+      fake.put(...minuteApart("page", 250));
       const res = await reconcile(server, "acme");
       assert.equal(res.body.fetched, 250);
       assert.equal(res.body.created, 250);
@@ -447,10 +444,7 @@ Deno.test("a pass killed by SIGKILL resumes from its checkpoint without doubling
   await withFake(async (fake) => {
     await withTempDir(async (dir) => {
       const total = 400;
-      for (let i = 0; i < total; i++) {
-        const at = new Date(Date.UTC(2026, 10, 1) + i * 60_000).toISOString();
-        fake.put(apiBooking(`kill-${String(i).padStart(3, "0")}`, { updatedAt: at, createdAt: at }));
-      }
+      fake.put(...minuteApart("kill", total));
       const env = { KV_PATH: `${dir}/kv.sqlite3`, RECONCILE_LEASE_MS: "1000", ...FAST };
       let main = await startMain(env);
       const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
@@ -586,10 +580,7 @@ Deno.test("a client deleted during a pass: the pass stops and leaves nothing of 
   await withFake(async (fake) => {
     await withServer({ env: FAST }, async (server) => {
       await addApiClient(server, "acme", fake);
-      for (let i = 0; i < 150; i++) {
-        const at = new Date(Date.UTC(2026, 10, 1) + i * 60_000).toISOString();
-        fake.put(apiBooking(`gone-${String(i).padStart(3, "0")}`, { updatedAt: at, createdAt: at }));
-      }
+      fake.put(...minuteApart("gone", 150));
       fake.delayMs = 200;
       const pass = reconcile(server, "acme");
       await waitFor("the first page", () => fake.requests.length >= 1);
