@@ -105,6 +105,17 @@ Deno.test("dashboard in headless Chromium: sign in, add a client, a webhook beco
       const jobLink = page.getByRole("link", { name: "Estimate dash-1" });
       await jobLink.waitFor();
       await page.screenshot({ path: SCREENSHOT, fullPage: false });
+      // The CSV export downloads with the token, and is audited as the dashboard's.
+      const [csv] = await Promise.all([
+        page.waitForEvent("download"),
+        page.getByRole("link", { name: "Export CSV" }).click(),
+      ]);
+      assert.equal(csv.suggestedFilename(), "acme-jobs.csv");
+      const exported = await waitFor(
+        "the export's audit line",
+        () => server.logs.find((l) => l.includes('"client.export"')),
+      );
+      assert.equal(JSON.parse(exported).source, "dashboard");
       await jobLink.click();
       await page.getByRole("heading", { name: "Timeline" }).waitFor();
       const timeline = (await page.locator("ol.timeline").textContent())!;

@@ -44,7 +44,8 @@ const enc = encodeURIComponent;
 
 class ApiError extends Error {}
 
-async function api(method, path, body) {
+/** A call to the admin API with the token; a refused token signs out, another error throws its message. */
+async function request(method, path, body) {
   const res = await fetch(path, {
     method,
     headers: {
@@ -55,14 +56,21 @@ async function api(method, path, body) {
     },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  const type = res.headers.get("content-type") ?? "";
-  const data = type.includes("json") ? await res.json() : await res.text();
   if (res.status === 401) {
+    await res.body?.cancel();
     signOut("The admin token was refused. Sign in again.");
     throw new ApiError("unauthorized");
   }
-  if (!res.ok) throw new ApiError(data?.error?.message ?? `HTTP ${res.status}`);
-  return data;
+  if (!res.ok) {
+    const data = await res.json().catch(() => null);
+    throw new ApiError(data?.error?.message ?? `HTTP ${res.status}`);
+  }
+  return res;
+}
+
+async function api(method, path, body) {
+  const res = await request(method, path, body);
+  return (res.headers.get("content-type") ?? "").includes("json") ? await res.json() : await res.text();
 }
 
 function when(iso, timeZone) {
@@ -584,10 +592,7 @@ async function clientJobs(client, params) {
 function download(path, filename) {
   return async (event) => {
     event.preventDefault();
-    const res = await fetch(path, {
-      headers: { authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) ?? ""}` },
-    });
-    const url = URL.createObjectURL(await res.blob());
+    const url = URL.createObjectURL(await (await request("GET", path)).blob());
     const a = h("a", { href: url, download: filename });
     document.body.append(a);
     a.click();
