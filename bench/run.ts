@@ -351,27 +351,31 @@ async function benchProcessing(n = 10_000) {
   return { noop_rate: noopRate, process_rate: n / processSeconds, ratio: (n / processSeconds) / noopRate };
 }
 
-async function benchVisibility(rate = 500, seconds = 10) {
-  const dir = await Deno.makeTempDir();
-  const env = await serviceEnv(dir);
-  const kvPath = env.KV_PATH;
-  const service = await spawn(SERVE_ARGS, env, "/healthz");
-  const corpus = signedCorpus(rate * seconds, "visible");
+/** Outstanding bookings the visibility watcher looks up per tick: the oldest ones, 10 per read. */
+const WATCH_WINDOW = 50;
+
+/**
+ * Sends `corpus` at a steady `rate` and measures, for each booking, the time from sending it to
+ * its Job being committed (the index the admin API reads). The watcher reads the service's KV file
+ * directly every 2 ms, and only the WATCH_WINDOW oldest outstanding bookings each time, so what
+ * watching costs stays small and fixed however far processing falls behind (reading every
+ * outstanding booking made the watcher itself the machine's largest load once a backlog formed).
+ * A booking that became visible outside the window is seen when it enters it: measured late,
+ * never early.
+ */
+async function steadyVisibility(url: string, kvPath: string, corpus: string[][], run: string, rate: number) {
   const sentAt: number[] = [];
   const latencies: number[] = [];
   const outstanding = new Set<number>();
   let sending = true;
-  // The watcher reads the service's KV file directly (the same index the admin API reads), every
-  // 2 ms, so watching costs the service almost nothing; the admin API is checked for every
-  // booking at the end.
   const kv = await openKv(kvPath);
   const poller = (async () => {
     while (sending || outstanding.size > 0) {
       const tick = new Promise((r) => setTimeout(r, 2));
-      const ids = [...outstanding];
+      const ids = [...outstanding].slice(0, WATCH_WINDOW);
       for (let k = 0; k < ids.length; k += 10) {
         const batch = ids.slice(k, k + 10);
-        const found = await findJobIds(kv, "bench", batch.map((i) => `visible-${i}`));
+        const found = await findJobIds(kv, "bench", batch.map((i) => `${run}-${i}`));
         found.forEach((jobId, j) => {
           if (jobId === null) return;
           latencies.push(performance.now() - sentAt[batch[j]]);
@@ -386,31 +390,47 @@ async function benchVisibility(rate = 500, seconds = 10) {
     const due = started + (i * 1000) / rate;
     await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
     sentAt[i] = performance.now();
-    const res = await fetch(`${service.url}/webhooks/calcom/bench`, {
-      method: "POST",
-      headers: { "x-cal-signature-256": sig },
-      body,
-    });
+    const res = await fetch(url, { method: "POST", headers: { "x-cal-signature-256": sig }, body });
     await res.body?.cancel();
+    if (res.status !== 202) throw new Error(`webhook answered ${res.status}`);
     outstanding.add(i);
   }));
   sending = false;
   await poller;
   kv.close();
+  return latencies.sort((a, b) => a - b);
+}
+
+async function benchVisibility(rate = 500, seconds = 10) {
+  const dir = await Deno.makeTempDir();
+  const env = await serviceEnv(dir);
+  const service = await spawn(SERVE_ARGS, env, "/healthz");
+  const url = `${service.url}/webhooks/calcom/bench`;
+  // Warmed up like the ingest runs: the first second of a fresh process runs unoptimised code
+  // (its latencies are reported apart), then the service catches up before the measured run.
+  const cold = await steadyVisibility(url, env.KV_PATH, signedCorpus(rate * WARM_UP_S, "warm"), "warm", rate);
+  if (!(await processingCaughtUp(env.KV_PATH))) throw new Error("the warm-up was not processed");
+  const latencies = await steadyVisibility(
+    url,
+    env.KV_PATH,
+    signedCorpus(rate * seconds, "visible"),
+    "visible",
+    rate,
+  );
   const listed = await fetch(
-    `${service.url}/admin/clients/bench/jobs?calcom_event_id=visible-${corpus.length - 1}`,
-    {
-      headers: { authorization: `Bearer ${ADMIN}` },
-    },
+    `${service.url}/admin/clients/bench/jobs?calcom_event_id=visible-${rate * seconds - 1}`,
+    { headers: { authorization: `Bearer ${ADMIN}` } },
   );
   if ((await listed.json()).items.length !== 1) throw new Error("the admin API does not show the last Job");
   const rss = await service.peakRssMb();
   await service.stop();
   await Deno.remove(dir, { recursive: true });
-  latencies.sort((a, b) => a - b);
+  const at = (sorted: number[], q: number) => sorted[Math.floor(sorted.length * q)];
   return {
-    p50_ms: latencies[Math.floor(latencies.length * 0.5)],
-    p99_ms: latencies[Math.floor(latencies.length * 0.99)],
+    p50_ms: at(latencies, 0.5),
+    p99_ms: at(latencies, 0.99),
+    cold_p50_ms: at(cold, 0.5),
+    cold_p99_ms: at(cold, 0.99),
     rss,
   };
 }
@@ -530,7 +550,12 @@ if (import.meta.main) {
       submissions_per_s: round(processing.process_rate, 0),
       ratio: round(processing.ratio, 2),
     },
-    visibility_at_500_rps: { p50_ms: round(visibility.p50_ms), p99_ms: round(visibility.p99_ms) },
+    visibility_at_500_rps: {
+      p50_ms: round(visibility.p50_ms),
+      p99_ms: round(visibility.p99_ms),
+      first_second_p50_ms: round(visibility.cold_p50_ms),
+      first_second_p99_ms: round(visibility.cold_p99_ms),
+    },
     peak_rss_mb: round(Math.max(ingest.rss, visibility.rss)),
     peak_rss_mb_ingest_burst: round(ingest.rss),
     peak_rss_mb_steady_500: round(visibility.rss),
@@ -556,6 +581,11 @@ if (import.meta.main) {
       "webhook → Job visible @500/s p50 / p99 ms",
       `${results.visibility_at_500_rps.p50_ms} / ${results.visibility_at_500_rps.p99_ms}`,
       "p99 ≤ 150",
+    ],
+    [
+      "the same, first second of a fresh process",
+      `${results.visibility_at_500_rps.first_second_p50_ms} / ${results.visibility_at_500_rps.first_second_p99_ms}`,
+      "",
     ],
     ["peak RSS of the service (MB)", `${results.peak_rss_mb}`, "≤ 200"],
     ["peak RSS under the unsigned flood (MB)", `${flood.peak_rss_mb}`, "≤ 300"],

@@ -98,9 +98,11 @@ export function webhookRoute(deps: WebhookDeps): Handler {
 
         const submission = createSubmission({ slug, body, secretId, receivedAt, interpretation });
         ctx.trigger = submission.event_type || null;
-        const outcome = await deps.intake.accept(submission, client.guard).catch((error) => {
-          throw error instanceof ClientGoneError ? unknownClient(slug) : error;
-        });
+        const outcome = await deps.intake.accept(submission, client.guard, { meaning: interpretation }).catch(
+          (error) => {
+            throw error instanceof ClientGoneError ? unknownClient(slug) : error;
+          },
+        );
         // A submission's id comes from its body, so a repeat has the first delivery's id.
         ctx.submissionId = submission.id;
         const templated = interpretation.kind === "invalid" && interpretation.cause === "payload_template";

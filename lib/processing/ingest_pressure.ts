@@ -2,15 +2,17 @@
  * Processing steps aside while ingest is under a burst, so a flood of webhooks is acknowledged at
  * full speed and its processing catches up right after (kept because `deno task bench` measured
  * ingest falling sharply when processing runs alongside a saturating burst; the README has the
- * figures). All of this
- * machinery lives here, with its tuning:
+ * figures). All of this machinery lives here, with its tuning:
  *
  * - a burst is saturation that lasts: BURST_CONCURRENCY deliveries being handled at once for
- *   at least BURST_CONFIRM_MS (a single stall of the machine, a GC pause or a WAL checkpoint, also
- *   piles requests up for some milliseconds, and deferring processing for it would only delay Jobs);
- * - the count flickers below the threshold between group commits (one commit answers many requests),
- *   so saturated moments less than BURST_HOLD_MS apart are one burst, which ends once the count has
- *   stayed below the threshold that long;
+ *   at least BURST_CONFIRM_MS. A stall of the machine (a GC pause, a processing chunk, a WAL
+ *   checkpoint) also piles requests up, on a loaded machine for a large part of that window, and
+ *   deferring processing for it only delays Jobs; a saturating client keeps the count up for
+ *   seconds, so confirming later costs a burst little;
+ * - the count dips below the threshold between group commits (one commit answers many requests,
+ *   and its clients send again within milliseconds), so saturated moments less than BURST_HOLD_MS
+ *   apart are one burst, which ends once the count has stayed below the threshold that long. Kept
+ *   short: a longer hold joined separate stalls into one "burst" and deferred processing after each;
  * - a chunk of processing waits at most MAX_DEFER_MS, and not at all once the oldest waiting batch
  *   has waited MAX_BACKLOG_AGE_MS, so Jobs never lag even an endless burst by much more.
  *
@@ -21,8 +23,8 @@
 import { sleep } from "../time.ts";
 
 const BURST_CONCURRENCY = 16;
-const BURST_CONFIRM_MS = 100;
-const BURST_HOLD_MS = 200;
+const BURST_CONFIRM_MS = 300;
+const BURST_HOLD_MS = 50;
 const MAX_DEFER_MS = 1000;
 const MAX_BACKLOG_AGE_MS = 10_000;
 /** How often a deferred chunk looks again. */

@@ -7,7 +7,7 @@
  * processing failure never changes the answer: the data is stored, and the queue or the sweeper
  * runs the batch again.
  */
-import type { Submission } from "../domain/submission.ts";
+import type { Interpretation, Submission } from "../domain/submission.ts";
 import type { Logger } from "../log.ts";
 import type { BatchQueueOptions, PendingBatch } from "../store/batches.ts";
 import { HttpError } from "../errors.ts";
@@ -44,7 +44,12 @@ export class Intake {
   readonly #afterCommit = new Map<string, Promise<void>>();
   readonly #disk: DiskWatch | null;
 
-  constructor(kv: Deno.Kv, processor: Processor, private readonly log: Logger, options: IntakeOptions) {
+  constructor(
+    kv: Deno.Kv,
+    readonly processor: Processor,
+    private readonly log: Logger,
+    options: IntakeOptions,
+  ) {
     this.#inline = options.mode === "inline";
     this.#disk = options.disk ?? null;
     this.#pressure = this.#inline ? null : new IngestPressure();
@@ -62,12 +67,13 @@ export class Intake {
    * it. Rejects with ClientGoneError when the client was deleted after `guard` was read. Callers
    * ask `ensureAccepting` first (the webhook route does, before it reads the body); a full disk
    * met by the commit itself is the same 503. `awaitProcessing` waits for processing in queue mode
-   * too (reconciliation counts what each booking changed).
+   * too (reconciliation counts what each booking changed). `meaning` is what the caller found the
+   * body to mean: processing right after the commit uses it instead of interpreting the bytes again.
    */
   async accept(
     submission: Submission,
     guard: ClientGuard,
-    options: { awaitProcessing?: boolean } = {},
+    options: { awaitProcessing?: boolean; meaning?: Interpretation } = {},
   ): Promise<Committed> {
     let committed: Committed;
     try {
@@ -78,7 +84,9 @@ export class Intake {
       throw storageLow();
     }
     if (committed.kind === "stored" && committed.batch) {
-      const processing = this.#processAfterCommit(committed.batch, options.awaitProcessing === true);
+      const { entry } = committed;
+      const handOff = options.meaning ? () => this.processor.handOff(entry, options.meaning!) : () => {};
+      const processing = this.#processAfterCommit(committed.batch, options.awaitProcessing === true, handOff);
       if (this.#inline || options.awaitProcessing) await processing;
     }
     return committed;
@@ -103,17 +111,29 @@ export class Intake {
     await this.scheduler.idle();
   }
 
-  #processAfterCommit(batch: PendingBatch, mustRun: boolean): Promise<void> {
+  /**
+   * Starts (or joins) processing the batch in this process, handing the submission over first when
+   * it will run here. What a run did not take (a member that joined after the run read its
+   * submissions) is dropped when the run ends: every submission of the batch is settled by then.
+   */
+  #processAfterCommit(batch: PendingBatch, mustRun: boolean, handOff: () => void): Promise<void> {
     const started = this.#afterCommit.get(batch.id);
-    if (started) return started;
+    if (started) {
+      handOff();
+      return started;
+    }
     if (!this.#inline && !mustRun && this.scheduler.queuedSubmissions >= MAX_FAST_PATH_BACKLOG) {
       return Promise.resolve();
     }
+    handOff();
     const run = this.#runTwice(batch)
       .catch((error) =>
         this.log.error("processing after commit failed", { batch_id: batch.id, error: String(error) })
       )
-      .finally(() => this.#afterCommit.delete(batch.id));
+      .finally(() => {
+        this.processor.dropHandedOff(batch.refs);
+        this.#afterCommit.delete(batch.id);
+      });
     this.#afterCommit.set(batch.id, run);
     return run;
   }

@@ -5,10 +5,10 @@
  * Submissions that touch disjoint entries share a commit.
  */
 import { interpretStored } from "../calcom/interpret.ts";
-import { isReplayable, type Submission } from "../domain/submission.ts";
+import { type Interpretation, isReplayable, type Submission } from "../domain/submission.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import type { SubmissionRef } from "../store/batches.ts";
+import { refId, type SubmissionRef } from "../store/batches.ts";
 import { applyWithRetry, commitPlans, type Plan, planSize, planSubmission } from "../store/bookings.ts";
 import { pendingBatchKey } from "../store/keys.ts";
 import { getSubmissionEntries, readBody, recordAttemptFailure } from "../store/submissions.ts";
@@ -17,8 +17,16 @@ import { nowIso } from "../time.ts";
 /** KV's limits per atomic commit. */
 const MAX_CHECKS = 100;
 const MAX_MUTATIONS = 1000;
+/** Body bytes of just-stored submissions kept for their processing at most (see `Processor.handOff`). */
+const MAX_HANDED_OFF_BYTES = 8 * 1024 * 1024;
 
 type PlannedRef = { ref: SubmissionRef; plan: Plan };
+
+/** A submission as its commit stored it, with what its body was found to mean on arrival. */
+interface HandedOff {
+  entry: Deno.KvEntry<Submission>;
+  meaning: Interpretation;
+}
 
 export interface ProcessResult {
   /** Submissions this call applied (already settled ones it skipped are not counted). */
@@ -42,6 +50,9 @@ export interface ProcessOptions {
 }
 
 export class Processor {
+  readonly #handedOff = new Map<string, HandedOff>();
+  #handedOffBytes = 0;
+
   constructor(
     private readonly kv: Deno.Kv,
     private readonly log: Logger,
@@ -62,15 +73,67 @@ export class Processor {
     return result;
   }
 
+  /**
+   * The pipeline hands over a submission it has just stored, with its interpretation, so that
+   * processing it right after the commit neither reads it back nor interprets the same bytes
+   * again (the same code did so a moment ago). Taken once, by the next run that names it; a run
+   * after that reads KV as usual, and a stale entry only fails its versionstamp check and is
+   * planned again from KV. Bounded: past MAX_HANDED_OFF_BYTES nothing more is kept.
+   */
+  handOff(entry: Deno.KvEntry<Submission>, meaning: Interpretation): void {
+    const bytes = entry.value.body_bytes;
+    if (this.#handedOffBytes + bytes > MAX_HANDED_OFF_BYTES) return;
+    const id = refId([entry.value.client, entry.value.id]);
+    if (this.#handedOff.has(id)) return;
+    this.#handedOff.set(id, { entry, meaning });
+    this.#handedOffBytes += bytes;
+  }
+
+  /** Submissions handed over and not yet taken. */
+  get handedOff(): number {
+    return this.#handedOff.size;
+  }
+
+  /** Forgets what was handed over for `refs` and not taken. */
+  dropHandedOff(refs: readonly SubmissionRef[]): void {
+    for (const ref of refs) this.#takeHandedOff(ref);
+  }
+
+  #takeHandedOff(ref: SubmissionRef): HandedOff | undefined {
+    const key = refId(ref);
+    const found = this.#handedOff.get(key);
+    if (found) {
+      this.#handedOff.delete(key);
+      this.#handedOffBytes -= found.entry.value.body_bytes;
+    }
+    return found;
+  }
+
+  /** The entries of `refs` (and the handed-over meanings), reading from KV only what was not handed over. */
+  async #entries(
+    refs: readonly SubmissionRef[],
+    options: ProcessOptions,
+  ): Promise<{ entries: Deno.KvEntryMaybe<Submission>[]; meanings: (Interpretation | undefined)[] }> {
+    // Replay re-reads the stored bytes on purpose (today's code applies what a fix changed).
+    const handed = refs.map((ref) => options.force ? undefined : this.#takeHandedOff(ref));
+    const missing = refs.filter((_, i) => !handed[i]);
+    const read = missing.length > 0 ? await getSubmissionEntries(this.kv, missing) : [];
+    let next = 0;
+    return {
+      entries: handed.map((h) => h?.entry ?? read[next++]),
+      meanings: handed.map((h) => h?.meaning),
+    };
+  }
+
   async #process(refs: readonly SubmissionRef[], options: ProcessOptions): Promise<ProcessResult> {
     const result: ProcessResult = { applied: 0, batchesDeleted: false, failures: [] };
     let queue: readonly SubmissionRef[] = refs;
     while (queue.length > 0) {
-      const entries = await getSubmissionEntries(this.kv, queue);
+      const { entries, meanings } = await this.#entries(queue, options);
       // Planning is bound by KV read latency, not CPU: plan the whole queue at once.
       const plans = await Promise.all(queue.map(async (ref, i): Promise<Plan | null> => {
         try {
-          return await this.#plan(entries[i], options);
+          return await this.#plan(entries[i], options, meanings[i]);
         } catch (error) {
           await this.#fail(ref, error, result);
           return null;
@@ -124,12 +187,16 @@ export class Processor {
   }
 
   /** The plan for a submission as it is now, or null when there is nothing to do. */
-  async #plan(entry: Deno.KvEntryMaybe<Submission>, options: ProcessOptions): Promise<Plan | null> {
+  async #plan(
+    entry: Deno.KvEntryMaybe<Submission>,
+    options: ProcessOptions,
+    handedOver?: Interpretation,
+  ): Promise<Plan | null> {
     const s = entry.value;
     if (!s || (s.status !== "pending" && !options.force)) return null;
     if (!isReplayable(s)) return null;
-    // Today's code reads the stored bytes again: a replay applies what a fix changed.
-    const meaning = interpretStored(s.channel, await readBody(this.kv, s), s.received_at);
+    // Otherwise today's code reads the stored bytes again: a replay applies what a fix changed.
+    const meaning = handedOver ?? interpretStored(s.channel, await readBody(this.kv, s), s.received_at);
     return await planSubmission(this.kv, entry as Deno.KvEntry<Submission>, meaning, nowIso());
   }
 

@@ -302,15 +302,19 @@ class Pass {
     const before = await this.#job([uid, ...partners]);
     const text = JSON.stringify(item);
     const receivedAt = nowIso();
+    const meaning = interpretSnapshot(text, receivedAt);
     const submission = createSubmission({
       slug: this.slug,
       body: encoder.encode(text),
       secretId: "calcom_api",
       receivedAt,
-      interpretation: interpretSnapshot(text, receivedAt),
+      interpretation: meaning,
       channel: "calcom_api",
     });
-    await this.intake.accept(submission, await clientGuard(this.kv, this.slug), { awaitProcessing: true });
+    await this.intake.accept(submission, await clientGuard(this.kv, this.slug), {
+      awaitProcessing: true,
+      meaning,
+    });
     const after = await this.#job([uid]);
     if (!before && after) this.summary.created++;
     else if (before && after && fingerprint(before) !== fingerprint(after)) this.summary.updated++;

@@ -6,7 +6,7 @@
  * KV queue message for the same batch (the durable retry: it finds the batch done), and the
  * sweeper; a batch already queued or running is joined, not run twice.
  */
-import { deletePendingBatches, type PendingBatch, type SubmissionRef } from "../store/batches.ts";
+import { deletePendingBatches, type PendingBatch, refId } from "../store/batches.ts";
 import type { Processor, ProcessResult } from "./processor.ts";
 
 /** Submissions processed in one run at most; the rest wait for the next run. */
@@ -32,8 +32,6 @@ interface Waiting {
 
 /** Called before each chunk of a run with when its oldest batch was queued (ms); may wait. */
 export type BeforeChunk = (oldestQueuedAt: number) => Promise<void>;
-
-const refId = (ref: SubmissionRef) => `${ref[0]}\u0000${ref[1]}`;
 
 export class BatchScheduler {
   #queue: Waiting[] = [];

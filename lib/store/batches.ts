@@ -17,6 +17,9 @@ import { nowIso } from "../time.ts";
 
 export type SubmissionRef = readonly [slug: string, id: string];
 
+/** A ref as one string, for sets and maps. */
+export const refId = (ref: SubmissionRef): string => `${ref[0]}\u0000${ref[1]}`;
+
 export interface PendingBatch {
   id: string;
   refs: SubmissionRef[];

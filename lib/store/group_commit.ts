@@ -31,8 +31,11 @@ const MAX_COMMIT_ATTEMPTS = 6;
 const DEFAULT_MAX_IN_FLIGHT = 2;
 
 export type Committed =
-  /** Stored now; `batch` is null for a settled-on-arrival submission (ignored, quarantined). */
-  | { kind: "stored"; submission: Submission; batch: PendingBatch | null }
+  /**
+   * Stored now; `batch` is null for a settled-on-arrival submission (ignored, quarantined). `entry`
+   * is the stored record as KV holds it (with its versionstamp), for a checked commit that follows.
+   */
+  | { kind: "stored"; submission: Submission; entry: Deno.KvEntry<Submission>; batch: PendingBatch | null }
   /** The same body was stored before (by this commit's neighbour or an earlier request). */
   | { kind: "duplicate"; submission_id: string };
 
@@ -151,8 +154,13 @@ export class IngestBatcher {
       if (s.status === "pending") refs.push([s.client, s.id]);
     }
     const batch = refs.length > 0 ? addPendingBatch(op, batchId, refs, this.options.queue) : null;
-    if (!(await commit(op)).ok) return false;
-    for (const w of members) answer(w, { kind: "stored", submission: w.submission, batch });
+    const result = await commit(op);
+    if (!result.ok) return false;
+    for (const w of members) {
+      const { submission: s } = w;
+      const entry = { key: submissionKey(s.client, s.id), value: s, versionstamp: result.versionstamp };
+      answer(w, { kind: "stored", submission: s, entry, batch });
+    }
     return true;
   }
 

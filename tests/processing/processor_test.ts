@@ -6,6 +6,8 @@ import type { DeadLetter, ProcessBatchMessage } from "../../lib/store/batches.ts
 import { clientGuard } from "../../lib/store/clients.ts";
 import { IngestBatcher } from "../../lib/store/group_commit.ts";
 import type { ReplaySummary } from "../../lib/processing/replay.ts";
+import { Processor } from "../../lib/processing/processor.ts";
+import { jsonLogger } from "../../lib/log.ts";
 import {
   addClient,
   bookingCreated,
@@ -36,6 +38,59 @@ Deno.test("30 concurrent bookings for one new email give one Contact and 30 Jobs
     const jobs = await listAll(server, "/admin/clients/acme/jobs");
     assert.equal(jobs.length, 30);
     assert.ok(jobs.every((j) => j.contact_id === contacts[0].id && j.status === "scheduled"));
+  });
+});
+
+Deno.test("what the pipeline hands over to processing is all taken or dropped once processed (both modes)", async () => {
+  for (const mode of ["queue", "inline"] as const) {
+    await withServer({ mode }, async (server) => {
+      await addClient(server, "acme");
+      const responses = await Promise.all(
+        Array.from(
+          { length: 120 },
+          (_, i) => server.post("acme", bookingCreated(`uid-${i}`, `p${i % 7}@example.com`)),
+        ),
+      );
+      assert.deepEqual(responses.map((r) => r.status), Array(120).fill(202));
+      await Promise.all(responses.map((r) => r.body?.cancel()));
+      await waitSettled(server, "acme");
+      await server.service.intake.idle();
+      assert.equal(server.service.intake.processor.handedOff, 0, `${mode}: nothing left behind in memory`);
+      assert.equal((await listAll(server, "/admin/clients/acme/jobs")).length, 120);
+      assert.equal((await listAll(server, "/admin/clients/acme/contacts")).length, 7);
+    });
+  }
+});
+
+Deno.test("a stale hand-off (processed meanwhile by another instance) changes nothing", async () => {
+  await withServer({ listen: false }, async (server) => {
+    await addClient(server, "acme");
+    const body = new TextEncoder().encode(fixture("booking_created").body);
+    const receivedAt = new Date().toISOString();
+    const meaning = interpretBytes(body, receivedAt);
+    const submission = createSubmission({
+      slug: "acme",
+      body,
+      secretId: "s",
+      receivedAt,
+      interpretation: meaning,
+    });
+    const committed = await new IngestBatcher(server.kv, { queue: null })
+      .ingest(submission, await clientGuard(server.kv, "acme"));
+    assert.equal(committed.kind, "stored");
+    if (committed.kind !== "stored") return;
+    const ref = ["acme", submission.id] as const;
+    const silent = jsonLogger(() => {});
+    // Another instance processes it from KV; this one still holds the entry as first stored.
+    assert.equal((await new Processor(server.kv, silent).process([ref])).applied, 1);
+    const job = async () => (await listAll(server, "/admin/clients/acme/jobs"))[0];
+    const before = await job();
+    const late = new Processor(server.kv, silent);
+    late.handOff(committed.entry, meaning);
+    const result = await late.process([ref]);
+    assert.equal(result.applied, 0, "the versionstamp check sends it back to KV, where it is settled");
+    assert.equal(late.handedOff, 0);
+    assert.deepEqual(await job(), before);
   });
 });
 
