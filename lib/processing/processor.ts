@@ -18,7 +18,7 @@ import { nowIso } from "../time.ts";
 const MAX_CHECKS = 100;
 const MAX_MUTATIONS = 1000;
 /** Body bytes of just-stored submissions kept for their processing at most (see `Processor.handOff`). */
-const MAX_HANDED_OFF_BYTES = 8 * 1024 * 1024;
+const MAX_HANDED_OFF_BYTES = 2 * 1024 * 1024;
 
 type PlannedRef = { ref: SubmissionRef; plan: Plan };
 

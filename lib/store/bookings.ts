@@ -198,10 +198,15 @@ async function planBooking(
     key: `${s.body_sha256}:${i}`,
     submission_id: s.id,
   }));
-  const contactIds = await planContacts(kv, plan, s.client, events, now);
+  const groups = linkedGroups(events);
+  // The Contacts and the Jobs are read independently (each commit checks what it read).
+  const [contactIds, closures] = await Promise.all([
+    planContacts(kv, plan, s.client, events, now),
+    Promise.all(groups.map((group) => readJobClosure(kv, s.client, eventIds(group)))),
+  ]);
   const jobIds: string[] = [];
-  for (const group of linkedGroups(events)) {
-    jobIds.push(await planJob(kv, plan, s.client, group, contactIds, now));
+  for (const [i, group] of groups.entries()) {
+    jobIds.push(await planJob(kv, plan, s.client, group, closures[i], contactIds, now));
   }
   return jobIds;
 }
@@ -232,11 +237,18 @@ const MAX_CLOSURE_READS = 5;
  * pointed at a moment ago: then the closure is read again (the commit's checks catch any other
  * change). A Job still missing after that is a broken index, and an error.
  */
-async function readJobClosure(kv: Deno.Kv, client: string, uids: ReadonlySet<string>) {
+/** Each Job's stored entry (checked at commit) and the whole Job, by id. */
+type ClosureJobs = Map<string, { entry: Deno.KvEntry<StoredJob>; job: Job }>;
+
+interface JobClosure {
+  indexEntries: Map<string, Deno.KvEntryMaybe<string>>;
+  jobs: ClosureJobs;
+}
+
+async function readJobClosure(kv: Deno.Kv, client: string, uids: ReadonlySet<string>): Promise<JobClosure> {
   for (let attempt = 1;; attempt++) {
     const indexEntries = new Map<string, Deno.KvEntryMaybe<string>>();
-    /** Each Job's stored entry (checked at commit) and the whole Job. */
-    const jobs = new Map<string, { entry: Deno.KvEntry<StoredJob>; job: Job }>();
+    const jobs: ClosureJobs = new Map();
     let missing: string | null = null;
     let frontier = [...uids];
     while (frontier.length > 0 && missing === null) {
@@ -268,10 +280,10 @@ async function planJob(
   plan: Plan,
   client: string,
   incoming: JobEvent[],
+  { indexEntries, jobs }: JobClosure,
   contactIds: Map<string, string>,
   now: string,
 ): Promise<string> {
-  const { indexEntries, jobs } = await readJobClosure(kv, client, eventIds(incoming));
   const existing = [...jobs.values()].sort((a, b) => (a.job.id < b.job.id ? -1 : 1));
   const survivor = existing[0]?.job;
   const id = survivor?.id ?? newId();

@@ -124,13 +124,14 @@ export async function withOccRetry<T>(
   throw new ConflictError(what, MAX_OCC_ATTEMPTS);
 }
 
-/** `getMany` for any number of keys (KV allows 10 per call). */
+/** `getMany` for any number of keys (KV allows 10 per call), the calls in flight together. */
 export async function getAll<T>(kv: Deno.Kv, keys: readonly Deno.KvKey[]): Promise<Deno.KvEntryMaybe<T>[]> {
-  const out: Deno.KvEntryMaybe<T>[] = [];
+  if (keys.length <= 10) return keys.length === 0 ? [] : await kv.getMany<T[]>(keys as Deno.KvKey[]);
+  const calls: Promise<Deno.KvEntryMaybe<T>[]>[] = [];
   for (let i = 0; i < keys.length; i += 10) {
-    out.push(...await kv.getMany<T[]>(keys.slice(i, i + 10) as Deno.KvKey[]));
+    calls.push(kv.getMany<T[]>(keys.slice(i, i + 10) as Deno.KvKey[]));
   }
-  return out;
+  return (await Promise.all(calls)).flat();
 }
 
 /** A listing cursor that KV cannot continue from (garbled, or from another listing). */
