@@ -6,7 +6,7 @@
  * command-line strings) and are validated here; failures are `HttpError`s with a message a person
  * can act on.
  */
-import { type Contact, contactView } from "../domain/contact.ts";
+import { contactView } from "../domain/contact.ts";
 import { contactsCsv, jobsCsv } from "./export.ts";
 import { type Job, JOB_STATUSES, type JobStatus, jobTimeline, jobView } from "../domain/job.ts";
 import { normalizeEmail } from "../domain/contact.ts";
@@ -24,7 +24,15 @@ import type { Reconciler } from "../processing/reconciler.ts";
 import type { Replayer } from "../processing/replay.ts";
 import { backupLines, restoreLines, RestoreRefusedError } from "../store/backup.ts";
 import { listDeadLetters } from "../store/batches.ts";
-import { allJobs, getContact, getJob, getJobByEventId, listContacts, listJobs } from "../store/bookings.ts";
+import {
+  allContacts,
+  allJobs,
+  getContact,
+  getJob,
+  getJobByEventId,
+  listContacts,
+  listJobs,
+} from "../store/bookings.ts";
 import {
   addSecret,
   type Client,
@@ -50,7 +58,7 @@ import {
 import { DEFAULT_API_URL } from "../calcom/api.ts";
 import { allSubmissions, getSubmission, listSubmissions, readBody } from "../store/submissions.ts";
 import { erasePerson } from "../store/erase.ts";
-import { nowIso } from "../time.ts";
+import { isoUtc, nowIso } from "../time.ts";
 
 export const DEFAULT_PAGE_LIMIT = 50;
 export const MAX_PAGE_LIMIT = 500;
@@ -240,9 +248,8 @@ export class AdminOperations {
       submissions[s.status] = (submissions[s.status] ?? 0) + 1;
       if (s.channel === "calcom") deliveries.push(Date.parse(s.received_at));
     }
-    const contacts =
-      (await allPages((cursor) => listContacts(this.#kv, client.slug, { limit: 500, cursor, view: () => 1 })))
-        .length;
+    let contacts = 0;
+    for await (const _ of allContacts(this.#kv, client.slug)) contacts++;
     const ping = await getLastPing(this.#kv, client.slug);
     return {
       slug: client.slug,
@@ -393,11 +400,7 @@ export class AdminOperations {
     }
     const csv = what === "jobs"
       ? jobsCsv(await Array.fromAsync(allJobs(this.#kv, client.slug)))
-      : contactsCsv(
-        await allPages((cursor) =>
-          listContacts(this.#kv, client.slug, { limit: 500, cursor, view: (c: Contact) => c })
-        ),
-      );
+      : contactsCsv(await Array.fromAsync(allContacts(this.#kv, client.slug)));
     this.#audit("client.export", { slug: client.slug, what });
     return { filename: `${client.slug}-${what}.csv`, csv };
   }
@@ -497,17 +500,6 @@ function issued(secret: { id: string; secret: string; created_at: string }): Iss
   };
 }
 
-async function allPages<V>(page: (cursor?: string) => Promise<Page<V>>): Promise<V[]> {
-  const items: V[] = [];
-  let cursor: string | undefined;
-  do {
-    const next = await page(cursor);
-    items.push(...next.items);
-    cursor = next.cursor ?? undefined;
-  } while (cursor);
-  return items;
-}
-
 async function listing<V>(list: () => Promise<Page<V>>): Promise<Page<V>> {
   try {
     return await list();
@@ -583,7 +575,7 @@ export function silence(deliveries: number[], silenceDays: number | null, now: n
     ? Math.max(3 * usualGap, 86_400_000)
     : null;
   return {
-    last_delivery_at: last === null ? null : new Date(last).toISOString(),
+    last_delivery_at: last === null ? null : isoUtc(last),
     usual_gap_ms: usualGap,
     silence_threshold_ms: threshold,
     silent: last !== null && threshold !== null && now - last > threshold,

@@ -4,6 +4,7 @@
  * cancel path's `+00:00` times and `null` prices, the flat MEETING_* bodies, no-show's
  * `bookingUid`), and whole stories like `stripe trigger`. Pure: the caller signs and sends.
  */
+import { isoUtc } from "../time.ts";
 
 export interface SampleOptions {
   uid: string;
@@ -53,8 +54,7 @@ const ORGANIZER = {
   utcOffset: -360,
 };
 
-const plusMinutes = (iso: string, minutes: number) =>
-  new Date(Date.parse(iso) + minutes * 60_000).toISOString();
+const plusMinutes = (iso: string, minutes: number) => isoUtc(Date.parse(iso) + minutes * 60_000);
 /** Cal.com's `dayjs.utc().format()`: no milliseconds, `Z`. */
 const calTime = (iso: string) => iso.replace(/\.\d{3}Z$/, "Z");
 /** The cancel path's `dayjs().format()`: `+00:00`. */

@@ -14,7 +14,7 @@ import {
   scenario,
   SCENARIOS,
 } from "../calcom/samples.ts";
-import { sleep } from "../time.ts";
+import { isoUtc, nowIso, sleep } from "../time.ts";
 
 export const SEND_USAGE = `Usage: deno task send <trigger> --url URL --slug SLUG --secret SECRET [options]
        deno task send --scenario <story> --url URL --slug SLUG --secret SECRET [options]
@@ -66,7 +66,7 @@ export async function runSend(args: string[], env: { adminToken?: string } = {})
   const secret = need(values.secret, "--secret");
   const tomorrow = new Date(Date.now() + 86_400_000);
   tomorrow.setUTCHours(16, 0, 0, 0);
-  const start = values.start ?? tomorrow.toISOString();
+  const start = values.start ?? isoUtc(tomorrow.getTime());
   if (Number.isNaN(Date.parse(start))) {
     throw new SendUsageError(`--start "${start}" is not an ISO date-time.`);
   }
@@ -74,8 +74,8 @@ export async function runSend(args: string[], env: { adminToken?: string } = {})
     uid: values.uid ?? `sample${crypto.randomUUID().replaceAll("-", "").slice(0, 14)}`,
     email: values.email ?? "pat.example@example.com",
     name: values.name ?? "Pat Example",
-    start: new Date(start).toISOString(),
-    at: new Date().toISOString(),
+    start: isoUtc(Date.parse(start)),
+    at: nowIso(),
   };
   let steps: SampleStep[];
   if (values.scenario) {

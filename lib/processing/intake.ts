@@ -14,7 +14,7 @@ import { HttpError } from "../errors.ts";
 import type { ClientGuard } from "../store/clients.ts";
 import { type DiskWatch, isDiskFull } from "../store/disk.ts";
 import { type Committed, IngestBatcher } from "../store/group_commit.ts";
-import type { Processor } from "./processor.ts";
+import type { HandedOff, Processor } from "./processor.ts";
 import { IngestPressure } from "./ingest_pressure.ts";
 import { BatchScheduler } from "./scheduler.ts";
 
@@ -84,9 +84,8 @@ export class Intake {
       throw storageLow();
     }
     if (committed.kind === "stored" && committed.batch) {
-      const { entry } = committed;
-      const handOff = options.meaning ? () => this.processor.handOff(entry, options.meaning!) : () => {};
-      const processing = this.#processAfterCommit(committed.batch, options.awaitProcessing === true, handOff);
+      const handed = options.meaning ? { entry: committed.entry, meaning: options.meaning } : null;
+      const processing = this.#processAfterCommit(committed.batch, options.awaitProcessing === true, handed);
       if (this.#inline || options.awaitProcessing) await processing;
     }
     return committed;
@@ -116,16 +115,13 @@ export class Intake {
    * it will run here. What a run did not take (a member that joined after the run read its
    * submissions) is dropped when the run ends: every submission of the batch is settled by then.
    */
-  #processAfterCommit(batch: PendingBatch, mustRun: boolean, handOff: () => void): Promise<void> {
+  #processAfterCommit(batch: PendingBatch, mustRun: boolean, handed: HandedOff | null): Promise<void> {
     const started = this.#afterCommit.get(batch.id);
-    if (started) {
-      handOff();
-      return started;
-    }
-    if (!this.#inline && !mustRun && this.scheduler.queuedSubmissions >= MAX_FAST_PATH_BACKLOG) {
-      return Promise.resolve();
-    }
-    handOff();
+    const runsHere = started ||
+      this.#inline || mustRun || this.scheduler.queuedSubmissions < MAX_FAST_PATH_BACKLOG;
+    if (!runsHere) return Promise.resolve();
+    if (handed) this.processor.handOff(handed);
+    if (started) return started;
     const run = this.#runTwice(batch)
       .catch((error) =>
         this.log.error("processing after commit failed", { batch_id: batch.id, error: String(error) })

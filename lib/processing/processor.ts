@@ -23,7 +23,7 @@ const MAX_HANDED_OFF_BYTES = 2 * 1024 * 1024;
 type PlannedRef = { ref: SubmissionRef; plan: Plan };
 
 /** A submission as its commit stored it, with what its body was found to mean on arrival. */
-interface HandedOff {
+export interface HandedOff {
   entry: Deno.KvEntry<Submission>;
   meaning: Interpretation;
 }
@@ -80,13 +80,13 @@ export class Processor {
    * after that reads KV as usual, and a stale entry only fails its versionstamp check and is
    * planned again from KV. Bounded: past MAX_HANDED_OFF_BYTES nothing more is kept.
    */
-  handOff(entry: Deno.KvEntry<Submission>, meaning: Interpretation): void {
-    const bytes = entry.value.body_bytes;
-    if (this.#handedOffBytes + bytes > MAX_HANDED_OFF_BYTES) return;
-    const id = refId([entry.value.client, entry.value.id]);
+  handOff(handed: HandedOff): void {
+    const { value } = handed.entry;
+    if (this.#handedOffBytes + value.body_bytes > MAX_HANDED_OFF_BYTES) return;
+    const id = refId([value.client, value.id]);
     if (this.#handedOff.has(id)) return;
-    this.#handedOff.set(id, { entry, meaning });
-    this.#handedOffBytes += bytes;
+    this.#handedOff.set(id, handed);
+    this.#handedOffBytes += value.body_bytes;
   }
 
   /** Submissions handed over and not yet taken. */

@@ -231,12 +231,6 @@ function linkedGroups(events: JobEvent[]): JobEvent[][] {
 /** Re-reads of a Job closure when a concurrent merge moved a Job between its index and Job reads. */
 const MAX_CLOSURE_READS = 5;
 
-/**
- * Follows uid → job → more uids until closed: events may reveal that two Jobs are one chain. The
- * index and the Jobs are read in separate calls, so a concurrent merge can delete a Job the index
- * pointed at a moment ago: then the closure is read again (the commit's checks catch any other
- * change). A Job still missing after that is a broken index, and an error.
- */
 /** Each Job's stored entry (checked at commit) and the whole Job, by id. */
 type ClosureJobs = Map<string, { entry: Deno.KvEntry<StoredJob>; job: Job }>;
 
@@ -245,6 +239,12 @@ interface JobClosure {
   jobs: ClosureJobs;
 }
 
+/**
+ * Follows uid → job → more uids until closed: events may reveal that two Jobs are one chain. The
+ * index and the Jobs are read in separate calls, so a concurrent merge can delete a Job the index
+ * pointed at a moment ago: then the closure is read again (the commit's checks catch any other
+ * change). A Job still missing after that is a broken index, and an error.
+ */
 async function readJobClosure(kv: Deno.Kv, client: string, uids: ReadonlySet<string>): Promise<JobClosure> {
   for (let attempt = 1;; attempt++) {
     const indexEntries = new Map<string, Deno.KvEntryMaybe<string>>();
@@ -466,6 +466,11 @@ export async function* allJobs(kv: Deno.Kv, client: string): AsyncGenerator<Job>
   for await (const { value } of kv.list<StoredJob>({ prefix: jobsPrefix(client) })) {
     yield await loadJob(kv, value);
   }
+}
+
+/** Every Contact of the client (for scans: export, overview). */
+export async function* allContacts(kv: Deno.Kv, client: string): AsyncGenerator<Contact> {
+  for await (const { value } of kv.list<Contact>({ prefix: contactsPrefix(client) })) yield value;
 }
 
 /** A page of Jobs; with `keep`, only those it keeps (a page may then be shorter than `limit`). */

@@ -32,10 +32,10 @@ const DEFAULT_MAX_IN_FLIGHT = 2;
 
 export type Committed =
   /**
-   * Stored now; `batch` is null for a settled-on-arrival submission (ignored, quarantined). `entry`
-   * is the stored record as KV holds it (with its versionstamp), for a checked commit that follows.
+   * Stored now, as `entry` (the record and the commit's versionstamp, for a checked commit that
+   * follows); `batch` is null for a settled-on-arrival submission (ignored, quarantined).
    */
-  | { kind: "stored"; submission: Submission; entry: Deno.KvEntry<Submission>; batch: PendingBatch | null }
+  | { kind: "stored"; entry: Deno.KvEntry<Submission>; batch: PendingBatch | null }
   /** The same body was stored before (by this commit's neighbour or an earlier request). */
   | { kind: "duplicate"; submission_id: string };
 
@@ -159,7 +159,7 @@ export class IngestBatcher {
     for (const w of members) {
       const { submission: s } = w;
       const entry = { key: submissionKey(s.client, s.id), value: s, versionstamp: result.versionstamp };
-      answer(w, { kind: "stored", submission: s, entry, batch });
+      answer(w, { kind: "stored", entry, batch });
     }
     return true;
   }
@@ -207,7 +207,7 @@ function withFollowers(batch: Waiting[]): Waiting[] {
 
 function answer(w: Waiting, outcome: Committed): void {
   w.resolve(outcome);
-  const submission_id = outcome.kind === "stored" ? outcome.submission.id : outcome.submission_id;
+  const submission_id = outcome.kind === "stored" ? outcome.entry.value.id : outcome.submission_id;
   for (const f of w.followers) f.resolve({ kind: "duplicate", submission_id });
 }
 

@@ -126,7 +126,6 @@ export async function withOccRetry<T>(
 
 /** `getMany` for any number of keys (KV allows 10 per call), the calls in flight together. */
 export async function getAll<T>(kv: Deno.Kv, keys: readonly Deno.KvKey[]): Promise<Deno.KvEntryMaybe<T>[]> {
-  if (keys.length <= 10) return keys.length === 0 ? [] : await kv.getMany<T[]>(keys as Deno.KvKey[]);
   const calls: Promise<Deno.KvEntryMaybe<T>[]>[] = [];
   for (let i = 0; i < keys.length; i += 10) {
     calls.push(kv.getMany<T[]>(keys.slice(i, i + 10) as Deno.KvKey[]));

@@ -86,7 +86,7 @@ Deno.test("a stale hand-off (processed meanwhile by another instance) changes no
     const job = async () => (await listAll(server, "/admin/clients/acme/jobs"))[0];
     const before = await job();
     const late = new Processor(server.kv, silent);
-    late.handOff(committed.entry, meaning);
+    late.handOff({ entry: committed.entry, meaning });
     const result = await late.process([ref]);
     assert.equal(result.applied, 0, "the versionstamp check sends it back to KV, where it is settled");
     assert.equal(late.handedOff, 0);

@@ -31,12 +31,12 @@ Deno.test("group commit: a stored duplicate in the batch does not fail the other
     );
     assert.deepEqual(a, {
       kind: "duplicate",
-      submission_id: earlier.kind === "stored" && earlier.submission.id,
+      submission_id: earlier.kind === "stored" && earlier.entry.value.id,
     });
     assert.equal(b1.kind, "stored");
     assert.equal(c.kind, "stored");
     assert.equal(b2.kind, "duplicate");
-    assert.equal(b2.kind === "duplicate" && b2.submission_id, b1.kind === "stored" && b1.submission.id);
+    assert.equal(b2.kind === "duplicate" && b2.submission_id, b1.kind === "stored" && b1.entry.value.id);
     assert.equal(
       b1.kind === "stored" && b1.batch?.id,
       c.kind === "stored" && c.batch?.id,
@@ -62,7 +62,7 @@ Deno.test("a body too large for one KV value is stored in chunks and read back b
     const guard = await clientGuard(kv, "acme");
     const outcome = await batcher.ingest(submission(body), guard);
     assert.equal(outcome.kind, "stored");
-    const stored = await getSubmission(kv, "acme", outcome.kind === "stored" ? outcome.submission.id : "");
+    const stored = await getSubmission(kv, "acme", outcome.kind === "stored" ? outcome.entry.value.id : "");
     assert.ok(stored && stored.body === null && stored.body_chunks > 1);
     assert.deepEqual(await readBody(kv, stored!), body);
     assert.deepEqual(await batcher.ingest(submission(body), guard), {
