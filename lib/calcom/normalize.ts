@@ -345,9 +345,13 @@ function looksFormEncoded(text: string): boolean {
   return /^[^{[\s"][^=&\s]*=[^&]*(&[^=&]+=[^&]*)*$/.test(text.trim());
 }
 
+/** Zod's issues in a person's words ("is missing" rather than "received undefined"). */
 function describeIssues(error: z.ZodError): string {
-  return error.issues.slice(0, 3).map((i) => `${i.path.length ? `"${i.path.join(".")}" ` : ""}${i.message}`)
-    .join("; ");
+  return error.issues.slice(0, 3).map((i) => {
+    const missing = /expected (\w+), received undefined$/.exec(i.message);
+    const what = missing ? `is missing (expected ${missing[1]})` : i.message;
+    return `${i.path.length ? `"${i.path.join(".")}" ` : ""}${what}`;
+  }).join("; ");
 }
 
 /** Why parsed JSON is too deep or has too large an array to be a Cal.com body, or null. */

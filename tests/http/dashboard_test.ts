@@ -1,38 +1,31 @@
 /**
- * The dashboard in a real headless Chromium (Debian's `chromium`, driven by playwright-core)
- * against the service on a real port: sign in, add a client, send it a signed webhook, see the Job
- * and its timeline, replay a quarantined submission, sign out. It also takes the README's
- * screenshot.
+ * The dashboard in a real headless Chromium (found or fetched by `tests/_browser.ts`, driven by
+ * playwright-core) against the service on a real port: sign in, add a client, send it a signed
+ * webhook, see the Job and its timeline, replay a quarantined submission, sign out; a client in a
+ * broken state. Every screen is read as a person sees it and audited for accessibility. It also
+ * takes the README's screenshots.
  */
 import assert from "node:assert/strict";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { assertScreen, launchChromium } from "../_browser.ts";
 import {
+  addClient,
   ADMIN_TOKEN,
   bookingCreated,
   calcomBody,
+  FIXTURE_SECRET,
   found,
   type TestServer,
   waitFor,
   withServer,
 } from "../_helpers.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 const SCREENSHOT = new URL("../screenshots/dashboard.png", import.meta.url).pathname;
 const SCREENSHOT_JOB = new URL("../screenshots/dashboard-job.png", import.meta.url).pathname;
 
-async function withBrowser(fn: (page: Page) => Promise<void>): Promise<void> {
-  const browser: Browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+/** `expected`: console errors the test provokes on purpose (a refused token's 401 by default). */
+async function withBrowser(fn: (page: Page) => Promise<void>, expected = ["status of 401"]): Promise<void> {
+  const browser: Browser = await launchChromium();
   try {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
@@ -45,7 +38,7 @@ async function withBrowser(fn: (page: Page) => Promise<void>): Promise<void> {
       return url.hostname === "127.0.0.1" ? route.continue() : route.abort();
     });
     await fn(page);
-    assert.deepEqual(problems.filter((p) => !p.includes("401")), [], "no script errors");
+    assert.deepEqual(problems.filter((p) => !expected.some((e) => p.includes(e))), [], "no script errors");
   } finally {
     await browser.close();
   }
@@ -57,6 +50,7 @@ async function signIn(page: Page, server: TestServer) {
   await page.getByLabel("Admin token").fill(ADMIN_TOKEN);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("heading", { name: "Clients" }).waitFor();
+  await assertScreen(page, "clients");
 }
 
 Deno.test("dashboard in headless Chromium: sign in, add a client, a webhook becomes a Job with its timeline, replay, sign out", async () => {
@@ -69,6 +63,7 @@ Deno.test("dashboard in headless Chromium: sign in, add a client, a webhook beco
       await page.getByLabel("Admin token").fill("wrong-token");
       await page.getByRole("button", { name: "Sign in" }).click();
       await page.getByRole("alert").filter({ hasText: "refused" }).waitFor();
+      await assertScreen(page, "sign in, token refused");
 
       await signIn(page, server);
       await page.getByLabel("Slug").fill("acme");
@@ -78,6 +73,7 @@ Deno.test("dashboard in headless Chromium: sign in, add a client, a webhook beco
       const secret = (await page.locator("#secret-value").textContent())!;
       secretSeen = secret;
       assert.match(secret, /^whsec_/);
+      await assertScreen(page, "client added, Cal.com steps");
       assert.ok(
         (await page.locator("#new-secret").textContent())!.includes(`${server.url}/webhooks/calcom/acme`),
       );
@@ -101,9 +97,12 @@ Deno.test("dashboard in headless Chromium: sign in, add a client, a webhook beco
       await page.goto(`${server.url}/admin#/`);
       await page.getByRole("link", { name: "acme" }).click();
       await page.getByRole("heading", { name: "Acme Plumbing (acme)" }).waitFor();
+      await page.getByRole("heading", { name: "Health" }).waitFor();
+      await assertScreen(page, "client overview");
       await page.getByRole("link", { name: "Jobs", exact: true }).click();
       const jobLink = page.getByRole("link", { name: "Estimate dash-1" });
       await jobLink.waitFor();
+      await assertScreen(page, "jobs");
       await page.screenshot({ path: SCREENSHOT, fullPage: false });
       // The CSV export downloads with the token, and is audited as the dashboard's.
       const [csv] = await Promise.all([
@@ -122,6 +121,7 @@ Deno.test("dashboard in headless Chromium: sign in, add a client, a webhook beco
       assert.match(timeline, /created/);
       assert.match(timeline, /webhook/);
       assert.match(timeline, /status: — → scheduled/);
+      await assertScreen(page, "job timeline");
       await page.screenshot({ path: SCREENSHOT_JOB, fullPage: true });
 
       // Search by email finds it; by another email nothing.
@@ -132,14 +132,23 @@ Deno.test("dashboard in headless Chromium: sign in, add a client, a webhook beco
         /MDT|GMT-6|America/,
         "the attendee's own time",
       );
+      await assertScreen(page, "jobs searched by email");
+      for (const tab of ["Contacts", "Missed webhooks"]) {
+        await page.getByRole("link", { name: tab, exact: true }).click();
+        await page.locator("table").waitFor();
+        await assertScreen(page, tab);
+      }
 
       await page.goto(`${server.url}/admin#/clients/acme/submissions?status=quarantined`);
       await page.getByRole("navigation", { name: "Submission status" }).waitFor();
+      await assertScreen(page, "quarantined submissions");
       await page.locator("table a").first().click();
       await page.getByRole("heading", { name: /^Submission/ }).waitFor();
       assert.match((await page.locator("pre").textContent())!, /startTime/);
+      await assertScreen(page, "a submission's raw body");
       await page.getByRole("button", { name: "Replay" }).click();
       await page.getByRole("status").filter({ hasText: "Replayed: now quarantined" }).waitFor();
+      await assertScreen(page, "replayed");
 
       // Readable on a phone: nothing wider than the screen but the scrolling tables.
       await page.setViewportSize({ width: 390, height: 844 });
@@ -150,6 +159,7 @@ Deno.test("dashboard in headless Chromium: sign in, add a client, a webhook beco
         "document.documentElement.scrollWidth - window.innerWidth",
       );
       assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone`);
+      await assertScreen(page, "client overview on a phone");
       await page.setViewportSize({ width: 1280, height: 900 });
 
       await page.getByRole("button", { name: "Sign out" }).click();
@@ -167,6 +177,57 @@ Deno.test("dashboard in headless Chromium: sign in, add a client, a webhook beco
     const created = found(server.logs.find((l) => l.includes('"client.create"')));
     assert.equal(JSON.parse(created).source, "dashboard", "audited as the dashboard");
     assert.ok(!server.logs.some((l) => l.includes(secretSeen)), "no secret in any log line");
+  });
+});
+
+Deno.test("dashboard in headless Chromium: a broken client (payload template, signature failures, quarantined bodies) reads as a person expects", async () => {
+  await withServer({ port: true, mode: "inline" }, async (server) => {
+    await addClient(server, "broken", FIXTURE_SECRET);
+    const post = async (body: string, secret = FIXTURE_SECRET) => {
+      const res = await server.post("broken", body, secret);
+      await res.body?.cancel();
+      return res.status;
+    };
+    // A payload template (Cal.com sends what the template made of the booking), a body signed with
+    // another secret, and a booking body this service cannot use.
+    // (a later default body would tell that the template is gone, so the booking comes first).
+    assert.equal(await post(BOOKING), 202);
+    assert.equal(await post(BOOKING, "someone-elses-secret-0000"), 401);
+    assert.equal(
+      await post(calcomBody("BOOKING_CREATED", "2026-11-02T10:00:00.000Z", { startTime: "x" })),
+      422,
+    );
+    assert.equal(await post("uid=abc&name=Pat"), 422);
+    await withBrowser(async (page) => {
+      await signIn(page, server);
+      await page.getByRole("link", { name: "broken" }).waitFor();
+      assert.match((await page.locator("tbody").textContent())!, /payload template detected/);
+      await page.getByRole("link", { name: "broken" }).click();
+      await page.getByRole("heading", { name: "Health" }).waitFor();
+      const health = await page.locator("main").innerText();
+      assert.match(health, /payload_template_detected: /);
+      assert.match(health, /1 signature failures/);
+      assert.match(health, /2 quarantined/);
+      await assertScreen(page, "broken client overview");
+      for (const tab of ["Jobs", "Contacts", "Submissions", "Missed webhooks"]) {
+        await page.getByRole("link", { name: tab, exact: true }).click();
+        await page.locator("table").waitFor();
+        await assertScreen(page, `broken client ${tab}`);
+      }
+      await page.goto(`${server.url}/admin#/clients/broken/submissions?status=quarantined`);
+      await page.getByRole("navigation", { name: "Submission status" }).waitFor();
+      for (const n of [0, 1]) {
+        await page.goto(`${server.url}/admin#/clients/broken/submissions?status=quarantined`);
+        await page.locator("table a").nth(n).click();
+        await page.getByRole("heading", { name: /^Submission/ }).waitFor();
+        await page.getByRole("heading", { name: "Raw body" }).waitFor();
+        await assertScreen(page, `broken client quarantined submission ${n + 1}`);
+      }
+      // An unknown client is an error a person can read.
+      await page.goto(`${server.url}/admin#/clients/nobody`);
+      await page.getByRole("heading", { name: "Something went wrong" }).waitFor();
+      await assertScreen(page, "unknown client");
+    }, ["status of 404"]);
   });
 });
 

@@ -32,11 +32,19 @@ function h(tag, attrs = {}, ...children) {
     else if (value === true) el.setAttribute(key, "");
     else if (value !== false && value !== null && value !== undefined) el.setAttribute(key, String(value));
   }
-  for (const child of children.flat(Infinity)) {
-    if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
+  el.append(...nodes(children));
   return el;
+}
+
+/**
+ * Children as DOM nodes: nested lists flattened, null/undefined/false left out, everything else
+ * as text. Every place that puts children into the page goes through here (`replaceChildren`
+ * given an array or null would print "[object …]" or "null").
+ */
+function nodes(children) {
+  return children.flat(Infinity)
+    .filter((c) => c !== null && c !== undefined && c !== false)
+    .map((c) => (c instanceof Node ? c : document.createTextNode(String(c))));
 }
 
 const link = (path, ...text) => h("a", { href: "#" + path }, ...text);
@@ -130,7 +138,7 @@ function fields(entries) {
 /** Shows a page: its heading gets the focus, so keyboard and screen-reader users land on it. */
 function page(title, ...content) {
   document.title = `${title} · calcom-intake`;
-  main.replaceChildren(h("h1", { tabindex: "-1", id: "page-title" }, title), ...content);
+  main.replaceChildren(h("h1", { tabindex: "-1", id: "page-title" }, title), ...nodes(content));
   document.getElementById("page-title").focus();
 }
 
@@ -149,7 +157,7 @@ function action(target, run) {
     const out = target();
     out.replaceChildren(status("Working…"));
     try {
-      out.replaceChildren(...[await run()].flat().filter(Boolean));
+      out.replaceChildren(...nodes([await run()]));
     } catch (error) {
       if (error.message !== "unauthorized") out.replaceChildren(alertBox(error.message));
     }
