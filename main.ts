@@ -6,7 +6,7 @@ import { readConfig } from "./lib/config.ts";
 import { jsonLogger } from "./lib/log.ts";
 import { createService, diskWatch } from "./lib/service.ts";
 import { openKv } from "./lib/store/kv.ts";
-import { listenQueue } from "./lib/store/queue.ts";
+import { listenQueue, QueueListener } from "./lib/store/queue.ts";
 
 const config = readConfig();
 const log = jsonLogger();
@@ -16,7 +16,16 @@ disk?.prepareForOpen();
 const kv = await openKv(config.kvPath, config.kvAccessToken);
 const service = createService(kv, config, log, disk);
 
-if (config.processingMode === "queue") listenQueue(kv, service.queueHandler);
+// Queue mode: on a KV file the listener runs on a connection of its own, paused while the disk is
+// near its floor; an in-memory KV has no disk and no second connection to the same data.
+const onFile = config.kvPath !== null && config.kvPath !== ":memory:";
+const queue = config.processingMode === "queue" && onFile
+  ? new QueueListener(config.kvPath!, service.queueHandler, log)
+  : null;
+if (queue) {
+  disk?.onQueueSafe((safe) => void (safe ? queue.resume() : queue.pause("the disk is near its floor")));
+  if (disk?.queueSafe ?? true) await queue.resume();
+} else if (config.processingMode === "queue") listenQueue(kv, service.queueHandler);
 // Deno Deploy only runs crons registered at the top level, before Deno.serve: the sweeper also
 // re-drives batches an instance stopped mid-processing left behind.
 Deno.cron("sweep pending submissions", "* * * * *", async () => void await service.sweeper.sweepOnce());
@@ -47,6 +56,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     log.info("stopping", { signal });
     stopSweeping();
     await Promise.race([server.shutdown(), new Promise((r) => setTimeout(r, SHUTDOWN_GRACE_MS))]);
+    await queue?.pause("stopping");
     await service.idle();
     kv.close();
     Deno.exit(0);

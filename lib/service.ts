@@ -85,7 +85,15 @@ export function createService(
     leaseMs: config.reconcileLeaseMs,
   }, metrics);
   const keys = new SigningKeyCache(kv);
-  const adminDeps = { kv, keys, replayer: new Replayer(kv, processor), reconciler, metrics, log };
+  const adminDeps = {
+    kv,
+    keys,
+    replayer: new Replayer(kv, processor),
+    reconciler,
+    metrics,
+    log,
+    publicUrl: config.publicUrl,
+  };
   const admins = {
     api: new AdminOperations({ ...adminDeps, source: "api" }),
     cli: new AdminOperations({ ...adminDeps, source: "cli" }),

@@ -1,23 +1,18 @@
 /**
  * Every admin operation, once: clients and their secrets, reading Jobs, Contacts, Submissions and
- * dead letters, and replay. The HTTP admin API and the CLI are thin adapters over it (the
- * dashboard will be a third), so validation, the "a secret is shown once" rule, `webhook_path`
- * and signing-key cache invalidation are the same everywhere. Inputs arrive untyped (JSON or
- * command-line strings) and are validated here; failures are `HttpError`s with a message a person
- * can act on.
+ * dead letters, replay, erase, export, reconciliation, backup and restore. `table.ts` says how each
+ * is reached (HTTP route, CLI command, dashboard call); the HTTP API, the CLI and the dashboard are
+ * adapters over it, so validation (`inputs.ts`), the "a secret is shown once" rule, the webhook URL
+ * and signing-key cache invalidation are the same everywhere. Failures are `HttpError`s with a
+ * message a person can act on.
  */
 import { contactView } from "../domain/contact.ts";
 import { contactsCsv, jobsCsv } from "./export.ts";
-import { type Job, JOB_STATUSES, type JobStatus, jobTimeline, jobView } from "../domain/job.ts";
+import { type Job, jobTimeline, jobView } from "../domain/job.ts";
 import { normalizeEmail } from "../domain/contact.ts";
 import { redactBody } from "../domain/privacy.ts";
 import type { Metrics } from "../metrics.ts";
-import {
-  isReplayable,
-  SUBMISSION_STATUSES,
-  type SubmissionStatus,
-  submissionView,
-} from "../domain/submission.ts";
+import { isReplayable, submissionView } from "../domain/submission.ts";
 import { HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Reconciler } from "../processing/reconciler.ts";
@@ -40,47 +35,51 @@ import {
   getApiKey,
   getClient,
   getLastPing,
-  isWeakSecret,
   listClients,
   listSecretSummaries,
   putClient,
   removeSecret,
   type SigningKeyCache,
-  SLUG_PATTERN,
 } from "../store/clients.ts";
-import { InvalidCursorError, type Page } from "../store/kv.ts";
 import {
   getReconcileState,
   getWebhookState,
   listMissedWebhooks,
   resetApiKeyState,
 } from "../store/reconcile.ts";
-import { DEFAULT_API_URL } from "../calcom/api.ts";
 import { allSubmissions, getSubmission, listSubmissions, readBody } from "../store/submissions.ts";
 import { erasePerson } from "../store/erase.ts";
-import { isoUtc, nowIso } from "../time.ts";
+import { nowIso } from "../time.ts";
+import {
+  clientExists,
+  listing,
+  MAX_NAME_LENGTH,
+  noClient,
+  noSubmission,
+  optionalApiKey,
+  optionalApiUrl,
+  optionalDays,
+  optionalJobStatus,
+  optionalSecret,
+  optionalStatus,
+  optionalString,
+  optionalTimeZone,
+  type PageInput,
+  pageOf,
+  validEventId,
+  validId,
+  validSlug,
+} from "./inputs.ts";
+import { clientView, issued, silence } from "./views.ts";
 
-export const DEFAULT_PAGE_LIMIT = 50;
-export const MAX_PAGE_LIMIT = 500;
-const MAX_NAME_LENGTH = 200;
-const MAX_SECRET_LENGTH = 500;
-/** Record ids (ULIDs, submission ids) are far shorter; anything longer cannot name a record. */
-const ID_PATTERN = /^[A-Za-z0-9_-]{1,100}$/;
-/** Booking uids are looked up as KV keys (≤ 2 KiB with the rest of the key). */
-const MAX_EVENT_ID_LENGTH = 1000;
-const CURSOR_PATTERN = /^[A-Za-z0-9_=-]{1,2000}$/;
-
-export interface PageInput {
-  limit?: unknown;
-  cursor?: unknown;
-}
-
-/** A secret as an answer shows it: its value only when this call created it. */
-export interface IssuedSecret {
-  id: string;
-  secret: string;
-  created_at: string;
-  weak: boolean;
+/** A client's fields as a caller may send them (validated by `putClient`). */
+export interface ClientInput {
+  name?: unknown;
+  secret?: unknown;
+  calcom_api_key?: unknown;
+  calcom_api_url?: unknown;
+  time_zone?: unknown;
+  silence_days?: unknown;
 }
 
 /** Who makes a change, as audit lines say: the HTTP API, the CLI or the dashboard. */
@@ -99,6 +98,8 @@ export interface AdminDeps {
   source?: AdminSource;
   /** The webhook route's cache of signing keys, told about every change at once (null in the CLI). */
   keys?: SigningKeyCache | null;
+  /** PUBLIC_URL: the service's public base URL, for the webhook URLs answers show (null: unknown). */
+  publicUrl?: string | null;
 }
 
 export class AdminOperations {
@@ -117,18 +118,11 @@ export class AdminOperations {
     return await this.#clientView(await this.#client(slug));
   }
 
-  /** Creates a client (with the given or a generated secret) or updates it; `created` says which. */
-  async putClient(
-    slugInput: unknown,
-    input: {
-      name?: unknown;
-      secret?: unknown;
-      calcom_api_key?: unknown;
-      calcom_api_url?: unknown;
-      time_zone?: unknown;
-      silence_days?: unknown;
-    },
-  ) {
+  /**
+   * Creates a client (with the given or a generated secret) or updates it; `created` says which.
+   * `only` "create" refuses an existing slug (409) and "update" a missing one (404).
+   */
+  async putClient(slugInput: unknown, input: ClientInput, only: "create" | "update" | null = null) {
     const slug = validSlug(slugInput);
     const name = optionalString(input.name, "name", MAX_NAME_LENGTH);
     const secret = optionalSecret(input.secret);
@@ -138,7 +132,9 @@ export class AdminOperations {
       ...(input.time_zone !== undefined ? { time_zone: optionalTimeZone(input.time_zone) } : {}),
       ...(input.silence_days !== undefined ? { silence_days: optionalDays(input.silence_days) } : {}),
     };
-    const result = await putClient(this.#kv, slug, { name, secret, apiKey, apiUrl, settings });
+    const result = await putClient(this.#kv, slug, { name, secret, apiKey, apiUrl, settings }, only);
+    if (result.refused === "exists") throw clientExists(slug);
+    if (result.refused === "missing") throw noClient(slug);
     if (apiKey !== undefined || apiUrl !== undefined) await resetApiKeyState(this.#kv, slug);
     this.deps.keys?.invalidate(slug);
     this.#audit(result.created ? "client.create" : "client.update", {
@@ -154,6 +150,16 @@ export class AdminOperations {
       client: await this.#clientView(result.client),
       ...(shown ? { secret: shown } : {}),
     };
+  }
+
+  /** Creates a client; an existing slug is refused (409) rather than changed. */
+  async createClient(input: ClientInput & { slug?: unknown }) {
+    return await this.putClient(input.slug, input, "create");
+  }
+
+  /** Changes an existing client; a missing slug is refused (404) rather than created. */
+  async updateClient(slug: unknown, input: ClientInput) {
+    return await this.putClient(slug, input, "update");
   }
 
   async deleteClient(slugInput: unknown) {
@@ -457,246 +463,7 @@ export class AdminOperations {
       getWebhookState(this.#kv, client.slug),
       getLastPing(this.#kv, client.slug),
     ]);
-    const problems: { code: string; message: string }[] = [];
-    if (webhook?.payload_template_detected) {
-      problems.push({
-        code: "payload_template_detected",
-        message: webhook.payload_template_detected.message,
-      });
-    }
-    if (apiKey && reconcile.api_key_state === "rejected") {
-      problems.push({ code: "api_key_rejected", message: reconcile.error ?? "Cal.com refused the API key." });
-    }
-    return {
-      ...client,
-      calcom_api_url: client.calcom_api_url ?? DEFAULT_API_URL,
-      webhook_path: `/webhooks/calcom/${client.slug}`,
-      secrets,
-      secret_ids: secrets.map((s) => s.id),
-      last_ping: lastPing,
-      has_api_key: apiKey !== null,
-      webhook_version: webhook?.webhook_version ?? null,
-      payload_template_detected: webhook?.payload_template_detected ?? null,
-      api_key_state: apiKey ? reconcile.api_key_state : null,
-      missed_webhooks: reconcile.missed_webhooks_total,
-      reconciliation: {
-        api_key_state: apiKey ? reconcile.api_key_state : null,
-        checkpoint: reconcile.checkpoint,
-        last_pass: reconcile.last_pass,
-        error: reconcile.error,
-        missed_webhooks: reconcile.missed_webhooks_total,
-      },
-      problems,
-    };
+    const parts = { secrets, hasApiKey: apiKey !== null, reconcile, webhook, lastPing };
+    return clientView(client, parts, this.deps.publicUrl ?? null);
   }
-}
-
-function issued(secret: { id: string; secret: string; created_at: string }): IssuedSecret {
-  return {
-    id: secret.id,
-    secret: secret.secret,
-    created_at: secret.created_at,
-    weak: isWeakSecret(secret.secret),
-  };
-}
-
-async function listing<V>(list: () => Promise<Page<V>>): Promise<Page<V>> {
-  try {
-    return await list();
-  } catch (error) {
-    if (error instanceof InvalidCursorError) throw invalidCursor();
-    throw error;
-  }
-}
-
-function invalidCursor(): HttpError {
-  return new HttpError(
-    400,
-    "invalid_cursor",
-    "cursor is not one this listing gave out; start again without it, then pass the cursor each page returns.",
-  );
-}
-
-export function validSlug(slug: unknown): string {
-  if (typeof slug !== "string" || !SLUG_PATTERN.test(slug)) {
-    throw new HttpError(
-      400,
-      "invalid_slug",
-      "A client slug is 1–63 characters of lowercase letters, digits and '-', starting with a letter or digit.",
-    );
-  }
-  return slug;
-}
-
-function validId(id: unknown, what: string): string {
-  if (typeof id !== "string" || !ID_PATTERN.test(id)) {
-    throw new HttpError(
-      400,
-      `invalid_${what}_id`,
-      `That is not a ${what} id: ids are up to 100 letters, digits, '-' and '_', as the listings show them.`,
-    );
-  }
-  return id;
-}
-
-function validEventId(uid: unknown): string {
-  if (typeof uid !== "string" || uid.trim() === "" || uid.length > MAX_EVENT_ID_LENGTH) {
-    throw new HttpError(
-      400,
-      "invalid_calcom_event_id",
-      `calcom_event_id must be a Cal.com booking uid of 1 to ${MAX_EVENT_ID_LENGTH} characters.`,
-    );
-  }
-  return uid;
-}
-
-function pageOf(page: PageInput): { limit: number; cursor?: string } {
-  const raw = page.limit;
-  const limit = raw === undefined || raw === null || raw === "" ? DEFAULT_PAGE_LIMIT : Number(raw);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT) {
-    throw new HttpError(400, "invalid_limit", `limit must be a whole number from 1 to ${MAX_PAGE_LIMIT}.`);
-  }
-  const cursor = page.cursor;
-  if (cursor === undefined || cursor === null || cursor === "") return { limit };
-  if (typeof cursor !== "string" || !CURSOR_PATTERN.test(cursor)) throw invalidCursor();
-  return { limit, cursor };
-}
-
-/** When a client counts as silent, and why. */
-export function silence(deliveries: number[], silenceDays: number | null, now: number) {
-  const sorted = [...deliveries].sort((a, b) => a - b);
-  const last = sorted.at(-1) ?? null;
-  const recent = sorted.slice(-51);
-  const gaps = recent.slice(1).map((t, i) => t - recent[i]).sort((a, b) => a - b);
-  const usualGap = gaps.length >= 2 ? gaps[Math.floor(gaps.length / 2)] : null;
-  const threshold = silenceDays !== null
-    ? silenceDays * 86_400_000
-    : usualGap !== null
-    ? Math.max(3 * usualGap, 86_400_000)
-    : null;
-  return {
-    last_delivery_at: last === null ? null : isoUtc(last),
-    usual_gap_ms: usualGap,
-    silence_threshold_ms: threshold,
-    silent: last !== null && threshold !== null && now - last > threshold,
-  };
-}
-
-function optionalJobStatus(status: unknown): JobStatus | null {
-  if (status === undefined || status === null || status === "") return null;
-  if (!(JOB_STATUSES as readonly unknown[]).includes(status)) {
-    throw new HttpError(400, "invalid_status", `status must be one of ${JOB_STATUSES.join(", ")}.`);
-  }
-  return status as JobStatus;
-}
-
-function optionalTimeZone(value: unknown): string | null {
-  if (value === null || value === "") return null;
-  try {
-    if (typeof value !== "string") throw new Error();
-    new Intl.DateTimeFormat("en", { timeZone: value });
-    return value;
-  } catch {
-    throw new HttpError(
-      400,
-      "invalid_time_zone",
-      '"time_zone" must be an IANA time zone such as "Europe/Berlin".',
-    );
-  }
-}
-
-function optionalDays(value: unknown): number | null {
-  if (value === null || value === "") return null;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 365) {
-    throw new HttpError(
-      400,
-      "invalid_silence_days",
-      '"silence_days" must be a whole number of days from 1 to 365, or null.',
-    );
-  }
-  return n;
-}
-
-function optionalStatus(status: unknown): SubmissionStatus | null {
-  if (status === undefined || status === null || status === "") return null;
-  if (!(SUBMISSION_STATUSES as readonly unknown[]).includes(status)) {
-    throw new HttpError(400, "invalid_status", `status must be one of ${SUBMISSION_STATUSES.join(", ")}.`);
-  }
-  return status as SubmissionStatus;
-}
-
-function optionalString(value: unknown, field: string, max: number): string | null | undefined {
-  if (value === undefined) return undefined;
-  if (value === null) return null;
-  if (typeof value !== "string" || value.length > max || value.trim() === "") {
-    throw new HttpError(
-      400,
-      `invalid_${field}`,
-      `"${field}" must be a non-empty string of at most ${max} characters.`,
-    );
-  }
-  return value;
-}
-
-/**
- * The one secret rule: any non-empty string up to 500 characters, since Cal.com lets its users
- * type any secret; one shorter than 16 characters is accepted and flagged `weak`.
- */
-function optionalSecret(value: unknown): string | null {
-  if (value === undefined || value === null) return null;
-  return optionalString(value, "secret", MAX_SECRET_LENGTH) ?? null;
-}
-
-const MAX_API_KEY_LENGTH = 500;
-
-/** A Cal.com API key (`cal_live_…`, test keys `cal_…`), or null to remove it; never echoed. */
-function optionalApiKey(value: unknown): string | null | undefined {
-  if (value === undefined) return undefined;
-  if (value === null || value === "") return null;
-  if (typeof value !== "string" || value.length > MAX_API_KEY_LENGTH || !/^\S+$/.test(value)) {
-    throw new HttpError(
-      400,
-      "invalid_calcom_api_key",
-      '"calcom_api_key" must be the Cal.com API key as Cal.com shows it (Settings → Developer → API keys, it starts "cal_"), or null to remove it.',
-    );
-  }
-  return value;
-}
-
-/** The base URL of the client's Cal.com API (`…/v2`), or null for Cal.com's hosted default. */
-function optionalApiUrl(value: unknown): string | null | undefined {
-  if (value === undefined) return undefined;
-  if (value === null || value === "") return null;
-  let url: URL | null = null;
-  try {
-    url = typeof value === "string" && value.length <= 500 ? new URL(value) : null;
-  } catch {
-    url = null;
-  }
-  if (
-    !url || (url.protocol !== "https:" && url.protocol !== "http:") || url.username || url.password ||
-    url.search
-  ) {
-    throw new HttpError(
-      400,
-      "invalid_calcom_api_url",
-      `"calcom_api_url" must be an http(s) URL ending in /v2, e.g. ${DEFAULT_API_URL}, https://api.cal.eu/v2, or your self-hosted Cal.com's API.`,
-    );
-  }
-  // Cal.com's API v2 lives under /v2 (https://api.cal.com/v2): a bare host gets it added.
-  const path = url.pathname.replace(/\/+$/, "");
-  return url.origin + (path.endsWith("/v2") ? path : `${path}/v2`);
-}
-
-function noClient(slug: string): HttpError {
-  return new HttpError(
-    404,
-    "unknown_client",
-    `There is no client "${slug}". Create it first (PUT /admin/clients/${slug}, or: deno task admin client add ${slug}).`,
-  );
-}
-
-function noSubmission(slug: string, id: string): HttpError {
-  return new HttpError(404, "unknown_submission", `Client "${slug}" has no submission ${id}.`);
 }

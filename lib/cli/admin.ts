@@ -1,461 +1,265 @@
 /**
  * `deno task admin ...`: every admin operation from the command line, against the local KV
- * (KV_PATH, as the service uses it) or a running service (`--url` and its admin token). One table
- * of commands says, for each, its arguments, its help, how it runs on the shared admin operations
- * and which admin API call it is remotely. Tables for people; `--json` for scripts. An error's
- * message goes to stderr with exit 1; a mistake in the command line itself exits 2. Replays and
- * reconciliation passes on a local KV run in this process (a queue message from another process
- * would only be picked up at KV's 60 s fallback poll).
+ * (KV_PATH, as the service uses it) or a running service (`--url`, with ADMIN_TOKEN). The commands
+ * are the operations table's CLI rows (`admin/table.ts`: words, arguments, help, columns), plus
+ * backup and restore, which only work where the store is. Tables for people; `--json` for scripts.
+ * Exit 0 on success, 1 when the operation or the service refused (the message says why), 2 for a
+ * mistake in the command line itself. Replays and reconciliation passes on a local KV run in this
+ * process (a queue message from another process would only be picked up at KV's 60 s fallback poll).
  */
 import { parseArgs } from "node:util";
+import { type AdminTarget, callOperation } from "../admin/client.ts";
 import type { AdminOperations } from "../admin/operations.ts";
+import {
+  type CliSpec,
+  type Operation,
+  OPERATION_LIST,
+  type OperationInput,
+  pathParams,
+} from "../admin/table.ts";
 import { readConfig } from "../config.ts";
 import { HttpError } from "../errors.ts";
 import { jsonLogger } from "../log.ts";
 import { createService } from "../service.ts";
 import { sqliteSnapshot } from "../store/backup.ts";
 import { isRemoteKvPath, openKv } from "../store/kv.ts";
+import { render } from "./render.ts";
+import { secretInput, UsageError } from "./secret_input.ts";
 
-/** A mistake in the command line itself (exit 2). */
-export class UsageError extends Error {}
+export { UsageError };
 
 type Values = Record<string, string | boolean | undefined>;
 
-interface Args {
-  /** Positional arguments after the command words, by the names in `args`. */
-  pos: Record<string, string>;
-  opt: Values;
+/** How commands reach the store: the local KV (opened only once a command needs it), or a service. */
+export interface Targets {
+  openLocal: () => Promise<{ ops: AdminOperations; kvPath: string | null; close: () => Promise<void> }>;
+  env: (name: string) => string | undefined;
+  /** Warnings (a secret typed on the command line); stderr. */
+  warn: (line: string) => void;
+  /** Asks a person to confirm; null where nobody can answer (no terminal). */
+  confirm: ((question: string) => boolean) | null;
 }
 
-/** An admin API call, for `--url`. */
-interface Remote {
-  method: string;
-  path: string;
-  body?: unknown;
-  /** The answer is a file (CSV), not JSON. */
-  raw?: boolean;
-}
-
+/** A command: an operations-table row, or one of the local-only ones. */
 interface Command {
-  name: string;
-  /** Required positional arguments, then optional ones ending in `?`. */
-  args: string[];
-  options?: string[];
-  summary: string;
-  local: (ops: AdminOperations, a: Args, kvPath: string | null) => Promise<unknown>;
-  remote?: (a: Args) => Remote;
-  /** Columns of the table shown for a listing's items. */
-  columns?: string[];
+  spec: CliSpec;
+  op: Operation | null;
+  /** Local-only commands (backup, restore). */
+  local?: (ops: AdminOperations, pos: string[], opt: Values, kvPath: string | null) => Promise<unknown>;
+  localOptions?: string[];
 }
 
-const e = encodeURIComponent;
-const PAGE_OPTIONS = ["limit", "cursor"];
-const pageQuery = (o: Values, extra: Record<string, unknown> = {}) => {
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries({ limit: o.limit, cursor: o.cursor, ...extra })) {
-    if (typeof v === "string" && v !== "") q.set(k, v);
-  }
-  const text = q.toString();
-  return text ? `?${text}` : "";
-};
-const clientBody = (o: Values) =>
-  Object.fromEntries(
-    Object.entries({
-      name: o.name,
-      secret: o.secret,
-      calcom_api_key: o["api-key"],
-      calcom_api_url: o["api-url"],
-      time_zone: o["time-zone"],
-      silence_days: o["silence-days"],
-    }).filter(([, v]) => v !== undefined),
-  );
+const GLOBAL_OPTIONS = ["json", "help", "url", "token"];
+const BOOLEAN_OPTIONS = new Set(["json", "help", "yes", "body", "sqlite", "force"]);
+/** Flags whose value is a secret: read from stdin with `-`, warned about when typed. */
+const SECRET_FLAGS = new Set(["token", "secret", "api-key"]);
 
-const COMMANDS: Command[] = [
+const LOCAL_ONLY: Command[] = [
   {
-    name: "client list",
-    args: [],
-    summary: "list clients (never shows secrets or API keys)",
-    local: (ops) => ops.listClients(),
-    remote: () => ({ method: "GET", path: "/admin/clients" }),
-    columns: ["slug", "name", "webhook_path", "has_api_key", "problems"],
-  },
-  {
-    name: "client show",
-    args: ["slug"],
-    summary: "one client: webhook path, secret ids, last ping, reconciliation, problems",
-    local: (ops, a) => ops.showClient(a.pos.slug),
-    remote: (a) => ({ method: "GET", path: `/admin/clients/${e(a.pos.slug)}` }),
-  },
-  {
-    name: "client overview",
-    args: ["slug"],
-    summary: "one client's numbers and health: Jobs/submissions by status, last delivery, silence",
-    local: (ops, a) => ops.clientOverview(a.pos.slug),
-    remote: (a) => ({ method: "GET", path: `/admin/clients/${e(a.pos.slug)}/overview` }),
-  },
-  {
-    name: "client add",
-    args: ["slug"],
-    options: ["name", "secret", "api-key", "api-url", "time-zone", "silence-days"],
-    summary:
-      'create or update a client (a new secret is printed once); --api-key sets its Cal.com API key (never shown again; "" removes it), --api-url for EU/self-hosted Cal.com',
-    local: (ops, a) => ops.putClient(a.pos.slug, clientBody(a.opt)),
-    remote: (a) => ({ method: "PUT", path: `/admin/clients/${e(a.pos.slug)}`, body: clientBody(a.opt) }),
-  },
-  {
-    name: "client remove",
-    args: ["slug"],
-    summary: "delete a client and all of its data",
-    local: (ops, a) => ops.deleteClient(a.pos.slug),
-    remote: (a) => ({ method: "DELETE", path: `/admin/clients/${e(a.pos.slug)}` }),
-  },
-  {
-    name: "secret add",
-    args: ["slug"],
-    options: ["secret"],
-    summary: "add a secret (rotation); printed once",
-    local: (ops, a) => ops.addSecret(a.pos.slug, { secret: a.opt.secret }),
-    remote: (a) => ({
-      method: "POST",
-      path: `/admin/clients/${e(a.pos.slug)}/secrets`,
-      body: a.opt.secret ? { secret: a.opt.secret } : {},
-    }),
-  },
-  {
-    name: "secret remove",
-    args: ["slug", "secret-id"],
-    summary: "retire a secret (not the last one)",
-    local: (ops, a) => ops.removeSecret(a.pos.slug, a.pos["secret-id"]),
-    remote: (a) => ({
-      method: "DELETE",
-      path: `/admin/clients/${e(a.pos.slug)}/secrets/${e(a.pos["secret-id"])}`,
-    }),
-  },
-  {
-    name: "jobs",
-    args: ["slug"],
-    options: [...PAGE_OPTIONS, "status", "email", "calcom-event-id"],
-    summary: "a client's Jobs (filter by --status, --email of any attendee, or --calcom-event-id)",
-    local: (ops, a) =>
-      ops.listJobs(a.pos.slug, a.opt, a.opt["calcom-event-id"], { status: a.opt.status, email: a.opt.email }),
-    remote: (a) => ({
-      method: "GET",
-      path: `/admin/clients/${e(a.pos.slug)}/jobs${
-        pageQuery(a.opt, {
-          status: a.opt.status,
-          email: a.opt.email,
-          calcom_event_id: a.opt["calcom-event-id"],
-        })
-      }`,
-    }),
-    columns: ["id", "status", "start_time", "booker_email", "title", "calcom_event_id"],
-  },
-  {
-    name: "job",
-    args: ["slug", "job-id"],
-    summary: "one Job",
-    local: (ops, a) => ops.getJob(a.pos.slug, a.pos["job-id"]),
-    remote: (a) => ({ method: "GET", path: `/admin/clients/${e(a.pos.slug)}/jobs/${e(a.pos["job-id"])}` }),
-  },
-  {
-    name: "timeline",
-    args: ["slug", "job-id"],
-    summary: "a Job's history: every webhook and API snapshot in Cal.com's time order and what it changed",
-    local: (ops, a) => ops.jobTimeline(a.pos.slug, a.pos["job-id"]),
-    remote: (a) => ({
-      method: "GET",
-      path: `/admin/clients/${e(a.pos.slug)}/jobs/${e(a.pos["job-id"])}/timeline`,
-    }),
-  },
-  {
-    name: "contacts",
-    args: ["slug"],
-    options: PAGE_OPTIONS,
-    summary: "a client's Contacts",
-    local: (ops, a) => ops.listContacts(a.pos.slug, a.opt),
-    remote: (a) => ({ method: "GET", path: `/admin/clients/${e(a.pos.slug)}/contacts${pageQuery(a.opt)}` }),
-    columns: ["id", "email", "name", "phone", "time_zone"],
-  },
-  {
-    name: "contact",
-    args: ["slug", "contact-id"],
-    summary: "one Contact",
-    local: (ops, a) => ops.getContact(a.pos.slug, a.pos["contact-id"]),
-    remote: (a) => ({
-      method: "GET",
-      path: `/admin/clients/${e(a.pos.slug)}/contacts/${e(a.pos["contact-id"])}`,
-    }),
-  },
-  {
-    name: "erase",
-    args: ["slug", "contact-id"],
-    summary:
-      "erase a person: the Contact, and their email, name and phone from every Job, event and stored body (cannot be undone; scrubbed bodies cannot be replayed)",
-    local: (ops, a) => ops.eraseContact(a.pos.slug, a.pos["contact-id"], true),
-    remote: (a) => ({
-      method: "DELETE",
-      path: `/admin/clients/${e(a.pos.slug)}/contacts/${e(a.pos["contact-id"])}?erase=true`,
-    }),
-  },
-  {
-    name: "submissions",
-    args: ["slug"],
-    options: [...PAGE_OPTIONS, "status"],
-    summary: "a client's submissions (--status pending|processed|ignored|failed|quarantined)",
-    local: (ops, a) => ops.listSubmissions(a.pos.slug, { ...a.opt, status: a.opt.status }),
-    remote: (a) => ({
-      method: "GET",
-      path: `/admin/clients/${e(a.pos.slug)}/submissions${pageQuery(a.opt, { status: a.opt.status })}`,
-    }),
-    columns: ["id", "status", "event_type", "booking_uid", "received_at", "error"],
-  },
-  {
-    name: "submission",
-    args: ["slug", "submission-id"],
-    options: ["body"],
-    summary: "one submission; --body adds its raw body with secrets redacted",
-    local: (ops, a) =>
-      a.opt.body
-        ? ops.submissionDetail(a.pos.slug, a.pos["submission-id"])
-        : ops.getSubmission(a.pos.slug, a.pos["submission-id"]),
-    remote: (a) => ({
-      method: "GET",
-      path: `/admin/clients/${e(a.pos.slug)}/submissions/${e(a.pos["submission-id"])}${
-        a.opt.body ? "/body" : ""
-      }`,
-    }),
-  },
-  {
-    name: "replay",
-    args: ["slug", "submission-id?"],
-    options: ["status"],
-    summary: "re-run one submission, or with --status every submission with that status",
-    local: (ops, a) => {
-      if (a.pos["submission-id"]) return ops.replayOne(a.pos.slug, a.pos["submission-id"]);
-      if (a.opt.status === undefined) {
-        throw new UsageError("Give a submission id or --status (e.g. --status failed).");
-      }
-      return ops.replayAll(a.pos.slug, a.opt.status);
+    spec: {
+      command: "backup",
+      args: ["file"],
+      summary:
+        "every entry of the local store as NDJSON (secrets included; written owner-only), while the service runs; --sqlite: a consistent SQLite copy of a local KV file",
     },
-    remote: (a) => {
-      if (a.pos["submission-id"]) {
-        return {
-          method: "POST",
-          path: `/admin/clients/${e(a.pos.slug)}/submissions/${e(a.pos["submission-id"])}/replay`,
-        };
-      }
-      if (a.opt.status === undefined) {
-        throw new UsageError("Give a submission id or --status (e.g. --status failed).");
-      }
-      return {
-        method: "POST",
-        path: `/admin/clients/${e(a.pos.slug)}/replay?status=${e(String(a.opt.status))}`,
-      };
+    op: null,
+    localOptions: ["sqlite"],
+    local: (ops, pos, opt, kvPath) => backup(ops, pos[0], opt.sqlite === true, kvPath),
+  },
+  {
+    spec: {
+      command: "restore",
+      args: ["file"],
+      summary: "load a backup into an empty local store (--force: a non-empty one)",
     },
-  },
-  {
-    name: "reconcile",
-    args: ["slug"],
-    summary: "one reconciliation pass with Cal.com's API now",
-    local: (ops, a) => ops.reconcile(a.pos.slug),
-    remote: (a) => ({ method: "POST", path: `/admin/clients/${e(a.pos.slug)}/reconcile` }),
-  },
-  {
-    name: "missed-webhooks",
-    args: ["slug"],
-    options: ["limit"],
-    summary: "bookings Cal.com's API showed that no webhook delivered",
-    local: (ops, a) => ops.missedWebhooks(a.pos.slug, a.opt.limit),
-    remote: (a) => ({
-      method: "GET",
-      path: `/admin/clients/${e(a.pos.slug)}/missed_webhooks${pageQuery(a.opt)}`,
-    }),
-    columns: ["uid", "booking_status", "booking_updated_at", "found_at", "job_id"],
-  },
-  {
-    name: "export",
-    args: ["slug", "what"],
-    options: ["out"],
-    summary: "a client's jobs or contacts as CSV (to stdout, or --out FILE)",
-    local: async (ops, a) => (await ops.exportCsv(a.pos.slug, a.pos.what)).csv,
-    remote: (a) => ({
-      method: "GET",
-      path: `/admin/clients/${e(a.pos.slug)}/${e(a.pos.what)}.csv`,
-      raw: true,
-    }),
-  },
-  {
-    name: "dead-letters",
-    args: [],
-    summary: "queue messages that exhausted their retries",
-    local: (ops) => ops.deadLetters(),
-    remote: () => ({ method: "GET", path: "/admin/dead_letters" }),
-    columns: ["batch_id", "attempts", "dead_at", "handled_at"],
-  },
-  {
-    name: "backup",
-    args: ["file"],
-    options: ["sqlite"],
-    summary:
-      "every entry of the local store as NDJSON (secrets included; written owner-only), while the service runs; --sqlite: a consistent SQLite copy of a local KV file",
-    local: (ops, a, kvPath) => backup(ops, a.pos.file, a.opt.sqlite === true, kvPath),
-  },
-  {
-    name: "restore",
-    args: ["file"],
-    options: ["force"],
-    summary: "load a backup into an empty local store (--force: a non-empty one)",
-    local: (ops, a) => ops.restore(readLines(a.pos.file), a.opt.force === true),
+    op: null,
+    localOptions: ["force"],
+    local: (ops, pos, opt) => ops.restore(readLines(pos[0]), opt.force === true),
   },
 ];
 
-const BOOLEAN_OPTIONS = new Set(["sqlite", "force", "body", "json", "help"]);
+const COMMANDS: Command[] = [
+  ...OPERATION_LIST.flatMap(([, op]) => (op.cli ? [{ spec: op.cli, op }] : [])),
+  ...LOCAL_ONLY,
+];
 
-function commandUsage(c: Command): string {
-  const args = c.args.map((a) => (a.endsWith("?") ? `[${a.slice(0, -1)}]` : `<${a}>`)).join(" ");
-  const options = (c.options ?? []).map((o) => (BOOLEAN_OPTIONS.has(o) ? `[--${o}]` : `[--${o} …]`)).join(
-    " ",
-  );
-  return [c.name, args, options].filter(Boolean).join(" ");
+const flagOf = (field: string) => field.replaceAll("_", "-");
+
+/** The command's options: its row's query and body fields (renamed by `flags`), and its own. */
+function optionsOf(c: Command): string[] {
+  const { spec, op } = c;
+  const renamed = new Map(Object.entries(spec.flags ?? {}).map(([flag, field]) => [field, flag]));
+  const fixed = new Set(Object.keys(spec.fixed ?? {}));
+  const argNames = new Set((spec.args ?? []).map((a) => a.replaceAll("-", "_")));
+  const fields = [...(op?.query ?? []), ...(op?.body ?? [])].filter((f) => !fixed.has(f) && !argNames.has(f));
+  const options = fields.map((f) => renamed.get(f) ?? flagOf(f));
+  if (op?.answer === "csv") options.push("out");
+  if (spec.selectedBy) options.push(spec.selectedBy);
+  if (spec.confirm) options.push("yes");
+  return [...options, ...(c.localOptions ?? [])];
+}
+
+function usageOf(c: Command): string {
+  const args = (c.spec.args ?? []).map((a) => (a.startsWith("=") ? a.slice(1) : `<${a}>`)).join(" ");
+  const required = new Set((c.spec.required ?? []).map(flagOf));
+  const options = optionsOf(c).map((o) =>
+    required.has(o) ? `--${o} …` : BOOLEAN_OPTIONS.has(o) ? `[--${o}]` : `[--${o} …]`
+  ).join(" ");
+  return [c.spec.command, args, options].filter(Boolean).join(" ");
 }
 
 export const USAGE = `Usage: deno task admin <command> [options]
 
-${COMMANDS.map((c) => `  ${commandUsage(c)}\n      ${c.summary}`).join("\n")}
+${COMMANDS.map((c) => `  ${usageOf(c)}\n      ${c.spec.summary}`).join("\n")}
 
 Every command: --json (JSON for scripts; tables otherwise), --help (that command's help),
---url URL with --token TOKEN or ADMIN_TOKEN (a running service instead of the local KV).
+--url URL (a running service instead of the local KV; the admin token from ADMIN_TOKEN, or
+--token - to read it from standard input). Secrets (--secret, --api-key) may be given as - too:
+\`deno task\` echoes its command line. Commands that destroy data ask for --yes.
 The local store is KV_PATH (default ./data/calcom-intake.sqlite3; a KV Connect URL with
-KV_ACCESS_TOKEN reaches a remote store).`;
+KV_ACCESS_TOKEN reaches a remote store). Exit codes: 0 done, 1 refused (the message says why),
+2 a mistake in the command line.`;
 
-/**
- * How commands reach the store: the local KV (opened only once a command is known to need it), or
- * with `--url` a running service, with `--token` or this admin token.
- */
-export interface Targets {
-  openLocal: () => Promise<{ ops: AdminOperations; kvPath: string | null; close: () => Promise<void> }>;
-  adminToken: string | null;
+/** The command the words name, picked among rows of the same command by flag and arguments. */
+function pick(positionals: string[], values: Values): { command: Command; rest: string[] } {
+  for (const words of [2, 1]) {
+    const name = positionals.slice(0, words).join(" ");
+    const candidates = COMMANDS.filter((c) => c.spec.command === name);
+    if (candidates.length === 0) continue;
+    const rest = positionals.slice(words);
+    const flagged = candidates.find((c) => c.spec.selectedBy && values[c.spec.selectedBy]);
+    if (flagged) return { command: flagged, rest };
+    const fits = (c: Command) => {
+      const args = c.spec.args ?? [];
+      return !c.spec.selectedBy && args.length === rest.length &&
+        args.every((a, i) => !a.startsWith("=") || rest[i] === a.slice(1));
+    };
+    const command = candidates.find(fits);
+    if (command) return { command, rest };
+    if (values.help) return { command: candidates[0], rest };
+    throw new UsageError(`${wrongArguments(rest, candidates)}\n\n${helpOf(candidates)}`);
+  }
+  throw new UsageError(
+    positionals.length ? `Unknown command "${positionals.join(" ")}".\n\n${USAGE}` : USAGE,
+  );
 }
 
-/** Parses and runs one command; returns what it printed as data (and the text it printed). */
+function wrongArguments(rest: string[], candidates: Command[]): string {
+  const most = Math.max(...candidates.map((c) => c.spec.args?.length ?? 0));
+  if (rest.length > most) return "Too many arguments.";
+  const missing = candidates[0].spec.args?.[rest.length];
+  return missing && !missing.startsWith("=")
+    ? `Give the ${missing}.`
+    : "These arguments fit no form of the command.";
+}
+
+function helpOf(commands: Command[]): string {
+  return commands.map((c) => `Usage: deno task admin ${usageOf(c)}\n\n${c.spec.summary}`).join("\n\n");
+}
+
+/** The row's input from the command line: positionals bind to path parameters, then body fields. */
+async function inputOf(
+  c: Command,
+  rest: string[],
+  values: Values,
+  targets: Targets,
+): Promise<OperationInput> {
+  const { spec, op } = c;
+  const input: OperationInput = { params: {}, query: {}, body: {} };
+  const params = pathParams(op!.path);
+  const named = (spec.args ?? []).map((a, i) => [a, rest[i]] as const).filter(([a]) => !a.startsWith("="));
+  named.forEach(([arg, value], i) => {
+    if (i < params.length) input.params[params[i]] = value;
+    else input.body[arg.replaceAll("-", "_")] = value;
+  });
+  const renamed = new Map(Object.entries(spec.flags ?? {}).map(([flag, field]) => [field, flag]));
+  for (const field of [...(op!.query ?? []), ...(op!.body ?? [])]) {
+    const flag = renamed.get(field) ?? flagOf(field);
+    let value = values[flag];
+    if (typeof value !== "string") continue;
+    if (SECRET_FLAGS.has(flag)) value = await secretInput(flag, value, null, targets.warn);
+    if ((op!.query ?? []).includes(field)) input.query[field] = value as string;
+    else input.body[field] = value;
+  }
+  for (const [field, value] of Object.entries(spec.fixed ?? {})) input.query[field] = value;
+  for (const field of spec.required ?? []) {
+    if (input.query[field] === undefined) {
+      throw new UsageError(`Give --${flagOf(field)} (e.g. --${flagOf(field)} failed).\n\n${helpOf([c])}`);
+    }
+  }
+  return input;
+}
+
+/** Parses and runs one command; returns its answer as data and as the text it prints. */
 export async function runAdmin(args: string[], targets: Targets): Promise<{ result: unknown; text: string }> {
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = {};
   for (const c of COMMANDS) {
-    for (const o of c.options ?? []) options[o] = { type: BOOLEAN_OPTIONS.has(o) ? "boolean" : "string" };
+    for (const o of optionsOf(c)) options[o] = { type: BOOLEAN_OPTIONS.has(o) ? "boolean" : "string" };
   }
-  options.json = { type: "boolean" };
-  options.help = { type: "boolean", short: "h" };
-  for (const o of ["url", "token"]) options[o] = { type: "string" };
+  for (const o of GLOBAL_OPTIONS) options[o] = { type: BOOLEAN_OPTIONS.has(o) ? "boolean" : "string" };
+  options.help.short = "h";
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options });
-  const two = positionals.slice(0, 2).join(" ");
-  const command = COMMANDS.find((c) => c.name === two) ?? COMMANDS.find((c) => c.name === positionals[0]);
-  if (!command) {
-    if (values.help) return { result: null, text: USAGE };
-    throw new UsageError(
-      positionals.length ? `Unknown command "${positionals.join(" ")}".\n\n${USAGE}` : USAGE,
-    );
+  if (positionals.length === 0 && values.help) return { result: null, text: USAGE };
+  const { command, rest } = pick(positionals, values);
+  if (values.help) {
+    const all = COMMANDS.filter((c) => c.spec.command === command.spec.command);
+    return { result: null, text: helpOf(all) };
   }
-  const help = `Usage: deno task admin ${commandUsage(command)}\n\n${command.summary}`;
-  if (values.help) return { result: null, text: help };
+  const allowed = new Set([...GLOBAL_OPTIONS, ...optionsOf(command)]);
   for (const name of Object.keys(values)) {
-    if (!["json", "help", "url", "token", ...(command.options ?? [])].includes(name)) {
-      throw new UsageError(`"${command.name}" has no --${name}.\n\n${help}`);
+    if (!allowed.has(name)) {
+      throw new UsageError(`"${command.spec.command}" has no --${name}.\n\n${helpOf([command])}`);
     }
   }
-  const rest = positionals.slice(command.name.split(" ").length);
-  const pos: Record<string, string> = {};
-  command.args.forEach((name, i) => {
-    const optional = name.endsWith("?");
-    const key = optional ? name.slice(0, -1) : name;
-    if (rest[i] === undefined && !optional) throw new UsageError(`Give the ${key}.\n\n${help}`);
-    if (rest[i] !== undefined) pos[key] = rest[i];
-  });
-  if (rest.length > command.args.length) throw new UsageError(`Too many arguments.\n\n${help}`);
-  const a: Args = { pos, opt: values };
+  if (command.spec.confirm && !values.yes) {
+    const question = `This ${command.spec.confirm}. Type "yes" to go on:`;
+    if (!targets.confirm) {
+      throw new UsageError(`This ${command.spec.confirm}: add --yes to do it.`);
+    }
+    if (!targets.confirm(question)) throw new UsageError("Not confirmed; nothing was changed.");
+  }
 
   let result: unknown;
   if (typeof values.url === "string") {
-    if (!command.remote) {
+    if (!command.op) {
       throw new UsageError(
-        `"${command.name}" works on a local KV_PATH only (a backup holds every secret and API key, which no API answer may carry); run it where the store is, or with KV_PATH set to the KV Connect URL.`,
+        `"${command.spec.command}" works on a local KV_PATH only (a backup holds every secret and API key, which no API answer may carry); run it where the store is, or with KV_PATH set to the KV Connect URL.`,
       );
     }
-    const token = typeof values.token === "string" ? values.token : targets.adminToken;
+    const token = await secretInput(
+      "token",
+      typeof values.token === "string" ? values.token : undefined,
+      { name: "ADMIN_TOKEN", value: targets.env("ADMIN_TOKEN") },
+      targets.warn,
+    );
     if (!token) {
       throw new UsageError(
-        "Give the service's admin token: --token TOKEN, or ADMIN_TOKEN in the environment.",
+        "Give the service's admin token: ADMIN_TOKEN in the environment, or --token - (stdin).",
       );
     }
-    result = await callRemote({ url: values.url, token }, command.remote(a));
+    const target: AdminTarget = { url: values.url, token, source: "cli" };
+    const name = OPERATION_LIST.find(([, op]) => op === command.op)![0];
+    result = await callOperation(target, name, await inputOf(command, rest, values, targets));
   } else {
+    const input = command.op ? await inputOf(command, rest, values, targets) : null;
     const local = await targets.openLocal();
     try {
-      result = await command.local(local.ops, a, local.kvPath);
+      result = command.op
+        ? await command.op.run(local.ops, input!)
+        : await command.local!(local.ops, rest, values, local.kvPath);
     } finally {
       await local.close();
     }
+    if (command.op?.answer === "csv") result = (result as { csv: string }).csv;
   }
   if (typeof result === "string" && typeof values.out === "string") {
     await Deno.writeTextFile(values.out, result);
     result = { written: values.out };
   }
-  return { result, text: values.json ? JSON.stringify(result, null, 2) : render(result, command.columns) };
-}
-
-async function callRemote(target: { url: string; token: string }, call: Remote): Promise<unknown> {
-  const res = await fetch(target.url.replace(/\/+$/, "") + call.path, {
-    method: call.method,
-    headers: {
-      authorization: `Bearer ${target.token}`,
-      "x-calcom-intake-client": "cli",
-      ...(call.body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    body: call.body === undefined ? undefined : JSON.stringify(call.body),
-  });
-  const text = await res.text();
-  if (!res.ok) {
-    let error: { code?: string; message?: string } = {};
-    try {
-      error = JSON.parse(text).error ?? {};
-    } catch {
-      // Not our error shape (a proxy's page): the status says enough.
-    }
-    throw new HttpError(
-      res.status,
-      error.code ?? "http_error",
-      error.message ?? `The service answered HTTP ${res.status}.`,
-    );
-  }
-  return call.raw ? text : text ? JSON.parse(text) : null;
-}
-
-/** Text for people: a listing as a table, an object as aligned fields, a file as it is. */
-export function render(result: unknown, columns?: string[]): string {
-  if (typeof result === "string") return result;
-  if (result && typeof result === "object" && Array.isArray((result as { items?: unknown }).items)) {
-    const { items, cursor } = result as { items: Record<string, unknown>[]; cursor?: string | null };
-    const cols = columns ?? Object.keys(items[0] ?? {}).slice(0, 6);
-    const rows = [cols, ...items.map((item) => cols.map((c) => cell(item[c])))];
-    const widths = cols.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-    const line = (r: string[]) => r.map((v, i) => v.padEnd(widths[i])).join("  ").trimEnd();
-    const out = [line(rows[0]), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)];
-    if (items.length === 0) out.push("(none)");
-    if (cursor) out.push(`more: --cursor ${cursor}`);
-    return out.join("\n");
-  }
-  if (result && typeof result === "object") {
-    const entries = Object.entries(result as Record<string, unknown>);
-    const width = Math.max(...entries.map(([k]) => k.length));
-    return entries.map(([k, v]) => `${k.padEnd(width)}  ${cell(v, Infinity)}`).join("\n");
-  }
-  return String(result);
-}
-
-function cell(value: unknown, max = 48): string {
-  if (value === null || value === undefined) return "—";
-  const text = typeof value === "object" ? JSON.stringify(value) : String(value);
-  const flat = text.replace(/\s+/g, " ");
-  return flat.length > max ? flat.slice(0, max - 1) + "…" : flat;
+  return {
+    result,
+    text: values.json ? JSON.stringify(result, null, 2) : render(result, command.spec.columns),
+  };
 }
 
 async function backup(admin: AdminOperations, file: string, sqlite: boolean, kvPath: string | null) {
@@ -502,13 +306,27 @@ function isUsageError(error: unknown): boolean {
     "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"));
 }
 
-async function main(args: string[]): Promise<number> {
+/** Runs the command line; prints the answer or the error; returns the exit code. */
+export async function main(args: string[], targets: Targets): Promise<number> {
   if (args.length === 0) {
     console.error(USAGE);
     return 2;
   }
-  return await run(args, {
-    adminToken: Deno.env.get("ADMIN_TOKEN") ?? null,
+  try {
+    console.log((await runAdmin(args, targets)).text);
+    return 0;
+  } catch (error) {
+    const usage = isUsageError(error);
+    console.error(error instanceof HttpError || usage ? (error as Error).message : String(error));
+    return usage ? 2 : 1;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exitCode = await main(Deno.args, {
+    env: (name) => Deno.env.get(name),
+    warn: (line) => console.error(line),
+    confirm: Deno.stdin.isTerminal() ? (question) => prompt(question)?.trim().toLowerCase() === "yes" : null,
     openLocal: async () => {
       const config = readConfig();
       const kv = await openKv(config.kvPath, config.kvAccessToken);
@@ -526,16 +344,3 @@ async function main(args: string[]): Promise<number> {
     },
   });
 }
-
-async function run(args: string[], targets: Targets): Promise<number> {
-  try {
-    console.log((await runAdmin(args, targets)).text);
-    return 0;
-  } catch (error) {
-    const usage = isUsageError(error);
-    console.error(error instanceof HttpError || usage ? (error as Error).message : String(error));
-    return usage ? 2 : 1;
-  }
-}
-
-if (import.meta.main) Deno.exitCode = await main(Deno.args);

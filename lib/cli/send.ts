@@ -1,10 +1,14 @@
 /**
  * `deno task send`: signs and sends realistic Cal.com webhook bodies to a running service, like
  * `stripe trigger`, and prints each answer and then the resulting Job (read with the admin API
- * when ADMIN_TOKEN or --admin-token is given).
+ * when ADMIN_TOKEN is set). The secret comes from WEBHOOK_SECRET (or `--secret -`: stdin), since
+ * `deno task` echoes its command line.
  */
 import { parseArgs } from "node:util";
+import { callOperation } from "../admin/client.ts";
 import { signBody } from "../calcom/signature.ts";
+import { HttpError } from "../errors.ts";
+import { secretInput, UsageError } from "./secret_input.ts";
 import {
   SAMPLE_TRIGGERS,
   sampleBody,
@@ -16,31 +20,42 @@ import {
 } from "../calcom/samples.ts";
 import { isoUtc, nowIso, sleep } from "../time.ts";
 
-export const SEND_USAGE = `Usage: deno task send <trigger> --url URL --slug SLUG --secret SECRET [options]
-       deno task send --scenario <story> --url URL --slug SLUG --secret SECRET [options]
+export const SEND_USAGE = `Usage: deno task send <trigger> --url URL --slug SLUG [options]
+       deno task send --scenario <story> --url URL --slug SLUG [options]
 
 Triggers: ${SAMPLE_TRIGGERS.join(", ")}
 Stories:  ${SCENARIOS.join(", ")}
 
   --url URL            the service, e.g. http://localhost:8000
   --slug SLUG          the client's slug
-  --secret SECRET      the client's webhook secret (as pasted into Cal.com)
+  --secret -           read the client's webhook secret from stdin (default: $WEBHOOK_SECRET)
   --uid UID            booking uid (default: a new one)
   --email EMAIL        the booker's email (default: pat.example@example.com)
   --name NAME          the booker's name (default: Pat Example)
   --start ISO          the appointment's start (default: tomorrow 16:00 UTC)
-  --admin-token TOKEN  read the resulting Job (default: $ADMIN_TOKEN)
+  --token -            read the admin token from stdin, to print the resulting Job
+                       (default: $ADMIN_TOKEN)
   --json               print JSON lines instead of text
-  --help               this text`;
+  --help               this text
 
-export class SendUsageError extends Error {}
+Exit codes: 0 every body was accepted, 1 one was not (or the service could not be reached),
+2 a mistake in the command line.`;
+
+/** A mistake in the command line (exit 2). */
+export class SendUsageError extends UsageError {}
 
 export interface SendResult {
   answers: { trigger: string; status: number; body: unknown }[];
   job: unknown;
 }
 
-export async function runSend(args: string[], env: { adminToken?: string } = {}): Promise<SendResult> {
+export interface SendEnv {
+  adminToken?: string;
+  webhookSecret?: string;
+  warn?: (line: string) => void;
+}
+
+export async function runSend(args: string[], env: SendEnv = {}): Promise<SendResult> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -53,7 +68,7 @@ export async function runSend(args: string[], env: { adminToken?: string } = {})
       name: { type: "string" },
       start: { type: "string" },
       scenario: { type: "string" },
-      "admin-token": { type: "string" },
+      token: { type: "string" },
       json: { type: "boolean" },
     },
   });
@@ -63,7 +78,11 @@ export async function runSend(args: string[], env: { adminToken?: string } = {})
   };
   const base = need(values.url, "--url").replace(/\/+$/, "");
   const slug = need(values.slug, "--slug");
-  const secret = need(values.secret, "--secret");
+  const warn = env.warn ?? ((line: string) => console.error(line));
+  const secret = need(
+    await secretInput("secret", values.secret, { name: "WEBHOOK_SECRET", value: env.webhookSecret }, warn),
+    "the client's webhook secret: WEBHOOK_SECRET in the environment, or --secret - (stdin)",
+  );
   const tomorrow = new Date(Date.now() + 86_400_000);
   tomorrow.setUTCHours(16, 0, 0, 0);
   const start = values.start ?? isoUtc(tomorrow.getTime());
@@ -101,6 +120,14 @@ export async function runSend(args: string[], env: { adminToken?: string } = {})
         "x-cal-signature-256": await signBody(secret, step.body),
       },
       body: step.body,
+    }).catch((error) => {
+      throw new HttpError(
+        503,
+        "service_unreachable",
+        `Cannot reach the service at ${base} (${
+          error instanceof Error ? error.message : error
+        }). Is it running, and is --url right?`,
+      );
     });
     const text = await res.text();
     const body = text ? JSON.parse(text) : null;
@@ -113,11 +140,16 @@ export async function runSend(args: string[], env: { adminToken?: string } = {})
   }
 
   const last = steps.at(-1)!;
-  const token = values["admin-token"] ?? env.adminToken;
+  const token = await secretInput(
+    "token",
+    values.token,
+    { name: "ADMIN_TOKEN", value: env.adminToken },
+    warn,
+  );
   let job: unknown = null;
   if (last.trigger === "PING") return { answers, job };
   if (!token) {
-    out(values.json ? { job: null } : "(set ADMIN_TOKEN or --admin-token to see the resulting Job)");
+    out(values.json ? { job: null } : "(set ADMIN_TOKEN to see the resulting Job)");
     return { answers, job };
   }
   // Queue mode answers once stored: wait until the Job has absorbed the last body sent (the Job of
@@ -126,14 +158,10 @@ export async function runSend(args: string[], env: { adminToken?: string } = {})
   const absorbed = (j: { events?: { submission_id: string }[] } | null) =>
     j !== null && (!lastId || (j.events ?? []).some((e) => e.submission_id === lastId));
   for (let attempt = 0; attempt < 50; attempt++) {
-    const res = await fetch(
-      `${base}/admin/clients/${encodeURIComponent(slug)}/jobs?calcom_event_id=${
-        encodeURIComponent(last.uid)
-      }`,
-      { headers: { authorization: `Bearer ${token}` } },
-    );
-    const page = await res.json();
-    if (!res.ok) throw new Error(page?.error?.message ?? `admin API answered ${res.status}`);
+    const page = await callOperation({ url: base, token }, "listJobs", {
+      params: { slug },
+      query: { calcom_event_id: last.uid },
+    }) as { items: unknown[] };
     job = page.items[0] ?? null;
     if (absorbed(job as { events?: { submission_id: string }[] } | null)) break;
     await sleep(100);
@@ -148,10 +176,13 @@ if (import.meta.main) {
     Deno.exit(Deno.args.length === 0 ? 2 : 0);
   }
   try {
-    const { answers } = await runSend(Deno.args, { adminToken: Deno.env.get("ADMIN_TOKEN") });
+    const { answers } = await runSend(Deno.args, {
+      adminToken: Deno.env.get("ADMIN_TOKEN"),
+      webhookSecret: Deno.env.get("WEBHOOK_SECRET"),
+    });
     Deno.exitCode = answers.every((a) => a.status >= 200 && a.status < 300) ? 0 : 1;
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error));
-    Deno.exitCode = error instanceof SendUsageError ? 2 : 1;
+    Deno.exitCode = error instanceof UsageError ? 2 : 1;
   }
 }

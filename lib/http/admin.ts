@@ -1,20 +1,19 @@
 /**
- * The admin API (`/admin/...`, `Authorization: Bearer $ADMIN_TOKEN`): each route reads its input
- * and answers what the shared admin operation returns. No answer ever carries a secret except
- * the one a call has just created.
+ * The admin API (`/admin/...`, `Authorization: Bearer $ADMIN_TOKEN`): one route per row of the
+ * operations table (`admin/table.ts`), each reading the path, the query fields and the JSON body the
+ * row names and answering what the shared admin operation returns. No answer ever carries a secret
+ * except the one a call has just created.
  */
 import { timingSafeEqual } from "node:crypto";
 import type { AdminOperations, AdminSource } from "../admin/operations.ts";
+import { ADMIN_CLIENT_HEADER } from "../admin/client.ts";
+import { OPERATION_LIST } from "../admin/table.ts";
 import { HttpError } from "../errors.ts";
-import type { Handler, RequestContext } from "./context.ts";
 import { json } from "./errors.ts";
 import type { Router } from "./router.ts";
 import type { Metrics } from "../metrics.ts";
 
 const MAX_ADMIN_BODY = 64 * 1024;
-
-/** Sent by the dashboard's script and the CLI (`--url`), so audit lines say where a change came from. */
-export const ADMIN_CLIENT_HEADER = "x-calcom-intake-client";
 
 export function registerAdminRoutes(
   router: Router,
@@ -23,119 +22,35 @@ export function registerAdminRoutes(
   observability: { metrics: Metrics; metricsPublic: boolean },
 ): void {
   const guard = adminGuard(adminToken);
-  const route = (
-    method: string,
-    path: string,
-    handler: (ctx: RequestContext, admin: AdminOperations) => Promise<unknown>,
-    status = 200,
-  ) => {
-    const guarded: Handler = async (ctx) => {
+  for (const [, op] of OPERATION_LIST) {
+    router.on(op.method, op.path, async (ctx) => {
       ctx.slug = ctx.params.slug ?? null;
       await guard(ctx.req);
       const from = ctx.req.headers.get(ADMIN_CLIENT_HEADER);
       const admin = from === "dashboard" ? admins.dashboard : from === "cli" ? admins.cli : admins.api;
-      const result = await handler(ctx, admin);
-      return result instanceof Response ? result : json(status, result);
-    };
-    router.on(method, path, guarded);
-  };
-  const query = (ctx: RequestContext, name: string) => ctx.url.searchParams.get(name) ?? undefined;
-  const page = (ctx: RequestContext) => ({ limit: query(ctx, "limit"), cursor: query(ctx, "cursor") });
-
-  route("GET", "/admin/clients", (_ctx, admin) => admin.listClients());
-  route("PUT", "/admin/clients/:slug", async (ctx, admin) => {
-    const result = await admin.putClient(ctx.params.slug, await readJsonObject(ctx.req));
-    return json(result.created ? 201 : 200, result);
-  });
-  route("GET", "/admin/clients/:slug", (ctx, admin) => admin.showClient(ctx.params.slug));
-  route("DELETE", "/admin/clients/:slug", (ctx, admin) => admin.deleteClient(ctx.params.slug));
-  route(
-    "POST",
-    "/admin/clients/:slug/secrets",
-    async (ctx, admin) => admin.addSecret(ctx.params.slug, await readJsonObject(ctx.req)),
-    201,
-  );
-  route(
-    "DELETE",
-    "/admin/clients/:slug/secrets/:secretId",
-    (ctx, admin) => admin.removeSecret(ctx.params.slug, ctx.params.secretId),
-  );
-
-  route(
-    "GET",
-    "/admin/clients/:slug/jobs",
-    (ctx, admin) =>
-      admin.listJobs(ctx.params.slug, page(ctx), query(ctx, "calcom_event_id"), {
-        status: query(ctx, "status"),
-        email: query(ctx, "email"),
-      }),
-  );
-  route("GET", "/admin/clients/:slug/overview", (ctx, admin) => admin.clientOverview(ctx.params.slug));
-  route(
-    "GET",
-    "/admin/clients/:slug/jobs/:id/timeline",
-    (ctx, admin) => admin.jobTimeline(ctx.params.slug, ctx.params.id),
-  );
-  route(
-    "GET",
-    "/admin/clients/:slug/submissions/:id/body",
-    (ctx, admin) => admin.submissionDetail(ctx.params.slug, ctx.params.id),
-  );
-  route("GET", "/admin/clients/:slug/jobs/:id", (ctx, admin) => admin.getJob(ctx.params.slug, ctx.params.id));
-  route(
-    "GET",
-    "/admin/clients/:slug/contacts",
-    (ctx, admin) => admin.listContacts(ctx.params.slug, page(ctx)),
-  );
-  route(
-    "GET",
-    "/admin/clients/:slug/contacts/:id",
-    (ctx, admin) => admin.getContact(ctx.params.slug, ctx.params.id),
-  );
-  route(
-    "DELETE",
-    "/admin/clients/:slug/contacts/:id",
-    (ctx, admin) => admin.eraseContact(ctx.params.slug, ctx.params.id, query(ctx, "erase")),
-  );
-  route(
-    "GET",
-    "/admin/clients/:slug/submissions",
-    (ctx, admin) => admin.listSubmissions(ctx.params.slug, { ...page(ctx), status: query(ctx, "status") }),
-  );
-  route(
-    "GET",
-    "/admin/clients/:slug/submissions/:id",
-    (ctx, admin) => admin.getSubmission(ctx.params.slug, ctx.params.id),
-  );
-  route(
-    "POST",
-    "/admin/clients/:slug/submissions/:id/replay",
-    (ctx, admin) => admin.replayOne(ctx.params.slug, ctx.params.id),
-  );
-  route(
-    "POST",
-    "/admin/clients/:slug/replay",
-    (ctx, admin) => admin.replayAll(ctx.params.slug, query(ctx, "status")),
-  );
-  const csvRoute = (what: "jobs" | "contacts") =>
-    route("GET", `/admin/clients/:slug/${what}.csv`, async (ctx, admin) => {
-      const { filename, csv } = await admin.exportCsv(ctx.params.slug, what);
-      return new Response(csv, {
-        headers: {
-          "content-type": "text/csv; charset=utf-8",
-          "content-disposition": `attachment; filename="${filename}"`,
-        },
-      });
+      const query = Object.fromEntries(
+        (op.query ?? []).map((name) => [name, ctx.url.searchParams.get(name) ?? undefined]),
+      );
+      const body = op.body ? await readJsonObject(ctx.req) : {};
+      const params = Object.fromEntries(
+        Object.entries(ctx.params).filter((e): e is [string, string] => e[1] !== undefined),
+      );
+      const result = await op.run(admin, { params, query, body });
+      if (op.answer === "csv") {
+        const { filename, csv } = result as { filename: string; csv: string };
+        return new Response(csv, {
+          headers: {
+            "content-type": "text/csv; charset=utf-8",
+            "content-disposition": `attachment; filename="${filename}"`,
+          },
+        });
+      }
+      const status = typeof op.status === "function"
+        ? (op.status as (r: unknown) => number)(result)
+        : op.status;
+      return json(status ?? 200, result);
     });
-  csvRoute("jobs");
-  csvRoute("contacts");
-  route("POST", "/admin/clients/:slug/reconcile", (ctx, admin) => admin.reconcile(ctx.params.slug));
-  route(
-    "GET",
-    "/admin/clients/:slug/missed_webhooks",
-    (ctx, admin) => admin.missedWebhooks(ctx.params.slug, query(ctx, "limit")),
-  );
-  route("GET", "/admin/dead_letters", (_ctx, admin) => admin.deadLetters());
+  }
 
   // Prometheus text; behind the admin token unless METRICS_PUBLIC=1.
   router.on("GET", "/metrics", async (ctx) => {

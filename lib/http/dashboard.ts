@@ -4,11 +4,20 @@
  * the script signs in with the admin token and reads everything from the admin API. A strict
  * Content-Security-Policy allows only these files.
  */
-import escapeHtml from "escape-html";
+import { publicTable } from "../admin/table.ts";
+import { webhookUrlProblem } from "../admin/views.ts";
+import { TRIGGERS } from "../calcom/triggers.ts";
+import { JOB_STATUSES } from "../domain/job.ts";
+import { SUBMISSION_STATUSES } from "../domain/submission.ts";
 import type { Router } from "./router.ts";
 
+const JS = "text/javascript; charset=utf-8";
 const ASSETS: Record<string, string> = {
-  "app.js": "text/javascript; charset=utf-8",
+  "app.js": JS,
+  "api.js": JS,
+  "dom.js": JS,
+  "clients.js": JS,
+  "records.js": JS,
   "app.css": "text/css; charset=utf-8",
 };
 
@@ -22,12 +31,34 @@ const SECURITY_HEADERS = {
 
 const read = (name: string) => Deno.readTextFile(new URL(`./dashboard/${name}`, import.meta.url));
 
-/** `publicUrl` (PUBLIC_URL) is what webhook URLs are shown under; null: the address the page was opened at. */
+/**
+ * The page, its scripts and style, and `api.json`: the operations table's shapes (no code) and the
+ * vocabulary the screens offer (statuses, triggers), so the browser never keeps copies of them.
+ * `publicUrl` (PUBLIC_URL) is what webhook URLs are shown under; null: the address the page was
+ * opened at, with a note that Cal.com needs a public https URL.
+ */
 export function registerDashboard(router: Router, publicUrl: string | null): void {
   let page: Promise<string> | null = null;
   const files = new Map<string, Promise<string>>();
-  const html = () =>
-    page ??= read("index.html").then((t) => t.replace("{{WEBHOOK_BASE}}", escapeHtml(publicUrl ?? "")));
+  const meta = JSON.stringify({
+    operations: publicTable(),
+    vocabulary: {
+      job_statuses: JOB_STATUSES,
+      submission_statuses: SUBMISSION_STATUSES,
+      triggers: Object.keys(TRIGGERS),
+    },
+    public_url: publicUrl,
+    webhook_url_problem: webhookUrlProblem(publicUrl),
+  });
+  router.on(
+    "GET",
+    "/admin/assets/api.json",
+    () =>
+      new Response(meta, {
+        headers: { "content-type": "application/json; charset=utf-8", ...SECURITY_HEADERS },
+      }),
+  );
+  const html = () => page ??= read("index.html");
   const shell = async () =>
     new Response(await html(), {
       headers: { "content-type": "text/html; charset=utf-8", ...SECURITY_HEADERS },

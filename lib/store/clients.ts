@@ -139,6 +139,8 @@ export interface PutClientResult {
   created: boolean;
   /** The secret added by this call (given or generated), if any. */
   secret: ClientSecret | null;
+  /** Why nothing was written: `only` was "create" and the client exists, or "update" and it does not. */
+  refused: "exists" | "missing" | null;
 }
 
 /**
@@ -156,9 +158,21 @@ export async function putClient(
     apiUrl?: string | null;
     settings?: Partial<Pick<Client, "time_zone" | "silence_days">>;
   },
+  /** Only create (refused for an existing slug), only update (refused for a missing one), or either. */
+  only: "create" | "update" | null = null,
 ): Promise<PutClientResult> {
-  return await withOccRetry("put client", async () => {
+  return await withOccRetry<PutClientResult>("put client", async () => {
     const existing = await kv.get<Client>(clientKey(slug));
+    if (only === "create" && existing.value) {
+      return {
+        op: null,
+        result: { client: existing.value, created: false, secret: null, refused: "exists" },
+      };
+    }
+    if (only === "update" && !existing.value) {
+      const none = { slug, name: null, calcom_api_url: null, created_at: "", updated_at: "" };
+      return { op: null, result: { client: none, created: false, secret: null, refused: "missing" } };
+    }
     const now = nowIso();
     const client: Client = existing.value
       ? {
@@ -196,7 +210,7 @@ export async function putClient(
       }
       if (same) secret = same.value;
     }
-    return { op, result: { client, created: !existing.value, secret } };
+    return { op, result: { client, created: !existing.value, secret, refused: null } };
   });
 }
 

@@ -36,8 +36,18 @@ export interface DiskState {
   floor_bytes: number;
 }
 
+/**
+ * Below `QUEUE_PAUSE × floor + reserve` free bytes the queue listener is paused (Deno KV's background
+ * dequeue is a write it cannot survive failing); it resumes above `QUEUE_RESUME × floor + reserve`.
+ * Well above the floor, so the pause happens before a fast writer can take the last byte.
+ */
+const QUEUE_PAUSE = 2;
+const QUEUE_RESUME = 2.5;
+
 export class DiskWatch {
   #low = false;
+  #queueSafe = true;
+  #onQueueSafe: ((safe: boolean) => void) | null = null;
   #free: number | null = null;
   #checkedAt = -Infinity;
   #unreadable = false;
@@ -71,6 +81,13 @@ export class DiskWatch {
       return this.state;
     }
     const { floorBytes, reserveBytes } = this.limits;
+    if (this.#queueSafe && this.#free < QUEUE_PAUSE * floorBytes + reserveBytes) {
+      this.#queueSafe = false;
+      this.#onQueueSafe?.(false);
+    } else if (!this.#queueSafe && this.#free >= QUEUE_RESUME * floorBytes + reserveBytes) {
+      this.#queueSafe = true;
+      this.#onQueueSafe?.(true);
+    }
     if (!this.#low && this.#free < floorBytes) {
       this.#low = true;
       const released = release(this.#reserve);
@@ -102,6 +119,16 @@ export class DiskWatch {
 
   get state(): DiskState {
     return { low: this.#low, free_bytes: this.#free, floor_bytes: this.limits.floorBytes };
+  }
+
+  /** False while free space is too near the floor for KV's queue to take messages safely. */
+  get queueSafe(): boolean {
+    return this.#queueSafe;
+  }
+
+  /** Told each time `queueSafe` changes (the queue listener pauses and resumes by it). */
+  onQueueSafe(listener: (safe: boolean) => void): void {
+    this.#onQueueSafe = listener;
   }
 
   /** True while space is below the floor (read again when the last reading is older than 100 ms). */

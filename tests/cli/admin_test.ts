@@ -96,7 +96,11 @@ Deno.test("the admin CLI manages clients and reads what the service stored, on t
     const letters = await admin<PageAnswer<unknown>>(kvPath, "dead-letters");
     assert.deepEqual(letters.json.items, []);
 
-    assert.equal((await admin(kvPath, "client", "remove", "acme")).code, 0);
+    const unconfirmed = await admin(kvPath, "client", "remove", "acme");
+    assert.equal(unconfirmed.code, 2, "destroying data needs --yes");
+    assert.match(unconfirmed.stderr, /add --yes/);
+    assert.equal((await admin(kvPath, "client", "show", "acme")).code, 0, "nothing was removed");
+    assert.equal((await admin(kvPath, "client", "remove", "acme", "--yes")).code, 0);
     assert.deepEqual((await admin<PageAnswer<ClientView>>(kvPath, "client", "list")).json.items, []);
   });
 });
@@ -196,7 +200,10 @@ Deno.test("the admin CLI against a running service (--url): tables for people, -
     assert.match(csv.stdout, /marcus.okafor@example.net,Marcus Okafor/);
 
     const contacts = JSON.parse((await remote("contacts", "acme", "--json")).stdout);
-    const erased = await remote("erase", "acme", contacts.items[0].id, "--json");
+    const unconfirmed = await remote("erase", "acme", contacts.items[0].id);
+    assert.equal(unconfirmed.code, 2);
+    assert.match(unconfirmed.stderr, /add --yes/);
+    const erased = await remote("erase", "acme", contacts.items[0].id, "--yes", "--json");
     assert.equal(erased.code, 0, erased.stderr);
     assert.equal(JSON.parse(erased.stdout).erased.contact_id, contacts.items[0].id);
     assert.ok(
@@ -208,7 +215,7 @@ Deno.test("the admin CLI against a running service (--url): tables for people, -
     assert.equal(rotated.code, 0, rotated.stderr);
     assert.match(
       rotated.stdout,
-      /^secret\s+\{.*"secret":"whsec_[A-Za-z0-9_-]{43}"/m,
+      /^secret\.secret\s+whsec_[A-Za-z0-9_-]{43}$/m,
       "a new secret is printed whole, once",
     );
 
@@ -221,5 +228,27 @@ Deno.test("the admin CLI against a running service (--url): tables for people, -
     const refused = await runAdminCli(":memory:", "--url", server.url, "--token", "wrong", "client", "list");
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /admin token/i);
+    assert.match(
+      refused.stderr,
+      /echoed by `deno task`/,
+      "a token typed on the command line is warned about",
+    );
+    assert.ok(!refused.stderr.includes("wrong"), "and never repeated");
+    const exists = await remote("client", "add", "acme");
+    assert.equal(exists.code, 1);
+    assert.match(exists.stderr, /already exists; nothing was changed.*client update acme/);
+    const updated = await remote("client", "update", "acme", "--name", "Acme & Sons", "--json");
+    assert.equal(JSON.parse(updated.stdout).client.name, "Acme & Sons");
+    const down = await runAdminCli(
+      ":memory:",
+      "--url",
+      "http://127.0.0.1:9",
+      "--token",
+      "x",
+      "client",
+      "list",
+    );
+    assert.equal(down.code, 1);
+    assert.match(down.stderr, /Cannot reach the service at http:\/\/127\.0\.0\.1:9.*Is it running/);
   });
 });

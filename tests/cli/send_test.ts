@@ -8,25 +8,26 @@ import { addClient, ADMIN_TOKEN, FIXTURE_SECRET, type JobView, listAll, withServ
 
 const SEND = new URL("../../lib/cli/send.ts", import.meta.url).pathname;
 
+/** The sender with the secret and token in the environment (or `stdin` piped to it). */
 async function send(url: string, ...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      SEND,
-      "--url",
-      url,
-      "--slug",
-      "acme",
-      "--secret",
-      FIXTURE_SECRET,
-      ...args,
-    ],
-    env: { ADMIN_TOKEN },
+  return await sendWith({ WEBHOOK_SECRET: FIXTURE_SECRET, ADMIN_TOKEN }, null, url, ...args);
+}
+
+async function sendWith(env: Record<string, string>, stdin: string | null, url: string, ...args: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-env", SEND, "--url", url, "--slug", "acme", ...args],
+    env,
+    clearEnv: true,
+    stdin: stdin === null ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  if (stdin !== null) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const out = await child.output();
   const text = (b: Uint8Array) => new TextDecoder().decode(b);
   return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
 }
@@ -80,5 +81,21 @@ Deno.test("deno task send: every trigger is accepted; every story ends as the Jo
     const usage = await send(server.url, "NOT_A_TRIGGER");
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /Unknown trigger/);
+
+    // The secret from stdin; typed on the command line it works, with a warning that never repeats it.
+    const piped = await sendWith({}, `${FIXTURE_SECRET}\n`, server.url, "BOOKING_CREATED", "--secret", "-");
+    assert.match(piped.stdout, /BOOKING_CREATED → 202/, piped.stderr);
+    assert.match(piped.stdout, /set ADMIN_TOKEN to see the resulting Job/);
+    const typed = await sendWith({}, null, server.url, "BOOKING_CREATED", "--secret", FIXTURE_SECRET);
+    assert.match(typed.stdout, /BOOKING_CREATED → 202/);
+    assert.match(typed.stderr, /echoed by `deno task`/);
+    assert.ok(!typed.stderr.includes(FIXTURE_SECRET), "the warning never shows the secret");
+    const none = await sendWith({}, null, server.url, "BOOKING_CREATED");
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /WEBHOOK_SECRET/);
   });
+  // A service that is not there is said in a person's words.
+  const down = await send("http://127.0.0.1:9", "BOOKING_CREATED");
+  assert.equal(down.code, 1);
+  assert.match(down.stderr, /Cannot reach the service at http:\/\/127\.0\.0\.1:9/);
 });

@@ -13,6 +13,7 @@ import {
   ADMIN_TOKEN,
   bookingCreated,
   calcomBody,
+  type ClientView,
   FIXTURE_SECRET,
   found,
   type TestServer,
@@ -238,9 +239,49 @@ Deno.test("dashboard: served with a strict CSP, no data without the token, value
     assert.match(res.headers.get("content-security-policy") ?? "", /script-src 'self'/);
     const html = await res.text();
     assert.ok(!html.includes("acme"), "the page itself holds no data");
-    const js = await (await server.fetch("/admin/assets/app.js")).text();
-    assert.ok(!/innerHTML|outerHTML|insertAdjacentHTML|document\.write/.test(js), "values only as DOM text");
+    const scripts = [...Deno.readDirSync(new URL("../../lib/http/dashboard/", import.meta.url))]
+      .map((e) => e.name).filter((name) => name.endsWith(".js"));
+    assert.ok(scripts.length >= 5, "the dashboard's modules");
+    for (const name of scripts) {
+      const res = await server.fetch(`/admin/assets/${name}`);
+      assert.equal(res.status, 200, `${name} is served`);
+      const js = await res.text();
+      assert.ok(
+        !/innerHTML|outerHTML|insertAdjacentHTML|document\.write/.test(js),
+        `${name}: values only as DOM text`,
+      );
+      assert.match(js, /^\/\/ @ts-check/, `${name} is type-checked`);
+    }
     assert.equal((await server.fetch("/admin/assets/../../main.ts")).status, 404);
+  });
+});
+
+Deno.test("dashboard: webhook URLs under PUBLIC_URL, and without it a note that Cal.com needs a public https URL", async () => {
+  await withServer({ env: { PUBLIC_URL: "https://intake.example.com/" } }, async (server) => {
+    await addClient(server, "acme");
+    const { body } = await server.admin<ClientView>("GET", "/admin/clients/acme");
+    assert.equal(body.webhook_url, "https://intake.example.com/webhooks/calcom/acme");
+    assert.equal(body.webhook_url_problem, null);
+    const meta = await (await server.fetch("/admin/assets/api.json")).json();
+    assert.equal(meta.webhook_url_problem, null);
+    assert.equal(
+      meta.operations.listJobs.path,
+      "/admin/clients/:slug/jobs",
+      "the table, served to the browser",
+    );
+  });
+  await withServer({}, async (server) => {
+    await addClient(server, "acme");
+    const { body } = await server.admin<ClientView>("GET", "/admin/clients/acme");
+    assert.equal(body.webhook_url, null);
+    assert.match(body.webhook_url_problem ?? "", /public https:\/\/ URL/);
+    const meta = await (await server.fetch("/admin/assets/api.json")).json();
+    assert.match(meta.webhook_url_problem, /PUBLIC_URL is not set/);
+  });
+  await withServer({ env: { PUBLIC_URL: "http://intake.example.com" } }, async (server) => {
+    await addClient(server, "acme");
+    const { body } = await server.admin<ClientView>("GET", "/admin/clients/acme");
+    assert.match(body.webhook_url_problem ?? "", /not https/);
   });
 });
 

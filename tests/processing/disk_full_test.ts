@@ -122,6 +122,9 @@ Deno.test("full disk: 503 and degraded while full, reads still served, the proce
       });
       const jobs = await main.list("/admin/clients/acme/jobs");
       assert.ok(jobs.length >= 21, `jobs: ${jobs.length}`);
+    } catch (error) {
+      console.error("service log:\n" + main.lines.slice(-30).join("\n"));
+      throw error;
     } finally {
       await main.stop("SIGTERM");
       await sh("umount", dir);

@@ -1,0 +1,365 @@
+/**
+ * The one table of admin operations: for each, how it is reached (HTTP method and path, the query
+ * and body fields it reads, its answer), how the CLI names it, and which `AdminOperations` method
+ * runs it. The HTTP routes (`http/admin.ts`), the CLI (`cli/admin.ts`, locally and against a running
+ * service through `client.ts`) and the dashboard's API client (served as `/admin/assets/api.json`)
+ * are all built from it, so a new operation is its method and one row here (ARCHITECTURE.md has a
+ * worked example).
+ */
+import type { AdminOperations } from "./operations.ts";
+
+/** An operation's input as every adapter hands it over: strings from the path and query, a JSON body. */
+export interface OperationInput {
+  params: Record<string, string>;
+  query: Record<string, string | undefined>;
+  body: Record<string, unknown>;
+}
+
+/** How the CLI offers an operation. */
+export interface CliSpec {
+  /** The command words, e.g. "client add". Several rows may share one: see `selectedBy`. */
+  command: string;
+  /**
+   * Positional names, one per path parameter in order (e.g. ["slug", "job-id"]); one written
+   * "=word" is that word typed literally, which picks this row among rows of the same command.
+   */
+  args?: readonly string[];
+  summary: string;
+  /** Columns of the table shown for a listing's items. */
+  columns?: readonly string[];
+  /** A boolean flag that picks this row among rows of the same command (e.g. `submission --body`). */
+  selectedBy?: string;
+  /** Query fields that must be given (the command is refused without them). */
+  required?: readonly string[];
+  /** Destroys data: refused without --yes (or a typed confirmation), and says what. */
+  confirm?: string;
+  /** CLI flag → field, where the flag is not the field's name with `-` for `_`. */
+  flags?: Readonly<Record<string, string>>;
+  /** Fields the CLI fills in itself (e.g. `erase: "true"`: the confirmation is --yes). */
+  fixed?: Readonly<Record<string, string>>;
+}
+
+export interface Operation {
+  method: "GET" | "PUT" | "POST" | "PATCH" | "DELETE";
+  /** A URLPattern pathname; `:name` parts become `params`. */
+  path: string;
+  /** Query fields the operation reads. */
+  query?: readonly string[];
+  /** Fields of the JSON object body it reads (an empty body is `{}`). */
+  body?: readonly string[];
+  /** The answer's status: fixed, or chosen from the result (default 200). */
+  status?: number | ((result: never) => number);
+  /** "csv": the result is `{filename, csv}`, answered as a file. */
+  answer?: "json" | "csv";
+  cli?: CliSpec;
+  run: (ops: AdminOperations, input: OperationInput) => Promise<unknown>;
+}
+
+const PAGE = ["limit", "cursor"] as const;
+const CLIENT_FIELDS = [
+  "name",
+  "secret",
+  "calcom_api_key",
+  "calcom_api_url",
+  "time_zone",
+  "silence_days",
+] as const;
+const CLIENT_FLAGS = { "api-key": "calcom_api_key", "api-url": "calcom_api_url" } as const;
+const page = (q: OperationInput["query"]) => ({ limit: q.limit, cursor: q.cursor });
+
+export const OPERATIONS = {
+  listClients: {
+    method: "GET",
+    path: "/admin/clients",
+    cli: {
+      command: "client list",
+      summary: "list clients (never shows secrets or API keys)",
+      columns: ["slug", "name", "webhook_path", "has_api_key", "problems"],
+    },
+    run: (ops) => ops.listClients(),
+  },
+  createClient: {
+    method: "POST",
+    path: "/admin/clients",
+    body: ["slug", ...CLIENT_FIELDS],
+    status: 201,
+    cli: {
+      command: "client add",
+      args: ["slug"],
+      summary:
+        'create a client (its new secret is printed once; an existing slug is refused: use "client update"); --api-key sets its Cal.com API key (never shown again), --api-url for EU/self-hosted Cal.com',
+      flags: CLIENT_FLAGS,
+    },
+    run: (ops, { body }) => ops.createClient(body),
+  },
+  putClient: {
+    method: "PUT",
+    path: "/admin/clients/:slug",
+    body: CLIENT_FIELDS,
+    status: (result: { created: boolean }) => (result.created ? 201 : 200),
+    run: (ops, { params, body }) => ops.putClient(params.slug, body),
+  },
+  updateClient: {
+    method: "PATCH",
+    path: "/admin/clients/:slug",
+    body: CLIENT_FIELDS,
+    cli: {
+      command: "client update",
+      args: ["slug"],
+      summary:
+        'change a client\'s name, time zone, silence alarm or Cal.com API access (--api-key ""  removes the key); --secret adds that secret',
+      flags: CLIENT_FLAGS,
+    },
+    run: (ops, { params, body }) => ops.updateClient(params.slug, body),
+  },
+  showClient: {
+    method: "GET",
+    path: "/admin/clients/:slug",
+    cli: {
+      command: "client show",
+      args: ["slug"],
+      summary: "one client: webhook URL, secret ids, last ping, reconciliation, problems",
+    },
+    run: (ops, { params }) => ops.showClient(params.slug),
+  },
+  deleteClient: {
+    method: "DELETE",
+    path: "/admin/clients/:slug",
+    cli: {
+      command: "client remove",
+      args: ["slug"],
+      summary: "delete a client and all of its data",
+      confirm: "deletes the client and every Job, Contact and stored body of it",
+    },
+    run: (ops, { params }) => ops.deleteClient(params.slug),
+  },
+  clientOverview: {
+    method: "GET",
+    path: "/admin/clients/:slug/overview",
+    cli: {
+      command: "client overview",
+      args: ["slug"],
+      summary: "one client's numbers and health: Jobs/submissions by status, last delivery, silence",
+    },
+    run: (ops, { params }) => ops.clientOverview(params.slug),
+  },
+  addSecret: {
+    method: "POST",
+    path: "/admin/clients/:slug/secrets",
+    body: ["secret"],
+    status: 201,
+    cli: { command: "secret add", args: ["slug"], summary: "add a secret (rotation); printed once" },
+    run: (ops, { params, body }) => ops.addSecret(params.slug, body),
+  },
+  removeSecret: {
+    method: "DELETE",
+    path: "/admin/clients/:slug/secrets/:secretId",
+    cli: {
+      command: "secret remove",
+      args: ["slug", "secret-id"],
+      summary: "retire a secret (not the last one)",
+    },
+    run: (ops, { params }) => ops.removeSecret(params.slug, params.secretId),
+  },
+  listJobs: {
+    method: "GET",
+    path: "/admin/clients/:slug/jobs",
+    query: [...PAGE, "status", "email", "calcom_event_id"],
+    cli: {
+      command: "jobs",
+      args: ["slug"],
+      summary: "a client's Jobs (filter by --status, --email of any attendee, or --calcom-event-id)",
+      columns: ["id", "status", "start_time", "booker_email", "title", "calcom_event_id"],
+    },
+    run: (ops, { params, query }) =>
+      ops.listJobs(params.slug, page(query), query.calcom_event_id, {
+        status: query.status,
+        email: query.email,
+      }),
+  },
+  getJob: {
+    method: "GET",
+    path: "/admin/clients/:slug/jobs/:id",
+    cli: { command: "job", args: ["slug", "job-id"], summary: "one Job" },
+    run: (ops, { params }) => ops.getJob(params.slug, params.id),
+  },
+  jobTimeline: {
+    method: "GET",
+    path: "/admin/clients/:slug/jobs/:id/timeline",
+    cli: {
+      command: "timeline",
+      args: ["slug", "job-id"],
+      summary: "a Job's history: every webhook and API snapshot in Cal.com's time order and what it changed",
+    },
+    run: (ops, { params }) => ops.jobTimeline(params.slug, params.id),
+  },
+  listContacts: {
+    method: "GET",
+    path: "/admin/clients/:slug/contacts",
+    query: PAGE,
+    cli: {
+      command: "contacts",
+      args: ["slug"],
+      summary: "a client's Contacts",
+      columns: ["id", "email", "name", "phone", "time_zone"],
+    },
+    run: (ops, { params, query }) => ops.listContacts(params.slug, page(query)),
+  },
+  getContact: {
+    method: "GET",
+    path: "/admin/clients/:slug/contacts/:id",
+    cli: { command: "contact", args: ["slug", "contact-id"], summary: "one Contact" },
+    run: (ops, { params }) => ops.getContact(params.slug, params.id),
+  },
+  eraseContact: {
+    method: "DELETE",
+    path: "/admin/clients/:slug/contacts/:id",
+    query: ["erase"],
+    cli: {
+      command: "erase",
+      args: ["slug", "contact-id"],
+      summary:
+        "erase a person: the Contact, and their email, name and phone from every Job, event and stored body (cannot be undone; scrubbed bodies cannot be replayed)",
+      confirm: "erases this person from every Job, event and stored body of the client, for good",
+      fixed: { erase: "true" },
+    },
+    run: (ops, { params, query }) => ops.eraseContact(params.slug, params.id, query.erase),
+  },
+  listSubmissions: {
+    method: "GET",
+    path: "/admin/clients/:slug/submissions",
+    query: [...PAGE, "status"],
+    cli: {
+      command: "submissions",
+      args: ["slug"],
+      summary: "a client's submissions (--status pending|processed|ignored|failed|quarantined)",
+      columns: ["id", "status", "event_type", "booking_uid", "received_at", "error"],
+    },
+    run: (ops, { params, query }) =>
+      ops.listSubmissions(params.slug, { ...page(query), status: query.status }),
+  },
+  getSubmission: {
+    method: "GET",
+    path: "/admin/clients/:slug/submissions/:id",
+    cli: { command: "submission", args: ["slug", "submission-id"], summary: "one submission" },
+    run: (ops, { params }) => ops.getSubmission(params.slug, params.id),
+  },
+  submissionDetail: {
+    method: "GET",
+    path: "/admin/clients/:slug/submissions/:id/body",
+    cli: {
+      command: "submission",
+      args: ["slug", "submission-id"],
+      selectedBy: "body",
+      summary: "one submission with its raw body, secrets redacted",
+    },
+    run: (ops, { params }) => ops.submissionDetail(params.slug, params.id),
+  },
+  replayOne: {
+    method: "POST",
+    path: "/admin/clients/:slug/submissions/:id/replay",
+    cli: {
+      command: "replay",
+      args: ["slug", "submission-id"],
+      summary: "re-run one submission with today's code",
+    },
+    run: (ops, { params }) => ops.replayOne(params.slug, params.id),
+  },
+  replayAll: {
+    method: "POST",
+    path: "/admin/clients/:slug/replay",
+    query: ["status"],
+    cli: {
+      command: "replay",
+      args: ["slug"],
+      required: ["status"],
+      summary: "re-run every submission of the client with that --status (e.g. failed)",
+    },
+    run: (ops, { params, query }) => ops.replayAll(params.slug, query.status),
+  },
+  exportJobs: {
+    method: "GET",
+    path: "/admin/clients/:slug/jobs.csv",
+    answer: "csv",
+    cli: {
+      command: "export",
+      args: ["slug", "=jobs"],
+      summary: "a client's Jobs as CSV (to stdout, or --out FILE)",
+    },
+    run: (ops, { params }) => ops.exportCsv(params.slug, "jobs"),
+  },
+  exportContacts: {
+    method: "GET",
+    path: "/admin/clients/:slug/contacts.csv",
+    answer: "csv",
+    cli: {
+      command: "export",
+      args: ["slug", "=contacts"],
+      summary: "a client's Contacts as CSV (to stdout, or --out FILE)",
+    },
+    run: (ops, { params }) => ops.exportCsv(params.slug, "contacts"),
+  },
+  reconcile: {
+    method: "POST",
+    path: "/admin/clients/:slug/reconcile",
+    cli: { command: "reconcile", args: ["slug"], summary: "one reconciliation pass with Cal.com's API now" },
+    run: (ops, { params }) => ops.reconcile(params.slug),
+  },
+  missedWebhooks: {
+    method: "GET",
+    path: "/admin/clients/:slug/missed_webhooks",
+    query: ["limit"],
+    cli: {
+      command: "missed-webhooks",
+      args: ["slug"],
+      summary: "bookings Cal.com's API showed that no webhook delivered",
+      columns: ["uid", "booking_status", "booking_updated_at", "found_at", "job_id"],
+    },
+    run: (ops, { params, query }) => ops.missedWebhooks(params.slug, query.limit),
+  },
+  deadLetters: {
+    method: "GET",
+    path: "/admin/dead_letters",
+    cli: {
+      command: "dead-letters",
+      summary: "queue messages that exhausted their retries",
+      columns: ["batch_id", "attempts", "dead_at", "handled_at"],
+    },
+    run: (ops) => ops.deadLetters(),
+  },
+} satisfies Record<string, Operation>;
+
+export type OperationName = keyof typeof OPERATIONS;
+
+/** Every row, typed as the general shape. */
+export const OPERATION_LIST: readonly [OperationName, Operation][] = Object.entries(OPERATIONS) as [
+  OperationName,
+  Operation,
+][];
+
+/** The names of a path's `:params`, in order. */
+export function pathParams(path: string): string[] {
+  return [...path.matchAll(/:([A-Za-z_]\w*)/g)].map((m) => m[1]);
+}
+
+/** The path with its params filled in (each encoded as one path segment). */
+export function fillPath(path: string, params: Record<string, string>): string {
+  return path.replace(/:([A-Za-z_]\w*)/g, (_, name: string) => {
+    const value = params[name];
+    if (value === undefined) throw new Error(`Missing path parameter "${name}" for ${path}.`);
+    return encodeURIComponent(value);
+  });
+}
+
+/** What a browser or a remote client needs of the table: no code, only the shapes. */
+export function publicTable(): Record<string, Omit<Operation, "run" | "status" | "cli">> {
+  return Object.fromEntries(
+    OPERATION_LIST.map(([name, op]) => [name, {
+      method: op.method,
+      path: op.path,
+      query: op.query ?? [],
+      body: op.body ?? [],
+      answer: op.answer ?? "json",
+    }]),
+  );
+}

@@ -1,0 +1,104 @@
+/**
+ * How admin answers show things: a client with its health, a secret (its value only when just
+ * created), and the silence rule.
+ */
+import { DEFAULT_API_URL } from "../calcom/api.ts";
+import { type Client, type ClientPing, isWeakSecret, type SecretSummary } from "../store/clients.ts";
+import type { ReconcileState, WebhookState } from "../store/reconcile.ts";
+import { isoUtc } from "../time.ts";
+
+/** What a client's view is made of besides the client record. */
+export interface ClientParts {
+  secrets: SecretSummary[];
+  hasApiKey: boolean;
+  reconcile: ReconcileState;
+  webhook: WebhookState | null;
+  lastPing: ClientPing | null;
+}
+
+/** Why the service cannot say the webhook URL Cal.com should use, or null when it can. */
+export function webhookUrlProblem(publicUrl: string | null): string | null {
+  if (!publicUrl) {
+    return "PUBLIC_URL is not set, so this service does not know its public address. Cal.com delivers only to a public https:// URL (not http, localhost or a private address): set PUBLIC_URL to it (for a laptop, a tunnel's https address).";
+  }
+  if (!publicUrl.startsWith("https://")) {
+    return `PUBLIC_URL (${publicUrl}) is not https://: Cal.com delivers only to a public https:// URL.`;
+  }
+  return null;
+}
+
+/**
+ * A client as every admin answer shows it: never a secret or the API key, its webhook path and (with
+ * PUBLIC_URL) full URL, its health (`problems`, each with the fix) and reconciliation state.
+ */
+export function clientView(client: Client, parts: ClientParts, publicUrl: string | null) {
+  const { secrets, hasApiKey, reconcile, webhook, lastPing } = parts;
+  const problems: { code: string; message: string }[] = [];
+  if (webhook?.payload_template_detected) {
+    problems.push({ code: "payload_template_detected", message: webhook.payload_template_detected.message });
+  }
+  if (hasApiKey && reconcile.api_key_state === "rejected") {
+    problems.push({ code: "api_key_rejected", message: reconcile.error ?? "Cal.com refused the API key." });
+  }
+  const webhookPath = `/webhooks/calcom/${client.slug}`;
+  return {
+    ...client,
+    calcom_api_url: client.calcom_api_url ?? DEFAULT_API_URL,
+    webhook_path: webhookPath,
+    webhook_url: publicUrl ? publicUrl + webhookPath : null,
+    webhook_url_problem: webhookUrlProblem(publicUrl),
+    secrets,
+    secret_ids: secrets.map((s) => s.id),
+    last_ping: lastPing,
+    has_api_key: hasApiKey,
+    webhook_version: webhook?.webhook_version ?? null,
+    payload_template_detected: webhook?.payload_template_detected ?? null,
+    api_key_state: hasApiKey ? reconcile.api_key_state : null,
+    missed_webhooks: reconcile.missed_webhooks_total,
+    reconciliation: {
+      api_key_state: hasApiKey ? reconcile.api_key_state : null,
+      checkpoint: reconcile.checkpoint,
+      last_pass: reconcile.last_pass,
+      error: reconcile.error,
+      missed_webhooks: reconcile.missed_webhooks_total,
+    },
+    problems,
+  };
+}
+
+/** A secret as an answer shows it: its value only when this call created it. */
+export interface IssuedSecret {
+  id: string;
+  secret: string;
+  created_at: string;
+  weak: boolean;
+}
+
+export function issued(secret: { id: string; secret: string; created_at: string }): IssuedSecret {
+  return {
+    id: secret.id,
+    secret: secret.secret,
+    created_at: secret.created_at,
+    weak: isWeakSecret(secret.secret),
+  };
+}
+
+/** When a client counts as silent, and why. */
+export function silence(deliveries: number[], silenceDays: number | null, now: number) {
+  const sorted = [...deliveries].sort((a, b) => a - b);
+  const last = sorted.at(-1) ?? null;
+  const recent = sorted.slice(-51);
+  const gaps = recent.slice(1).map((t, i) => t - recent[i]).sort((a, b) => a - b);
+  const usualGap = gaps.length >= 2 ? gaps[Math.floor(gaps.length / 2)] : null;
+  const threshold = silenceDays !== null
+    ? silenceDays * 86_400_000
+    : usualGap !== null
+    ? Math.max(3 * usualGap, 86_400_000)
+    : null;
+  return {
+    last_delivery_at: last === null ? null : isoUtc(last),
+    usual_gap_ms: usualGap,
+    silence_threshold_ms: threshold,
+    silent: last !== null && threshold !== null && now - last > threshold,
+  };
+}

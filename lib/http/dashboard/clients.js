@@ -1,0 +1,379 @@
+// @ts-check
+/// <reference lib="dom" />
+/**
+ * The Clients screen and one client's Overview: health at a glance, the webhook URL and secret for
+ * Cal.com, secrets, Cal.com API access, settings.
+ */
+import { call, meta } from "./api.js";
+import { action, ago, badge, copyButton, enc, fields, h, link, page, status, table, when } from "./dom.js";
+
+/**
+ * @typedef {{ code: string, message: string }} Problem
+ * @typedef {{
+ *   slug: string, name: string | null, time_zone?: string | null, silence_days?: number | null,
+ *   calcom_api_url: string, webhook_path: string, webhook_url: string | null, webhook_url_problem: string | null,
+ *   secrets: { id: string, created_at: string, weak: boolean }[],
+ *   last_ping: { at: string, signature_valid: boolean } | null, has_api_key: boolean,
+ *   webhook_version: string | null, problems: Problem[],
+ *   reconciliation: { api_key_state: string | null, missed_webhooks: number,
+ *     last_pass: { finished_at: string, ok: boolean } | null },
+ * }} Client
+ * @typedef {{
+ *   jobs_by_status: Record<string, number>, submissions_by_status: Record<string, number>,
+ *   contacts: number, signature_failures: number, last_delivery_at: string | null,
+ *   usual_gap_ms: number | null, silent: boolean,
+ * }} Overview
+ * @typedef {{ id: string, secret: string }} IssuedSecret
+ */
+
+/**
+ * Where Cal.com should deliver: PUBLIC_URL's when the service has one, else this page's address.
+ * @param {Client} client
+ */
+export const webhookUrl = (client) => client.webhook_url ?? location.origin + client.webhook_path;
+
+/**
+ * Badges for everything that needs the operator's attention, or "healthy".
+ * @param {Client} client
+ * @param {Overview | null} overview
+ */
+export function health(client, overview) {
+  const out = [];
+  for (const p of client.problems) out.push(badge(p.code.replaceAll("_", " "), "bad"));
+  if (overview?.silent) out.push(badge(`silent since ${ago(overview.last_delivery_at)}`, "warn"));
+  if (overview?.signature_failures) {
+    out.push(badge(`${overview.signature_failures} signature failures`, "warn"));
+  }
+  const quarantined = overview?.submissions_by_status?.quarantined ?? 0;
+  if (quarantined) out.push(badge(`${quarantined} quarantined`, "warn"));
+  const failed = overview?.submissions_by_status?.failed ?? 0;
+  if (failed) out.push(badge(`${failed} failed`, "bad"));
+  if (client.reconciliation.missed_webhooks) {
+    out.push(badge(`${client.reconciliation.missed_webhooks} missed webhooks`, "warn"));
+  }
+  if (client.has_api_key) {
+    const state = client.reconciliation.api_key_state ?? "unchecked";
+    out.push(badge(`API key ${state}`, state === "rejected" ? "bad" : ""));
+  }
+  if (out.length === 0) out.push(badge("healthy", "good"));
+  return out;
+}
+
+/** A note where the service cannot know the public https URL Cal.com needs. */
+function urlNote() {
+  return meta.webhook_url_problem
+    ? h("p", { class: "panel important", id: "url-note" }, meta.webhook_url_problem)
+    : null;
+}
+
+/**
+ * A trigger as Cal.com's webhook form names it ("BOOKING_NO_SHOW_UPDATED" → "Booking No-Show Updated").
+ * @param {string} trigger
+ */
+const triggerLabel = (trigger) =>
+  trigger.replace("NO_SHOW", "NO-SHOW").toLowerCase().split("_")
+    .map((w) => w.split("-").map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join("-")).join(" ");
+
+/**
+ * What to do in Cal.com with a client's URL and a new secret (shown once).
+ * @param {Client} client
+ * @param {IssuedSecret} secret
+ */
+export function calcomSteps(client, secret) {
+  return h(
+    "div",
+    { class: "panel important", id: "new-secret" },
+    h("h2", {}, "Set up the webhook in Cal.com"),
+    h(
+      "p",
+      {},
+      h("strong", {}, "The secret is shown only now."),
+      " Copy it into Cal.com before leaving this page.",
+    ),
+    urlNote(),
+    fields([
+      ["Subscriber URL", [
+        h("code", {}, webhookUrl(client)),
+        " ",
+        copyButton(webhookUrl(client), "Copy the URL"),
+      ]],
+      ["Secret", [
+        h("code", { id: "secret-value" }, secret.secret),
+        " ",
+        copyButton(secret.secret, "Copy the secret"),
+      ]],
+    ]),
+    h(
+      "ol",
+      {},
+      h("li", {}, "In Cal.com open Settings → Developer → Webhooks → New."),
+      h("li", {}, "Paste the Subscriber URL and the Secret above."),
+      h("li", {}, "Leave “Custom payload template” empty (a template breaks every booking)."),
+      h(
+        "li",
+        {},
+        "Tick the event triggers (those your Cal.com offers): ",
+        meta.vocabulary.triggers.map(triggerLabel).join(", "),
+        ".",
+      ),
+      h("li", {}, "Save, then press “Ping test”: the client's last ping here turns verified."),
+    ),
+  );
+}
+
+export async function renderClients() {
+  /** @type {{ items: Client[] }} */
+  const { items } = await call("listClients");
+  /** @type {(Overview | null)[]} */
+  const overviews = await Promise.all(
+    items.map((c) => call("clientOverview", { params: { slug: c.slug } }).catch(() => null)),
+  );
+  const rows = items.map((c, i) => {
+    const o = overviews[i];
+    const jobs = o ? Object.values(o.jobs_by_status).reduce((a, b) => a + b, 0) : "—";
+    return [
+      [link(`/clients/${enc(c.slug)}`, c.slug), c.name ? h("div", { class: "muted" }, c.name) : null],
+      [h("code", {}, webhookUrl(c)), " ", copyButton(webhookUrl(c), `Copy the webhook URL of ${c.slug}`)],
+      [`${c.secrets.length}`, c.secrets.some((s) => s.weak) ? badge("weak", "warn") : null],
+      o ? ago(o.last_delivery_at) : "—",
+      c.last_ping
+        ? [
+          ago(c.last_ping.at),
+          " ",
+          c.last_ping.signature_valid ? badge("verified", "good") : badge("unverified", "warn"),
+        ]
+        : "never",
+      String(jobs),
+      health(c, o),
+    ];
+  });
+  const result = h("div", { id: "add-result" });
+  const slug = /** @type {HTMLInputElement} */ (h("input", {
+    id: "new-slug",
+    name: "slug",
+    required: true,
+    pattern: "[a-z0-9][a-z0-9\\-]{0,62}",
+    "aria-describedby": "slug-help",
+  }));
+  const name = /** @type {HTMLInputElement} */ (h("input", { id: "new-name", name: "name" }));
+  const form = h(
+    "form",
+    {
+      class: "inline",
+      onsubmit: action(() => result, async () => {
+        const answer = await call("createClient", {
+          body: { slug: slug.value, name: name.value || undefined },
+        });
+        return calcomSteps(answer.client, answer.secret);
+      }),
+    },
+    h("label", { for: "new-slug" }, "Slug", slug),
+    h("label", { for: "new-name" }, "Business name", name),
+    h("button", { type: "submit" }, "Add client"),
+  );
+  page(
+    "Clients",
+    urlNote(),
+    table(["Client", "Webhook URL", "Secrets", "Last delivery", "Last ping", "Jobs", "Health"], rows),
+    h("h2", {}, "Add a client"),
+    h(
+      "p",
+      { id: "slug-help", class: "muted" },
+      "Slug: lowercase letters, digits and “-”; it becomes part of the webhook URL.",
+    ),
+    form,
+    result,
+  );
+}
+
+/**
+ * One client's overview: health, numbers, secrets, Cal.com API access, settings.
+ * @param {Client} client
+ * @returns {Promise<import("./dom.js").Child[]>}
+ */
+export async function clientOverview(client) {
+  const params = { slug: client.slug };
+  /** @type {Overview} */
+  const o = await call("clientOverview", { params });
+  const secretsOut = h("div", { id: "secrets-result" });
+  const keyOut = h("div", { id: "api-key-result" });
+  const settingsOut = h("div", { id: "settings-result" });
+  const reconcileOut = h("div", { id: "reconcile-result" });
+  const input = (
+    /** @type {import("./dom.js").Attrs} */ attrs,
+  ) => /** @type {HTMLInputElement} */ (h("input", attrs));
+  const apiKey = input({ id: "api-key", type: "password", autocomplete: "off" });
+  const apiUrl = input({ id: "api-url", value: client.calcom_api_url, size: 32 });
+  const tz = input({ id: "client-tz", value: client.time_zone ?? "", placeholder: "Europe/Berlin" });
+  const days = input({
+    id: "silence-days",
+    type: "number",
+    min: 1,
+    max: 365,
+    value: client.silence_days ?? "",
+  });
+  const secretRows = client.secrets.map((s) => [
+    h("code", {}, s.id),
+    ago(s.created_at),
+    s.weak ? badge("weak", "warn") : badge("ok", "good"),
+    h("button", {
+      type: "button",
+      class: "secondary",
+      onclick: action(() => secretsOut, async () => {
+        await call("removeSecret", { params: { slug: client.slug, secretId: s.id } });
+        return status(`Secret ${s.id} retired. Reload to see the list.`);
+      }),
+    }, "Retire"),
+  ]);
+  /** @param {Record<string, number>} by */
+  const counts = (
+    by,
+  ) => (Object.keys(by).length ? Object.entries(by).map(([k, v]) => badge(`${k}: ${v}`)) : "none");
+  const lastPass = client.reconciliation.last_pass;
+  return [
+    h("h2", {}, "Health"),
+    h("div", {}, health(client, o)),
+    client.problems.map((p) =>
+      h("p", { class: "panel important" }, h("strong", {}, p.code, ": "), p.message)
+    ),
+    urlNote(),
+    fields([
+      ["Webhook URL", [
+        h("code", {}, webhookUrl(client)),
+        " ",
+        copyButton(webhookUrl(client), "Copy the webhook URL"),
+      ]],
+      [
+        "Last delivery",
+        o.last_delivery_at
+          ? `${when(o.last_delivery_at, client.time_zone)} (${ago(o.last_delivery_at)})`
+          : "never",
+      ],
+      [
+        "Usual gap",
+        o.usual_gap_ms ? `${Math.round(o.usual_gap_ms / 60000)} min` : "not enough deliveries yet",
+      ],
+      [
+        "Last ping",
+        client.last_ping
+          ? `${ago(client.last_ping.at)}, ${
+            client.last_ping.signature_valid ? "verified" : "signature not verified"
+          }`
+          : "never",
+      ],
+      ["Webhook version", client.webhook_version],
+      ["Jobs", counts(o.jobs_by_status)],
+      ["Contacts", String(o.contacts)],
+      ["Submissions", counts(o.submissions_by_status)],
+      ["Signature failures", String(o.signature_failures)],
+      ["Missed webhooks", String(client.reconciliation.missed_webhooks)],
+      [
+        "Last reconciliation",
+        lastPass ? `${ago(lastPass.finished_at)}: ${lastPass.ok ? "ok" : "failed"}` : "never",
+      ],
+    ]),
+    h("h2", {}, "Secrets"),
+    table(["Id", "Added", "Strength", "Retire"], secretRows),
+    h("button", {
+      type: "button",
+      onclick: action(() => secretsOut, async () => {
+        const { secret } = await call("addSecret", { params, body: {} });
+        return calcomSteps(client, secret);
+      }),
+    }, "Rotate: add a new secret"),
+    secretsOut,
+    h("h2", {}, "Cal.com API (reconciliation)"),
+    h(
+      "p",
+      {},
+      client.has_api_key
+        ? "An API key is set (it is never shown)."
+        : "No API key: bookings Cal.com never delivered cannot be fetched.",
+    ),
+    h(
+      "form",
+      {
+        class: "inline",
+        onsubmit: action(() => keyOut, async () => {
+          /** @type {Record<string, unknown>} */
+          const body = { calcom_api_url: apiUrl.value || null };
+          if (apiKey.value) body.calcom_api_key = apiKey.value;
+          await call("updateClient", { params, body });
+          apiKey.value = "";
+          return status("API access saved.");
+        }),
+      },
+      h("label", { for: "api-key" }, "API key (cal_live_…)", apiKey),
+      h("label", { for: "api-url" }, "API URL", apiUrl),
+      h("button", { type: "submit" }, "Save API access"),
+    ),
+    keyOut,
+    h("button", {
+      type: "button",
+      onclick: action(() => reconcileOut, async () => {
+        const r = await call("reconcile", { params });
+        return status(
+          `Reconciled: ${r.fetched} fetched, ${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged, ${r.missed_webhooks} missed webhooks.`,
+        );
+      }),
+    }, "Run reconciliation now"),
+    reconcileOut,
+    h("h2", {}, "Settings"),
+    h(
+      "form",
+      {
+        class: "inline",
+        onsubmit: action(() => settingsOut, async () => {
+          await call("updateClient", {
+            params,
+            body: { time_zone: tz.value || null, silence_days: days.value || null },
+          });
+          return status("Settings saved.");
+        }),
+      },
+      h("label", { for: "client-tz" }, "Business time zone", tz),
+      h("label", { for: "silence-days" }, "Alarm after days without a delivery", days),
+      h("button", { type: "submit" }, "Save settings"),
+    ),
+    settingsOut,
+  ];
+}
+
+/** The tabs of one client's page. */
+const TABS = [
+  ["overview", "Overview"],
+  ["jobs", "Jobs"],
+  ["contacts", "Contacts"],
+  ["submissions", "Submissions"],
+  ["missed", "Missed webhooks"],
+];
+
+/** @param {string} slug @param {string} current */
+export function tabs(slug, current) {
+  return h(
+    "nav",
+    { class: "tabs", "aria-label": "Client" },
+    TABS.map(([id, label]) =>
+      h(
+        "a",
+        { href: `#/clients/${enc(slug)}/${id}`, ...(id === current ? { "aria-current": "page" } : {}) },
+        label,
+      )
+    ),
+  );
+}
+
+/**
+ * One client's page with one of its tabs.
+ * @param {string} slug
+ * @param {string} tab
+ * @param {URLSearchParams} params
+ * @param {Record<string, (client: Client, params: URLSearchParams) => Promise<import("./dom.js").Child[]>>} views
+ */
+export async function renderClient(slug, tab, params, views) {
+  /** @type {Client} */
+  const client = await call("showClient", { params: { slug } });
+  const view = views[tab] ?? clientOverview;
+  const content = await view(client, params);
+  page(client.name ? `${client.name} (${client.slug})` : client.slug, tabs(slug, tab), content);
+}
