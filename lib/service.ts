@@ -14,6 +14,7 @@ import { json, mapErrors } from "./http/errors.ts";
 import { requestLog, requestMetrics } from "./http/request_log.ts";
 import { Metrics } from "./metrics.ts";
 import { Router } from "./http/router.ts";
+import { countedAsIngest } from "./http/ingest.ts";
 import { webhookRoute } from "./http/webhook.ts";
 import { Intake } from "./processing/intake.ts";
 import { Processor } from "./processing/processor.ts";
@@ -25,7 +26,6 @@ import { Sweeper } from "./processing/sweeper.ts";
 import { SigningKeyCache } from "./store/clients.ts";
 import { type DiskWatch, diskWatchFor } from "./store/disk.ts";
 import { checkKv } from "./store/kv.ts";
-import { WebhookStateRecorder } from "./store/reconcile.ts";
 
 /** Largest webhook body accepted. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -72,7 +72,7 @@ export function createService(
     mode: config.processingMode,
     queue: { delayMs: config.queueRetryDelayMs, backoffSchedule: config.queueBackoffMs ?? undefined },
     disk,
-  });
+  }, metrics);
   const sweeper = new Sweeper(kv, intake.scheduler, log, {
     graceMs: config.sweepGraceMs,
     maxAttempts: config.maxAttempts,
@@ -126,15 +126,7 @@ export function createService(
   router.on(
     "POST",
     "/webhooks/calcom/:slug{/}?",
-    webhookRoute({
-      kv,
-      keys,
-      intake,
-      bodies,
-      reconciler,
-      webhookState: new WebhookStateRecorder(kv),
-      metrics,
-    }),
+    countedAsIngest(intake.pressure, webhookRoute({ keys, intake, bodies, reconciler, metrics })),
   );
   registerAdminRoutes(router, admins, config.adminToken, {
     metrics,

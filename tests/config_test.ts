@@ -48,3 +48,22 @@ Deno.test("on Deno Deploy (its predefined DENO_DEPLOY=true): the attached KV, in
   assert.equal(from({ HOST: "127.0.0.1" }).hostname, "127.0.0.1");
   assert.equal(from({ KV_PATH: "" }).kvPath, DEFAULT_KV_PATH, "self-hosted, empty means the default file");
 });
+
+Deno.test("the README's settings table lists exactly the variables the service reads", () => {
+  const read = new Set<string>();
+  const recording = (env: Record<string, string>) => (name: string) => (read.add(name), env[name]);
+  // Each platform, and each branch that reads a variable only in some cases.
+  const envs: Record<string, string>[] = [{}, { DENO_DEPLOY: "true" }, { DENO_DEPLOY: "true", PORT: "9000" }];
+  for (const env of envs) {
+    readConfig(recording(env));
+  }
+  const readme = Deno.readTextFileSync(new URL("../README.md", import.meta.url));
+  const section = readme.slice(
+    readme.indexOf("## Settings"),
+    readme.indexOf("\n## ", readme.indexOf("## Settings") + 3),
+  );
+  const documented = new Set([...section.matchAll(/^\| `([A-Z0-9_]+)`/gm)].map((m) => m[1]));
+  assert.ok(documented.size > 10, "the table was found");
+  assert.deepEqual([...read].filter((n) => !documented.has(n)).sort(), [], "read but not documented");
+  assert.deepEqual([...documented].filter((n) => !read.has(n)).sort(), [], "documented but not read");
+});

@@ -1,7 +1,7 @@
 /**
- * `POST /webhooks/calcom/{client_slug}`: verify the signature over the raw bytes, answer pings,
- * and hand everything else to the intake pipeline, which answers once it is stored. A 2xx means
- * "stored".
+ * `POST /webhooks/calcom/{client_slug}`, flat: the slug's signing keys, the body within its limits,
+ * the signature over the raw bytes, then `intake.receive` (which stores and processes it), a
+ * reconciliation pass where the delivery needs one, and the answer. A 2xx means "stored".
  */
 import {
   findVerifyingKey,
@@ -10,29 +10,22 @@ import {
   signatureHeaderProblem,
   type SignatureProblem,
 } from "../calcom/signature.ts";
-import { interpretBytes } from "../calcom/normalize.ts";
-import { createSubmission, type Interpretation, statusFor, type Submission } from "../domain/submission.ts";
+import { statusFor } from "../domain/submission.ts";
 import { HttpError } from "../errors.ts";
-import type { Intake } from "../processing/intake.ts";
+import type { Intake, Receipt } from "../processing/intake.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Reconciler } from "../processing/reconciler.ts";
-import type { WebhookStateRecorder } from "../store/reconcile.ts";
-import { ClientGoneError, recordPing, type SigningKeyCache, SLUG_PATTERN } from "../store/clients.ts";
+import { ClientGoneError, type SigningKeyCache, SLUG_PATTERN } from "../store/clients.ts";
 import { nowIso } from "../time.ts";
 import type { BodyReader } from "./body.ts";
-import type { Handler } from "./context.ts";
+import type { Handler, RequestContext } from "./context.ts";
 import { json } from "./errors.ts";
-
-/** Cal.com's ping body is under 1 KB; larger unverified bodies are refused without parsing. */
-const MAX_PING_BYTES = 16 * 1024;
 
 export interface WebhookDeps {
   keys: SigningKeyCache;
   intake: Intake;
   bodies: BodyReader;
-  kv: Deno.Kv;
   reconciler: Reconciler;
-  webhookState: WebhookStateRecorder;
   metrics: Metrics;
 }
 
@@ -63,100 +56,68 @@ export function webhookRoute(deps: WebhookDeps): Handler {
     ctx.client = slug;
     deps.intake.ensureAccepting();
 
-    return await deps.intake.receiving(() =>
-      deps.bodies.with(ctx.req, async (body) => {
-        const receivedAt = nowIso();
-        const header = ctx.req.headers.get(SIGNATURE_HEADER);
-        const signature = parseSignatureHeader(header);
-        const secretId = signature ? await findVerifyingKey(client.keys, signature, body) : null;
-
-        if (secretId === null) {
-          // Unverified bodies are not interpreted, except to recognise Cal.com's (small) ping.
-          if (body.length <= MAX_PING_BYTES && interpretBytes(body, receivedAt).kind === "ping") {
-            ctx.trigger = "PING";
-            await recordPing(deps.kv, slug, { at: receivedAt, signature_valid: false, secret_id: null });
-            ctx.outcome = "ping_unverified";
-            return json(200, { ok: true, signature_valid: false, hint: PING_HINT });
-          }
-          const reason = signature ? "mismatch" : signatureHeaderProblem(header) ?? "mismatch";
-          deps.metrics.signatureFailure(slug, reason);
-          throw new HttpError(
-            401,
-            reason === "mismatch" ? "invalid_signature" : `signature_${reason}`,
-            SIGNATURE_MESSAGES[reason],
-          );
-        }
-        const interpretation = interpretBytes(body, receivedAt);
-        const version = ctx.req.headers.get(VERSION_HEADER)?.trim().slice(0, MAX_VERSION_LENGTH) || null;
-        if (interpretation.kind === "ping") {
-          ctx.trigger = "PING";
-          await recordPing(deps.kv, slug, { at: receivedAt, signature_valid: true, secret_id: secretId });
-          await deps.webhookState.observe(slug, { version, at: receivedAt, template: null });
-          ctx.outcome = "ping";
-          return json(200, { ok: true, signature_valid: true });
-        }
-
-        const submission = createSubmission({ slug, body, secretId, receivedAt, interpretation });
-        ctx.trigger = submission.event_type || null;
-        const outcome = await deps.intake.accept(submission, client.guard, { meaning: interpretation }).catch(
-          (error) => {
-            throw error instanceof ClientGoneError ? unknownClient(slug) : error;
-          },
+    return await deps.bodies.with(ctx.req, async (body) => {
+      const receivedAt = nowIso();
+      const header = ctx.req.headers.get(SIGNATURE_HEADER);
+      const signature = parseSignatureHeader(header);
+      const secretId = signature ? await findVerifyingKey(client.keys, signature, body) : null;
+      const receipt = await deps.intake.receive({
+        guard: client.guard,
+        body,
+        channel: "calcom",
+        secretId,
+        receivedAt,
+        webhookVersion: ctx.req.headers.get(VERSION_HEADER)?.trim().slice(0, MAX_VERSION_LENGTH) || null,
+      }).catch((error) => {
+        throw error instanceof ClientGoneError ? unknownClient(slug) : error;
+      });
+      if (receipt.kind === "unverified") {
+        const reason = signature ? "mismatch" : signatureHeaderProblem(header) ?? "mismatch";
+        deps.metrics.signatureFailure(slug, reason);
+        throw new HttpError(
+          401,
+          reason === "mismatch" ? "invalid_signature" : `signature_${reason}`,
+          SIGNATURE_MESSAGES[reason],
         );
-        // A submission's id comes from its body, so a repeat has the first delivery's id.
-        ctx.submissionId = submission.id;
-        const templated = interpretation.kind === "invalid" && interpretation.cause === "payload_template";
-        // What it tells about the webhook is a note beside the stored delivery: never a reason to fail it.
-        await deps.webhookState.observe(slug, {
-          version,
-          at: receivedAt,
-          template: templated ? { submission_id: submission.id, message: interpretation.reason } : null,
-        }).catch(() => {});
-        if (outcome.kind === "stored") {
-          deps.metrics.submissions.inc({ client: slug, status: submission.status });
-          afterStored(deps, slug, interpretation);
-        }
-        ctx.outcome = outcome.kind === "duplicate"
-          ? "duplicate"
-          : templated
-          ? "payload_template"
-          : submission.status;
-        // The same bytes always get the same answer: a repeat is answered as the first one was.
-        return answer(interpretation, submission, outcome.kind === "duplicate");
-      })
-    );
+      }
+      if (receipt.kind !== "ping" && receipt.passNeeded) {
+        deps.reconciler.requestSoon(slug, receipt.followUp).catch(() => {});
+      }
+      return answer(ctx, receipt);
+    });
   };
 }
 
-/**
- * Deliveries only Cal.com's API can complete start a reconciliation pass (clients with an API
- * key): a recurring cancel-all, and any quarantined body (a payload template, or a booking body
- * this service cannot read), whose booking the API still shows.
- */
-function afterStored(deps: WebhookDeps, slug: string, meaning: Interpretation): void {
-  const followUp = meaning.kind === "booking" ? meaning.follow_up ?? null : null;
-  if (meaning.kind !== "invalid" && !followUp) return;
-  deps.reconciler.requestSoon(slug, followUp).catch(() => {});
-}
-
-function answer(meaning: Interpretation, submission: Submission, duplicate: boolean): Response {
-  const id = submission.id;
+/** The answer, and what the request's log line says. The same bytes always get the same answer. */
+function answer(ctx: RequestContext, receipt: Exclude<Receipt, { kind: "unverified" }>): Response {
+  if (receipt.kind === "ping") {
+    ctx.trigger = "PING";
+    ctx.outcome = receipt.signatureValid ? "ping" : "ping_unverified";
+    return receipt.signatureValid
+      ? json(200, { ok: true, signature_valid: true })
+      : json(200, { ok: true, signature_valid: false, hint: PING_HINT });
+  }
+  const { submission, meaning } = receipt;
+  const duplicate = receipt.kind === "duplicate";
+  // A submission's id comes from its body, so a repeat has the first delivery's id.
+  ctx.trigger = submission.event_type || null;
+  ctx.submissionId = submission.id;
+  ctx.outcome = duplicate ? "duplicate" : receipt.templated ? "payload_template" : submission.status;
   const repeat = duplicate ? { duplicate: true } : {};
   if (meaning.kind === "invalid") {
-    const templated = meaning.cause === "payload_template";
     throw new HttpError(
       422,
-      templated ? "payload_template" : "unusable_payload",
+      receipt.templated ? "payload_template" : "unusable_payload",
       `${meaning.reason} The body was kept (quarantined) so it can be replayed after a fix.${
-        templated
+        receipt.templated
           ? " With a Cal.com API key set for this client, reconciliation still turns its bookings into Jobs."
           : ""
       }`,
       {},
-      { submission_id: id, status: statusFor(meaning, "received"), ...repeat },
+      { submission_id: submission.id, status: statusFor(meaning, "received"), ...repeat },
     );
   }
-  return json(202, { submission_id: id, status: submission.status, ...repeat });
+  return json(202, { submission_id: submission.id, status: submission.status, ...repeat });
 }
 
 function unknownClient(slug: string): HttpError {

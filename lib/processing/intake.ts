@@ -1,22 +1,69 @@
 /**
- * The intake pipeline: a verified delivery becomes durable, then processed. `accept` stores the
- * submission (group commit, `store/group_commit.ts`) and then starts processing its batch in this
- * process at once. In `inline` mode the answer waits for that processing (nothing else would run
- * it soon: no queue, and an idle serverless instance may be stopped right after answering); in
- * `queue` mode it does not, and the batch's queue message is the durable retry. Either way a
- * processing failure never changes the answer: the data is stored, and the queue or the sweeper
- * runs the batch again.
+ * The intake pipeline: what a webhook delivered (or reconciliation read from Cal.com's API)
+ * becomes durable, then processed. `receive` is the one entry for both: it interprets the bytes,
+ * answers pings, notes what a delivery tells about the client's webhook, stores the submission
+ * (group commit, `store/group_commit.ts`), starts processing its batch in this process at once,
+ * and says which follow-up a delivery needs. In `inline` mode the answer waits for that
+ * processing (nothing else would run it soon: no queue, and an idle serverless instance may be
+ * stopped right after answering); in `queue` mode it does not, and the batch's queue message is
+ * the durable retry. Either way a processing failure never changes the answer: the data is stored,
+ * and the queue or the sweeper runs the batch again.
  */
-import type { Interpretation, Submission } from "../domain/submission.ts";
+import { interpretStored } from "../calcom/interpret.ts";
+import {
+  createSubmission,
+  type Interpretation,
+  type Submission,
+  type SubmissionChannel,
+} from "../domain/submission.ts";
 import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
 import type { BatchQueueOptions, PendingBatch } from "../store/batches.ts";
 import { HttpError } from "../errors.ts";
-import type { ClientGuard } from "../store/clients.ts";
+import { type ClientGuard, recordPing } from "../store/clients.ts";
 import { type DiskWatch, isDiskFull } from "../store/disk.ts";
 import { type Committed, IngestBatcher } from "../store/group_commit.ts";
+import { WebhookStateRecorder } from "../store/reconcile.ts";
 import type { HandedOff, Processor } from "./processor.ts";
 import { IngestPressure } from "./ingest_pressure.ts";
 import { BatchScheduler } from "./scheduler.ts";
+
+/** Cal.com's ping body is under 1 KB; larger unverified bodies are refused without parsing. */
+const MAX_PING_BYTES = 16 * 1024;
+
+/** One delivery as it arrived: a webhook's verified (or not) bytes, or a booking Cal.com's API showed. */
+export interface Delivery {
+  guard: ClientGuard;
+  body: Uint8Array;
+  channel: SubmissionChannel;
+  /** The secret that verified the signature, "calcom_api" for reconciliation, null when none did. */
+  secretId: string | null;
+  receivedAt: string;
+  /** Cal.com's `X-Cal-Webhook-Version` header, where sent. */
+  webhookVersion?: string | null;
+  /** Wait for processing in queue mode too (reconciliation counts what each booking changed). */
+  awaitProcessing?: boolean;
+}
+
+/** What became of a delivery. */
+export type Receipt =
+  | { kind: "ping"; signatureValid: boolean }
+  /** Not signed by any of the client's secrets, and not a ping: nothing was stored. */
+  | { kind: "unverified" }
+  | {
+    kind: "stored" | "duplicate";
+    submission: Submission;
+    meaning: Interpretation;
+    /** The body was made by a Cal.com payload template. */
+    templated: boolean;
+    /**
+     * A new webhook delivery only Cal.com's API can complete (a recurring cancel-all, a
+     * quarantined body whose booking the API still shows): a reconciliation pass should follow.
+     */
+    passNeeded: boolean;
+    /** The booking that pass must read again by uid (a recurring cancel-all), if any. */
+    followUp: { uid: string; reason: string } | null;
+  };
 
 /**
  * Submissions queued in memory for processing right after their commit, at most (queue mode):
@@ -44,12 +91,16 @@ export class Intake {
   readonly #afterCommit = new Map<string, Promise<void>>();
   readonly #disk: DiskWatch | null;
 
+  readonly #webhookState: WebhookStateRecorder;
+
   constructor(
-    kv: Deno.Kv,
+    private readonly kv: Deno.Kv,
     readonly processor: Processor,
     private readonly log: Logger,
     options: IntakeOptions,
+    private readonly metrics: Metrics | null = null,
   ) {
+    this.#webhookState = new WebhookStateRecorder(kv);
     this.#inline = options.mode === "inline";
     this.#disk = options.disk ?? null;
     this.#pressure = this.#inline ? null : new IngestPressure();
@@ -63,14 +114,68 @@ export class Intake {
   }
 
   /**
+   * Takes one delivery: a ping is recorded and answered; anything else signed becomes a stored
+   * submission (or finds the earlier one with the same bytes) and is processed. Rejects with
+   * ClientGoneError when the client was deleted after `guard` was read.
+   */
+  async receive(delivery: Delivery): Promise<Receipt> {
+    const { guard: { slug }, body, receivedAt, secretId } = delivery;
+    const webhook = delivery.channel === "calcom";
+    if (secretId === null) {
+      // Unverified bodies are not interpreted, except to recognise Cal.com's (small) ping.
+      if (
+        body.length > MAX_PING_BYTES || interpretStored(delivery.channel, body, receivedAt).kind !== "ping"
+      ) {
+        return { kind: "unverified" };
+      }
+      await recordPing(this.kv, slug, { at: receivedAt, signature_valid: false, secret_id: null });
+      return { kind: "ping", signatureValid: false };
+    }
+    const meaning = interpretStored(delivery.channel, body, receivedAt);
+    const version = delivery.webhookVersion ?? null;
+    if (meaning.kind === "ping") {
+      await recordPing(this.kv, slug, { at: receivedAt, signature_valid: true, secret_id: secretId });
+      await this.#webhookState.observe(generationOf(delivery), { version, at: receivedAt, template: null });
+      return { kind: "ping", signatureValid: true };
+    }
+    const submission = createSubmission({
+      slug,
+      body,
+      secretId,
+      receivedAt,
+      interpretation: meaning,
+      channel: delivery.channel,
+    });
+    const committed = await this.#accept(submission, delivery.guard, {
+      meaning,
+      awaitProcessing: delivery.awaitProcessing,
+    });
+    const templated = meaning.kind === "invalid" && meaning.cause === "payload_template";
+    if (webhook) {
+      // What it tells about the webhook is a note beside the stored delivery: never a reason to fail it.
+      await this.#webhookState.observe(generationOf(delivery), {
+        version,
+        at: receivedAt,
+        template: templated ? { submission_id: submission.id, message: meaning.reason } : null,
+      }).catch(() => {});
+      if (committed.kind === "stored") {
+        this.metrics?.submissions.inc({ client: slug, status: submission.status });
+      }
+    }
+    const fresh = webhook && committed.kind === "stored";
+    const followUp = fresh && meaning.kind === "booking" ? meaning.follow_up ?? null : null;
+    const passNeeded = fresh && (meaning.kind === "invalid" || followUp !== null);
+    return { kind: committed.kind, submission, meaning, templated, passNeeded, followUp };
+  }
+
+  /**
    * Stores the submission durably (or finds the earlier one with the same body), then processes
-   * it. Rejects with ClientGoneError when the client was deleted after `guard` was read. Callers
-   * ask `ensureAccepting` first (the webhook route does, before it reads the body); a full disk
+   * it. Callers ask `ensureAccepting` first (the webhook route does, before it reads the body); a full disk
    * met by the commit itself is the same 503. `awaitProcessing` waits for processing in queue mode
    * too (reconciliation counts what each booking changed). `meaning` is what the caller found the
    * body to mean: processing right after the commit uses it instead of interpreting the bytes again.
    */
-  async accept(
+  async #accept(
     submission: Submission,
     guard: ClientGuard,
     options: { awaitProcessing?: boolean; meaning?: Interpretation } = {},
@@ -92,11 +197,11 @@ export class Intake {
   }
 
   /**
-   * Runs the handling of one delivery (reading, verifying, storing it) counted as ingest in
-   * progress, which is what processing steps aside for under a burst.
+   * What counts deliveries in progress (queue mode), which processing steps aside for under a
+   * burst; the webhook route runs inside it (`http/ingest.ts`). Null in inline mode.
    */
-  async receiving<T>(handle: () => Promise<T>): Promise<T> {
-    return this.#pressure ? await this.#pressure.during(handle) : await handle();
+  get pressure(): IngestPressure | null {
+    return this.#pressure;
   }
 
   /** Throws a 503 while new deliveries cannot be stored (low disk); cheap enough to call per request. */
@@ -111,25 +216,23 @@ export class Intake {
   }
 
   /**
-   * Starts (or joins) processing the batch in this process, handing the submission over first when
-   * it will run here. What a run did not take (a member that joined after the run read its
-   * submissions) is dropped when the run ends: every submission of the batch is settled by then.
+   * Starts (or joins) processing the batch in this process, with the submission as just stored
+   * (it travels with the batch to the run, which neither reads it back nor parses it again).
    */
   #processAfterCommit(batch: PendingBatch, mustRun: boolean, handed: HandedOff | null): Promise<void> {
     const started = this.#afterCommit.get(batch.id);
-    const runsHere = started ||
-      this.#inline || mustRun || this.scheduler.queuedSubmissions < MAX_FAST_PATH_BACKLOG;
-    if (!runsHere) return Promise.resolve();
-    if (handed) this.processor.handOff(handed);
-    if (started) return started;
-    const run = this.#runTwice(batch)
+    if (started) {
+      if (handed) this.scheduler.handOver(batch.id, handed);
+      return started;
+    }
+    if (!this.#inline && !mustRun && this.scheduler.queuedSubmissions >= MAX_FAST_PATH_BACKLOG) {
+      return Promise.resolve();
+    }
+    const run = this.#runTwice(batch, handed)
       .catch((error) =>
         this.log.error("processing after commit failed", { batch_id: batch.id, error: String(error) })
       )
-      .finally(() => {
-        this.processor.dropHandedOff(batch.refs);
-        this.#afterCommit.delete(batch.id);
-      });
+      .finally(() => this.#afterCommit.delete(batch.id));
     this.#afterCommit.set(batch.id, run);
     return run;
   }
@@ -138,10 +241,15 @@ export class Intake {
    * A batch with failures gets one more attempt at once: the usual cause is a conflict with a
    * concurrent commit, which a re-plan resolves. What still fails waits for the queue or the sweeper.
    */
-  async #runTwice(batch: PendingBatch): Promise<void> {
-    const first = await this.scheduler.run(batch);
+  async #runTwice(batch: PendingBatch, handed: HandedOff | null): Promise<void> {
+    const first = await this.scheduler.run(batch, handed ? [handed] : []);
     if (first.failures.length > 0) await this.scheduler.run(batch);
   }
+}
+
+/** Whose webhook state: a slug re-created after a delete is a new client, whose state starts afresh. */
+function generationOf(delivery: Delivery): { slug: string; generation: string | null } {
+  return { slug: delivery.guard.slug, generation: delivery.guard.versionstamp };
 }
 
 function storageLow(): HttpError {

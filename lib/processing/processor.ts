@@ -9,16 +9,15 @@ import { type Interpretation, isReplayable, type Submission } from "../domain/su
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { refId, type SubmissionRef } from "../store/batches.ts";
-import { applyWithRetry, commitPlans, type Plan, planSize, planSubmission } from "../store/bookings.ts";
+import { commitPlans, type Plan, planSize, planSubmission } from "../store/bookings.ts";
 import { pendingBatchKey } from "../store/keys.ts";
+import { ConflictError, MAX_OCC_ATTEMPTS } from "../store/kv.ts";
 import { getSubmissionEntries, readBody, recordAttemptFailure } from "../store/submissions.ts";
-import { nowIso } from "../time.ts";
+import { nowIso, sleep } from "../time.ts";
 
 /** KV's limits per atomic commit. */
 const MAX_CHECKS = 100;
 const MAX_MUTATIONS = 1000;
-/** Body bytes of just-stored submissions kept for their processing at most (see `Processor.handOff`). */
-const MAX_HANDED_OFF_BYTES = 2 * 1024 * 1024;
 
 type PlannedRef = { ref: SubmissionRef; plan: Plan };
 
@@ -47,12 +46,15 @@ export interface ProcessOptions {
    * README).
    */
   settlesBatches?: readonly string[];
+  /**
+   * Submissions just stored, as their commit stored them with what their bodies were found to mean
+   * on arrival (by `refId`): processing them neither reads them back nor interprets the same bytes
+   * again. A stale one only fails its versionstamp check and is planned again from KV.
+   */
+  handed?: ReadonlyMap<string, HandedOff>;
 }
 
 export class Processor {
-  readonly #handedOff = new Map<string, HandedOff>();
-  #handedOffBytes = 0;
-
   constructor(
     private readonly kv: Deno.Kv,
     private readonly log: Logger,
@@ -73,49 +75,13 @@ export class Processor {
     return result;
   }
 
-  /**
-   * The pipeline hands over a submission it has just stored, with its interpretation, so that
-   * processing it right after the commit neither reads it back nor interprets the same bytes
-   * again (the same code did so a moment ago). Taken once, by the next run that names it; a run
-   * after that reads KV as usual, and a stale entry only fails its versionstamp check and is
-   * planned again from KV. Bounded: past MAX_HANDED_OFF_BYTES nothing more is kept.
-   */
-  handOff(handed: HandedOff): void {
-    const { value } = handed.entry;
-    if (this.#handedOffBytes + value.body_bytes > MAX_HANDED_OFF_BYTES) return;
-    const id = refId([value.client, value.id]);
-    if (this.#handedOff.has(id)) return;
-    this.#handedOff.set(id, handed);
-    this.#handedOffBytes += value.body_bytes;
-  }
-
-  /** Submissions handed over and not yet taken. */
-  get handedOff(): number {
-    return this.#handedOff.size;
-  }
-
-  /** Forgets what was handed over for `refs` and not taken. */
-  dropHandedOff(refs: readonly SubmissionRef[]): void {
-    for (const ref of refs) this.#takeHandedOff(ref);
-  }
-
-  #takeHandedOff(ref: SubmissionRef): HandedOff | undefined {
-    const key = refId(ref);
-    const found = this.#handedOff.get(key);
-    if (found) {
-      this.#handedOff.delete(key);
-      this.#handedOffBytes -= found.entry.value.body_bytes;
-    }
-    return found;
-  }
-
   /** The entries of `refs` (and the handed-over meanings), reading from KV only what was not handed over. */
   async #entries(
     refs: readonly SubmissionRef[],
     options: ProcessOptions,
   ): Promise<{ entries: Deno.KvEntryMaybe<Submission>[]; meanings: (Interpretation | undefined)[] }> {
     // Replay re-reads the stored bytes on purpose (today's code applies what a fix changed).
-    const handed = refs.map((ref) => options.force ? undefined : this.#takeHandedOff(ref));
+    const handed = refs.map((ref) => options.force ? undefined : options.handed?.get(refId(ref)));
     const missing = refs.filter((_, i) => !handed[i]);
     const read = missing.length > 0 ? await getSubmissionEntries(this.kv, missing) : [];
     let next = 0;
@@ -174,7 +140,7 @@ export class Processor {
     // A concurrent writer got there first (or the combined commit was too big): one by one.
     for (const { ref } of round) {
       try {
-        const plan = await applyWithRetry(this.kv, ref, (entry) => this.#plan(entry, options));
+        const plan = await this.#applyAlone(ref, options);
         if (plan) {
           result.applied++;
           this.#observe(plan);
@@ -184,6 +150,21 @@ export class Processor {
       }
     }
     return false;
+  }
+
+  /**
+   * Applies one submission on its own: read it, plan it, commit, and plan again whenever a
+   * concurrent writer got there first. The plan committed, or null when there was nothing to do.
+   */
+  async #applyAlone(ref: SubmissionRef, options: ProcessOptions): Promise<Plan | null> {
+    for (let attempt = 1;; attempt++) {
+      const [entry] = await getSubmissionEntries(this.kv, [ref]);
+      const plan = await this.#plan(entry, options);
+      if (!plan) return null;
+      if (await commitPlans(this.kv, [plan])) return plan;
+      if (attempt >= MAX_OCC_ATTEMPTS) throw new ConflictError(`process submission ${ref[1]}`, attempt);
+      await sleep(Math.random() * 2 ** Math.min(attempt - 1, 6));
+    }
   }
 
   /** The plan for a submission as it is now, or null when there is nothing to do. */

@@ -11,10 +11,9 @@
  * show. A lease keeps one pass per client (and so one request in flight per key) across
  * instances. A failed pass leaves the checkpoint where it was and never affects webhook ingest.
  */
-import { changedAt, DEFAULT_API_URL, interpretSnapshot, PAGE_SIZE } from "../calcom/api.ts";
+import { changedAt, DEFAULT_API_URL, PAGE_SIZE } from "../calcom/api.ts";
 import { newId } from "../domain/ids.ts";
 import type { Job } from "../domain/job.ts";
-import { createSubmission } from "../domain/submission.ts";
 import { HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
@@ -300,20 +299,14 @@ class Pass {
     const partners = [booking.rescheduledFromUid, booking.rescheduledToUid].filter((u): u is string => !!u);
     for (const p of partners) this.#partners.add(p);
     const before = await this.#job([uid, ...partners]);
-    const text = JSON.stringify(item);
     const receivedAt = nowIso();
-    const meaning = interpretSnapshot(text, receivedAt);
-    const submission = createSubmission({
-      slug: this.slug,
-      body: encoder.encode(text),
+    await this.intake.receive({
+      guard: await clientGuard(this.kv, this.slug),
+      body: encoder.encode(JSON.stringify(item)),
+      channel: "calcom_api",
       secretId: "calcom_api",
       receivedAt,
-      interpretation: meaning,
-      channel: "calcom_api",
-    });
-    await this.intake.accept(submission, await clientGuard(this.kv, this.slug), {
       awaitProcessing: true,
-      meaning,
     });
     const after = await this.#job([uid]);
     if (!before && after) this.summary.created++;

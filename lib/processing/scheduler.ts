@@ -7,7 +7,7 @@
  * sweeper; a batch already queued or running is joined, not run twice.
  */
 import { deletePendingBatches, type PendingBatch, refId } from "../store/batches.ts";
-import type { Processor, ProcessResult } from "./processor.ts";
+import type { HandedOff, Processor, ProcessResult } from "./processor.ts";
 
 /** Submissions processed in one run at most; the rest wait for the next run. */
 const MAX_RUN_SUBMISSIONS = 600;
@@ -18,6 +18,8 @@ const MAX_RUN_SUBMISSIONS = 600;
 const CONCURRENT_RUNS = 2;
 /** Submissions planned at once: bounds the KV reads in flight, so ingest commits are not queued behind them. */
 const CHUNK = 60;
+/** Body bytes of just-stored submissions held for their batch's run at most; past it, runs read KV. */
+const MAX_HANDED_OFF_BYTES = 2 * 1024 * 1024;
 
 /** What one batch's run did: its submissions that failed (the others are settled). */
 export interface BatchResult {
@@ -28,6 +30,8 @@ interface Waiting {
   batch: PendingBatch;
   done: PromiseWithResolvers<BatchResult>;
   queuedAt: number;
+  /** What the pipeline handed over for the batch's submissions, by `refId`, until its run takes it. */
+  handed: Map<string, HandedOff>;
 }
 
 /** Called before each chunk of a run with when its oldest batch was queued (ms); may wait. */
@@ -37,6 +41,8 @@ export class BatchScheduler {
   #queue: Waiting[] = [];
   #queuedSubmissions = 0;
   #byBatch = new Map<string, Promise<BatchResult>>();
+  #waiting = new Map<string, Waiting>();
+  #handedBytes = 0;
   #loops = 0;
 
   constructor(
@@ -58,12 +64,28 @@ export class BatchScheduler {
     return this.#queuedSubmissions;
   }
 
-  /** Processes a batch (joining a run already scheduled for the same batch). */
-  run(batch: PendingBatch): Promise<BatchResult> {
+  /** Submissions handed over and not yet taken by a run. */
+  get handedOff(): number {
+    let n = 0;
+    for (const w of this.#waiting.values()) n += w.handed.size;
+    return n;
+  }
+
+  /**
+   * Processes a batch (joining a run already scheduled for the same batch). `handed`: submissions
+   * of it just stored (see `handOver`).
+   */
+  run(batch: PendingBatch, handed: readonly HandedOff[] = []): Promise<BatchResult> {
     const existing = this.#byBatch.get(batch.id);
-    if (existing) return existing;
+    if (existing) {
+      for (const h of handed) this.handOver(batch.id, h);
+      return existing;
+    }
     const done = Promise.withResolvers<BatchResult>();
-    this.#queue.push({ batch, done, queuedAt: performance.now() });
+    const waiting: Waiting = { batch, done, queuedAt: performance.now(), handed: new Map() };
+    this.#queue.push(waiting);
+    this.#waiting.set(batch.id, waiting);
+    for (const h of handed) this.handOver(batch.id, h);
     this.#queuedSubmissions += batch.refs.length;
     this.#byBatch.set(batch.id, done.promise);
     done.promise.catch(() => {});
@@ -71,11 +93,28 @@ export class BatchScheduler {
     return done.promise;
   }
 
+  /**
+   * Gives a waiting batch a submission of it as its commit stored it, so its run neither reads it
+   * back nor parses its body again. Dropped (the run reads KV) once the run has started, or past
+   * MAX_HANDED_OFF_BYTES held.
+   */
+  handOver(batchId: string, handed: HandedOff): void {
+    const waiting = this.#waiting.get(batchId);
+    const bytes = handed.entry.value.body_bytes;
+    if (!waiting || this.#handedBytes + bytes > MAX_HANDED_OFF_BYTES) return;
+    const id = refId([handed.entry.value.client, handed.entry.value.id]);
+    if (waiting.handed.has(id)) return;
+    waiting.handed.set(id, handed);
+    this.#handedBytes += bytes;
+  }
+
   async #loop(): Promise<void> {
     this.#loops++;
     try {
       while (this.#queue.length > 0) {
         const run = this.#takeRun();
+        const handed = new Map(run.flatMap((w) => [...w.handed]));
+        for (const h of handed.values()) this.#handedBytes -= h.entry.value.body_bytes;
         try {
           const refs = run.flatMap((w) => w.batch.refs);
           const failures: ProcessResult["failures"] = [];
@@ -84,7 +123,7 @@ export class BatchScheduler {
           let batchesDeleted = false;
           for (let i = 0; i < refs.length; i += CHUNK) {
             await this.beforeChunk?.(run[0].queuedAt);
-            const part = await this.processor.process(refs.slice(i, i + CHUNK), { settlesBatches });
+            const part = await this.processor.process(refs.slice(i, i + CHUNK), { settlesBatches, handed });
             failures.push(...part.failures);
             batchesDeleted = part.batchesDeleted;
           }
@@ -111,7 +150,9 @@ export class BatchScheduler {
       n++;
     }
     this.#queuedSubmissions -= size;
-    return this.#queue.splice(0, n);
+    const run = this.#queue.splice(0, n);
+    for (const w of run) this.#waiting.delete(w.batch.id);
+    return run;
   }
 
   /** Hands each batch its own failures, and drops the records of batches with none (all settled). */

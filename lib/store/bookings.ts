@@ -14,7 +14,6 @@ import {
   mergeEvents,
 } from "../domain/job.ts";
 import { type Interpretation, statusFor, type Submission } from "../domain/submission.ts";
-import type { SubmissionRef } from "./batches.ts";
 import {
   contactByEmailKey,
   contactKey,
@@ -163,23 +162,6 @@ function plansOp(kv: Deno.Kv, plans: readonly Plan[]): Deno.AtomicOperation {
     for (const k of p.deletes) op.delete(k);
   }
   return op;
-}
-
-/**
- * Applies one submission on its own: read it, plan it with `plan` (null: nothing to do), commit,
- * and plan again whenever a concurrent writer got there first. The plan committed when this call
- * applied it, else null.
- */
-export async function applyWithRetry(
-  kv: Deno.Kv,
-  [slug, id]: SubmissionRef,
-  plan: (entry: Deno.KvEntry<Submission>) => Promise<Plan | null>,
-): Promise<Plan | null> {
-  return await withOccRetry(`process submission ${id}`, async () => {
-    const entry = await kv.get<Submission>(submissionKey(slug, id));
-    const planned = entry.value ? await plan(entry as Deno.KvEntry<Submission>) : null;
-    return planned ? { op: plansOp(kv, [planned]), result: planned } : { op: null, result: null };
-  });
 }
 
 export function planSize(plan: Plan): { checks: number; mutations: number } {

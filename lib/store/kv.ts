@@ -104,7 +104,7 @@ export class ConflictError extends Error {
   }
 }
 
-const MAX_OCC_ATTEMPTS = 12;
+export const MAX_OCC_ATTEMPTS = 12;
 
 /**
  * Runs read → decide → atomic commit until the commit's versionstamp checks pass, at most

@@ -170,7 +170,8 @@ export async function getWebhookState(kv: Deno.Kv, slug: string): Promise<Webhoo
 
 /**
  * Remembers per process what was last written for each client, so the request path writes only
- * when something changed (a new version header, a template appearing or going away).
+ * when something changed (a new version header, a template appearing or going away). Known by
+ * client generation: a slug deleted and created again is a new client, read afresh.
  */
 export class WebhookStateRecorder {
   #known = new Map<string, WebhookState>();
@@ -178,18 +179,19 @@ export class WebhookStateRecorder {
   constructor(private readonly kv: Deno.Kv) {}
 
   async observe(
-    slug: string,
+    client: { slug: string; generation: string | null },
     seen: {
       version: string | null;
       at: string;
       template: { submission_id: string | null; message: string } | null;
     },
-  ): Promise<{ templateIsNew: boolean }> {
-    const known = this.#known.get(slug) ??
+  ): Promise<void> {
+    const { slug } = client;
+    const cacheKey = `${slug}\u0000${client.generation}`;
+    const known = this.#known.get(cacheKey) ??
       (await getWebhookState(this.kv, slug)) ??
       { webhook_version: null, webhook_version_seen_at: null, payload_template_detected: null };
     const version = seen.version ?? known.webhook_version;
-    const templateIsNew = seen.template !== null && known.payload_template_detected === null;
     const next: WebhookState = {
       webhook_version: version,
       webhook_version_seen_at: version !== known.webhook_version ? seen.at : known.webhook_version_seen_at,
@@ -199,14 +201,9 @@ export class WebhookStateRecorder {
     };
     const changed = next.webhook_version !== known.webhook_version ||
       (next.payload_template_detected === null) !== (known.payload_template_detected === null);
-    if (changed || !this.#known.has(slug)) {
+    if (changed || !this.#known.has(cacheKey)) {
       if (changed) await this.kv.set(clientWebhookStateKey(slug), next);
-      this.#known.set(slug, next);
+      this.#known.set(cacheKey, next);
     }
-    return { templateIsNew };
-  }
-
-  forget(slug: string): void {
-    this.#known.delete(slug);
   }
 }
