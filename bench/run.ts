@@ -17,7 +17,7 @@ import { jsonLogger } from "../lib/log.ts";
 import { createService } from "../lib/service.ts";
 import { clientGuard, putClient } from "../lib/store/clients.ts";
 import { noPendingBatches } from "../lib/store/batches.ts";
-import { countJobs, findJobIds } from "../lib/store/bookings.ts";
+import { countJobs, findJobIds } from "../lib/store/jobs.ts";
 import { IngestBatcher } from "../lib/store/group_commit.ts";
 import { openKv } from "../lib/store/kv.ts";
 import { listenQueue, noopDrainRate } from "../lib/store/queue.ts";

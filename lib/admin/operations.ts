@@ -19,15 +19,8 @@ import type { Reconciler } from "../processing/reconciler.ts";
 import type { Replayer } from "../processing/replay.ts";
 import { backupLines, restoreLines, RestoreRefusedError } from "../store/backup.ts";
 import { listDeadLetters } from "../store/batches.ts";
-import {
-  allContacts,
-  allJobs,
-  getContact,
-  getJob,
-  getJobByEventId,
-  listContacts,
-  listJobs,
-} from "../store/bookings.ts";
+import { allContacts, getContact, listContacts } from "../store/contacts.ts";
+import { allJobs, getJob, getJobByEventId, listJobs } from "../store/jobs.ts";
 import {
   addSecret,
   type Client,

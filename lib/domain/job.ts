@@ -268,6 +268,70 @@ export function eventIds(events: readonly JobEvent[]): Set<string> {
   return ids;
 }
 
+/** Splits a submission's events into groups that belong to the same Job (shared or linked uids). */
+export function linkedGroups(events: readonly JobEvent[]): JobEvent[][] {
+  const groups: { ids: Set<string>; events: JobEvent[] }[] = [];
+  for (const e of events) {
+    const ids = eventIds([e]);
+    const matching = groups.filter((g) => [...ids].some((id) => g.ids.has(id)));
+    const merged = { ids, events: [e] };
+    for (const g of matching) {
+      g.ids.forEach((id) => merged.ids.add(id));
+      merged.events.push(...g.events);
+      groups.splice(groups.indexOf(g), 1);
+    }
+    groups.push(merged);
+  }
+  return groups.map((g) => g.events);
+}
+
+/** What `mergeIntoJob` decided. */
+export interface JobMerge {
+  /** The Job as it is after the incoming events (the surviving one, unchanged when `changed` is false). */
+  job: Job;
+  changed: boolean;
+  /** Jobs that turned out to be the same chain and are folded into `job` (their ids redirect to it). */
+  mergedAway: Job[];
+}
+
+/**
+ * The merge rule, one appointment per chain: the Jobs the incoming events' uids reach (none, one, or
+ * several that turn out to be one reschedule chain) and the incoming events become one Job. The
+ * lowest id survives; its events are the union of all, in Cal.com's time order; its state is
+ * derived from them; it was created when the earliest of them was. Attendees keep the Contact the
+ * Jobs already knew for their email, else `contactIds`'. Unchanged when one Job already held every
+ * incoming event.
+ */
+export function mergeIntoJob(
+  existing: readonly Job[],
+  incoming: readonly JobEvent[],
+  context: { client: string; contactIds: ReadonlyMap<string, string>; now: string; newId: () => string },
+): JobMerge {
+  const sorted = [...existing].sort((a, b) => (a.id < b.id ? -1 : 1));
+  const survivor = sorted[0];
+  const events = mergeEvents(sorted.flatMap((j) => j.events), incoming);
+  if (sorted.length === 1 && events.length === survivor.events.length) {
+    return { job: survivor, changed: false, mergedAway: [] };
+  }
+  // Attendees the Jobs already know keep their Contacts (an email's Contact never changes).
+  const known = new Map(context.contactIds);
+  for (const job of sorted) {
+    for (const a of job.attendees) if (a.contact_id && !known.has(a.email)) known.set(a.email, a.contact_id);
+  }
+  const derived = deriveJob(events);
+  const job: Job = {
+    id: survivor?.id ?? context.newId(),
+    client: context.client,
+    ...derived,
+    contact_id: derived.booker_email ? known.get(derived.booker_email) ?? null : null,
+    attendees: derived.attendees.map((a) => ({ ...a, contact_id: known.get(a.email) ?? null })),
+    events,
+    created_at: sorted.map((j) => j.created_at).sort()[0] ?? context.now,
+    updated_at: context.now,
+  };
+  return { job, changed: true, mergedAway: sorted.slice(1) };
+}
+
 /** Derives a Job's state from its events. Requires at least one event. */
 export function deriveJob(unsorted: readonly JobEvent[]): DerivedJob {
   const events = [...unsorted].sort(compareEvents);

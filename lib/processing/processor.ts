@@ -9,7 +9,8 @@ import { type Interpretation, isReplayable, type Submission } from "../domain/su
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { refId, type SubmissionRef } from "../store/batches.ts";
-import { commitPlans, type Plan, planSize, planSubmission } from "../store/bookings.ts";
+import { planSubmission } from "../store/bookings.ts";
+import { commitPlans, type Plan, planSize } from "../store/plan.ts";
 import { pendingBatchKey } from "../store/keys.ts";
 import { ConflictError, MAX_OCC_ATTEMPTS } from "../store/kv.ts";
 import { getSubmissionEntries, readBody, recordAttemptFailure } from "../store/submissions.ts";

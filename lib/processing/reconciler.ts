@@ -17,7 +17,7 @@ import type { Job } from "../domain/job.ts";
 import { HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { findJobIds, getJob } from "../store/bookings.ts";
+import { findJobIds, getJob } from "../store/jobs.ts";
 import { clientGuard, getApiKey, getClient, listClients } from "../store/clients.ts";
 import {
   addFollowUp,

@@ -9,7 +9,8 @@ import type { Contact } from "../domain/contact.ts";
 import { personMatcher, scrub, scrubText } from "../domain/privacy.ts";
 import type { Submission } from "../domain/submission.ts";
 import { nowIso } from "../time.ts";
-import { allJobs, deleteContact, rewriteJobs } from "./bookings.ts";
+import { deleteContact } from "./contacts.ts";
+import { allJobs, rewriteJobs } from "./jobs.ts";
 import { allSubmissions, readBody, replaceBody } from "./submissions.ts";
 
 export interface ErasureReport {

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { deriveJob, type JobEvent, type JobEventKind, mergeEvents } from "../../lib/domain/job.ts";
+import {
+  deriveJob,
+  type Job,
+  type JobEvent,
+  type JobEventKind,
+  linkedGroups,
+  mergeEvents,
+  mergeIntoJob,
+} from "../../lib/domain/job.ts";
 
 let n = 0;
 function ev(kind: JobEventKind, uid: string, at: string, extra: Partial<JobEvent> = {}): JobEvent {
@@ -162,4 +170,82 @@ Deno.test("API snapshots of a reschedule pair: the old uid is replaced by the ne
   assert.equal(job.calcom_event_id, "new");
   assert.deepEqual(job.previous_event_ids, ["old"]);
   assert.equal(job.start_time, "2026-12-01T10:00:00.000Z");
+});
+
+/** A Job as the store would hold it, derived from its events. */
+function storedJob(
+  id: string,
+  events: JobEvent[],
+  created: string,
+  contactIds: Record<string, string> = {},
+): Job {
+  const derived = deriveJob(events);
+  return {
+    id,
+    client: "acme",
+    ...derived,
+    contact_id: derived.booker_email ? contactIds[derived.booker_email] ?? null : null,
+    attendees: derived.attendees.map((a) => ({ ...a, contact_id: contactIds[a.email] ?? null })),
+    events,
+    created_at: created,
+    updated_at: created,
+  };
+}
+
+const context = (contactIds: Record<string, string> = {}) => ({
+  client: "acme",
+  contactIds: new Map(Object.entries(contactIds)),
+  now: "2026-10-20T00:00:00.000Z",
+  newId: () => "NEW",
+});
+
+Deno.test("merge rule: a new booking becomes a new Job with the Contacts given for its attendees", () => {
+  const created = ev("created", "A", "01");
+  const { job, changed, mergedAway } = mergeIntoJob([], [created], context({ "a@x.example": "C1" }));
+  assert.equal(changed, true);
+  assert.equal(job.id, "NEW");
+  assert.equal(job.contact_id, "C1");
+  assert.deepEqual(job.attendees.map((a) => a.contact_id), ["C1"]);
+  assert.equal(job.created_at, "2026-10-20T00:00:00.000Z");
+  assert.deepEqual(mergedAway, []);
+});
+
+Deno.test("merge rule: events a Job already holds change nothing", () => {
+  const created = ev("created", "A", "01");
+  const existing = storedJob("J1", [created], "2026-10-01T00:00:00.000Z");
+  const again = mergeIntoJob([existing], [created], context());
+  assert.equal(again.changed, false);
+  assert.equal(again.job, existing);
+});
+
+Deno.test("merge rule: two Jobs that turn out to be one chain merge into the lower id, earliest creation, known Contacts kept", () => {
+  const a = ev("created", "A", "01");
+  const c = ev("rescheduled", "C", "03", {
+    links: ["B"],
+    attendees: [{ email: "c@x.example", name: "C", time_zone: null, phone: null }],
+  });
+  const jobA = storedJob("J2", [a], "2026-10-05T00:00:00.000Z", { "a@x.example": "CA" });
+  const jobC = storedJob("J1", [c], "2026-10-07T00:00:00.000Z", { "c@x.example": "CC" });
+  const b = ev("rescheduled", "B", "02", { links: ["A"] });
+  const { job, changed, mergedAway } = mergeIntoJob([jobA, jobC], [b], context());
+  assert.equal(changed, true);
+  assert.equal(job.id, "J1", "the lowest id survives");
+  assert.deepEqual(mergedAway.map((j) => j.id), ["J2"]);
+  assert.equal(job.calcom_event_id, "C");
+  assert.deepEqual(job.previous_event_ids, ["A", "B"]);
+  assert.deepEqual(job.events.map((e) => e.uid), ["A", "B", "C"], "every event, in Cal.com's time order");
+  assert.equal(job.created_at, "2026-10-05T00:00:00.000Z", "created when the earliest was");
+  assert.equal(job.updated_at, "2026-10-20T00:00:00.000Z");
+  assert.deepEqual(job.attendees.map((x) => [x.email, x.contact_id]), [["c@x.example", "CC"]]);
+  // The same in any order of the Jobs given.
+  assert.deepEqual(mergeIntoJob([jobC, jobA], [b], context()).job, job);
+});
+
+Deno.test("linked groups: a submission's events split by shared or linked uids", () => {
+  const groups = linkedGroups([
+    ev("created", "A", "01"),
+    ev("created", "X", "01"),
+    ev("rescheduled", "B", "02", { links: ["A"] }),
+  ]);
+  assert.deepEqual(groups.map((g) => g.map((e) => e.uid).sort()), [["X"], ["A", "B"]]);
 });
