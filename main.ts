@@ -5,6 +5,7 @@
 import { readConfig } from "./lib/config.ts";
 import { jsonLogger } from "./lib/log.ts";
 import { createService, diskWatch } from "./lib/service.ts";
+import { kvOpenProblem, listenProblem } from "./lib/startup.ts";
 import { openKv } from "./lib/store/kv.ts";
 import { listenQueue, QueueListener } from "./lib/store/queue.ts";
 
@@ -13,7 +14,9 @@ const log = jsonLogger();
 // Free space is read before KV opens: on a full disk a reserve is given up first, so KV can open.
 const disk = diskWatch(config, log);
 disk?.prepareForOpen();
-const kv = await openKv(config.kvPath, config.kvAccessToken);
+const kv = await openKv(config.kvPath, config.kvAccessToken).catch((error) =>
+  stop(kvOpenProblem(config, error))
+);
 const service = createService(kv, config, log, disk);
 
 // Queue mode: on a KV file the listener runs on a connection of its own, paused while the disk is
@@ -34,18 +37,30 @@ Deno.cron("reconcile with Calcom", "* * * * *", async () => void await service.r
 const stopSweeping = service.startSweeping();
 service.sweeper.sweepOnce().catch((error) => log.error("startup sweep failed", { error: String(error) }));
 
-const server = Deno.serve({
-  // On Deno Deploy the platform chooses where to listen, unless HOST or PORT say otherwise.
-  ...(config.hostname === null ? {} : { hostname: config.hostname }),
-  ...(config.port === null ? {} : { port: config.port }),
-  onListen: ({ hostname, port }) =>
-    log.info("listening", {
-      url: `http://${hostname}:${port}`,
-      platform: config.platform,
-      kv: config.kvPath ?? "attached database",
-      mode: config.processingMode,
-    }),
-}, service.handler);
+let server: Deno.HttpServer;
+try {
+  server = Deno.serve({
+    // On Deno Deploy the platform chooses where to listen, unless HOST or PORT say otherwise.
+    ...(config.hostname === null ? {} : { hostname: config.hostname }),
+    ...(config.port === null ? {} : { port: config.port }),
+    onListen: ({ hostname, port }) =>
+      log.info("listening", {
+        url: `http://${hostname}:${port}`,
+        platform: config.platform,
+        kv: config.kvPath ?? "attached database",
+        mode: config.processingMode,
+      }),
+  }, service.handler);
+} catch (error) {
+  stop(listenProblem(config, error) ?? String(error));
+}
+
+/** Says why the service cannot start (one log line, and the same words for a person), and exits 1. */
+function stop(problem: string): never {
+  log.error("cannot start", { problem });
+  console.error(problem);
+  Deno.exit(1);
+}
 
 // Graceful stop: finish answering (for at most SHUTDOWN_GRACE_MS: idle keep-alive connections can
 // hold a shutdown up for minutes), let in-process processing finish, then close KV. Anything left

@@ -13,8 +13,11 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   });
 }
 
-/** Maps any thrown value to a JSON answer. */
-export function errorResponse(error: unknown): Response {
+/**
+ * Maps any thrown value to a JSON answer. An unexpected error says whether anything could have been
+ * stored (only a request that writes can), and the request id its log line carries.
+ */
+export function errorResponse(error: unknown, request?: { method: string; id: string }): Response {
   if (error instanceof HttpError) {
     return json(
       error.status,
@@ -22,11 +25,13 @@ export function errorResponse(error: unknown): Response {
       error.headers,
     );
   }
+  const reading = !request || request.method === "GET" || request.method === "HEAD";
   return json(500, {
     error: {
       code: "internal_error",
-      message:
-        "Something went wrong on our side and nothing was stored. The error is logged; please try again.",
+      message: `Something went wrong on our side${
+        reading ? "" : " and nothing was stored"
+      }. The error is logged${request ? ` with request id ${request.id}` : ""}; please try again.`,
     },
   });
 }
@@ -47,7 +52,7 @@ export function mapErrors(log: Logger): Middleware {
           error: error instanceof Error ? error.message : String(error),
         });
       }
-      return errorResponse(error);
+      return errorResponse(error, { method: ctx.req.method, id: ctx.requestId });
     }
   };
 }

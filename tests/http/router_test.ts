@@ -82,6 +82,12 @@ Deno.test("middleware runs outermost first and an HttpError becomes its answer",
   const internal = errorResponse(new Error("secret internals"));
   assert.equal(internal.status, 500);
   assert.ok(!(await internal.text()).includes("secret internals"));
+  // Whether anything could have been stored depends on the request; the request id finds the log line.
+  const onRead = await errorResponse(new Error("x"), { method: "GET", id: "req-1" }).json();
+  assert.doesNotMatch(onRead.error.message, /nothing was stored/);
+  assert.match(onRead.error.message, /request id req-1/);
+  const onWrite = await errorResponse(new Error("x"), { method: "POST", id: "req-2" }).json();
+  assert.match(onWrite.error.message, /nothing was stored.*request id req-2/);
 });
 
 Deno.test("a request id is echoed when it is sane and made up otherwise", () => {

@@ -1,0 +1,42 @@
+/**
+ * Starting the service where it cannot run says why in a person's words and exits 1: a port
+ * already in use, a KV path it cannot open.
+ */
+import assert from "node:assert/strict";
+import { withTempDir } from "../_helpers.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+async function start(env: Record<string, string>): Promise<{ code: number; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "--allow-sys=statfs", MAIN],
+    env,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+Deno.test("a port already in use: one sentence saying what to do, exit 1 (no stack trace)", async () => {
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    await withTempDir(async (dir) => {
+      const { port } = busy.addr as Deno.NetAddr;
+      const run = await start({ KV_PATH: `${dir}/kv.sqlite3`, HOST: "127.0.0.1", PORT: String(port) });
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, new RegExp(`Port ${port} is already in use.*PORT=${port + 1}`));
+      assert.doesNotMatch(run.stderr, /\bat \S+\.ts:\d+/, "no stack trace");
+    });
+  } finally {
+    busy.close();
+  }
+});
+
+Deno.test("a KV path that cannot be opened: what to check, exit 1", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/not-a-db`, "this is not SQLite, it is text");
+    const run = await start({ KV_PATH: `${dir}/not-a-db`, PORT: "0", HOST: "127.0.0.1" });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /KV_PATH .*not-a-db could not be opened/);
+  });
+});
