@@ -56,6 +56,8 @@ export interface Config {
   metricsPublic: boolean;
   /** Raw bodies of settled submissions older than this many days are dropped (0: kept for ever). */
   rawBodyRetentionDays: number;
+  /** Change-log entries are kept this many days; a feed cursor older than that answers 410. */
+  changeLogRetentionDays: number;
   /** The service's public base URL, for the webhook URLs the dashboard shows (null: the page's own address). */
   publicUrl: string | null;
 }
@@ -106,6 +108,7 @@ export function readConfig(get: (name: string) => string | undefined = (n) => De
     reconcileLeaseMs: integer(get, "RECONCILE_LEASE_MS", 120_000, 1_000, 3_600_000),
     metricsPublic: flag(get, "METRICS_PUBLIC"),
     rawBodyRetentionDays: integer(get, "RAW_BODY_RETENTION_DAYS", 0, 0, 36_500),
+    changeLogRetentionDays: integer(get, "CHANGE_LOG_RETENTION_DAYS", 30, 1, 3650),
     publicUrl: publicUrl(get("PUBLIC_URL")),
   };
 }

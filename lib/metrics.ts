@@ -16,6 +16,8 @@ export class Metrics {
   readonly reconcileRuns: client.Counter<"client" | "outcome">;
   readonly missedWebhooks: client.Counter<"client">;
   readonly apiErrors: client.Counter<"client" | "kind">;
+  readonly changes: client.Counter<"client" | "type">;
+  readonly clientApiRequests: client.Counter<"client" | "outcome">;
 
   constructor(kv: Deno.Kv | null, disk: DiskWatch | null) {
     const registers = [this.registry];
@@ -56,6 +58,16 @@ export class Metrics {
       "calcom_intake_calcom_api_errors_total",
       "Failed Cal.com API calls, by client and kind (rate_limited, rejected, server, network).",
       ["client", "kind"],
+    );
+    this.changes = counter(
+      "calcom_intake_change_log_entries_total",
+      "Entries appended to clients' change logs in this process, by client and type (job.created, job.updated, …).",
+      ["client", "type"],
+    );
+    this.clientApiRequests = counter(
+      "calcom_intake_client_api_requests_total",
+      "Client API requests (/api/v1), by client (unknown for refused ones) and outcome (ok, or the error code).",
+      ["client", "outcome"],
     );
     const gauge = (name: string, help: string, read: () => number | null | Promise<number | null>) =>
       new client.Gauge({
@@ -102,6 +114,11 @@ export class Metrics {
   signatureFailure(client: string, reason: string): void {
     this.signatureFailures.inc({ client, reason });
     this.#signatureFailuresByClient.set(client, (this.#signatureFailuresByClient.get(client) ?? 0) + 1);
+  }
+
+  /** Counts a client API request; only a successful one names its client (made-up slugs cannot grow the labels). */
+  clientApiRequest(client: string | null, outcome: string): void {
+    this.clientApiRequests.inc({ client: outcome === "ok" && client ? client : "unknown", outcome });
   }
 
   /** Signature failures of one client counted by this process. */

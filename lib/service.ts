@@ -3,6 +3,7 @@
  * (queue handler, sweeper), the admin operations, and the HTTP handler. `main.ts` and the tests
  * both build it here; nothing here decides anything.
  */
+import { AccessControl } from "./admin/access.ts";
 import { AdminOperations, type AdminSource } from "./admin/operations.ts";
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
@@ -76,7 +77,7 @@ export function createService(
   const sweeper = new Sweeper(kv, intake.scheduler, log, {
     graceMs: config.sweepGraceMs,
     maxAttempts: config.maxAttempts,
-    retention: config.rawBodyRetentionDays > 0 ? new Retention(kv, config.rawBodyRetentionDays, log) : null,
+    retention: new Retention(kv, config.rawBodyRetentionDays, log, config.changeLogRetentionDays),
   });
   const reconciler = new Reconciler(kv, intake, log, {
     intervalMs: config.reconcileIntervalMs,
@@ -93,6 +94,7 @@ export function createService(
     metrics,
     log,
     publicUrl: config.publicUrl,
+    changeLogRetentionDays: config.changeLogRetentionDays,
   };
   const admins = {
     api: new AdminOperations({ ...adminDeps, source: "api" }),
@@ -128,7 +130,7 @@ export function createService(
     "/webhooks/calcom/:slug{/}?",
     countedAsIngest(intake.pressure, webhookRoute({ keys, intake, bodies, reconciler, metrics })),
   );
-  registerAdminRoutes(router, admins, config.adminToken, {
+  registerAdminRoutes(router, admins, new AccessControl(kv, config.adminToken), {
     metrics,
     metricsPublic: config.metricsPublic,
   });

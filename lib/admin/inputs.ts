@@ -6,6 +6,7 @@
 import { DEFAULT_API_URL } from "../calcom/api.ts";
 import { JOB_STATUSES, type JobStatus } from "../domain/job.ts";
 import { SUBMISSION_STATUSES, type SubmissionStatus } from "../domain/submission.ts";
+import { TOKEN_SCOPES, type TokenScope } from "../domain/tokens.ts";
 import { HttpError } from "../errors.ts";
 import { SLUG_PATTERN } from "../store/clients.ts";
 import { InvalidCursorError, type Page } from "../store/kv.ts";
@@ -212,4 +213,70 @@ export function clientExists(slug: string): HttpError {
 
 export function noSubmission(slug: string, id: string): HttpError {
   return new HttpError(404, "unknown_submission", `Client "${slug}" has no submission ${id}.`);
+}
+
+/** A token's scopes: a list, or (from the CLI) a comma-separated string; at least one, each known. */
+export function validScopes(value: unknown): TokenScope[] {
+  const list = typeof value === "string" ? value.split(",").map((s) => s.trim()).filter(Boolean) : value;
+  if (
+    !Array.isArray(list) || list.length === 0 ||
+    !list.every((s) => (TOKEN_SCOPES as readonly unknown[]).includes(s))
+  ) {
+    throw new HttpError(
+      400,
+      "invalid_scopes",
+      `"scopes" must list one or more of ${TOKEN_SCOPES.join(", ")}, e.g. ["jobs:read", "changes:read"].`,
+    );
+  }
+  return [...new Set(list as TokenScope[])];
+}
+
+/** An optional expiry: an ISO date-time in the future, or null/absent for none. */
+export function optionalExpiry(value: unknown, now: number): string | null {
+  if (value === undefined || value === null || value === "") return null;
+  const at = typeof value === "string" ? Date.parse(value) : NaN;
+  if (!Number.isFinite(at) || at <= now) {
+    throw new HttpError(
+      400,
+      "invalid_expires_at",
+      '"expires_at" must be an ISO date-time in the future, e.g. "2027-06-30T00:00:00Z", or left out for no expiry.',
+    );
+  }
+  return new Date(at).toISOString();
+}
+
+/** A feed page's size (1–500, default 100) and long-poll wait (0–30 s, default 0). */
+export function feedPage(input: { limit?: unknown; wait?: unknown }): { limit: number; waitSeconds: number } {
+  const limit = input.limit === undefined || input.limit === "" ? 100 : Number(input.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT) {
+    throw new HttpError(400, "invalid_limit", `limit must be a whole number from 1 to ${MAX_PAGE_LIMIT}.`);
+  }
+  const wait = input.wait === undefined || input.wait === "" ? 0 : Number(input.wait);
+  if (!Number.isFinite(wait) || wait < 0 || wait > MAX_WAIT_SECONDS) {
+    throw new HttpError(
+      400,
+      "invalid_wait",
+      `wait must be a number of seconds from 0 to ${MAX_WAIT_SECONDS}.`,
+    );
+  }
+  return { limit, waitSeconds: wait };
+}
+
+/** Longest a long-poll holds (below the usual proxy and load-balancer idle timeouts). */
+export const MAX_WAIT_SECONDS = 30;
+
+export function invalidFeedCursor(): HttpError {
+  return new HttpError(
+    400,
+    "invalid_cursor",
+    "cursor is not one this client's feed gave out; start again without it (or from the changes_cursor /jobs answers), then pass the next_cursor each page returns.",
+  );
+}
+
+export function expiredFeedCursor(days: number): HttpError {
+  return new HttpError(
+    410,
+    "cursor_expired",
+    `This cursor is older than the change log keeps (CHANGE_LOG_RETENTION_DAYS, ${days} days). Read every Job again with GET /api/v1/clients/{slug}/jobs, then follow the feed from the changes_cursor that answer gives.`,
+  );
 }

@@ -42,9 +42,24 @@ import {
 } from "../store/reconcile.ts";
 import { allSubmissions, getSubmission, listSubmissions, readBody } from "../store/submissions.ts";
 import { erasePerson } from "../store/erase.ts";
+import {
+  ExpiredFeedCursorError,
+  FeedCursors,
+  InvalidFeedCursorError,
+  logEnd,
+  readLog,
+  recentChanges,
+  waitForChange,
+} from "../store/changes.ts";
+import { type ClientToken, createToken, listTokens, revokeToken } from "../store/tokens.ts";
+import { newToken, tokenHash } from "../domain/tokens.ts";
+import { newId } from "../domain/ids.ts";
 import { nowIso } from "../time.ts";
 import {
   clientExists,
+  expiredFeedCursor,
+  feedPage,
+  invalidFeedCursor,
   listing,
   MAX_NAME_LENGTH,
   noClient,
@@ -52,6 +67,7 @@ import {
   optionalApiKey,
   optionalApiUrl,
   optionalDays,
+  optionalExpiry,
   optionalJobStatus,
   optionalSecret,
   optionalStatus,
@@ -61,6 +77,7 @@ import {
   pageOf,
   validEventId,
   validId,
+  validScopes,
   validSlug,
 } from "./inputs.ts";
 import { clientView, issued, silence } from "./views.ts";
@@ -93,13 +110,17 @@ export interface AdminDeps {
   keys?: SigningKeyCache | null;
   /** PUBLIC_URL: the service's public base URL, for the webhook URLs answers show (null: unknown). */
   publicUrl?: string | null;
+  /** CHANGE_LOG_RETENTION_DAYS, for what an expired cursor's answer says. */
+  changeLogRetentionDays?: number;
 }
 
 export class AdminOperations {
   readonly #kv: Deno.Kv;
+  readonly #cursors: FeedCursors;
 
   constructor(private readonly deps: AdminDeps) {
     this.#kv = deps.kv;
+    this.#cursors = new FeedCursors(deps.kv);
   }
 
   async listClients() {
@@ -434,6 +455,109 @@ export class AdminOperations {
       }
       throw error;
     }
+  }
+
+  // ---- client tokens -----------------------------------------------------------------------
+
+  /** A new client token, answered once with its value (only its hash is kept). */
+  async createToken(slug: unknown, input: { name?: unknown; scopes?: unknown; expires_at?: unknown }) {
+    const client = await this.#client(slug);
+    const name = optionalString(input.name, "name", MAX_NAME_LENGTH);
+    if (!name) throw new HttpError(400, "invalid_name", 'Give the token a "name" that says who uses it.');
+    const scopes = validScopes(input.scopes);
+    const expiresAt = optionalExpiry(input.expires_at, Date.now());
+    const token = newToken();
+    const record: ClientToken = {
+      id: newId(),
+      name,
+      scopes,
+      token_hash: tokenHash(token),
+      created_at: nowIso(),
+      expires_at: expiresAt,
+      last_used_at: null,
+    };
+    if (!(await createToken(this.#kv, client.slug, record))) throw noClient(client.slug);
+    this.#audit("token.create", { slug: client.slug, token_id: record.id, scopes, expires_at: expiresAt });
+    const { token_hash: _hash, last_used_at: _used, ...shown } = record;
+    return { ...shown, token };
+  }
+
+  async listTokens(slug: unknown) {
+    const client = await this.#client(slug);
+    const tokens = await listTokens(this.#kv, client.slug);
+    return { items: tokens.map(({ token_hash: _hash, ...shown }) => shown), cursor: null };
+  }
+
+  /** Revokes a token at once: its next request is refused. */
+  async revokeToken(slug: unknown, id: unknown) {
+    const client = await this.#client(slug);
+    const tokenId = validId(id, "token");
+    if (!(await revokeToken(this.#kv, client.slug, tokenId))) {
+      throw new HttpError(404, "unknown_token", `Client "${client.slug}" has no token ${tokenId}.`);
+    }
+    this.#audit("token.revoke", { slug: client.slug, token_id: tokenId });
+    return { revoked: tokenId };
+  }
+
+  // ---- the change feed ---------------------------------------------------------------------
+
+  /**
+   * A page of the client's change log after `cursor`, oldest first; with `wait`, held until an
+   * entry is committed (or `wait` seconds pass, or the caller goes away).
+   */
+  async changes(
+    slug: unknown,
+    input: { cursor?: unknown; limit?: unknown; wait?: unknown },
+    signal?: AbortSignal,
+  ) {
+    const client = await this.#client(slug);
+    const { limit, waitSeconds } = feedPage(input);
+    let after = null;
+    if (input.cursor !== undefined && input.cursor !== "") {
+      if (typeof input.cursor !== "string") throw invalidFeedCursor();
+      after = await this.#cursors.decode(client.slug, input.cursor).catch((error) => {
+        throw error instanceof InvalidFeedCursorError ? invalidFeedCursor() : error;
+      });
+    }
+    const read = () =>
+      readLog(this.#kv, client.slug, after, limit).catch((error) => {
+        throw error instanceof ExpiredFeedCursorError
+          ? expiredFeedCursor(this.deps.changeLogRetentionDays ?? 30)
+          : error;
+      });
+    let page = await read();
+    if (page.items.length === 0 && waitSeconds > 0) {
+      await waitForChange(this.#kv, client.slug, waitSeconds * 1000, signal ?? new AbortController().signal);
+      if (!signal?.aborted) page = await read();
+    }
+    return {
+      items: page.items,
+      next_cursor: await this.#cursors.encode(client.slug, page.next),
+      has_more: page.hasMore,
+    };
+  }
+
+  /** The newest entries of the client's change log, newest first (the dashboard's Change log tab). */
+  async recentChanges(slug: unknown, limit?: unknown) {
+    const client = await this.#client(slug);
+    const { limit: n } = pageOf({ limit });
+    return { items: await recentChanges(this.#kv, client.slug, n), cursor: null };
+  }
+
+  /**
+   * The client API's Job listing: the admin listing, and the change log's current end
+   * (`changes_cursor`), read before the Jobs, so following the feed from it misses nothing.
+   */
+  async apiListJobs(
+    slug: unknown,
+    page: PageInput,
+    calcomEventId?: unknown,
+    filter: { status?: unknown; email?: unknown } = {},
+  ) {
+    const client = await this.#client(slug);
+    const end = await logEnd(this.#kv, client.slug);
+    const listing = await this.listJobs(client.slug, page, calcomEventId, filter);
+    return { ...listing, changes_cursor: await this.#cursors.encode(client.slug, end) };
   }
 
   /** One audit line per change, from whichever adapter made it. */

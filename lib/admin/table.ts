@@ -6,6 +6,7 @@
  * are all built from it, so a new operation is its method and one row here (ARCHITECTURE.md has a
  * worked example).
  */
+import type { TokenScope } from "../domain/tokens.ts";
 import type { AdminOperations } from "./operations.ts";
 
 /** An operation's input as every adapter hands it over: strings from the path and query, a JSON body. */
@@ -13,6 +14,8 @@ export interface OperationInput {
   params: Record<string, string>;
   query: Record<string, string | undefined>;
   body: Record<string, unknown>;
+  /** Aborts when the caller goes away (a long-poll stops waiting). */
+  signal?: AbortSignal;
 }
 
 /** How the CLI offers an operation. */
@@ -41,6 +44,11 @@ export interface CliSpec {
 
 export interface Operation {
   method: "GET" | "PUT" | "POST" | "PATCH" | "DELETE";
+  /**
+   * A row of the client API (`/api/v1/clients/:slug/…`): a client token of that client with this
+   * scope may call it, as may the admin token. Rows without are the admin API's.
+   */
+  scope?: TokenScope;
   /** A URLPattern pathname; `:name` parts become `params`. */
   path: string;
   /** Query fields the operation reads. */
@@ -317,6 +325,86 @@ export const OPERATIONS = {
     },
     run: (ops, { params, query }) => ops.missedWebhooks(params.slug, query.limit),
   },
+  createToken: {
+    method: "POST",
+    path: "/admin/clients/:slug/tokens",
+    body: ["name", "scopes", "expires_at"],
+    status: 201,
+    cli: {
+      command: "token add",
+      args: ["slug"],
+      summary:
+        "a client token for the client API (--name who uses it, --scopes jobs:read,contacts:read,changes:read,endpoints:write, --expires-at ISO); printed once",
+    },
+    run: (ops, { params, body }) => ops.createToken(params.slug, body),
+  },
+  listTokens: {
+    method: "GET",
+    path: "/admin/clients/:slug/tokens",
+    cli: {
+      command: "token list",
+      args: ["slug"],
+      summary: "a client's tokens (never their values)",
+      columns: ["id", "name", "scopes", "created_at", "expires_at", "last_used_at"],
+    },
+    run: (ops, { params }) => ops.listTokens(params.slug),
+  },
+  revokeToken: {
+    method: "DELETE",
+    path: "/admin/clients/:slug/tokens/:tokenId",
+    cli: { command: "token revoke", args: ["slug", "token-id"], summary: "revoke a client token at once" },
+    run: (ops, { params }) => ops.revokeToken(params.slug, params.tokenId),
+  },
+  recentChanges: {
+    method: "GET",
+    path: "/admin/clients/:slug/changes",
+    query: ["limit"],
+    cli: {
+      command: "changes",
+      args: ["slug"],
+      summary: "the newest entries of a client's change log, newest first",
+      columns: ["occurred_at", "type", "job_id", "job_version", "id"],
+    },
+    run: (ops, { params, query }) => ops.recentChanges(params.slug, query.limit),
+  },
+  // ---- the client API: a client token of the client with the row's scope, or the admin token --
+  apiChanges: {
+    method: "GET",
+    path: "/api/v1/clients/:slug/changes",
+    scope: "changes:read",
+    query: ["cursor", "limit", "wait"],
+    run: (ops, { params, query, signal }) => ops.changes(params.slug, query, signal),
+  },
+  apiListJobs: {
+    method: "GET",
+    path: "/api/v1/clients/:slug/jobs",
+    scope: "jobs:read",
+    query: [...PAGE, "status", "email", "calcom_event_id"],
+    run: (ops, { params, query }) =>
+      ops.apiListJobs(params.slug, page(query), query.calcom_event_id, {
+        status: query.status,
+        email: query.email,
+      }),
+  },
+  apiGetJob: {
+    method: "GET",
+    path: "/api/v1/clients/:slug/jobs/:id",
+    scope: "jobs:read",
+    run: (ops, { params }) => ops.getJob(params.slug, params.id),
+  },
+  apiListContacts: {
+    method: "GET",
+    path: "/api/v1/clients/:slug/contacts",
+    scope: "contacts:read",
+    query: PAGE,
+    run: (ops, { params, query }) => ops.listContacts(params.slug, page(query)),
+  },
+  apiGetContact: {
+    method: "GET",
+    path: "/api/v1/clients/:slug/contacts/:id",
+    scope: "contacts:read",
+    run: (ops, { params }) => ops.getContact(params.slug, params.id),
+  },
   deadLetters: {
     method: "GET",
     path: "/admin/dead_letters",
@@ -352,11 +440,15 @@ export function fillPath(path: string, params: Record<string, string>): string {
 }
 
 /** What a browser or a remote client needs of the table: no code, only the shapes. */
-export function publicTable(): Record<string, Omit<Operation, "run" | "status" | "cli">> {
+export function publicTable(): Record<
+  string,
+  Omit<Operation, "run" | "status" | "cli" | "scope"> & { scope: TokenScope | null }
+> {
   return Object.fromEntries(
     OPERATION_LIST.map(([name, op]) => [name, {
       method: op.method,
       path: op.path,
+      scope: op.scope ?? null,
       query: op.query ?? [],
       body: op.body ?? [],
       answer: op.answer ?? "json",

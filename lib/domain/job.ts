@@ -116,6 +116,8 @@ export interface DerivedJob {
 
 export interface Job extends DerivedJob {
   id: string;
+  /** Rises by one with every change (absent on Jobs stored before the change log: 0). */
+  version?: number;
   client: string;
   contact_id: string | null;
   attendees: JobAttendee[];
@@ -321,6 +323,7 @@ export function mergeIntoJob(
   const derived = deriveJob(events);
   const job: Job = {
     id: survivor?.id ?? context.newId(),
+    version: (survivor?.version ?? 0) + 1,
     client: context.client,
     ...derived,
     contact_id: derived.booker_email ? known.get(derived.booker_email) ?? null : null,

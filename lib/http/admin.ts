@@ -4,7 +4,7 @@
  * row names and answering what the shared admin operation returns. No answer ever carries a secret
  * except the one a call has just created.
  */
-import { timingSafeEqual } from "node:crypto";
+import type { AccessControl } from "../admin/access.ts";
 import type { AdminOperations, AdminSource } from "../admin/operations.ts";
 import { ADMIN_CLIENT_HEADER } from "../admin/client.ts";
 import { OPERATION_LIST } from "../admin/table.ts";
@@ -18,14 +18,23 @@ const MAX_ADMIN_BODY = 64 * 1024;
 export function registerAdminRoutes(
   router: Router,
   admins: Record<AdminSource, AdminOperations>,
-  adminToken: string | null,
+  access: AccessControl,
   observability: { metrics: Metrics; metricsPublic: boolean },
 ): void {
-  const guard = adminGuard(adminToken);
+  const { metrics } = observability;
   for (const [, op] of OPERATION_LIST) {
     router.on(op.method, op.path, async (ctx) => {
       ctx.slug = ctx.params.slug ?? null;
-      await guard(ctx.req);
+      const authorization = ctx.req.headers.get("authorization");
+      if (op.scope) {
+        // The client API counts its requests by outcome (metric labels only name known clients).
+        try {
+          await access.client(authorization, ctx.params.slug ?? "", op.scope);
+        } catch (error) {
+          metrics.clientApiRequest(null, error instanceof HttpError ? error.code : "internal_error");
+          throw error;
+        }
+      } else await access.admin(authorization);
       const from = ctx.req.headers.get(ADMIN_CLIENT_HEADER);
       const admin = from === "dashboard" ? admins.dashboard : from === "cli" ? admins.cli : admins.api;
       const query = Object.fromEntries(
@@ -35,7 +44,16 @@ export function registerAdminRoutes(
       const params = Object.fromEntries(
         Object.entries(ctx.params).filter((e): e is [string, string] => e[1] !== undefined),
       );
-      const result = await op.run(admin, { params, query, body });
+      let result: unknown;
+      try {
+        result = await op.run(admin, { params, query, body, signal: ctx.req.signal });
+      } catch (error) {
+        if (op.scope) {
+          metrics.clientApiRequest(params.slug, error instanceof HttpError ? error.code : "internal_error");
+        }
+        throw error;
+      }
+      if (op.scope) metrics.clientApiRequest(params.slug, "ok");
       if (op.answer === "csv") {
         const { filename, csv } = result as { filename: string; csv: string };
         return new Response(csv, {
@@ -54,38 +72,9 @@ export function registerAdminRoutes(
 
   // Prometheus text; behind the admin token unless METRICS_PUBLIC=1.
   router.on("GET", "/metrics", async (ctx) => {
-    if (!observability.metricsPublic) await guard(ctx.req);
-    const { metrics } = observability;
+    if (!observability.metricsPublic) await access.admin(ctx.req.headers.get("authorization"));
     return new Response(await metrics.text(), { headers: { "content-type": metrics.contentType } });
   });
-}
-
-function adminGuard(token: string | null): (req: Request) => Promise<void> {
-  const expected = token ? digest(token) : null;
-  return async (req) => {
-    if (!expected) {
-      throw new HttpError(
-        503,
-        "admin_disabled",
-        "The admin API is disabled. Set the ADMIN_TOKEN environment variable and restart the service to enable it.",
-      );
-    }
-    const header = req.headers.get("authorization") ?? "";
-    const match = /^Bearer\s+(.+)$/i.exec(header.trim());
-    const given = await digest(match?.[1] ?? "");
-    if (!match || !timingSafeEqual(given, await expected)) {
-      throw new HttpError(
-        401,
-        "unauthorized",
-        "Send the admin token as 'Authorization: Bearer <ADMIN_TOKEN>'.",
-        { "www-authenticate": "Bearer" },
-      );
-    }
-  };
-}
-
-async function digest(text: string): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
 }
 
 /** The body as a JSON object; an empty body counts as `{}`. */

@@ -19,6 +19,11 @@ import { nowIso, sleep } from "../time.ts";
 /** KV's limits per atomic commit. */
 const MAX_CHECKS = 100;
 const MAX_MUTATIONS = 1000;
+/**
+ * Change-log bytes one commit appends at most: a client's log value for the commit must fit one KV
+ * value (64 KiB), and each entry is at most ~20 kB (`domain/changes.ts`).
+ */
+const MAX_CHANGE_BYTES = 56_000;
 
 type PlannedRef = { ref: SubmissionRef; plan: Plan };
 
@@ -186,6 +191,7 @@ export class Processor {
     if (!this.metrics) return;
     this.metrics.submissions.inc({ client: plan.client, status: plan.status });
     this.metrics.processingLatency.observe(Math.max(0, Date.now() - Date.parse(plan.receivedAt)) / 1000);
+    for (const c of plan.changes) this.metrics.changes.inc({ client: plan.client, type: c.type });
   }
 
   async #fail(ref: SubmissionRef, error: unknown, result: ProcessResult): Promise<void> {
@@ -210,22 +216,27 @@ function groupPlans(
   let current: PlannedRef[] = [];
   let checks = 0;
   let mutations = 0;
+  let changeBytes = 0;
   plans.forEach((plan, i) => {
     if (!plan) return;
     if ([...plan.touched].some((k) => touched.has(k))) return void deferred.push(refs[i]);
     plan.touched.forEach((k) => touched.add(k));
     const size = planSize(plan);
     if (
-      current.length > 0 && (checks + size.checks > MAX_CHECKS || mutations + size.mutations > MAX_MUTATIONS)
+      current.length > 0 &&
+      (checks + size.checks > MAX_CHECKS || mutations + size.mutations > MAX_MUTATIONS ||
+        changeBytes + size.changeBytes > MAX_CHANGE_BYTES)
     ) {
       commits.push(current);
       current = [];
       checks = 0;
       mutations = 0;
+      changeBytes = 0;
     }
     current.push({ ref: refs[i], plan });
     checks += size.checks;
     mutations += size.mutations;
+    changeBytes += size.changeBytes;
   });
   if (current.length > 0) commits.push(current);
   return { commits, deferred };

@@ -351,6 +351,6 @@ function namedByWebhook(job: Job, uid: string): boolean {
 
 /** What an operator sees of a Job: a change here is an update. */
 function fingerprint(job: Job): string {
-  const { events: _events, updated_at: _updated, created_at: _created, ...visible } = job;
+  const { events: _events, updated_at: _updated, created_at: _created, version: _version, ...visible } = job;
   return JSON.stringify(visible);
 }

@@ -1,10 +1,12 @@
 /**
- * Raw-body retention (`RAW_BODY_RETENTION_DAYS`): the raw bodies of settled submissions older than
- * that are dropped (the record, its normalised fields and the Jobs stay). A dropped body can no
- * longer be replayed. Pending ones are never touched: they still need their body.
+ * Retention, hourly from the sweeper: raw bodies (`RAW_BODY_RETENTION_DAYS`: the raw bodies of
+ * settled submissions older than that are dropped; the record, its normalised fields and the Jobs
+ * stay; a dropped body can no longer be replayed; pending ones are never touched), and the change
+ * log (`CHANGE_LOG_RETENTION_DAYS`: older commits are dropped, and cursors into them answer 410).
  */
 import type { Logger } from "../log.ts";
 import { listClients } from "../store/clients.ts";
+import { trimLog } from "../store/changes.ts";
 import { allSubmissions, replaceBody } from "../store/submissions.ts";
 import { isoUtc, nowIso } from "../time.ts";
 
@@ -15,13 +17,33 @@ const DAY_MS = 86_400_000;
 export class Retention {
   #lastRun = 0;
 
-  constructor(private readonly kv: Deno.Kv, private readonly days: number, private readonly log: Logger) {}
+  /** `days` of raw bodies (0: kept for ever) and `changeLogDays` of change log. */
+  constructor(
+    private readonly kv: Deno.Kv,
+    private readonly days: number,
+    private readonly log: Logger,
+    private readonly changeLogDays = 0,
+  ) {}
 
-  /** Runs a pass when retention is on and the last one is over an hour old; returns bodies dropped. */
+  /** Runs a pass when the last one is over an hour old; returns raw bodies dropped. */
   async runIfDue(now = Date.now()): Promise<number> {
-    if (this.days <= 0 || now - this.#lastRun < RUN_EVERY_MS) return 0;
+    if ((this.days <= 0 && this.changeLogDays <= 0) || now - this.#lastRun < RUN_EVERY_MS) return 0;
     this.#lastRun = now;
-    return await this.runOnce(now);
+    if (this.changeLogDays > 0) await this.trimChangeLogs(now);
+    return this.days > 0 ? await this.runOnce(now) : 0;
+  }
+
+  /** Drops change-log commits older than CHANGE_LOG_RETENTION_DAYS; returns entries dropped. */
+  async trimChangeLogs(now = Date.now()): Promise<number> {
+    const cutoff = isoUtc(now - this.changeLogDays * DAY_MS);
+    let dropped = 0;
+    for (const client of await listClients(this.kv)) {
+      dropped += await trimLog(this.kv, client.slug, cutoff, nowIso());
+    }
+    if (dropped > 0) {
+      this.log.info("change log trimmed", { entries: dropped, older_than_days: this.changeLogDays });
+    }
+    return dropped;
   }
 
   async runOnce(now = Date.now()): Promise<number> {

@@ -3,13 +3,16 @@
  * phone numbers are scrubbed out of every Job (events included) and every stored raw body and
  * submission record (`domain/privacy.ts` decides what matches). Records that hold one of their
  * addresses or phone numbers are scrubbed of their name parts too; others only of their full
- * name. A scrubbed body no longer verifies or means what Cal.com sent, so it is never replayed.
+ * name. Each changed Job gets a `job.erased` entry in its change log, and older entries of the log
+ * are scrubbed the same way. A scrubbed body no longer verifies or means what Cal.com sent, so it is
+ * never replayed.
  */
 import type { Contact } from "../domain/contact.ts";
 import { personMatcher, scrub, scrubText } from "../domain/privacy.ts";
 import type { Submission } from "../domain/submission.ts";
 import { nowIso } from "../time.ts";
 import { deleteContact } from "./contacts.ts";
+import { scrubChangeLog } from "./changes.ts";
 import { allJobs, rewriteJobs } from "./jobs.ts";
 import { allSubmissions, readBody, replaceBody } from "./submissions.ts";
 
@@ -47,19 +50,30 @@ export async function erasePerson(kv: Deno.Kv, contact: Contact): Promise<Erasur
   };
 
   await deleteContact(kv, contact);
-  const jobsChanged = await rewriteJobs(kv, slug, (job) => {
-    const matcher = matcherFor(JSON.stringify(job));
-    if (!matcher) return null;
-    const { value, changed } = scrub(job, matcher);
-    const unlinked = value.attendees.some((a) => a.contact_id === contact.id) ||
-      value.contact_id === contact.id;
-    if (!changed && !unlinked) return null;
-    return {
-      ...value,
-      contact_id: value.contact_id === contact.id ? null : value.contact_id,
-      attendees: value.attendees.map((a) => (a.contact_id === contact.id ? { ...a, contact_id: null } : a)),
-      updated_at: nowIso(),
-    };
+  const now = nowIso();
+  const jobsChanged = await rewriteJobs(
+    kv,
+    slug,
+    (job) => {
+      const matcher = matcherFor(JSON.stringify(job));
+      if (!matcher) return null;
+      const { value, changed } = scrub(job, matcher);
+      const unlinked = value.attendees.some((a) => a.contact_id === contact.id) ||
+        value.contact_id === contact.id;
+      if (!changed && !unlinked) return null;
+      return {
+        ...value,
+        contact_id: value.contact_id === contact.id ? null : value.contact_id,
+        attendees: value.attendees.map((a) => (a.contact_id === contact.id ? { ...a, contact_id: null } : a)),
+      };
+    },
+    "job.erased",
+    now,
+  );
+  // Older change-log entries carried the person too (the Job as it was then).
+  await scrubChangeLog(kv, slug, (entries) => {
+    const matcher = matcherFor(JSON.stringify(entries));
+    return matcher ? scrub(entries, matcher) : { value: entries, changed: false };
   });
 
   const scrubbed: string[] = [];

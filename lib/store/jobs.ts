@@ -3,6 +3,7 @@
  * index, merge redirects; reading a Job's closure for a plan, writing it into one, and every read
  * the admin side makes. What a merge does is `domain/job.ts`'s `mergeIntoJob`.
  */
+import { changeEntry, type ChangeType, mergeEntries } from "../domain/changes.ts";
 import { eventIds, type Job, type JobEvent, mergeIntoJob } from "../domain/job.ts";
 import { newId } from "../domain/ids.ts";
 import { contactIdsByEmail } from "./contacts.ts";
@@ -124,6 +125,7 @@ export async function planJob(
   for (const { entry } of jobs.values()) plan.checks.push(entry);
   if (!changed) return job.id;
   await fillMissingContactIds(kv, client, job);
+  plan.changes.push(...mergeEntries(client, jobs.get(job.id)?.job ?? null, job, mergedAway, now));
   planJobWrite(plan, job, jobs.get(job.id)?.entry.value ?? null);
   for (const uid of eventIds(job.events)) {
     if (indexEntries.get(uid)?.value !== job.id) plan.sets.push([jobByEventIdKey(client, uid), job.id]);
@@ -201,22 +203,28 @@ export async function listJobs<V>(
 
 /**
  * Rewrites every Job of the client that `change` returns a new version of (null: leave it), each
- * checked against the entry it was read from; returns the ids rewritten. Parts are handled here.
+ * checked against the entry it was read from and committed with its change-log entry of `type`;
+ * returns the ids rewritten. Parts are handled here.
  */
 export async function rewriteJobs(
   kv: Deno.Kv,
   client: string,
   change: (job: Job) => Job | null,
+  type: ChangeType,
+  now: string,
 ): Promise<string[]> {
   const rewritten = new Set<string>();
   for await (const entry of kv.list<StoredJob>({ prefix: jobsPrefix(client) })) {
     await withOccRetry(`rewrite job ${entry.value.id}`, async () => {
       const current = await kv.get<StoredJob>(entry.key);
       if (!current.value) return { op: null, result: null };
-      const next = change(await loadJob(kv, current.value));
-      if (!next) return { op: null, result: null };
+      const before = await loadJob(kv, current.value);
+      const changed = change(before);
+      if (!changed) return { op: null, result: null };
+      const next = { ...changed, version: (before.version ?? 0) + 1, updated_at: now };
       const plan = newPlan({ submissionId: "", client, status: "", receivedAt: "" }, [current]);
       planJobWrite(plan, next, current.value);
+      plan.changes.push(changeEntry(client, before, next, now, type));
       rewritten.add(next.id);
       return { op: plansOp(kv, [plan]), result: null };
     });

@@ -56,6 +56,8 @@ export const perClientKeys = (slug: Slug) =>
     clientApiKeyKey(slug),
     clientWebhookStateKey(slug),
     clientReconcileKey(slug),
+    changeHeadKey(slug),
+    changeLogStateKey(slug),
   ] as const;
 
 /**
@@ -108,6 +110,30 @@ export const contactsPrefix = (slug: Slug) => ["contacts", slug] as const;
 export const contactByEmailKey = (slug: Slug, email: string) => ["contacts_by_email", slug, email] as const;
 export const contactsByEmailPrefix = (slug: Slug) => ["contacts_by_email", slug] as const;
 
+/**
+ * `["changes", slug, versionstamp]` → `{committed_at, entries}`: the client's change log, one key per
+ * commit that changed its Jobs (the versionstamp is the commit's, so `list` returns commit order).
+ */
+export const changeLogKey = (slug: Slug, versionstamp: string | symbol) =>
+  ["changes", slug, versionstamp] as const;
+export const changeLogPrefix = (slug: Slug) => ["changes", slug] as const;
+
+/** `["change_heads", slug]` → the time of the last commit that appended to the log (what long-polls watch). */
+export const changeHeadKey = (slug: Slug) => ["change_heads", slug] as const;
+
+/** `["change_log_state", slug]` → how far retention has trimmed the log (older cursors answer 410). */
+export const changeLogStateKey = (slug: Slug) => ["change_log_state", slug] as const;
+
+/** `["feed_secret"]` → the key feed cursors are signed with (made once, on first use). */
+export const feedSecretKey = () => ["feed_secret"] as const;
+
+/** `["client_tokens", slug, tokenId]` → a client token's record (its hash, never the token). */
+export const clientTokenKey = (slug: Slug, id: string) => ["client_tokens", slug, id] as const;
+export const clientTokensPrefix = (slug: Slug) => ["client_tokens", slug] as const;
+
+/** `["client_tokens_by_hash", sha256]` → `{slug, id}`: finds a presented token's record. */
+export const clientTokenByHashKey = (hash: string) => ["client_tokens_by_hash", hash] as const;
+
 /** `["healthz"]`: never written; reading it proves KV answers. */
 export const healthKey = () => ["healthz"] as const;
 
@@ -126,4 +152,6 @@ export const perClientPrefixes = (slug: Slug) =>
     contactsByEmailPrefix(slug),
     missedWebhooksPrefix(slug),
     followUpsPrefix(slug),
+    changeLogPrefix(slug),
+    clientTokensPrefix(slug),
   ] as const;

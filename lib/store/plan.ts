@@ -3,6 +3,8 @@
  * writes it implies. Plans over disjoint keys can share one atomic commit; a losing plan is planned
  * again from KV. `bookings.ts` builds them, `jobs.ts` and `contacts.ts` fill them in.
  */
+import type { ChangeEntry } from "../domain/changes.ts";
+import { changeHeadKey, changeLogKey } from "./keys.ts";
 import { commit } from "./kv.ts";
 
 export interface Plan {
@@ -14,6 +16,8 @@ export interface Plan {
   checks: Deno.AtomicCheck[];
   sets: [Deno.KvKey, unknown][];
   deletes: Deno.KvKey[];
+  /** Entries of the client's change log this plan's commit appends (one per Job change). */
+  changes: ChangeEntry[];
   /** Every key read or written, serialised: plans that share none can commit together. */
   touched: Set<string>;
 }
@@ -25,7 +29,7 @@ export function newPlan(
   fields: Pick<Plan, "submissionId" | "client" | "status" | "receivedAt">,
   checks: Deno.AtomicCheck[] = [],
 ): Plan {
-  return { ...fields, checks, sets: [], deletes: [], touched: new Set() };
+  return { ...fields, checks, sets: [], deletes: [], changes: [], touched: new Set() };
 }
 
 /**
@@ -42,16 +46,39 @@ export async function commitPlans(
   return (await commit(op)).ok;
 }
 
+/** What one commit appends to a client's change log. */
+export interface ChangeLogValue {
+  committed_at: string;
+  entries: ChangeEntry[];
+}
+
+/**
+ * The plans' checks and writes in one atomic, with their change-log entries: one log key per client
+ * whose Jobs the commit changes (its key ends in the commit's versionstamp), and that client's head.
+ */
 export function plansOp(kv: Deno.Kv, plans: readonly Plan[]): Deno.AtomicOperation {
   const op = kv.atomic();
+  const logs = new Map<string, ChangeLogValue>();
   for (const p of plans) {
     for (const c of p.checks) op.check(c);
     for (const [k, v] of p.sets) op.set(k, v);
     for (const k of p.deletes) op.delete(k);
+    if (p.changes.length === 0) continue;
+    const log = logs.get(p.client) ?? { committed_at: p.changes[0].occurred_at, entries: [] };
+    log.entries.push(...p.changes);
+    logs.set(p.client, log);
+  }
+  for (const [client, log] of logs) {
+    op.set(changeLogKey(client, kv.commitVersionstamp()), log);
+    op.set(changeHeadKey(client), log.committed_at);
   }
   return op;
 }
 
-export function planSize(plan: Plan): { checks: number; mutations: number } {
-  return { checks: plan.checks.length, mutations: plan.sets.length + plan.deletes.length };
+export function planSize(plan: Plan): { checks: number; mutations: number; changeBytes: number } {
+  return {
+    checks: plan.checks.length,
+    mutations: plan.sets.length + plan.deletes.length + (plan.changes.length ? 2 : 0),
+    changeBytes: plan.changes.length ? JSON.stringify(plan.changes).length : 0,
+  };
 }
