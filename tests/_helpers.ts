@@ -4,6 +4,7 @@
  * Cal.com requests, the fixtures (copied from shared/calcom/fixtures), typed admin answers, and
  * polling for asynchronous results.
  */
+import assert from "node:assert/strict";
 import type { AdminOperations } from "../lib/admin/operations.ts";
 import { type Config, readConfig } from "../lib/config.ts";
 import { signBody } from "../lib/calcom/signature.ts";
@@ -307,6 +308,8 @@ export interface RunningMain {
   admin: (method: string, path: string, body?: unknown) => Promise<number>;
   /** Every item of a paginated admin listing. */
   list: <P extends string>(path: P) => Promise<ListingOf<P>[]>;
+  /** GET with the admin token; the JSON answer (a status other than 200 throws). */
+  get: (path: string) => Promise<unknown>;
   /** Sends `signal` (SIGKILL included) and waits until the process is gone. */
   stop: (signal: Deno.Signal) => Promise<void>;
 }
@@ -342,6 +345,12 @@ export async function startMain(env: Record<string, string>): Promise<RunningMai
       });
       await res.body?.cancel();
       return res.status;
+    },
+    get: async (path) => {
+      const res = await fetch(`${url}${path}`, { headers });
+      const body = await res.json();
+      if (res.status !== 200) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
+      return body;
     },
     list: async <P extends string>(path: P) => {
       const items: ListingOf<P>[] = [];
@@ -417,4 +426,58 @@ export async function runAdminCli(
   }).output();
   const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
   return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
+
+/** A change-log entry as the feed answers it. */
+export interface FeedEntry {
+  id: string;
+  type: string;
+  job_id: string;
+  job_version: number;
+  occurred_at: string;
+  data: { job: JobView | null; merged_into?: string; changes: Record<string, unknown> };
+}
+
+/** Every entry of a client's feed (`/api/v1/clients/{slug}/changes`), page by page, oldest first. */
+export async function readFeed(get: (path: string) => Promise<unknown>, slug: string): Promise<FeedEntry[]> {
+  const items: FeedEntry[] = [];
+  let cursor = "";
+  for (let pages = 0; pages < 10_000; pages++) {
+    const page = await get(
+      `/api/v1/clients/${slug}/changes?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+    ) as { items: FeedEntry[]; next_cursor: string; has_more: boolean };
+    items.push(...page.items);
+    cursor = page.next_cursor;
+    if (!page.has_more) return items;
+  }
+  throw new Error("the feed never ended");
+}
+
+/**
+ * Replays a client's change log from empty as a consumer would (apply each entry; a merged Job is
+ * gone) and checks it: every id once, each Job's versions 1, 2, 3 … in log order, and the result
+ * exactly the Jobs the admin API shows. Returns the entries.
+ */
+export async function assertFeedReplays(
+  get: (path: string) => Promise<unknown>,
+  slug: string,
+  jobs: JobView[],
+  what = slug,
+): Promise<FeedEntry[]> {
+  const entries = await readFeed(get, slug);
+  assert.equal(new Set(entries.map((e) => e.id)).size, entries.length, `${what}: no two entries share an id`);
+  const held = new Map<string, { version: number; job: JobView | null }>();
+  for (const e of entries) {
+    const before = held.get(e.job_id)?.version ?? 0;
+    assert.equal(
+      e.job_version,
+      before + 1,
+      `${what}: ${e.job_id} goes from version ${before} to ${e.job_version}`,
+    );
+    held.set(e.job_id, { version: e.job_version, job: e.type === "job.merged" ? null : e.data.job });
+  }
+  const replayed = [...held.values()].map((h) => h.job).filter((j): j is JobView => j !== null);
+  const byId = (a: JobView, b: JobView) => a.id.localeCompare(b.id);
+  assert.deepEqual(replayed.sort(byId), [...jobs].sort(byId), `${what}: the replayed log is the Jobs`);
+  return entries;
 }

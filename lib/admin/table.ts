@@ -373,7 +373,8 @@ export const OPERATIONS = {
     path: "/api/v1/clients/:slug/changes",
     scope: "changes:read",
     query: ["cursor", "limit", "wait"],
-    run: (ops, { params, query, signal }) => ops.changes(params.slug, query, signal),
+    run: (ops, input) =>
+      ops.changes(input.params.slug, input.query, input.query.wait ? input.signal : undefined),
   },
   apiListJobs: {
     method: "GET",

@@ -46,7 +46,16 @@ export function registerAdminRoutes(
       );
       let result: unknown;
       try {
-        result = await op.run(admin, { params, query, body, signal: ctx.req.signal });
+        // The signal is read only by an operation that waits (a long-poll): reading it makes Deno
+        // watch the connection.
+        result = await op.run(admin, {
+          params,
+          query,
+          body,
+          get signal() {
+            return ctx.req.signal;
+          },
+        });
       } catch (error) {
         if (op.scope) {
           metrics.clientApiRequest(params.slug, error instanceof HttpError ? error.code : "internal_error");

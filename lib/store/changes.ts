@@ -34,7 +34,9 @@ interface LogState {
 
 /** Whether retention dropped entries after `p` (a cursor there would miss them). */
 function expired(p: LogPosition, state: LogState | null): boolean {
-  if (!state || p.versionstamp === "") return false;
+  if (!state) return false;
+  // A cursor from the very start (an empty log's) lost whatever retention dropped since.
+  if (p.versionstamp === "") return true;
   return p.versionstamp < state.trimmed_through ||
     (p.versionstamp === state.trimmed_through && p.index < state.trimmed_through_entries - 1);
 }
@@ -109,10 +111,8 @@ export async function readLog(
   limit: number,
 ): Promise<LogPage> {
   const from = after ?? START;
-  if (after && after.versionstamp !== "") {
-    if (expired(after, (await kv.get<LogState>(changeLogStateKey(client))).value)) {
-      throw new ExpiredFeedCursorError();
-    }
+  if (after && expired(after, (await kv.get<LogState>(changeLogStateKey(client))).value)) {
+    throw new ExpiredFeedCursorError();
   }
   const selector = from.versionstamp
     ? { prefix: changeLogPrefix(client), start: changeLogKey(client, from.versionstamp) }

@@ -88,6 +88,11 @@ Deno.test("as Deno Deploy starts it (Deno 2.5, DENO_DEPLOY=true, no KV_PATH): a 
     const jobs = await (await fetch(`${url}/admin/clients/acme/jobs`, { headers })).json();
     assert.equal(jobs.items.length, 1);
     assert.equal(jobs.items[0].calcom_event_id, "8sQm2xKpV4nTcRw7yHdJ3L");
+    // Its change-log entry is in the feed, written in the same commit.
+    const feed = await (await fetch(`${url}/api/v1/clients/acme/changes`, { headers })).json();
+    assert.deepEqual(feed.items.map((e: { type: string; job_id: string }) => [e.type, e.job_id]), [
+      ["job.created", jobs.items[0].id],
+    ]);
   } finally {
     child.kill("SIGINT");
     await child.status;

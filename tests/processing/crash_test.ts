@@ -1,12 +1,20 @@
 /**
  * Crash safety with a real subprocess: SIGKILL the service in the middle of a load of webhooks,
- * restart it on the same KV_PATH, and every request that got a 2xx ends processed, once.
+ * restart it on the same KV_PATH, and every request that got a 2xx ends processed, once, with
+ * exactly one change-log entry per Job change.
  */
 import assert from "node:assert/strict";
 import { signBody } from "../../lib/calcom/signature.ts";
 import { putClient } from "../../lib/store/clients.ts";
 import { openKv } from "../../lib/store/kv.ts";
-import { bookingCreated, FIXTURE_SECRET, startMain, type SubmissionView, withTempDir } from "../_helpers.ts";
+import {
+  assertFeedReplays,
+  bookingCreated,
+  FIXTURE_SECRET,
+  startMain,
+  type SubmissionView,
+  withTempDir,
+} from "../_helpers.ts";
 
 Deno.test("SIGKILL mid-load, restart: every 2xx ends processed, nothing doubled, nothing lost", async () => {
   await withTempDir(async (dir) => {
@@ -78,6 +86,9 @@ Deno.test("SIGKILL mid-load, restart: every 2xx ends processed, nothing doubled,
       const contacts = await second.list("/admin/clients/acme/contacts");
       const emails = contacts.map((c) => c.email);
       assert.equal(new Set(emails).size, emails.length, "no Contact is doubled");
+      // No Job change without its change-log entry, and no entry without its change.
+      const entries = await assertFeedReplays(second.get, "acme", jobs);
+      assert.equal(entries.length, jobs.length, "one job.created entry per Job, none lost, none extra");
     } finally {
       await second.stop("SIGTERM");
     }

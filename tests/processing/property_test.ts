@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import {
   addClient,
+  assertFeedReplays,
   calcomBody,
   FIXTURE_SECRET,
   jobState,
@@ -163,6 +164,13 @@ type Lister = <P extends string>(path: P) => Promise<ListingOf<P>[]>;
 
 const lister = (server: TestServer): Lister => (path) => listAll(server, path);
 
+/** GET with the admin token, the JSON answer (any status but 200 fails). */
+const adminGet = (server: TestServer) => async (path: string) => {
+  const res = await server.admin<unknown>("GET", path);
+  if (res.status !== 200) throw new Error(`${path}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+};
+
 async function finalState(list: Lister, slug: string) {
   const jobs = await list(`/admin/clients/${slug}/jobs`);
   const contacts = await list(`/admin/clients/${slug}/contacts`);
@@ -200,6 +208,13 @@ async function runHistory(server: TestServer, seed: number, orders = ORDERS_PER_
       `seed ${seed}: ${JSON.stringify(submissions.filter((s) => s.status !== "processed"))}`,
     );
     const state = await finalState(lister(server), slug);
+    // The change log, replayed from empty, is exactly the Jobs the admin API shows.
+    await assertFeedReplays(
+      adminGet(server),
+      slug,
+      await listAll(server, `/admin/clients/${slug}/jobs`),
+      `seed ${seed}`,
+    );
     if (order === 0) reference = state;
     else assert.deepEqual(state, reference, `seed ${seed}: order ${order} differs from order 0`);
   }
@@ -268,6 +283,12 @@ Deno.test("property, 3 processes in inline mode on one KV file: histories split 
         );
         const list: Lister = (path) => processes[seed % 3].list(path);
         assert.deepEqual(await finalState(list, slug), expected.get(seed), `seed ${seed}`);
+        await assertFeedReplays(
+          processes[seed % 2].get,
+          slug,
+          await list(`/admin/clients/${slug}/jobs`),
+          `seed ${seed}`,
+        );
       }
     } finally {
       await Promise.all(processes.map((p) => p.stop("SIGTERM")));
