@@ -62,7 +62,7 @@ export const jobUrl = (client: string, jobId: string) =>
   `/api/v1/clients/${encodeURIComponent(client)}/jobs/${encodeURIComponent(jobId)}`;
 
 /** Fields of a Job view compared for `changes` (`events` and `updated_at` change with every entry). */
-const IGNORED = new Set(["events", "updated_at", "version"]);
+const IGNORED = new Set(["id", "client", "events", "created_at", "updated_at", "version"]);
 
 /** The view's fields that differ, old and new. */
 export function changedFields(before: JobView | null, after: JobView): Record<string, [unknown, unknown]> {

@@ -9,6 +9,7 @@ import { webhookUrlProblem } from "../admin/views.ts";
 import { TRIGGERS } from "../calcom/triggers.ts";
 import { JOB_STATUSES } from "../domain/job.ts";
 import { SUBMISSION_STATUSES } from "../domain/submission.ts";
+import { TOKEN_SCOPES } from "../domain/tokens.ts";
 import type { Router } from "./router.ts";
 
 const JS = "text/javascript; charset=utf-8";
@@ -46,6 +47,7 @@ export function registerDashboard(router: Router, publicUrl: string | null): voi
       job_statuses: JOB_STATUSES,
       submission_statuses: SUBMISSION_STATUSES,
       triggers: Object.keys(TRIGGERS),
+      token_scopes: TOKEN_SCOPES,
     },
     public_url: publicUrl,
     webhook_url_problem: webhookUrlProblem(publicUrl),

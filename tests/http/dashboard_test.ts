@@ -45,6 +45,13 @@ async function withBrowser(fn: (page: Page) => Promise<void>, expected = ["statu
   }
 }
 
+/** Opens one of a client's tabs and waits until it is the one shown. */
+async function openTab(page: Page, tab: string) {
+  await page.getByRole("link", { name: tab, exact: true }).click();
+  await page.locator('nav.tabs a[aria-current="page"]', { hasText: tab }).waitFor();
+  await page.locator("table").first().waitFor();
+}
+
 async function signIn(page: Page, server: TestServer) {
   await page.goto(`${server.url}/admin`);
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
@@ -134,11 +141,34 @@ Deno.test("dashboard in headless Chromium: sign in, add a client, a webhook beco
         "the attendee's own time",
       );
       await assertScreen(page, "jobs searched by email");
-      for (const tab of ["Contacts", "Missed webhooks"]) {
-        await page.getByRole("link", { name: tab, exact: true }).click();
-        await page.locator("table").waitFor();
+      for (const tab of ["Contacts", "Change log", "Missed webhooks"]) {
+        await openTab(page, tab);
         await assertScreen(page, tab);
       }
+      // The change log shows the Job's creation.
+      await page.getByRole("link", { name: "Change log", exact: true }).click();
+      await page.getByText("job.created").waitFor();
+
+      // A token for the business's own systems: shown once, then it reads the feed; revoked, it is refused.
+      await page.getByRole("link", { name: "Overview", exact: true }).click();
+      await page.getByLabel("Name", { exact: true }).fill("dispatch system");
+      await page.getByRole("button", { name: "Create token" }).click();
+      const token = (await page.locator("#token-value").textContent())!;
+      assert.match(token, /^cit_/);
+      await assertScreen(page, "token created");
+      const feed = await fetch(`${server.url}/api/v1/clients/acme/changes`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(feed.status, 200);
+      assert.equal((await feed.json()).items[0].type, "job.created");
+      await page.reload();
+      await page.getByRole("button", { name: "Revoke the token dispatch system" }).click();
+      await page.getByRole("status").filter({ hasText: "revoked" }).waitFor();
+      const refused = await fetch(`${server.url}/api/v1/clients/acme/changes`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      await refused.body?.cancel();
+      assert.equal(refused.status, 401);
 
       await page.goto(`${server.url}/admin#/clients/acme/submissions?status=quarantined`);
       await page.getByRole("navigation", { name: "Submission status" }).waitFor();
@@ -210,9 +240,8 @@ Deno.test("dashboard in headless Chromium: a broken client (payload template, si
       assert.match(health, /1 signature failures/);
       assert.match(health, /2 quarantined/);
       await assertScreen(page, "broken client overview");
-      for (const tab of ["Jobs", "Contacts", "Submissions", "Missed webhooks"]) {
-        await page.getByRole("link", { name: tab, exact: true }).click();
-        await page.locator("table").waitFor();
+      for (const tab of ["Jobs", "Contacts", "Submissions", "Change log", "Missed webhooks"]) {
+        await openTab(page, tab);
         await assertScreen(page, `broken client ${tab}`);
       }
       await page.goto(`${server.url}/admin#/clients/broken/submissions?status=quarantined`);

@@ -12,7 +12,7 @@
  * @typedef {{ params?: Record<string, string>, query?: Record<string, string | undefined | null>, body?: Record<string, unknown> }} CallInput
  * @typedef {{
  *   operations: Record<string, OperationShape>,
- *   vocabulary: { job_statuses: string[], submission_statuses: string[], triggers: string[] },
+ *   vocabulary: { job_statuses: string[], submission_statuses: string[], triggers: string[], token_scopes: string[] },
  *   public_url: string | null,
  *   webhook_url_problem: string | null,
  * }} Meta

@@ -9,6 +9,7 @@ import { call, TOKEN_KEY, whenRefused } from "./api.js";
 import { clientOverview, renderClient, renderClients } from "./clients.js";
 import { alertBox, byId, h, link, page } from "./dom.js";
 import {
+  clientChanges,
   clientContacts,
   clientJobs,
   clientMissed,
@@ -23,6 +24,7 @@ const CLIENT_VIEWS = {
   jobs: clientJobs,
   contacts: clientContacts,
   submissions: clientSubmissions,
+  changes: clientChanges,
   missed: clientMissed,
 };
 

@@ -318,6 +318,7 @@ export async function clientOverview(client) {
       }),
     }, "Run reconciliation now"),
     reconcileOut,
+    await tokensSection(client),
     h("h2", {}, "Settings"),
     h(
       "form",
@@ -339,12 +340,105 @@ export async function clientOverview(client) {
   ];
 }
 
+/**
+ * The client's tokens for its own systems (the client API): who has one, with which scopes, when it
+ * was last used; create one (its value shown once) or revoke one at once.
+ * @param {Client} client
+ */
+async function tokensSection(client) {
+  const params = { slug: client.slug };
+  /** @type {{ items: { id: string, name: string, scopes: string[], created_at: string, expires_at: string | null, last_used_at: string | null }[] }} */
+  const { items } = await call("listTokens", { params });
+  const out = h("div", { id: "tokens-result" });
+  const name = /** @type {HTMLInputElement} */ (h("input", {
+    id: "token-name",
+    required: true,
+    placeholder: "dispatch system",
+  }));
+  const expires = /** @type {HTMLInputElement} */ (h("input", { id: "token-expires", type: "date" }));
+  const boxes = meta.vocabulary.token_scopes.map((scope) => ({
+    scope,
+    box: /** @type {HTMLInputElement} */ (h("input", {
+      type: "checkbox",
+      id: `scope-${scope}`,
+      value: scope,
+      checked: scope !== "endpoints:write",
+    })),
+  }));
+  const rows = items.map((t) => [
+    t.name,
+    t.scopes.join(", "),
+    ago(t.created_at),
+    t.expires_at ? when(t.expires_at) : "never",
+    t.last_used_at ? ago(t.last_used_at) : "never",
+    h("button", {
+      type: "button",
+      class: "secondary",
+      "aria-label": `Revoke the token ${t.name}`,
+      onclick: action(() => out, async () => {
+        await call("revokeToken", { params: { slug: client.slug, tokenId: t.id } });
+        return status(`Token ${t.name} revoked: its next request is refused. Reload to see the list.`);
+      }),
+    }, "Revoke"),
+  ]);
+  return [
+    h("h2", {}, "Tokens (the client API)"),
+    h(
+      "p",
+      { class: "muted" },
+      `Tokens let the business's own systems read its Jobs and follow its change feed at /api/v1/clients/${client.slug}/…`,
+    ),
+    table(["Name", "Scopes", "Created", "Expires", "Last used", "Revoke"], rows),
+    h(
+      "form",
+      {
+        class: "inline",
+        onsubmit: action(() => out, async () => {
+          const scopes = boxes.filter((b) => b.box.checked).map((b) => b.scope);
+          const body = {
+            name: name.value,
+            scopes,
+            expires_at: expires.value ? `${expires.value}T00:00:00Z` : undefined,
+          };
+          const made = await call("createToken", { params, body });
+          return h(
+            "div",
+            { class: "panel important", id: "new-token" },
+            h(
+              "p",
+              {},
+              h("strong", {}, "The token is shown only now."),
+              " Give it to whoever runs that system.",
+            ),
+            fields([["Token", [
+              h("code", { id: "token-value" }, made.token),
+              " ",
+              copyButton(made.token, "Copy the token"),
+            ]], ["Scopes", made.scopes.join(", ")]]),
+          );
+        }),
+      },
+      h("label", { for: "token-name" }, "Name", name),
+      h(
+        "fieldset",
+        {},
+        h("legend", {}, "Scopes"),
+        boxes.map((b) => h("label", { for: b.box.id }, b.box, b.scope)),
+      ),
+      h("label", { for: "token-expires" }, "Expires (optional)", expires),
+      h("button", { type: "submit" }, "Create token"),
+    ),
+    out,
+  ];
+}
+
 /** The tabs of one client's page. */
 const TABS = [
   ["overview", "Overview"],
   ["jobs", "Jobs"],
   ["contacts", "Contacts"],
   ["submissions", "Submissions"],
+  ["changes", "Change log"],
   ["missed", "Missed webhooks"],
 ];
 

@@ -59,9 +59,10 @@ export const status = (message) => h("p", { role: "status" }, message);
  * @param {string} [caption]
  */
 export function table(headers, rows, caption) {
+  // A table wider than the screen scrolls inside its wrapper, which keyboard users must reach too.
   return h(
     "div",
-    { class: "table-wrap" },
+    { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption ?? headers.join(", ") },
     h(
       "table",
       {},

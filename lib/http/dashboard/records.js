@@ -184,10 +184,62 @@ export async function clientMissed(client) {
   ];
 }
 
+/**
+ * The client's change log, newest first: each entry's type, Job, version and what it changed.
+ * @param {Client} client
+ * @returns {Promise<Child[]>}
+ */
+export async function clientChanges(client) {
+  const slug = enc(client.slug);
+  /** @type {{ items: { id: string, type: string, job_id: string, job_version: number, occurred_at: string, data: { changes: Record<string, [unknown, unknown]>, merged_into?: string } }[] }} */
+  const { items } = await call("recentChanges", { params: { slug: client.slug }, query: { limit: "200" } });
+  return [
+    h("p", {}, "What the business's systems see in their change feed, newest first (the last 200)."),
+    table(
+      ["Committed", "Type", "Job", "Version", "Changes"],
+      items.map((e) => [
+        when(e.occurred_at, client.time_zone),
+        badge(e.type),
+        link(`/clients/${slug}/jobs/${enc(e.data.merged_into ?? e.job_id)}`, e.job_id),
+        String(e.job_version),
+        e.type === "job.created"
+          ? `new: ${changeText(e.data.changes.title?.[1])}, ${changeText(e.data.changes.status?.[1])}, ${
+            changeText(e.data.changes.start_time?.[1])
+          }`
+          : Object.keys(e.data.changes).length
+          ? h(
+            "ul",
+            { class: "changes" },
+            Object.entries(e.data.changes).map(([field, [was, now]]) =>
+              h("li", {}, `${field}: ${changeText(was)} → ${changeText(now)}`)
+            ),
+          )
+          : e.data.merged_into
+          ? `merged into ${e.data.merged_into}`
+          : h("span", { class: "muted" }, "a new event, no visible field changed"),
+      ]),
+    ),
+  ];
+}
+
 /** @param {unknown} value */
 function changeText(value) {
   if (value === null || value === undefined || value === "") return "—";
-  return Array.isArray(value) ? value.join(", ") || "—" : String(value);
+  if (Array.isArray(value)) {
+    return value.map((v) => (typeof v === "object" && v ? summary(v) : String(v))).join(", ") || "—";
+  }
+  return typeof value === "object" ? summary(value) : String(value);
+}
+
+/**
+ * An object in one line of text (never "[object Object]"): its email, name or id, else its fields.
+ * @param {object} value
+ */
+function summary(value) {
+  const v = /** @type {Record<string, unknown>} */ (value);
+  for (const key of ["email", "name", "id", "uid"]) if (typeof v[key] === "string") return String(v[key]);
+  if (v.trimmed) return typeof v.items === "number" ? `${v.items} items` : "(long)";
+  return JSON.stringify(value);
 }
 
 /** @param {string} slug @param {string} id */
