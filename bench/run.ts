@@ -6,7 +6,9 @@
  *     on a fresh service;
  *  2. processing: 10,000 accepted submissions → Jobs/Contacts vs a no-op listenQueue drain of 10,000 messages;
  *  3. webhook → Job visible through the admin API at a steady 500 requests/s;
- *  4. peak RSS of the service.
+ *  4. peak RSS of the service;
+ *  5. cost: KV read and write units, atomics and bytes per webhook by trigger (and the change log's
+ *     share), counted by wrapping a real KV (`kv_cost.ts`).
  * Prints a table and writes it as JSON under bench/results/. Not part of CI.
  */
 import { createHmac } from "node:crypto";
@@ -21,6 +23,7 @@ import { countJobs, findJobIds } from "../lib/store/jobs.ts";
 import { IngestBatcher } from "../lib/store/group_commit.ts";
 import { openKv } from "../lib/store/kv.ts";
 import { listenQueue, noopDrainRate } from "../lib/store/queue.ts";
+import { meteredKv } from "./kv_cost.ts";
 
 const DURATION_S = Number(Deno.env.get("BENCH_SECONDS") ?? 8);
 const CONNECTIONS = 32;
@@ -540,6 +543,61 @@ async function benchVisibility(rate = 500, seconds = 10) {
 
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
+/** The change log's collections (its entries and its per-client head). */
+const CHANGE_LOG = ["changes", "change_heads"];
+
+/**
+ * KV units per webhook, by trigger: the fixtures' booking life (created → rescheduled → cancelled)
+ * and a duplicate, through the real handler (inline, so processing is counted with its webhook).
+ */
+async function benchCost() {
+  const raw = await Deno.openKv(":memory:");
+  const { kv, take } = meteredKv(raw);
+  const config = { ...readConfig(() => undefined), kvPath: ":memory:", processingMode: "inline" as const };
+  const service = createService(kv, config, jsonLogger(() => {}), null);
+  await putClient(kv, "acme", { secret: SECRET });
+  take();
+  const rows: Record<string, unknown>[] = [];
+  const send = async (label: string, name: string) => {
+    const body = JSON.stringify(JSON.parse(await Deno.readTextFile(`${ROOT}tests/fixtures/${name}.json`)));
+    const res = await service.handler(
+      new Request("http://bench/webhooks/calcom/acme", {
+        method: "POST",
+        headers: { "x-cal-signature-256": createHmac("sha256", SECRET).update(body).digest("hex") },
+        body,
+      }),
+    );
+    await res.body?.cancel();
+    const c = take();
+    const log = CHANGE_LOG.reduce((n, k) => n + (c.byCollection[k]?.writeUnits ?? 0), 0);
+    rows.push({
+      webhook: label,
+      status: res.status,
+      atomics: c.atomics,
+      read_units: c.readUnits,
+      write_units: c.writeUnits,
+      change_log_write_units: log,
+      bytes_written: c.bytesWritten,
+    });
+  };
+  await send("created", "booking_created");
+  await send("rescheduled", "booking_rescheduled");
+  await send("cancelled", "booking_cancelled");
+  await send("duplicate", "booking_cancelled");
+  await service.idle();
+  raw.close();
+  const life = rows.slice(0, 3);
+  const sum = (k: string) => life.reduce((n, r) => n + (r[k] as number), 0);
+  return {
+    per_webhook: rows,
+    booking_life: {
+      write_units: sum("write_units"),
+      change_log_write_units: sum("change_log_write_units"),
+      read_units: sum("read_units"),
+    },
+  };
+}
+
 /**
  * An unsigned flood: 400 concurrent 1 MiB POSTs and 2,000 concurrent 60 KB POSTs with a wrong
  * signature, while 200 signed ~1 KB webhooks are sent; reports the service's peak RSS and how many
@@ -627,6 +685,10 @@ if (import.meta.main) {
     console.log(await benchFlood());
     Deno.exit(0);
   }
+  if (only === "cost") {
+    console.log(JSON.stringify(await benchCost(), null, 2));
+    Deno.exit(0);
+  }
   if (only === "processing") {
     console.log(await benchProcessing());
     Deno.exit(0);
@@ -648,7 +710,9 @@ if (import.meta.main) {
   const visibility = await visibilityInFreshProcess();
   console.error("visibility done");
   const flood = await benchFlood();
+  const cost = await benchCost();
   const results = {
+    cost,
     date: new Date().toISOString(),
     deno: Deno.version.deno,
     cpus: navigator.hardwareConcurrency,
@@ -710,6 +774,16 @@ if (import.meta.main) {
     ["peak RSS of the service (MB)", `${results.peak_rss_mb}`, "≤ 200"],
     ["peak RSS under the unsigned flood (MB)", `${flood.peak_rss_mb}`, "≤ 300"],
     ["signed webhooks accepted during the flood", `${flood.signed_accepted} / ${flood.signed_sent}`, "all"],
+    ...cost.per_webhook.map((r) => [
+      `KV per ${r.webhook} webhook: write units (change log) / read units / atomics`,
+      `${r.write_units} (${r.change_log_write_units}) / ${r.read_units} / ${r.atomics}`,
+      "",
+    ]),
+    [
+      "KV write units per booking life (change log)",
+      `${cost.booking_life.write_units} (${cost.booking_life.change_log_write_units})`,
+      "",
+    ],
   ];
   const widths = table[0].map((_, c) => Math.max(...table.map((r) => r[c].length)));
   const lines = table.map((r) => `| ${r.map((cell, c) => cell.padEnd(widths[c])).join(" | ")} |`);
