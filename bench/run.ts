@@ -8,7 +8,7 @@
  *  3. webhook → Job visible through the admin API at a steady 500 requests/s;
  *  4. peak RSS of the service;
  *  5. cost: KV read and write units, atomics and bytes per webhook by trigger (and the change log's
- *     share), counted by wrapping a real KV (`kv_cost.ts`).
+ *     share), counted by wrapping a real KV (`lib/store/metered.ts`).
  * Prints a table and writes it as JSON under bench/results/. Not part of CI.
  */
 import { createHmac } from "node:crypto";
@@ -23,7 +23,8 @@ import { countJobs, findJobIds } from "../lib/store/jobs.ts";
 import { IngestBatcher } from "../lib/store/group_commit.ts";
 import { openKv } from "../lib/store/kv.ts";
 import { listenQueue, noopDrainRate } from "../lib/store/queue.ts";
-import { meteredKv } from "./kv_cost.ts";
+import { changeLogCollections } from "../lib/store/keys.ts";
+import { meteredKv } from "../lib/store/metered.ts";
 
 const DURATION_S = Number(Deno.env.get("BENCH_SECONDS") ?? 8);
 const CONNECTIONS = 32;
@@ -543,9 +544,6 @@ async function benchVisibility(rate = 500, seconds = 10) {
 
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
-/** The change log's collections (its entries and its per-client head). */
-const CHANGE_LOG = ["changes", "change_heads"];
-
 /**
  * KV units per webhook, by trigger: the fixtures' booking life (created → rescheduled → cancelled)
  * and a duplicate, through the real handler (inline, so processing is counted with its webhook).
@@ -569,7 +567,7 @@ async function benchCost() {
     );
     await res.body?.cancel();
     const c = take();
-    const log = CHANGE_LOG.reduce((n, k) => n + (c.byCollection[k]?.writeUnits ?? 0), 0);
+    const log = changeLogCollections().reduce((n, k) => n + (c.byCollection[k]?.writeUnits ?? 0), 0);
     rows.push({
       webhook: label,
       status: res.status,

@@ -273,6 +273,9 @@ export async function deleteClient(kv: Deno.Kv, slug: string): Promise<boolean> 
     }
     await commit(op);
   }
+  // Processing that committed while the collections were being swept may have written a per-client
+  // key again (a change-log head): the last of it goes now, when nothing of the client is left to process.
+  await commit(perClientKeys(slug).reduce((op, key) => op.delete(key), kv.atomic()));
   return true;
 }
 

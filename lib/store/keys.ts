@@ -124,6 +124,9 @@ export const changeHeadKey = (slug: Slug) => ["change_heads", slug] as const;
 /** `["change_log_state", slug]` → how far retention has trimmed the log (older cursors answer 410). */
 export const changeLogStateKey = (slug: Slug) => ["change_log_state", slug] as const;
 
+/** The change log's collections (what the bench counts as its cost). */
+export const changeLogCollections = () => ["changes", "change_heads"] as const;
+
 /** `["feed_secret"]` → the key feed cursors are signed with (made once, on first use). */
 export const feedSecretKey = () => ["feed_secret"] as const;
 
@@ -133,6 +136,22 @@ export const clientTokensPrefix = (slug: Slug) => ["client_tokens", slug] as con
 
 /** `["client_tokens_by_hash", sha256]` → `{slug, id}`: finds a presented token's record. */
 export const clientTokenByHashKey = (hash: string) => ["client_tokens_by_hash", hash] as const;
+
+/** `["endpoints", slug, endpointId]` → an outbound webhook endpoint with its position in the client's log. */
+export const endpointKey = (slug: Slug, id: string) => ["endpoints", slug, id] as const;
+export const endpointsPrefix = (slug: Slug) => ["endpoints", slug] as const;
+export const allEndpointsPrefix = () => ["endpoints"] as const;
+
+/** `["endpoint_leases", slug, endpointId]` → who delivers to the endpoint now (one deliverer at a time). */
+export const endpointLeaseKey = (slug: Slug, id: string) => ["endpoint_leases", slug, id] as const;
+export const endpointLeasesPrefix = (slug: Slug) => ["endpoint_leases", slug] as const;
+
+/** `["endpoint_attempts", slug, endpointId, attemptId]` → one delivery attempt (kept OUTBOUND_LOG_RETENTION_DAYS). */
+export const endpointAttemptKey = (slug: Slug, endpointId: string, attemptId: string) =>
+  ["endpoint_attempts", slug, endpointId, attemptId] as const;
+export const endpointAttemptsPrefix = (slug: Slug, endpointId: string) =>
+  ["endpoint_attempts", slug, endpointId] as const;
+export const clientAttemptsPrefix = (slug: Slug) => ["endpoint_attempts", slug] as const;
 
 /** `["healthz"]`: never written; reading it proves KV answers. */
 export const healthKey = () => ["healthz"] as const;
@@ -154,4 +173,7 @@ export const perClientPrefixes = (slug: Slug) =>
     followUpsPrefix(slug),
     changeLogPrefix(slug),
     clientTokensPrefix(slug),
+    endpointsPrefix(slug),
+    endpointLeasesPrefix(slug),
+    clientAttemptsPrefix(slug),
   ] as const;

@@ -168,10 +168,20 @@ export interface Page<T> {
 export async function listPage<T, V = T>(
   kv: Deno.Kv,
   prefix: Deno.KvKey,
-  opts: { limit: number; cursor?: string; keep?: (value: T) => boolean; view?: (value: T) => V },
+  opts: {
+    limit: number;
+    cursor?: string;
+    keep?: (value: T) => boolean;
+    view?: (value: T) => V;
+    reverse?: boolean;
+  },
   scanLimit = 5000,
 ): Promise<Page<V>> {
-  const iter = kv.list<T>({ prefix }, { cursor: opts.cursor || undefined, batchSize: 500 });
+  const iter = kv.list<T>({ prefix }, {
+    cursor: opts.cursor || undefined,
+    batchSize: 500,
+    reverse: opts.reverse,
+  });
   const items: V[] = [];
   let scanned = 0;
   let cursor: string | null = null;

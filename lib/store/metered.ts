@@ -1,5 +1,6 @@
 /**
- * What the service costs in Deno KV's billing units, counted on a real KV by wrapping it: a read
+ * What the service costs in Deno KV's billing units (for `deno task bench`), counted on a real KV by
+ * wrapping it: a read
  * unit per 4 KiB read (a get per key; a listing per 4 KiB it returns), a write unit per 1 KiB
  * written per key (rounded up; a delete or a sum is one), values sized as V8 serialises them (as KV
  * stores them). By collection (a key's first part), so a feature's share can be told apart.

@@ -1,0 +1,161 @@
+/**
+ * Outbound webhook endpoints in KV: each with its durable position in its client's change log (the
+ * entries after it are what it has still to get), its retry state and secrets; a lease so one
+ * deliverer at a time sends to it (across processes and instances); and the attempt log, which
+ * expires by itself.
+ */
+import type { ChangeType } from "../domain/changes.ts";
+import type { LogPosition } from "./changes.ts";
+import {
+  allEndpointsPrefix,
+  clientKey,
+  endpointAttemptKey,
+  endpointAttemptsPrefix,
+  endpointKey,
+  endpointLeaseKey,
+  endpointsPrefix,
+} from "./keys.ts";
+import { commit, listPage, type Page, withOccRetry } from "./kv.ts";
+
+export interface EndpointSecret {
+  secret: string;
+  created_at: string;
+  /** A rotated-out secret signs until then too; null for the current one. */
+  expires_at: string | null;
+}
+
+export interface Endpoint {
+  id: string;
+  client: string;
+  url: string;
+  /** The change types it gets; null: all. */
+  event_types: ChangeType[] | null;
+  description: string | null;
+  state: "active" | "disabled";
+  disabled_reason: string | null;
+  disabled_at: string | null;
+  secrets: EndpointSecret[];
+  created_at: string;
+  updated_at: string;
+  /** Everything up to here was delivered (or not subscribed to). */
+  position: LogPosition;
+  /** Failed attempts of the next entry. */
+  failures: number;
+  next_attempt_at: string | null;
+  failing_since: string | null;
+  last_success_at: string | null;
+}
+
+export interface Attempt {
+  id: string;
+  event_id: string;
+  type: string;
+  attempt: number;
+  at: string;
+  status: number | null;
+  error: string | null;
+  duration_ms: number;
+  /** The first 1 KiB of the answer's body. */
+  response_body: string | null;
+  next_retry_at: string | null;
+  /** "resend": sent on request, outside the endpoint's order. */
+  kind: "delivery" | "resend";
+}
+
+/** Stores a new endpoint; false when the client does not exist. */
+export async function createEndpoint(kv: Deno.Kv, endpoint: Endpoint): Promise<boolean> {
+  const client = await kv.get(clientKey(endpoint.client));
+  if (!client.value) return false;
+  const result = await commit(
+    kv.atomic().check(client).check({ key: endpointKey(endpoint.client, endpoint.id), versionstamp: null })
+      .set(endpointKey(endpoint.client, endpoint.id), endpoint),
+  );
+  return result.ok || await createEndpoint(kv, endpoint);
+}
+
+export async function getEndpoint(kv: Deno.Kv, slug: string, id: string): Promise<Endpoint | null> {
+  return (await kv.get<Endpoint>(endpointKey(slug, id))).value;
+}
+
+export async function listEndpoints(kv: Deno.Kv, slug: string): Promise<Endpoint[]> {
+  return await Array.fromAsync(kv.list<Endpoint>({ prefix: endpointsPrefix(slug) }), (e) => e.value);
+}
+
+/** Every endpoint of every client (the minute's delivery sweep). */
+export async function* allEndpoints(kv: Deno.Kv): AsyncGenerator<Endpoint> {
+  for await (const e of kv.list<Endpoint>({ prefix: allEndpointsPrefix() })) yield e.value;
+}
+
+/** Changes an endpoint with `change` (null: leave it), checked against what it read; the result, or null. */
+export async function updateEndpoint(
+  kv: Deno.Kv,
+  slug: string,
+  id: string,
+  change: (endpoint: Endpoint) => Endpoint | null,
+): Promise<Endpoint | null> {
+  return await withOccRetry(`update endpoint ${id}`, async () => {
+    const entry = await kv.get<Endpoint>(endpointKey(slug, id));
+    const next = entry.value ? change(entry.value) : null;
+    if (!next) return { op: null, result: entry.value ? null : null };
+    return { op: kv.atomic().check(entry).set(entry.key, next), result: next };
+  });
+}
+
+export async function deleteEndpoint(kv: Deno.Kv, slug: string, id: string): Promise<boolean> {
+  const entry = await kv.get<Endpoint>(endpointKey(slug, id));
+  if (!entry.value) return false;
+  await commit(kv.atomic().check(entry).delete(entry.key).delete(endpointLeaseKey(slug, id)));
+  for await (const a of kv.list({ prefix: endpointAttemptsPrefix(slug, id) })) await kv.delete(a.key);
+  return true;
+}
+
+interface Lease {
+  owner: string;
+  until: number;
+}
+
+/** Takes (or renews) the endpoint's lease for `ms`; false while another owner holds a live one. */
+export async function takeLease(
+  kv: Deno.Kv,
+  slug: string,
+  id: string,
+  owner: string,
+  ms: number,
+): Promise<boolean> {
+  const entry = await kv.get<Lease>(endpointLeaseKey(slug, id));
+  if (entry.value && entry.value.owner !== owner && entry.value.until > Date.now()) return false;
+  const result = await kv.atomic().check(entry).set(entry.key, { owner, until: Date.now() + ms }).commit();
+  return result.ok;
+}
+
+export async function releaseLease(kv: Deno.Kv, slug: string, id: string, owner: string): Promise<void> {
+  const entry = await kv.get<Lease>(endpointLeaseKey(slug, id));
+  if (entry.value?.owner === owner) await kv.atomic().check(entry).delete(entry.key).commit();
+}
+
+/** Records one attempt; it expires after `retentionMs`. */
+export async function recordAttempt(
+  kv: Deno.Kv,
+  slug: string,
+  endpointId: string,
+  attempt: Attempt,
+  retentionMs: number,
+): Promise<void> {
+  await kv.set(endpointAttemptKey(slug, endpointId, attempt.id), attempt, { expireIn: retentionMs });
+}
+
+/** A page of the endpoint's attempts, newest first (ids are ULIDs). Expired ones are left out. */
+export async function listAttempts(
+  kv: Deno.Kv,
+  slug: string,
+  endpointId: string,
+  page: { limit: number; cursor?: string },
+  retentionMs: number,
+): Promise<Page<Attempt>> {
+  const listed = await listPage<Attempt>(kv, endpointAttemptsPrefix(slug, endpointId), {
+    ...page,
+    reverse: true,
+  });
+  const oldest = Date.now() - retentionMs;
+  return { ...listed, items: listed.items.filter((a) => Date.parse(a.at) >= oldest) };
+}
