@@ -30,8 +30,10 @@ if (queue) {
   if (disk?.queueSafe ?? true) await queue.resume();
 } else if (config.processingMode === "queue") listenQueue(kv, service.queueHandler);
 // Deno Deploy only runs crons registered at the top level, before Deno.serve: the sweeper also
-// re-drives batches an instance stopped mid-processing left behind.
-Deno.cron("sweep pending submissions", "* * * * *", async () => void await service.sweeper.sweepOnce());
+// re-drives batches an instance stopped mid-processing left behind, and outbound deliveries (and
+// their retries) go on where a stopped instance left them.
+const { sweeper, outbound } = service;
+Deno.cron("sweep", "* * * * *", async () => void await Promise.all([sweeper.sweepOnce(), outbound.runDue()]));
 // Each minute, the clients whose last reconciliation is older than RECONCILE_INTERVAL_MS.
 Deno.cron("reconcile with Calcom", "* * * * *", async () => void await service.reconciler.runDue());
 const stopSweeping = service.startSweeping();

@@ -58,6 +58,14 @@ export interface Config {
   rawBodyRetentionDays: number;
   /** Change-log entries are kept this many days; a feed cursor older than that answers 410. */
   changeLogRetentionDays: number;
+  /** Outbound webhook retry intervals in ms (the last repeated); null: the default (about 3 days). */
+  outboundRetryScheduleMs: number[] | null;
+  /** Outbound webhooks may go to http:// and private addresses (self-hosted setups, tests). */
+  outboundAllowPrivate: boolean;
+  /** Outbound attempts are kept this many days. */
+  outboundLogRetentionDays: number;
+  /** How long a deliverer's lease on an endpoint lasts (another instance takes over after it). */
+  outboundLeaseMs: number;
   /** The service's public base URL, for the webhook URLs the dashboard shows (null: the page's own address). */
   publicUrl: string | null;
 }
@@ -109,6 +117,10 @@ export function readConfig(get: (name: string) => string | undefined = (n) => De
     metricsPublic: flag(get, "METRICS_PUBLIC"),
     rawBodyRetentionDays: integer(get, "RAW_BODY_RETENTION_DAYS", 0, 0, 36_500),
     changeLogRetentionDays: integer(get, "CHANGE_LOG_RETENTION_DAYS", 30, 1, 3650),
+    outboundRetryScheduleMs: schedule(get("OUTBOUND_RETRY_SCHEDULE_MS")),
+    outboundAllowPrivate: flag(get, "OUTBOUND_ALLOW_PRIVATE"),
+    outboundLogRetentionDays: integer(get, "OUTBOUND_LOG_RETENTION_DAYS", 14, 1, 365),
+    outboundLeaseMs: integer(get, "OUTBOUND_LEASE_MS", 30_000, 1_000, 600_000),
     publicUrl: publicUrl(get("PUBLIC_URL")),
   };
 }
@@ -149,7 +161,18 @@ function flag(get: (name: string) => string | undefined, name: string): boolean 
   const raw = get(name)?.trim().toLowerCase();
   if (!raw || raw === "0" || raw === "false") return false;
   if (raw === "1" || raw === "true") return true;
-  throw new Error(`${name} must be 1 or 0, not "${raw}".`);
+  throw new Error(`${name} must be 1 or 0 (or true/false), not "${raw}".`);
+}
+
+function schedule(raw: string | undefined): number[] | null {
+  if (!raw?.trim()) return null;
+  const values = raw.split(",").map((v) => Number(v.trim()));
+  if (values.length > 50 || values.some((v) => !Number.isInteger(v) || v < 0 || v > 604_800_000)) {
+    throw new Error(
+      "OUTBOUND_RETRY_SCHEDULE_MS must be up to 50 comma-separated delays in ms (each at most a week), e.g. 0,5000,300000.",
+    );
+  }
+  return values;
 }
 
 function backoff(raw: string | undefined): number[] | null {

@@ -6,6 +6,7 @@
 import client from "prom-client";
 import { backlog, countDeadLetters } from "./store/batches.ts";
 import type { DiskWatch } from "./store/disk.ts";
+import { outboundState } from "./store/endpoints.ts";
 
 export class Metrics {
   readonly registry = new client.Registry();
@@ -18,6 +19,7 @@ export class Metrics {
   readonly apiErrors: client.Counter<"client" | "kind">;
   readonly changes: client.Counter<"client" | "type">;
   readonly clientApiRequests: client.Counter<"client" | "outcome">;
+  readonly deliveries: client.Counter<"outcome">;
 
   constructor(kv: Deno.Kv | null, disk: DiskWatch | null) {
     const registers = [this.registry];
@@ -69,6 +71,11 @@ export class Metrics {
       "Client API requests (/api/v1), by client (unknown for refused ones) and outcome (ok, or the error code).",
       ["client", "outcome"],
     );
+    this.deliveries = counter(
+      "calcom_intake_outbound_deliveries_total",
+      "Outbound webhook attempts in this process, by outcome (delivered, failed, gone).",
+      ["outcome"],
+    );
     const gauge = (name: string, help: string, read: () => number | null | Promise<number | null>) =>
       new client.Gauge({
         name,
@@ -92,6 +99,21 @@ export class Metrics {
           const oldest = (await backlog(kv)).oldest_created_at;
           return oldest ? Math.max(0, (Date.now() - Date.parse(oldest)) / 1000) : 0;
         },
+      );
+      gauge(
+        "calcom_intake_outbound_endpoints_disabled",
+        "Outbound webhook endpoints that are disabled (by a 410, 5 days of failures, or by hand).",
+        async () => (await outboundState(kv)).disabled,
+      );
+      gauge(
+        "calcom_intake_outbound_backlog_entries",
+        "Change-log entries not yet delivered, over every active outbound endpoint (up to 1000 each).",
+        async () => (await outboundState(kv)).backlog,
+      );
+      gauge(
+        "calcom_intake_outbound_oldest_undelivered_age_seconds",
+        "Age of the oldest change-log entry an active endpoint has not yet received (0: none waiting).",
+        async () => (await outboundState(kv)).oldestAgeSeconds,
       );
       gauge(
         "calcom_intake_dead_letters",

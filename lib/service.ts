@@ -18,7 +18,9 @@ import { Router } from "./http/router.ts";
 import { countedAsIngest } from "./http/ingest.ts";
 import { webhookRoute } from "./http/webhook.ts";
 import { Intake } from "./processing/intake.ts";
+import { Outbound } from "./processing/outbound.ts";
 import { Processor } from "./processing/processor.ts";
+import { DEFAULT_RETRY_SCHEDULE_MS } from "./domain/outbound.ts";
 import { createQueueHandler } from "./processing/queue.ts";
 import { Reconciler } from "./processing/reconciler.ts";
 import { Retention } from "./processing/retention.ts";
@@ -37,6 +39,8 @@ export interface Service {
   intake: Intake;
   sweeper: Sweeper;
   reconciler: Reconciler;
+  /** Outbound webhooks (the minute's cron runs `runDue`). */
+  outbound: Outbound;
   /** Free space of a local KV file (null where there is no disk to watch). */
   disk: DiskWatch | null;
   /** The admin operations, one per source its audit lines name. */
@@ -68,7 +72,13 @@ export function createService(
   disk: DiskWatch | null = diskWatch(config, log),
 ): Service {
   const metrics = new Metrics(kv, disk);
-  const processor = new Processor(kv, log, metrics);
+  const outbound = new Outbound(kv, log, metrics, {
+    schedule: config.outboundRetryScheduleMs ?? DEFAULT_RETRY_SCHEDULE_MS,
+    allowPrivate: config.outboundAllowPrivate,
+    attemptRetentionMs: config.outboundLogRetentionDays * 86_400_000,
+    leaseMs: config.outboundLeaseMs,
+  });
+  const processor = new Processor(kv, log, metrics, (client) => outbound.kick(client));
   const intake = new Intake(kv, processor, log, {
     mode: config.processingMode,
     queue: { delayMs: config.queueRetryDelayMs, backoffSchedule: config.queueBackoffMs ?? undefined },
@@ -93,6 +103,9 @@ export function createService(
     reconciler,
     metrics,
     log,
+    outbound,
+    outboundAllowPrivate: config.outboundAllowPrivate,
+    attemptRetentionMs: config.outboundLogRetentionDays * 86_400_000,
     publicUrl: config.publicUrl,
     changeLogRetentionDays: config.changeLogRetentionDays,
   };
@@ -146,12 +159,14 @@ export function createService(
     intake,
     sweeper,
     reconciler,
+    outbound,
     disk,
     admins,
     startSweeping: () => {
       disk?.start();
       const timer = setInterval(() => {
         sweeper.sweepOnce().catch((error) => log.error("sweep failed", { error: String(error) }));
+        outbound.runDue().catch((error) => log.error("outbound sweep failed", { error: String(error) }));
       }, config.sweepIntervalMs);
       const reconciling = setInterval(() => {
         reconciler.runDue().catch((error) => log.error("reconcile failed", { error: String(error) }));
@@ -164,6 +179,7 @@ export function createService(
     idle: async () => {
       await reconciler.idle();
       await intake.idle();
+      await outbound.idle();
       bodies.stop();
       disk?.stop();
     },

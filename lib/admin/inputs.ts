@@ -7,6 +7,7 @@ import { DEFAULT_API_URL } from "../calcom/api.ts";
 import { JOB_STATUSES, type JobStatus } from "../domain/job.ts";
 import { SUBMISSION_STATUSES, type SubmissionStatus } from "../domain/submission.ts";
 import { TOKEN_SCOPES, type TokenScope } from "../domain/tokens.ts";
+import { CHANGE_TYPES, type ChangeType } from "../domain/changes.ts";
 import { HttpError } from "../errors.ts";
 import { SLUG_PATTERN } from "../store/clients.ts";
 import { InvalidCursorError, type Page } from "../store/kv.ts";
@@ -279,4 +280,72 @@ export function expiredFeedCursor(days: number): HttpError {
     "cursor_expired",
     `This cursor is older than the change log keeps (CHANGE_LOG_RETENTION_DAYS, ${days} days). Read every Job again with GET /api/v1/clients/{slug}/jobs, then follow the feed from the changes_cursor that answer gives.`,
   );
+}
+
+/** An endpoint's URL: https (http too with OUTBOUND_ALLOW_PRIVATE), no credentials, not a forbidden IP. */
+export function validEndpointUrl(
+  value: unknown,
+  allowPrivate: boolean,
+  forbidden: (host: string) => string | null,
+): string {
+  let url: URL | null = null;
+  try {
+    url = typeof value === "string" && value.length <= 2000 ? new URL(value) : null;
+  } catch {
+    url = null;
+  }
+  const schemes = allowPrivate ? ["https:", "http:"] : ["https:"];
+  if (!url || !schemes.includes(url.protocol) || url.username || url.password) {
+    throw new HttpError(
+      400,
+      "invalid_url",
+      `"url" must be an ${
+        allowPrivate ? "http(s)" : "https"
+      } URL without credentials, e.g. https://dispatch.example.com/hooks/calcom-intake.`,
+    );
+  }
+  const why = allowPrivate ? null : forbidden(url.hostname.replace(/^\[|\]$/g, ""));
+  if (why) {
+    throw new HttpError(
+      400,
+      "forbidden_destination",
+      `Deliveries cannot go to ${url.hostname}: it is ${why}.`,
+    );
+  }
+  return url.href;
+}
+
+/** An endpoint's event types: a list (or a comma-separated string) of change types; none/empty: all. */
+export function optionalEventTypes(value: unknown): ChangeType[] | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || value === "") return null;
+  const list = typeof value === "string" ? value.split(",").map((s) => s.trim()).filter(Boolean) : value;
+  if (!Array.isArray(list) || !list.every((t) => (CHANGE_TYPES as readonly unknown[]).includes(t))) {
+    throw new HttpError(
+      400,
+      "invalid_event_types",
+      `"event_types" must list some of ${CHANGE_TYPES.join(", ")} (or be left out for all of them).`,
+    );
+  }
+  return list.length ? [...new Set(list as ChangeType[])] : null;
+}
+
+/** An endpoint's state as a caller may set it. */
+export function optionalEndpointState(value: unknown): "active" | "disabled" | undefined {
+  if (value === undefined) return undefined;
+  if (value === "active" || value === "disabled") return value;
+  throw new HttpError(400, "invalid_state", '"state" must be "active" or "disabled".');
+}
+
+/** An ISO time in the past or now (what `recover` redelivers from). */
+export function validSince(value: unknown): string {
+  const at = typeof value === "string" ? Date.parse(value) : NaN;
+  if (!Number.isFinite(at)) {
+    throw new HttpError(
+      400,
+      "invalid_since",
+      '"since" must be an ISO date-time, e.g. "2026-12-01T00:00:00Z".',
+    );
+  }
+  return new Date(at).toISOString();
 }

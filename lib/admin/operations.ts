@@ -45,16 +45,31 @@ import { erasePerson } from "../store/erase.ts";
 import {
   ExpiredFeedCursorError,
   FeedCursors,
+  findEntry,
   InvalidFeedCursorError,
   logEnd,
+  positionBefore,
   readLog,
   recentChanges,
   waitForChange,
 } from "../store/changes.ts";
 import { type ClientToken, createToken, listTokens, revokeToken } from "../store/tokens.ts";
 import { newToken, tokenHash } from "../domain/tokens.ts";
+import { isIP } from "node:net";
+import { forbiddenAddress, newEndpointSecret, OLD_SECRET_OVERLAP_MS } from "../domain/outbound.ts";
+import type { Outbound } from "../processing/outbound.ts";
+import {
+  createEndpoint,
+  deleteEndpoint,
+  type Endpoint,
+  endpointBacklog,
+  getEndpoint,
+  listAttempts,
+  listEndpoints,
+  updateEndpoint,
+} from "../store/endpoints.ts";
 import { newId } from "../domain/ids.ts";
-import { nowIso } from "../time.ts";
+import { isoUtc, nowIso } from "../time.ts";
 import {
   clientExists,
   expiredFeedCursor,
@@ -67,6 +82,8 @@ import {
   optionalApiKey,
   optionalApiUrl,
   optionalDays,
+  optionalEndpointState,
+  optionalEventTypes,
   optionalExpiry,
   optionalJobStatus,
   optionalSecret,
@@ -75,9 +92,11 @@ import {
   optionalTimeZone,
   type PageInput,
   pageOf,
+  validEndpointUrl,
   validEventId,
   validId,
   validScopes,
+  validSince,
   validSlug,
 } from "./inputs.ts";
 import { clientView, issued, silence } from "./views.ts";
@@ -112,6 +131,23 @@ export interface AdminDeps {
   publicUrl?: string | null;
   /** CHANGE_LOG_RETENTION_DAYS, for what an expired cursor's answer says. */
   changeLogRetentionDays?: number;
+  /** Delivers outbound webhooks (null where there is none, e.g. a CLI on a local KV). */
+  outbound?: Outbound | null;
+  outboundAllowPrivate?: boolean;
+  attemptRetentionMs?: number;
+}
+
+/** What re-enabling an endpoint clears: it starts afresh on its next entry. */
+const RETRY_RESET = { failures: 0, next_attempt_at: null, failing_since: null } as const;
+
+/** An IP literal a delivery may never go to (a hostname is checked on what it resolves to, at send time). */
+function forbiddenHost(host: string): string | null {
+  if (host === "localhost" || host.endsWith(".localhost")) return "a loopback address";
+  return isIP(host) ? forbiddenAddress(host) : null;
+}
+
+function noEndpoint(slug: string, id: string): HttpError {
+  return new HttpError(404, "unknown_endpoint", `Client "${slug}" has no endpoint ${id}.`);
 }
 
 export class AdminOperations {
@@ -497,6 +533,196 @@ export class AdminOperations {
     }
     this.#audit("token.revoke", { slug: client.slug, token_id: tokenId });
     return { revoked: tokenId };
+  }
+
+  // ---- outbound webhook endpoints --------------------------------------------------------------
+
+  /** A new endpoint: it gets every change committed from now on (its secret is answered once). */
+  async createEndpoint(
+    slug: unknown,
+    input: { url?: unknown; event_types?: unknown; description?: unknown },
+  ) {
+    const client = await this.#client(slug);
+    const url = validEndpointUrl(input.url, this.#allowPrivate, forbiddenHost);
+    const now = nowIso();
+    const secret = newEndpointSecret();
+    const endpoint: Endpoint = {
+      id: newId(),
+      client: client.slug,
+      url,
+      event_types: optionalEventTypes(input.event_types) ?? null,
+      description: optionalString(input.description, "description", 500) ?? null,
+      state: "active",
+      disabled_reason: null,
+      disabled_at: null,
+      secrets: [{ secret, created_at: now, expires_at: null }],
+      created_at: now,
+      updated_at: now,
+      position: await logEnd(this.#kv, client.slug),
+      failures: 0,
+      next_attempt_at: null,
+      failing_since: null,
+      last_success_at: null,
+    };
+    if (!(await createEndpoint(this.#kv, endpoint))) throw noClient(client.slug);
+    this.deps.outbound?.noteEndpoints(client.slug);
+    this.#audit("endpoint.create", { slug: client.slug, endpoint_id: endpoint.id, url });
+    return { ...(await this.#endpointView(endpoint)), secret };
+  }
+
+  async listEndpoints(slug: unknown) {
+    const client = await this.#client(slug);
+    const endpoints = await listEndpoints(this.#kv, client.slug);
+    return { items: await Promise.all(endpoints.map((e) => this.#endpointView(e))), cursor: null };
+  }
+
+  async getEndpoint(slug: unknown, id: unknown) {
+    return await this.#endpointView(await this.#endpoint(slug, id));
+  }
+
+  /**
+   * Changes an endpoint's url, event types, description or state. Enabled again, it goes on from
+   * its position: nothing it missed while disabled is skipped.
+   */
+  async updateEndpoint(
+    slug: unknown,
+    id: unknown,
+    input: { url?: unknown; event_types?: unknown; description?: unknown; state?: unknown },
+  ) {
+    const current = await this.#endpoint(slug, id);
+    const url = input.url === undefined
+      ? undefined
+      : validEndpointUrl(input.url, this.#allowPrivate, forbiddenHost);
+    const eventTypes = optionalEventTypes(input.event_types);
+    const description = optionalString(input.description, "description", 500);
+    const state = optionalEndpointState(input.state);
+    const updated = await updateEndpoint(this.#kv, current.client, current.id, (e) => ({
+      ...e,
+      ...(url !== undefined ? { url } : {}),
+      ...(eventTypes !== undefined ? { event_types: eventTypes } : {}),
+      ...(description !== undefined ? { description } : {}),
+      ...(state === "disabled" && e.state !== "disabled"
+        ? { state, disabled_reason: "Disabled by hand.", disabled_at: nowIso() }
+        : {}),
+      ...(state === "active" ? { ...RETRY_RESET, state, disabled_reason: null, disabled_at: null } : {}),
+      updated_at: nowIso(),
+    }));
+    if (!updated) throw noEndpoint(current.client, current.id);
+    this.#audit("endpoint.update", { slug: current.client, endpoint_id: current.id, state: updated.state });
+    if (updated.state === "active") this.deps.outbound?.kick(current.client);
+    return await this.#endpointView(updated);
+  }
+
+  async deleteEndpoint(slug: unknown, id: unknown) {
+    const current = await this.#endpoint(slug, id);
+    await deleteEndpoint(this.#kv, current.client, current.id);
+    this.#audit("endpoint.delete", { slug: current.client, endpoint_id: current.id });
+    return { deleted: current.id };
+  }
+
+  /** A new secret (answered once); the old one keeps signing beside it for 24 hours. */
+  async rotateEndpointSecret(slug: unknown, id: unknown) {
+    const current = await this.#endpoint(slug, id);
+    const secret = newEndpointSecret();
+    const now = Date.now();
+    const updated = await updateEndpoint(this.#kv, current.client, current.id, (e) => ({
+      ...e,
+      secrets: [
+        ...e.secrets
+          .filter((s) => !s.expires_at || Date.parse(s.expires_at) > now)
+          .map((s) => ({ ...s, expires_at: s.expires_at ?? isoUtc(now + OLD_SECRET_OVERLAP_MS) })),
+        { secret, created_at: isoUtc(now), expires_at: null },
+      ],
+      updated_at: isoUtc(now),
+    }));
+    if (!updated) throw noEndpoint(current.client, current.id);
+    this.#audit("endpoint.rotate_secret", { slug: current.client, endpoint_id: current.id });
+    return { ...(await this.#endpointView(updated)), secret };
+  }
+
+  /** Delivers again everything committed since `since` (and enables the endpoint). */
+  async recoverEndpoint(slug: unknown, id: unknown, input: { since?: unknown }) {
+    const current = await this.#endpoint(slug, id);
+    const since = validSince(input.since);
+    const position = await positionBefore(this.#kv, current.client, since);
+    const updated = await updateEndpoint(this.#kv, current.client, current.id, (e) => ({
+      ...e,
+      ...RETRY_RESET,
+      position,
+      state: "active",
+      disabled_reason: null,
+      disabled_at: null,
+      updated_at: nowIso(),
+    }));
+    if (!updated) throw noEndpoint(current.client, current.id);
+    this.#audit("endpoint.recover", { slug: current.client, endpoint_id: current.id, since });
+    this.deps.outbound?.kick(current.client);
+    return { ...(await this.#endpointView(updated)), recovering_since: since };
+  }
+
+  async endpointAttempts(slug: unknown, id: unknown, page: PageInput) {
+    const current = await this.#endpoint(slug, id);
+    return await listing(() =>
+      listAttempts(
+        this.#kv,
+        current.client,
+        current.id,
+        pageOf(page),
+        this.deps.attemptRetentionMs ?? 14 * 86_400_000,
+      )
+    );
+  }
+
+  /** Sends one change-log entry to the endpoint again now; answers the attempt. */
+  async resendToEndpoint(slug: unknown, id: unknown, eventId: unknown) {
+    const current = await this.#endpoint(slug, id);
+    if (typeof eventId !== "string" || !/^chg_[0-9a-f]{32}$/.test(eventId)) {
+      throw new HttpError(
+        400,
+        "invalid_event_id",
+        "That is not an event id: they look like chg_ and 32 hex digits.",
+      );
+    }
+    const entry = await findEntry(this.#kv, current.client, eventId);
+    if (!entry) {
+      throw new HttpError(
+        404,
+        "unknown_event",
+        `Client "${current.client}" has no event ${eventId} (or it is past retention).`,
+      );
+    }
+    if (!this.deps.outbound) {
+      throw new HttpError(503, "outbound_unavailable", "Outbound delivery is not available here.");
+    }
+    const attempt = await this.deps.outbound.resend(current, entry);
+    this.#audit("endpoint.resend", { slug: current.client, endpoint_id: current.id, event_id: eventId });
+    return attempt;
+  }
+
+  async #endpoint(slug: unknown, id: unknown): Promise<Endpoint> {
+    const client = await this.#client(slug);
+    const endpointId = validId(id, "endpoint");
+    const endpoint = await getEndpoint(this.#kv, client.slug, endpointId);
+    if (!endpoint) throw noEndpoint(client.slug, endpointId);
+    return endpoint;
+  }
+
+  /** An endpoint as answers show it: never a secret, its backlog, and how it is doing. */
+  async #endpointView(e: Endpoint) {
+    const { secrets, client: _client, position: _position, ...rest } = e;
+    const backlog = e.state === "active" || e.state === "disabled"
+      ? await endpointBacklog(this.#kv, e)
+      : null;
+    return {
+      ...rest,
+      secrets: secrets.map((s) => ({ created_at: s.created_at, expires_at: s.expires_at })),
+      backlog: backlog?.entries ?? 0,
+      oldest_undelivered_at: backlog?.oldest_at ?? null,
+    };
+  }
+
+  get #allowPrivate(): boolean {
+    return this.deps.outboundAllowPrivate ?? false;
   }
 
   // ---- the change feed ---------------------------------------------------------------------

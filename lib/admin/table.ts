@@ -64,6 +64,122 @@ export interface Operation {
 }
 
 const PAGE = ["limit", "cursor"] as const;
+const ENDPOINT_FIELDS = ["url", "event_types", "description"] as const;
+
+/**
+ * Outbound endpoints, managed by the operator (`/admin/…`, with a CLI command each) and by the
+ * client's own systems with an `endpoints:write` token (the same rows under `/api/v1/…`).
+ */
+const ENDPOINT_OPERATIONS = {
+  createEndpoint: {
+    method: "POST",
+    path: "/admin/clients/:slug/endpoints",
+    body: ENDPOINT_FIELDS,
+    status: 201,
+    cli: {
+      command: "endpoint add",
+      args: ["slug"],
+      summary:
+        "an outbound webhook endpoint (--url https://…, --event-types job.created,job.cancelled, --description); its whsec_ secret is printed once",
+    },
+    run: (ops, { params, body }) => ops.createEndpoint(params.slug, body),
+  },
+  listEndpoints: {
+    method: "GET",
+    path: "/admin/clients/:slug/endpoints",
+    cli: {
+      command: "endpoint list",
+      args: ["slug"],
+      summary: "a client's endpoints: state, last success, failing since, backlog",
+      columns: ["id", "url", "state", "last_success_at", "failing_since", "backlog"],
+    },
+    run: (ops, { params }) => ops.listEndpoints(params.slug),
+  },
+  getEndpoint: {
+    method: "GET",
+    path: "/admin/clients/:slug/endpoints/:id",
+    cli: { command: "endpoint show", args: ["slug", "endpoint-id"], summary: "one endpoint" },
+    run: (ops, { params }) => ops.getEndpoint(params.slug, params.id),
+  },
+  updateEndpoint: {
+    method: "PATCH",
+    path: "/admin/clients/:slug/endpoints/:id",
+    body: [...ENDPOINT_FIELDS, "state"],
+    cli: {
+      command: "endpoint update",
+      args: ["slug", "endpoint-id"],
+      summary: "change an endpoint's --url, --event-types, --description, or --state active|disabled",
+    },
+    run: (ops, { params, body }) => ops.updateEndpoint(params.slug, params.id, body),
+  },
+  deleteEndpoint: {
+    method: "DELETE",
+    path: "/admin/clients/:slug/endpoints/:id",
+    cli: {
+      command: "endpoint remove",
+      args: ["slug", "endpoint-id"],
+      summary: "delete an endpoint",
+      confirm: "deletes the endpoint and its attempt log",
+    },
+    run: (ops, { params }) => ops.deleteEndpoint(params.slug, params.id),
+  },
+  rotateEndpointSecret: {
+    method: "POST",
+    path: "/admin/clients/:slug/endpoints/:id/rotate-secret",
+    cli: {
+      command: "endpoint rotate",
+      args: ["slug", "endpoint-id"],
+      summary: "a new secret, printed once (the old one signs too for 24 h)",
+    },
+    run: (ops, { params }) => ops.rotateEndpointSecret(params.slug, params.id),
+  },
+  recoverEndpoint: {
+    method: "POST",
+    path: "/admin/clients/:slug/endpoints/:id/recover",
+    body: ["since"],
+    cli: {
+      command: "endpoint recover",
+      args: ["slug", "endpoint-id"],
+      summary: "deliver again everything since --since ISO (and enable the endpoint)",
+    },
+    run: (ops, { params, body }) => ops.recoverEndpoint(params.slug, params.id, body),
+  },
+  endpointAttempts: {
+    method: "GET",
+    path: "/admin/clients/:slug/endpoints/:id/attempts",
+    query: PAGE,
+    cli: {
+      command: "endpoint attempts",
+      args: ["slug", "endpoint-id"],
+      summary: "an endpoint's delivery attempts, newest first",
+      columns: ["at", "event_id", "type", "attempt", "status", "error", "duration_ms", "next_retry_at"],
+    },
+    run: (ops, { params, query }) => ops.endpointAttempts(params.slug, params.id, page(query)),
+  },
+  resendToEndpoint: {
+    method: "POST",
+    path: "/admin/clients/:slug/endpoints/:id/attempts/:eventId/resend",
+    cli: {
+      command: "endpoint resend",
+      args: ["slug", "endpoint-id", "event-id"],
+      summary: "send one event to the endpoint again now",
+    },
+    run: (ops, { params }) => ops.resendToEndpoint(params.slug, params.id, params.eventId),
+  },
+} satisfies Record<string, Operation>;
+
+/** The endpoint rows again under the client API, for a token with `endpoints:write`. */
+const CLIENT_ENDPOINT_OPERATIONS: Record<string, Operation> = Object.fromEntries(
+  Object.entries(ENDPOINT_OPERATIONS as Record<string, Operation>).map(([name, op]) => [
+    `api${name[0].toUpperCase()}${name.slice(1)}`,
+    {
+      ...op,
+      path: op.path.replace("/admin/clients/", "/api/v1/clients/"),
+      scope: "endpoints:write",
+      cli: undefined,
+    },
+  ]),
+);
 const CLIENT_FIELDS = [
   "name",
   "secret",
@@ -416,6 +532,8 @@ export const OPERATIONS = {
     },
     run: (ops) => ops.deadLetters(),
   },
+  ...ENDPOINT_OPERATIONS,
+  ...CLIENT_ENDPOINT_OPERATIONS,
 } satisfies Record<string, Operation>;
 
 export type OperationName = keyof typeof OPERATIONS;

@@ -112,7 +112,12 @@ export function forbiddenAddress(address: string): string | null {
   return null;
 }
 
+/** The IPv4 address inside an IPv4-mapped IPv6 one (`::ffff:10.0.0.1`, or as URLs write it, `::ffff:a00:1`). */
 function mappedV4(address: string): string | null {
-  const match = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
-  return match ? match[1] : null;
+  const dotted = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  if (dotted) return dotted[1];
+  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
+  if (!hex) return null;
+  const [hi, lo] = [parseInt(hex[1], 16), parseInt(hex[2], 16)];
+  return [hi >> 8, hi & 255, lo >> 8, lo & 255].join(".");
 }

@@ -61,10 +61,15 @@ export interface ProcessOptions {
 }
 
 export class Processor {
+  /**
+   * `onChanges`: told the client of every commit that appended to a change log (outbound webhooks
+   * deliver right after it).
+   */
   constructor(
     private readonly kv: Deno.Kv,
     private readonly log: Logger,
     private readonly metrics: Metrics | null = null,
+    private readonly onChanges: ((client: string) => void) | null = null,
   ) {}
 
   async process(refs: readonly SubmissionRef[], options: ProcessOptions = {}): Promise<ProcessResult> {
@@ -188,6 +193,7 @@ export class Processor {
   }
 
   #observe(plan: Plan): void {
+    if (plan.changes.length > 0) this.onChanges?.(plan.client);
     if (!this.metrics) return;
     this.metrics.submissions.inc({ client: plan.client, status: plan.status });
     this.metrics.processingLatency.observe(Math.max(0, Date.now() - Date.parse(plan.receivedAt)) / 1000);

@@ -95,6 +95,8 @@ async function feedKey(kv: Deno.Kv): Promise<CryptoKey> {
 
 export interface LogPage {
   items: ChangeEntry[];
+  /** The position just after each item (where a reader that has handled it goes on from). */
+  positions: LogPosition[];
   /** Where the next page starts: after the last item, or where this one started when it is empty. */
   next: LogPosition;
   hasMore: boolean;
@@ -118,6 +120,7 @@ export async function readLog(
     ? { prefix: changeLogPrefix(client), start: changeLogKey(client, from.versionstamp) }
     : { prefix: changeLogPrefix(client) };
   const items: ChangeEntry[] = [];
+  const positions: LogPosition[] = [];
   let next = from;
   let hasMore = false;
   for await (const entry of kv.list<ChangeLogValue>(selector, { batchSize: Math.min(limit + 1, 500) })) {
@@ -130,10 +133,11 @@ export async function readLog(
       }
       items.push(entry.value.entries[i]);
       next = { versionstamp, index: i };
+      positions.push(next);
     }
     if (hasMore) break;
   }
-  return { items, next, hasMore };
+  return { items, positions, next, hasMore };
 }
 
 /** The log's current end: a cursor there sees only what is committed after it. */
@@ -224,6 +228,22 @@ export async function recentChanges(kv: Deno.Kv, client: string, limit: number):
     }
   }
   return out;
+}
+
+/** The entry with this id, or null (a scan of the log: for a resend by hand). */
+export async function findEntry(kv: Deno.Kv, client: string, id: string): Promise<ChangeEntry | null> {
+  for await (const entry of allChanges(kv, client)) if (entry.id === id) return entry;
+  return null;
+}
+
+/** The position just before the first entry committed at or after `since` (the log's end when none is). */
+export async function positionBefore(kv: Deno.Kv, client: string, since: string): Promise<LogPosition> {
+  let position: LogPosition = START;
+  for await (const entry of kv.list<ChangeLogValue>({ prefix: changeLogPrefix(client) })) {
+    if (entry.value.committed_at >= since) return position;
+    position = { versionstamp: entry.key[2] as string, index: entry.value.entries.length - 1 };
+  }
+  return position;
 }
 
 /** Every entry of the client's log, oldest first (tests and scans). */

@@ -5,7 +5,7 @@
  * expires by itself.
  */
 import type { ChangeType } from "../domain/changes.ts";
-import type { LogPosition } from "./changes.ts";
+import { type LogPosition, readLog } from "./changes.ts";
 import {
   allEndpointsPrefix,
   clientKey,
@@ -158,4 +158,38 @@ export async function listAttempts(
   });
   const oldest = Date.now() - retentionMs;
   return { ...listed, items: listed.items.filter((a) => Date.parse(a.at) >= oldest) };
+}
+
+/** What an endpoint has still to get: entries after its position (counted up to `max`) and the oldest's age. */
+export async function endpointBacklog(
+  kv: Deno.Kv,
+  endpoint: Endpoint,
+  max = 1000,
+): Promise<{ entries: number; oldest_at: string | null }> {
+  const page = await readLog(kv, endpoint.client, endpoint.position, max).catch(() => null);
+  if (!page) return { entries: 0, oldest_at: null };
+  return { entries: page.items.length, oldest_at: page.items[0]?.occurred_at ?? null };
+}
+
+/** Disabled endpoints, and the backlog of the active ones (what `/metrics` shows). */
+export async function outboundState(
+  kv: Deno.Kv,
+): Promise<{ disabled: number; backlog: number; oldestAgeSeconds: number }> {
+  let disabled = 0;
+  let backlog = 0;
+  let oldest: number | null = null;
+  for await (const endpoint of allEndpoints(kv)) {
+    if (endpoint.state === "disabled") {
+      disabled++;
+      continue;
+    }
+    const b = await endpointBacklog(kv, endpoint);
+    backlog += b.entries;
+    if (b.oldest_at) oldest = Math.min(oldest ?? Infinity, Date.parse(b.oldest_at));
+  }
+  return {
+    disabled,
+    backlog,
+    oldestAgeSeconds: oldest === null ? 0 : Math.max(0, (Date.now() - oldest) / 1000),
+  };
 }

@@ -1,0 +1,395 @@
+/**
+ * Outbound webhooks: every change-log entry an endpoint subscribes to is POSTed to it, signed as
+ * Standard Webhooks, at least once and in log order. What is to be sent is decided from the log and
+ * the endpoint's durable position in it, so nothing is lost when a process dies between a commit
+ * and a POST: the position moves only after a 2xx. Delivery runs right after a commit that appended
+ * to a client's log (`kick`), from the minute's cron and an in-process interval (`runDue`), and for
+ * a retry due soon, on a timer. One deliverer per endpoint at a time (a KV lease); each endpoint has
+ * its own loop, so a slow or dead one never holds up another, nor ingest.
+ */
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import type { ChangeEntry } from "../domain/changes.ts";
+import { newId } from "../domain/ids.ts";
+import {
+  DELIVERY_TIMEOUT_MS,
+  deliveryBody,
+  DISABLE_AFTER_MS,
+  forbiddenAddress,
+  nextAttemptAt,
+  retryAfterMs,
+  signatures,
+  subscribes,
+  USER_AGENT,
+} from "../domain/outbound.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import { type LogPosition, readLog } from "../store/changes.ts";
+import {
+  allEndpoints,
+  type Attempt,
+  type Endpoint,
+  getEndpoint,
+  listEndpoints,
+  recordAttempt,
+  releaseLease,
+  takeLease,
+  updateEndpoint,
+} from "../store/endpoints.ts";
+import { isoUtc, nowIso } from "../time.ts";
+
+export interface OutboundOptions {
+  /** Retry intervals (OUTBOUND_RETRY_SCHEDULE_MS), the last one repeated. */
+  schedule: readonly number[];
+  /** OUTBOUND_ALLOW_PRIVATE: http:// and private addresses allowed (self-hosted setups, tests). */
+  allowPrivate: boolean;
+  /** How long attempts are kept (OUTBOUND_LOG_RETENTION_DAYS). */
+  attemptRetentionMs: number;
+  /** How long a deliverer's lease on an endpoint lasts without renewal (OUTBOUND_LEASE_MS). */
+  leaseMs: number;
+}
+
+/** Entries read from the log per step (the window is one in flight, in order). */
+const READ_AHEAD = 20;
+/** A retry due within this long is waited for in-process; later ones are left to the cron. */
+const TIMER_HORIZON_MS = 60_000;
+
+/** What one attempt came to. */
+interface Outcome {
+  ok: boolean;
+  status: number | null;
+  error: string | null;
+  retryAfterMs: number | null;
+  responseBody: string | null;
+  durationMs: number;
+  /** 410 Gone: the receiver asks to be disabled. */
+  gone: boolean;
+}
+
+export class Outbound {
+  readonly #owner = newId();
+  readonly #running = new Map<string, Promise<void>>();
+  readonly #again = new Set<string>();
+  readonly #timers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Clients known to have endpoints (kicks for the others read nothing), refreshed by `runDue`. */
+  #withEndpoints: Set<string> | null = null;
+  /** Set by `idle`: no new retry timers (the process is stopping). */
+  #stopping = false;
+
+  constructor(
+    private readonly kv: Deno.Kv,
+    private readonly log: Logger,
+    private readonly metrics: Metrics | null,
+    private readonly options: OutboundOptions,
+  ) {}
+
+  /** A commit appended to `slug`'s log: deliver to its endpoints now (in the background). */
+  kick(slug: string): void {
+    if (this.#withEndpoints && !this.#withEndpoints.has(slug)) return;
+    (async () => {
+      for (const endpoint of await listEndpoints(this.kv, slug)) this.#start(endpoint);
+    })().catch((error) => this.log.error("outbound kick failed", { slug, error: String(error) }));
+  }
+
+  /** Tells that `slug` has endpoints now (one was created in this process). */
+  noteEndpoints(slug: string): void {
+    this.#withEndpoints?.add(slug);
+  }
+
+  /** Every endpoint with something due: the minute's cron and the in-process interval. */
+  async runDue(): Promise<void> {
+    const clients = new Set<string>();
+    for await (const endpoint of allEndpoints(this.kv)) {
+      clients.add(endpoint.client);
+      this.#start(endpoint);
+    }
+    this.#withEndpoints = clients;
+  }
+
+  /** Resolves when deliveries started in this process have finished; no retry timer is left. */
+  async idle(): Promise<void> {
+    this.#stopping = true;
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running.values()]);
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+  }
+
+  /** Sends one entry to an endpoint now, outside its order (a resend); records and answers the attempt. */
+  async resend(endpoint: Endpoint, entry: ChangeEntry): Promise<Attempt> {
+    const outcome = await this.#send(endpoint, entry);
+    const attempt = this.#attempt(entry, 1, outcome, null, "resend");
+    await recordAttempt(this.kv, endpoint.client, endpoint.id, attempt, this.options.attemptRetentionMs);
+    this.metrics?.deliveries.inc({ outcome: outcome.ok ? "delivered" : "failed" });
+    return attempt;
+  }
+
+  #start(endpoint: Endpoint): void {
+    const id = `${endpoint.client}/${endpoint.id}`;
+    if (endpoint.state !== "active") return;
+    if (this.#running.has(id)) {
+      this.#again.add(id);
+      return;
+    }
+    const run = this.#drive(endpoint.client, endpoint.id)
+      .catch((error) =>
+        this.log.error("outbound delivery failed", { endpoint_id: endpoint.id, error: String(error) })
+      )
+      .finally(() => {
+        this.#running.delete(id);
+        if (this.#again.delete(id)) {
+          getEndpoint(this.kv, endpoint.client, endpoint.id).then((e) => e && this.#start(e)).catch(() => {});
+        }
+      });
+    this.#running.set(id, run);
+  }
+
+  /** Delivers to one endpoint, in order, until it is caught up, a retry is not yet due, or it is disabled. */
+  async #drive(slug: string, id: string): Promise<void> {
+    if (!(await takeLease(this.kv, slug, id, this.#owner, this.options.leaseMs))) return;
+    try {
+      while (true) {
+        const endpoint = await getEndpoint(this.kv, slug, id);
+        if (!endpoint || endpoint.state !== "active") return;
+        const dueIn = endpoint.next_attempt_at ? Date.parse(endpoint.next_attempt_at) - Date.now() : 0;
+        if (dueIn > 0) return this.#retryLater(endpoint, dueIn);
+        const page = await readLog(this.kv, slug, endpoint.position, READ_AHEAD).catch(() => null);
+        if (!page || page.items.length === 0) return;
+        // Entries it does not subscribe to are passed over: its position moves past them.
+        const index = page.items.findIndex((e) => subscribes(endpoint.event_types, e.type));
+        if (index === -1) {
+          await this.#advance(endpoint, page.next);
+          continue;
+        }
+        const entry = page.items[index];
+        const position = page.positions[index];
+        if (!(await takeLease(this.kv, slug, id, this.#owner, this.options.leaseMs))) return;
+        const outcome = await this.#send(endpoint, entry);
+        if (!(await this.#settle(endpoint, entry, position, outcome))) return;
+      }
+    } finally {
+      await releaseLease(this.kv, slug, id, this.#owner).catch(() => {});
+    }
+  }
+
+  /** Records the attempt and moves the endpoint on (true) or schedules its retry (false). */
+  async #settle(
+    endpoint: Endpoint,
+    entry: ChangeEntry,
+    position: LogPosition,
+    outcome: Outcome,
+  ): Promise<boolean> {
+    const now = Date.now();
+    const attemptNo = endpoint.failures + 1;
+    this.metrics?.deliveries.inc({ outcome: outcome.ok ? "delivered" : outcome.gone ? "gone" : "failed" });
+    if (outcome.ok) {
+      await recordAttempt(
+        this.kv,
+        endpoint.client,
+        endpoint.id,
+        this.#attempt(entry, attemptNo, outcome, null),
+        this.options.attemptRetentionMs,
+      );
+      const moved = await updateEndpoint(this.kv, endpoint.client, endpoint.id, (e) => ({
+        ...e,
+        position,
+        failures: 0,
+        next_attempt_at: null,
+        failing_since: null,
+        last_success_at: isoUtc(now),
+      }));
+      return moved !== null;
+    }
+    const failingSince = endpoint.failing_since ?? isoUtc(now);
+    const disable = outcome.gone
+      ? "The endpoint answered 410 Gone."
+      : now - Date.parse(failingSince) >= DISABLE_AFTER_MS
+      ? "Every delivery failed for 5 days."
+      : null;
+    const next = disable
+      ? null
+      : isoUtc(nextAttemptAt(now, endpoint.failures, this.options.schedule, outcome.retryAfterMs));
+    await recordAttempt(
+      this.kv,
+      endpoint.client,
+      endpoint.id,
+      this.#attempt(entry, attemptNo, outcome, next),
+      this.options.attemptRetentionMs,
+    );
+    const updated = await updateEndpoint(this.kv, endpoint.client, endpoint.id, (e) => ({
+      ...e,
+      failures: e.failures + 1,
+      next_attempt_at: next,
+      failing_since: failingSince,
+      ...(disable ? { state: "disabled" as const, disabled_reason: disable, disabled_at: nowIso() } : {}),
+    }));
+    if (disable) {
+      this.log.warn("endpoint disabled", {
+        slug: endpoint.client,
+        endpoint_id: endpoint.id,
+        reason: disable,
+      });
+    }
+    if (updated && next) this.#retryLater(updated, Date.parse(next) - now);
+    return false;
+  }
+
+  async #advance(endpoint: Endpoint, position: LogPosition): Promise<void> {
+    await updateEndpoint(this.kv, endpoint.client, endpoint.id, (e) => ({ ...e, position }));
+  }
+
+  /** A retry due soon waits on a timer in this process; a later one is the cron's. */
+  #retryLater(endpoint: Endpoint, inMs: number): void {
+    if (inMs > TIMER_HORIZON_MS || this.#stopping) return;
+    const id = `${endpoint.client}/${endpoint.id}`;
+    if (this.#timers.has(id)) return;
+    const timer = setTimeout(() => {
+      this.#timers.delete(id);
+      getEndpoint(this.kv, endpoint.client, endpoint.id).then((e) => e && this.#start(e)).catch(() => {});
+    }, Math.max(0, inMs));
+    Deno.unrefTimer(Number(timer));
+    this.#timers.set(id, timer);
+  }
+
+  #attempt(
+    entry: ChangeEntry,
+    n: number,
+    o: Outcome,
+    nextRetryAt: string | null,
+    kind: Attempt["kind"] = "delivery",
+  ): Attempt {
+    return {
+      id: newId(),
+      event_id: entry.id,
+      type: entry.type,
+      attempt: n,
+      at: nowIso(),
+      status: o.status,
+      error: o.error,
+      duration_ms: Math.round(o.durationMs),
+      response_body: o.responseBody,
+      next_retry_at: nextRetryAt,
+      kind,
+    };
+  }
+
+  /** One POST, signed; never follows a redirect; refuses addresses it may not reach. */
+  async #send(endpoint: Endpoint, entry: ChangeEntry): Promise<Outcome> {
+    const started = performance.now();
+    const failed = (error: string, extra: Partial<Outcome> = {}): Outcome => ({
+      ok: false,
+      status: null,
+      error,
+      retryAfterMs: null,
+      responseBody: null,
+      durationMs: performance.now() - started,
+      gone: false,
+      ...extra,
+    });
+    const refusal = await destinationProblem(endpoint.url, this.options.allowPrivate);
+    if (refusal) return failed(refusal);
+    const body = deliveryBody(entry);
+    const timestamp = Math.floor(Date.now() / 1000);
+    const now = Date.now();
+    const live = endpoint.secrets.filter((s) => !s.expires_at || Date.parse(s.expires_at) > now).map((s) =>
+      s.secret
+    );
+    const timeout = new AbortController();
+    const timer = setTimeout(
+      () => timeout.abort(new DOMException("timed out", "TimeoutError")),
+      DELIVERY_TIMEOUT_MS,
+    );
+    try {
+      const res = await fetch(endpoint.url, {
+        method: "POST",
+        redirect: "manual",
+        signal: timeout.signal,
+        headers: {
+          "content-type": "application/json",
+          "user-agent": USER_AGENT,
+          "webhook-id": entry.id,
+          "webhook-timestamp": String(timestamp),
+          "webhook-signature": signatures(live, entry.id, timestamp, body),
+        },
+        body,
+      });
+      const text = await readSome(res, 1024);
+      const outcome = {
+        status: res.status,
+        responseBody: text,
+        durationMs: performance.now() - started,
+        retryAfterMs: retryAfterMs(res.headers.get("retry-after"), Date.now()),
+        gone: res.status === 410,
+      };
+      if (res.status >= 200 && res.status < 300) return { ok: true, error: null, ...outcome };
+      const error = res.status >= 300 && res.status < 400
+        ? "a redirect (not followed)"
+        : `HTTP ${res.status}`;
+      return { ok: false, error, ...outcome };
+    } catch (error) {
+      const message = error instanceof DOMException && error.name === "TimeoutError"
+        ? `no answer within ${DELIVERY_TIMEOUT_MS / 1000} s`
+        : error instanceof Error
+        ? error.message
+        : String(error);
+      return failed(message);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** The first `max` bytes of an answer's body, as text (the rest is not read). */
+async function readSome(res: Response, max: number): Promise<string | null> {
+  if (!res.body) return null;
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < max) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    bytes.set(c, offset);
+    offset += c.length;
+  }
+  return new TextDecoder().decode(bytes.subarray(0, max)) || null;
+}
+
+/**
+ * Why a delivery may not go to `url`, or null: only https, and never to loopback, private,
+ * link-local or metadata addresses, checked on every address the name resolves to now (at send
+ * time; redirects are not followed), unless OUTBOUND_ALLOW_PRIVATE.
+ */
+export async function destinationProblem(url: string, allowPrivate: boolean): Promise<string | null> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return "not a URL";
+  }
+  if (allowPrivate) return parsed.protocol === "https:" || parsed.protocol === "http:" ? null : "not http(s)";
+  if (parsed.protocol !== "https:") return "refused: only https:// URLs (OUTBOUND_ALLOW_PRIVATE allows http)";
+  const host = parsed.hostname.replace(/^\[|\]$/g, "");
+  let addresses: string[];
+  if (isIP(host)) addresses = [host];
+  else {
+    try {
+      addresses = (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+    } catch (error) {
+      return `cannot resolve ${host} (${error instanceof Error ? error.message : error})`;
+    }
+  }
+  for (const address of addresses) {
+    const why = forbiddenAddress(address);
+    if (why) return `refused: ${host} is ${why === "not an IP address" ? "not reachable" : why} (${address})`;
+  }
+  return null;
+}

@@ -1,0 +1,298 @@
+/**
+ * Outbound webhooks against real local receivers (port 0): retries until a 2xx with the same
+ * webhook-id, every delivery verified by the npm packages `standardwebhooks` and `svix` (code
+ * nobody here wrote), 410 disabling, Retry-After, a timeout counted as a failure, a dead endpoint
+ * not holding up another, recovery of what a disabled endpoint missed, secret rotation, and the
+ * SSRF guard.
+ */
+import assert from "node:assert/strict";
+import { Webhook as StandardWebhook } from "standardwebhooks";
+import { Webhook as SvixWebhook } from "svix";
+import { destinationProblem } from "../../lib/processing/outbound.ts";
+import {
+  addClient,
+  bookingCreated,
+  type ErrorAnswer,
+  type TestServer,
+  waitFor,
+  withServer,
+} from "../_helpers.ts";
+
+interface Received {
+  id: string;
+  timestamp: string;
+  signature: string;
+  body: string;
+  at: number;
+}
+
+/** A receiver on a real port: `answer` decides each response (status, headers, or never answering). */
+function receiver(answer: (n: number, r: Received) => Response | Promise<Response> | "hang") {
+  const received: Received[] = [];
+  const hanging: (() => void)[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const r: Received = {
+      id: req.headers.get("webhook-id") ?? "",
+      timestamp: req.headers.get("webhook-timestamp") ?? "",
+      signature: req.headers.get("webhook-signature") ?? "",
+      body: await req.text(),
+      at: performance.now(),
+    };
+    received.push(r);
+    const a = await answer(received.length, r);
+    if (a !== "hang") return a;
+    await new Promise<void>((resolve) => hanging.push(resolve));
+    return new Response("late", { status: 200 });
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/hook`,
+    received,
+    close: async () => {
+      hanging.forEach((r) => r());
+      await server.shutdown();
+    },
+  };
+}
+
+const ENV = { OUTBOUND_ALLOW_PRIVATE: "true", OUTBOUND_RETRY_SCHEDULE_MS: "0,50,50,100" };
+
+interface EndpointAnswer {
+  id: string;
+  secret: string;
+  state: string;
+  disabled_reason: string | null;
+  failures: number;
+  last_success_at: string | null;
+  backlog: number;
+}
+
+async function addEndpoint(server: TestServer, url: string, extra: Record<string, unknown> = {}) {
+  const res = await server.admin<EndpointAnswer>("POST", "/admin/clients/acme/endpoints", { url, ...extra });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  assert.match(res.body.secret, /^whsec_[A-Za-z0-9+/]{43}=$/);
+  return res.body;
+}
+
+async function book(server: TestServer, uid: string) {
+  const res = await server.post("acme", bookingCreated(uid, `${uid}@example.com`));
+  assert.equal(res.status, 202);
+  await res.body?.cancel();
+}
+
+/** Both libraries accept the delivery as signed by `secret`; answers the parsed payload. */
+function verified(
+  secret: string,
+  r: Received,
+): { type: string; timestamp: string; data: Record<string, unknown> } {
+  const headers = { "webhook-id": r.id, "webhook-timestamp": r.timestamp, "webhook-signature": r.signature };
+  // Each throws when the signature, the timestamp or the id does not check out.
+  new SvixWebhook(secret).verify(r.body, headers);
+  return new StandardWebhook(secret).verify(r.body, headers) as ReturnType<typeof verified>;
+}
+
+Deno.test("a receiver that answers 500 twice, then 200: the event arrives verified, with one webhook-id on every attempt", async () => {
+  const hook = receiver((n) => new Response("", { status: n <= 2 ? 500 : 200 }));
+  try {
+    await withServer({ mode: "inline", env: ENV }, async (server) => {
+      await addClient(server, "acme");
+      const endpoint = await addEndpoint(server, hook.url);
+      await book(server, "o-1");
+      await waitFor("three attempts", () => hook.received.length >= 3 || undefined);
+      assert.equal(new Set(hook.received.map((r) => r.id)).size, 1, "the same webhook-id on every attempt");
+      const payload = verified(endpoint.secret, hook.received[2]);
+      assert.equal(payload.type, "job.created");
+      assert.equal((payload.data.job as { calcom_event_id: string }).calcom_event_id, "o-1");
+      assert.equal(payload.data.job_version, 1);
+      const feed = await server.admin<{ items: { id: string }[] }>("GET", "/api/v1/clients/acme/changes");
+      assert.equal(hook.received[0].id, feed.body.items[0].id, "webhook-id is the feed's entry id");
+      const attempts = await waitFor("the success recorded", async () => {
+        const a = await server.admin<{ items: { status: number; attempt: number; event_id: string }[] }>(
+          "GET",
+          `/admin/clients/acme/endpoints/${endpoint.id}/attempts`,
+        );
+        return a.body.items.length >= 3 ? a.body.items : undefined;
+      });
+      assert.deepEqual(
+        attempts.map((a) => [a.attempt, a.status]),
+        [[3, 200], [2, 500], [1, 500]],
+        "newest first",
+      );
+      const shown = await server.admin<EndpointAnswer>("GET", `/admin/clients/acme/endpoints/${endpoint.id}`);
+      assert.equal(shown.body.failures, 0);
+      assert.ok(shown.body.last_success_at);
+      assert.equal(shown.body.backlog, 0);
+      assert.ok(!JSON.stringify(shown.body).includes(endpoint.secret), "the secret is shown only once");
+    });
+  } finally {
+    await hook.close();
+  }
+});
+
+Deno.test("410 Gone disables the endpoint at once; recover delivers everything from the disabled period", async () => {
+  let gone = true;
+  const hook = receiver(() => new Response(gone ? "gone" : null, { status: gone ? 410 : 204 }));
+  try {
+    await withServer({ mode: "inline", env: ENV }, async (server) => {
+      await addClient(server, "acme");
+      const since = new Date().toISOString();
+      const endpoint = await addEndpoint(server, hook.url);
+      await book(server, "g-1");
+      const disabled = await waitFor("disabled", async () => {
+        const e = await server.admin<EndpointAnswer>("GET", `/admin/clients/acme/endpoints/${endpoint.id}`);
+        return e.body.state === "disabled" ? e.body : undefined;
+      });
+      assert.match(disabled.disabled_reason ?? "", /410/);
+      assert.equal(hook.received.length, 1, "not tried again");
+      // While disabled, more changes: kept, not skipped.
+      await book(server, "g-2");
+      await book(server, "g-3");
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(hook.received.length, 1);
+      assert.equal(
+        (await server.admin<EndpointAnswer>("GET", `/admin/clients/acme/endpoints/${endpoint.id}`)).body
+          .backlog,
+        3,
+      );
+      gone = false;
+      const recovered = await server.admin("POST", `/admin/clients/acme/endpoints/${endpoint.id}/recover`, {
+        since,
+      });
+      assert.equal(recovered.status, 200, JSON.stringify(recovered.body));
+      await waitFor("the three", () => hook.received.length >= 4 || undefined);
+      const uids = hook.received.slice(1).map((r) =>
+        (verified(endpoint.secret, r).data.job as { calcom_event_id: string }).calcom_event_id
+      );
+      assert.deepEqual(uids, ["g-1", "g-2", "g-3"], "every entry of the disabled period, in log order");
+    });
+  } finally {
+    await hook.close();
+  }
+});
+
+Deno.test("Retry-After is honoured; a redirect is a failure and is not followed; a resend is sent again", async () => {
+  const hook = receiver((n) =>
+    n === 1
+      ? new Response("busy", { status: 503, headers: { "retry-after": "1" } })
+      : n === 2
+      ? new Response("", { status: 302, headers: { location: "http://10.0.0.1/elsewhere" } })
+      : new Response("ok", { status: 200 })
+  );
+  try {
+    await withServer({ mode: "inline", env: ENV }, async (server) => {
+      await addClient(server, "acme");
+      const endpoint = await addEndpoint(server, hook.url);
+      await book(server, "ra-1");
+      await waitFor("three attempts", () => hook.received.length >= 3 || undefined, 10_000);
+      assert.ok(hook.received[1].at - hook.received[0].at >= 950, "waited the second Retry-After asked for");
+      const attempts =
+        (await server.admin<{ items: { status: number; error: string | null; response_body: string }[] }>(
+          "GET",
+          `/admin/clients/acme/endpoints/${endpoint.id}/attempts`,
+        )).body.items.reverse();
+      assert.deepEqual(attempts.map((a) => a.status), [503, 302, 200]);
+      assert.equal(attempts[0].response_body, "busy", "the answer's body is kept");
+      assert.match(attempts[1].error ?? "", /redirect/);
+      const eventId = hook.received[0].id;
+      const resent = await server.admin<{ kind: string; status: number }>(
+        "POST",
+        `/admin/clients/acme/endpoints/${endpoint.id}/attempts/${eventId}/resend`,
+      );
+      assert.equal(resent.body.kind, "resend");
+      assert.equal(hook.received.at(-1)?.id, eventId);
+    });
+  } finally {
+    await hook.close();
+  }
+});
+
+Deno.test("an endpoint that never answers holds up neither another endpoint nor ingest; its timeout counts as a failure", async () => {
+  const dead = receiver(() => "hang");
+  const alive = receiver(() => new Response("", { status: 200 }));
+  try {
+    await withServer({ mode: "inline", env: ENV }, async (server) => {
+      await addClient(server, "acme");
+      const slow = await addEndpoint(server, dead.url);
+      await addEndpoint(server, alive.url);
+      for (const uid of ["d-1", "d-2", "d-3"]) await book(server, uid);
+      await waitFor("the live endpoint got all three", () => alive.received.length >= 3 || undefined);
+      assert.equal(dead.received.length, 1, "the dead one is still waiting on its first");
+      const none = await server.admin<{ items: unknown[] }>(
+        "GET",
+        `/admin/clients/acme/endpoints/${slow.id}/attempts`,
+      );
+      assert.equal(none.body.items.length, 0, "its attempt has not ended");
+      const attempt = await waitFor("the timeout", async () => {
+        const a = await server.admin<{ items: { error: string | null; status: number | null }[] }>(
+          "GET",
+          `/admin/clients/acme/endpoints/${slow.id}/attempts`,
+        );
+        return a.body.items[0];
+      }, 30_000);
+      assert.equal(attempt.status, null);
+      assert.match(attempt.error ?? "", /no answer within 15 s/);
+    });
+  } finally {
+    await dead.close();
+    await alive.close();
+  }
+});
+
+Deno.test("a rotated secret: both sign for a day, so a receiver on either verifies", async () => {
+  const hook = receiver(() => new Response("", { status: 200 }));
+  try {
+    await withServer({ mode: "inline", env: ENV }, async (server) => {
+      await addClient(server, "acme");
+      const endpoint = await addEndpoint(server, hook.url);
+      const rotated = await server.admin<EndpointAnswer>(
+        "POST",
+        `/admin/clients/acme/endpoints/${endpoint.id}/rotate-secret`,
+      );
+      assert.notEqual(rotated.body.secret, endpoint.secret);
+      await book(server, "rot-1");
+      await waitFor("delivered", () => hook.received.length >= 1 || undefined);
+      assert.equal(hook.received[0].signature.split(" ").length, 2, "two signatures");
+      verified(endpoint.secret, hook.received[0]);
+      verified(rotated.body.secret, hook.received[0]);
+    });
+  } finally {
+    await hook.close();
+  }
+});
+
+Deno.test("SSRF: loopback, 10.x, the metadata address, a name that resolves to a private address and http:// are all refused", async () => {
+  await withServer({ mode: "inline" }, async (server) => {
+    await addClient(server, "acme");
+    for (
+      const [url, code] of [
+        ["http://hooks.example.com/x", "invalid_url"],
+        ["https://127.0.0.1/x", "forbidden_destination"],
+        ["https://10.1.2.3/x", "forbidden_destination"],
+        ["https://169.254.169.254/latest/meta-data", "forbidden_destination"],
+        ["https://[::1]/x", "forbidden_destination"],
+        ["https://[::ffff:192.168.1.1]/x", "forbidden_destination"],
+        ["https://localhost:8443/x", "forbidden_destination"],
+        ["https://user:pw@hooks.example.com/x", "invalid_url"],
+      ]
+    ) {
+      const res = await server.admin<ErrorAnswer>("POST", "/admin/clients/acme/endpoints", { url });
+      assert.equal(res.status, 400, url);
+      assert.equal(res.body.error.code, code, url);
+    }
+  });
+  // A hostname is checked on what it resolves to when it is sent to (here: the machine's own name).
+  assert.match(
+    (await destinationProblem(`https://${Deno.hostname()}/hook`, false)) ?? "",
+    /refused: .* is a loopback address/,
+  );
+  assert.match((await destinationProblem("https://localhost/hook", false)) ?? "", /loopback/);
+  assert.equal(
+    await destinationProblem("https://93.184.216.34/hook", false),
+    null,
+    "a public address is fine",
+  );
+  assert.equal(
+    await destinationProblem("http://127.0.0.1:9/hook", true),
+    null,
+    "allowed with OUTBOUND_ALLOW_PRIVATE",
+  );
+});
