@@ -799,14 +799,15 @@ export class AdminOperations {
   }
 
   async #clientView(client: Client) {
-    const [secrets, apiKey, reconcile, webhook, lastPing] = await Promise.all([
+    const [secrets, apiKey, reconcile, webhook, lastPing, endpoints] = await Promise.all([
       listSecretSummaries(this.#kv, client.slug),
       getApiKey(this.#kv, client.slug),
       getReconcileState(this.#kv, client.slug),
       getWebhookState(this.#kv, client.slug),
       getLastPing(this.#kv, client.slug),
+      listEndpoints(this.#kv, client.slug),
     ]);
-    const parts = { secrets, hasApiKey: apiKey !== null, reconcile, webhook, lastPing };
+    const parts = { secrets, hasApiKey: apiKey !== null, reconcile, webhook, lastPing, endpoints };
     return clientView(client, parts, this.deps.publicUrl ?? null);
   }
 }

@@ -5,6 +5,8 @@
 import { DEFAULT_API_URL } from "../calcom/api.ts";
 import { type Client, type ClientPing, isWeakSecret, type SecretSummary } from "../store/clients.ts";
 import type { ReconcileState, WebhookState } from "../store/reconcile.ts";
+import type { Endpoint } from "../store/endpoints.ts";
+import { WARN_AFTER_MS } from "../domain/outbound.ts";
 import { isoUtc } from "../time.ts";
 
 /** What a client's view is made of besides the client record. */
@@ -14,6 +16,8 @@ export interface ClientParts {
   reconcile: ReconcileState;
   webhook: WebhookState | null;
   lastPing: ClientPing | null;
+  /** Its outbound endpoints, for their health. */
+  endpoints?: Endpoint[];
 }
 
 /** Why the service cannot say the webhook URL Cal.com should use, or null when it can. */
@@ -39,6 +43,21 @@ export function clientView(client: Client, parts: ClientParts, publicUrl: string
   }
   if (hasApiKey && reconcile.api_key_state === "rejected") {
     problems.push({ code: "api_key_rejected", message: reconcile.error ?? "Cal.com refused the API key." });
+  }
+  for (const e of parts.endpoints ?? []) {
+    if (e.state === "disabled") {
+      problems.push({
+        code: "endpoint_disabled",
+        message:
+          `Outbound endpoint ${e.url} is disabled (${e.disabled_reason}). Fix the receiver, then enable it again or recover it since a time: nothing it missed is lost.`,
+      });
+    } else if (e.failing_since && Date.now() - Date.parse(e.failing_since) >= WARN_AFTER_MS) {
+      problems.push({
+        code: "endpoint_failing",
+        message:
+          `Deliveries to ${e.url} have failed since ${e.failing_since}; after 5 days of failures the endpoint is disabled. See its attempt log.`,
+      });
+    }
   }
   const webhookPath = `/webhooks/calcom/${client.slug}`;
   return {

@@ -1,12 +1,14 @@
 /**
  * main.ts started as the new Deno Deploy starts it: its predefined variables set, no KV_PATH, no V8
  * flags, `--allow-all`, on Deno 2.5 (what Deploy runs). A signed booking must become a Job through
- * the default-location KV (what `Deno.openKv()` opens there), processed inline, with no queue use.
+ * the default-location KV (what `Deno.openKv()` opens there), processed inline, with no queue use,
+ * with its change-log entry in the feed and pushed, signed, to an outbound endpoint.
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { signBody } from "../../lib/calcom/signature.ts";
-import { ADMIN_TOKEN, fixture, FIXTURE_SECRET, readServiceLog } from "../_helpers.ts";
+import { Webhook } from "standardwebhooks";
+import { ADMIN_TOKEN, fixture, FIXTURE_SECRET, readServiceLog, waitFor } from "../_helpers.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 /** The Deploy runtime's version line (deploy/reference/runtime.md), from npm. */
@@ -55,12 +57,18 @@ Deno.test("as Deno Deploy starts it (Deno 2.5, DENO_DEPLOY=true, no KV_PATH): a 
       DENO_TIMELINE: "production",
       PORT: "0",
       ADMIN_TOKEN,
+      OUTBOUND_ALLOW_PRIVATE: "true",
     },
     clearEnv: false,
     stdout: "piped",
     stderr: "piped",
   }).spawn();
   const { listening, drained: reading } = readServiceLog(child);
+  const received: { headers: Record<string, string>; body: string }[] = [];
+  const hook = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    received.push({ headers: Object.fromEntries(req.headers), body: await req.text() });
+    return new Response(null, { status: 204 });
+  });
   const stderr = new Response(child.stderr).text();
   try {
     const info = await listening;
@@ -76,6 +84,13 @@ Deno.test("as Deno Deploy starts it (Deno 2.5, DENO_DEPLOY=true, no KV_PATH): a 
     });
     assert.equal(put.status, 201);
     await put.body?.cancel();
+    const endpoint = await fetch(`${url}/admin/clients/acme/endpoints`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ url: `http://127.0.0.1:${hook.addr.port}/hook` }),
+    });
+    assert.equal(endpoint.status, 201);
+    const endpointSecret = (await endpoint.json()).secret;
     const { body } = fixture("booking_created");
     const res = await fetch(`${url}/webhooks/calcom/acme`, {
       method: "POST",
@@ -93,11 +108,16 @@ Deno.test("as Deno Deploy starts it (Deno 2.5, DENO_DEPLOY=true, no KV_PATH): a 
     assert.deepEqual(feed.items.map((e: { type: string; job_id: string }) => [e.type, e.job_id]), [
       ["job.created", jobs.items[0].id],
     ]);
+    // And pushed to the endpoint, signed, with the entry's id.
+    const delivered = await waitFor("the delivery", () => received[0]);
+    assert.equal(delivered.headers["webhook-id"], feed.items[0].id);
+    new Webhook(endpointSecret).verify(delivered.body, delivered.headers);
   } finally {
     child.kill("SIGINT");
     await child.status;
     await reading.catch(() => {});
     await stderr;
+    await hook.shutdown();
   }
   // The data is in the default-location KV file, and the queue was never used.
   const db = new DatabaseSync(`${kvDir}/kv.sqlite3`, { readOnly: true });

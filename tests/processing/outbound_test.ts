@@ -142,6 +142,12 @@ Deno.test("410 Gone disables the endpoint at once; recover delivers everything f
         return e.body.state === "disabled" ? e.body : undefined;
       });
       assert.match(disabled.disabled_reason ?? "", /410/);
+      const health = await server.admin<{ problems: { code: string }[] }>("GET", "/admin/clients/acme");
+      assert.deepEqual(
+        health.body.problems.map((p) => p.code),
+        ["endpoint_disabled"],
+        "the client's health says so",
+      );
       assert.equal(hook.received.length, 1, "not tried again");
       // While disabled, more changes: kept, not skipped.
       await book(server, "g-2");
