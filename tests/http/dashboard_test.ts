@@ -261,6 +261,45 @@ Deno.test("dashboard in headless Chromium: a broken client (payload template, si
   });
 });
 
+Deno.test("dashboard in headless Chromium: an outbound endpoint is added, delivered to, shown with its attempts, disabled", async () => {
+  const received: string[] = [];
+  const hook = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    received.push(await req.text());
+    return new Response(null, { status: 204 });
+  });
+  try {
+    await withServer(
+      { port: true, mode: "inline", env: { OUTBOUND_ALLOW_PRIVATE: "true" } },
+      async (server) => {
+        await addClient(server, "acme", FIXTURE_SECRET);
+        await withBrowser(async (page) => {
+          await signIn(page, server);
+          await page.goto(`${server.url}/admin#/clients/acme/endpoints`);
+          await page.locator('nav.tabs a[aria-current="page"]', { hasText: "Endpoints" }).waitFor();
+          await assertScreen(page, "endpoints, none yet");
+          await page.getByLabel("URL", { exact: true }).fill(`http://127.0.0.1:${hook.addr.port}/hook`);
+          await page.getByRole("button", { name: "Add endpoint" }).click();
+          assert.match((await page.locator("#endpoint-secret").textContent())!, /^whsec_/);
+          await assertScreen(page, "endpoint added");
+          const res = await server.post("acme", BOOKING);
+          await res.body?.cancel();
+          await waitFor("the delivery", () => received.length > 0 || undefined);
+          await page.reload();
+          await page.getByText("HTTP 204").waitFor();
+          await assertScreen(page, "endpoint with its attempts");
+          await page.getByRole("button", { name: "Disable" }).click();
+          await page.getByRole("status").filter({ hasText: "Disabled." }).waitFor();
+          await page.reload();
+          await page.getByRole("button", { name: "Enable" }).waitFor();
+          await assertScreen(page, "endpoint disabled");
+        });
+      },
+    );
+  } finally {
+    await hook.shutdown();
+  }
+});
+
 Deno.test("dashboard: served with a strict CSP, no data without the token, values shown as text", async () => {
   await withServer({}, async (server) => {
     const res = await server.fetch("/admin");

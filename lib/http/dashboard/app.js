@@ -11,6 +11,7 @@ import { alertBox, byId, h, link, page } from "./dom.js";
 import {
   clientChanges,
   clientContacts,
+  clientEndpoints,
   clientJobs,
   clientMissed,
   clientSubmissions,
@@ -25,6 +26,7 @@ const CLIENT_VIEWS = {
   contacts: clientContacts,
   submissions: clientSubmissions,
   changes: clientChanges,
+  endpoints: clientEndpoints,
   missed: clientMissed,
 };
 

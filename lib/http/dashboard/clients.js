@@ -439,6 +439,7 @@ const TABS = [
   ["contacts", "Contacts"],
   ["submissions", "Submissions"],
   ["changes", "Change log"],
+  ["endpoints", "Endpoints"],
   ["missed", "Missed webhooks"],
 ];
 
