@@ -545,15 +545,106 @@ async function benchVisibility(rate = 500, seconds = 10) {
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
 /**
+ * Webhook → delivered to a receiver, at a steady `rate` with one endpoint (a receiver in this
+ * process answering 204), then again with a second endpoint that never answers beside it: the live
+ * endpoint's delivery latency and the webhooks' answer latency, both times.
+ */
+async function benchOutbound(rate = 500, seconds = 10) {
+  const arrived = new Map<string, number>();
+  const live = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const payload = JSON.parse(await req.text());
+    const uid = payload.data?.job?.calcom_event_id;
+    if (uid && !arrived.has(uid)) arrived.set(uid, performance.now());
+    return new Response(null, { status: 204 });
+  });
+  const hanging: (() => void)[] = [];
+  const dead = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    await req.body?.cancel();
+    await new Promise<void>((r) => hanging.push(r));
+    return new Response(null, { status: 204 });
+  });
+  const dir = await Deno.makeTempDir();
+  const env = { ...(await serviceEnv(dir)), OUTBOUND_ALLOW_PRIVATE: "true" };
+  const service = await spawn(SERVE_ARGS, env, "/healthz");
+  const addEndpoint = async (port: number) => {
+    const res = await fetch(`${service.url}/admin/clients/bench/endpoints`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+      body: JSON.stringify({ url: `http://127.0.0.1:${port}/hook` }),
+    });
+    if (res.status !== 201) throw new Error(`endpoint: ${res.status} ${await res.text()}`);
+    await res.body?.cancel();
+  };
+  const at = (sorted: number[], q: number) => round(sorted[Math.floor(sorted.length * q)] ?? NaN, 1);
+  const run = async (name: string) => {
+    const corpus = signedCorpus(rate * seconds, name);
+    const poster = await RawPoster.open(`${service.url}/webhooks/calcom/bench`, CONNECTIONS);
+    const requests = corpus.map(([sig, body]) => poster.request(sig, body));
+    const sentAt: number[] = [];
+    const answers: number[] = [];
+    const started = performance.now();
+    await Promise.all(requests.map(async (request, i) => {
+      const due = started + (i * 1000) / rate;
+      await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
+      sentAt[i] = performance.now();
+      const status = await poster.post(request);
+      answers.push(performance.now() - sentAt[i]);
+      if (status !== 202) throw new Error(`webhook answered ${status}`);
+    }));
+    poster.close();
+    const deadline = performance.now() + 120_000;
+    while (corpus.some((_, i) => !arrived.has(`${name}-${i}`)) && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const delivered = corpus.map((_, i) => (arrived.get(`${name}-${i}`) ?? NaN) - sentAt[i]).sort((a, b) =>
+      a - b
+    );
+    answers.sort((a, b) => a - b);
+    return {
+      delivered_p50_ms: at(delivered, 0.5),
+      delivered_p99_ms: at(delivered, 0.99),
+      answered_p50_ms: at(answers, 0.5),
+      answered_p99_ms: at(answers, 0.99),
+      all_delivered: corpus.every((_, i) => arrived.has(`${name}-${i}`)),
+    };
+  };
+  await addEndpoint(live.addr.port);
+  await run("outwarm");
+  const one = await run("outone");
+  await addEndpoint(dead.addr.port);
+  const withDead = await run("outdead");
+  await service.stop();
+  hanging.forEach((r) => r());
+  await live.shutdown();
+  await dead.shutdown();
+  await Deno.remove(dir, { recursive: true });
+  return { rate, one_endpoint: one, beside_a_dead_endpoint: withDead };
+}
+
+/**
  * KV units per webhook, by trigger: the fixtures' booking life (created → rescheduled → cancelled)
  * and a duplicate, through the real handler (inline, so processing is counted with its webhook).
  */
-async function benchCost() {
+async function benchCost(withEndpoint = false) {
   const raw = await Deno.openKv(":memory:");
   const { kv, take } = meteredKv(raw);
-  const config = { ...readConfig(() => undefined), kvPath: ":memory:", processingMode: "inline" as const };
+  const config = {
+    ...readConfig(() => undefined),
+    kvPath: ":memory:",
+    processingMode: "inline" as const,
+    outboundAllowPrivate: true,
+  };
   const service = createService(kv, config, jsonLogger(() => {}), null);
   await putClient(kv, "acme", { secret: SECRET });
+  let delivered = 0;
+  const receiver = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    await req.body?.cancel();
+    delivered++;
+    return new Response(null, { status: 204 });
+  });
+  if (withEndpoint) {
+    await service.admins.cli.createEndpoint("acme", { url: `http://127.0.0.1:${receiver.addr.port}/hook` });
+  }
   take();
   const rows: Record<string, unknown>[] = [];
   const send = async (label: string, name: string) => {
@@ -566,7 +657,15 @@ async function benchCost() {
       }),
     );
     await res.body?.cancel();
+    // With an endpoint, what its delivery of this webhook's change costs is counted with the webhook.
+    const expected = delivered + (res.status === 202 && label !== "duplicate" ? 1 : 0);
+    while (withEndpoint && delivered < expected) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 20));
     const c = take();
+    const outbound = ["endpoints", "endpoint_leases", "endpoint_attempts"].reduce(
+      (n, k) => n + (c.byCollection[k]?.writeUnits ?? 0),
+      0,
+    );
     const log = changeLogCollections().reduce((n, k) => n + (c.byCollection[k]?.writeUnits ?? 0), 0);
     rows.push({
       webhook: label,
@@ -575,6 +674,7 @@ async function benchCost() {
       read_units: c.readUnits,
       write_units: c.writeUnits,
       change_log_write_units: log,
+      outbound_write_units: outbound,
       bytes_written: c.bytesWritten,
     });
   };
@@ -583,6 +683,7 @@ async function benchCost() {
   await send("cancelled", "booking_cancelled");
   await send("duplicate", "booking_cancelled");
   await service.idle();
+  await receiver.shutdown();
   raw.close();
   const life = rows.slice(0, 3);
   const sum = (k: string) => life.reduce((n, r) => n + (r[k] as number), 0);
@@ -591,6 +692,7 @@ async function benchCost() {
     booking_life: {
       write_units: sum("write_units"),
       change_log_write_units: sum("change_log_write_units"),
+      outbound_write_units: sum("outbound_write_units"),
       read_units: sum("read_units"),
     },
   };
@@ -683,8 +785,18 @@ if (import.meta.main) {
     console.log(await benchFlood());
     Deno.exit(0);
   }
+  if (only === "outbound") {
+    console.log(JSON.stringify(await benchOutbound(), null, 2));
+    Deno.exit(0);
+  }
   if (only === "cost") {
-    console.log(JSON.stringify(await benchCost(), null, 2));
+    console.log(
+      JSON.stringify(
+        { without_endpoint: await benchCost(), with_one_endpoint: await benchCost(true) },
+        null,
+        2,
+      ),
+    );
     Deno.exit(0);
   }
   if (only === "processing") {
@@ -709,8 +821,12 @@ if (import.meta.main) {
   console.error("visibility done");
   const flood = await benchFlood();
   const cost = await benchCost();
+  const costWithEndpoint = await benchCost(true);
+  const outbound = await benchOutbound();
   const results = {
     cost,
+    cost_with_one_endpoint: costWithEndpoint,
+    outbound,
     date: new Date().toISOString(),
     deno: Deno.version.deno,
     cpus: navigator.hardwareConcurrency,
@@ -780,6 +896,21 @@ if (import.meta.main) {
     [
       "KV write units per booking life (change log)",
       `${cost.booking_life.write_units} (${cost.booking_life.change_log_write_units})`,
+      "",
+    ],
+    [
+      "KV write units per booking life with one endpoint (its deliveries)",
+      `${costWithEndpoint.booking_life.write_units} (${costWithEndpoint.booking_life.outbound_write_units})`,
+      "",
+    ],
+    [
+      "webhook → delivered to the endpoint @500/s p50 / p99 ms",
+      `${outbound.one_endpoint.delivered_p50_ms} / ${outbound.one_endpoint.delivered_p99_ms}`,
+      "",
+    ],
+    [
+      "the same beside a dead endpoint; webhook answer p99 ms (alone / beside)",
+      `${outbound.beside_a_dead_endpoint.delivered_p50_ms} / ${outbound.beside_a_dead_endpoint.delivered_p99_ms}; ${outbound.one_endpoint.answered_p99_ms} / ${outbound.beside_a_dead_endpoint.answered_p99_ms}`,
       "",
     ],
   ];
