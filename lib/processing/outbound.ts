@@ -143,41 +143,57 @@ export class Outbound {
     this.#running.set(id, run);
   }
 
-  /** Delivers to one endpoint, in order, until it is caught up, a retry is not yet due, or it is disabled. */
+  /**
+   * Delivers to one endpoint, in order, until it is caught up, a retry is not yet due, or it is
+   * disabled. The endpoint and a page of the log are kept between deliveries (this owner holds the
+   * lease, and every write is checked against what it read); the lease is renewed as it ages.
+   */
   async #drive(slug: string, id: string): Promise<void> {
     if (!(await takeLease(this.kv, slug, id, this.#owner, this.options.leaseMs))) return;
+    let leasedAt = Date.now();
     try {
-      while (true) {
-        const endpoint = await getEndpoint(this.kv, slug, id);
-        if (!endpoint || endpoint.state !== "active") return;
+      let endpoint = await getEndpoint(this.kv, slug, id);
+      let items: ChangeEntry[] = [];
+      let positions: LogPosition[] = [];
+      while (endpoint && endpoint.state === "active") {
         const dueIn = endpoint.next_attempt_at ? Date.parse(endpoint.next_attempt_at) - Date.now() : 0;
         if (dueIn > 0) return this.#retryLater(endpoint, dueIn);
-        const page = await readLog(this.kv, slug, endpoint.position, READ_AHEAD).catch(() => null);
-        if (!page || page.items.length === 0) return;
+        if (items.length === 0) {
+          const page = await readLog(this.kv, slug, endpoint.position, READ_AHEAD).catch(() => null);
+          if (!page || page.items.length === 0) return;
+          ({ items, positions } = page);
+        }
         // Entries it does not subscribe to are passed over: its position moves past them.
-        const index = page.items.findIndex((e) => subscribes(endpoint.event_types, e.type));
+        const index = items.findIndex((e) => subscribes(endpoint!.event_types, e.type));
         if (index === -1) {
-          await this.#advance(endpoint, page.next);
+          endpoint = await this.#advance(endpoint, positions.at(-1)!);
+          items = [];
           continue;
         }
-        const entry = page.items[index];
-        const position = page.positions[index];
-        if (!(await takeLease(this.kv, slug, id, this.#owner, this.options.leaseMs))) return;
-        const outcome = await this.#send(endpoint, entry);
-        if (!(await this.#settle(endpoint, entry, position, outcome))) return;
+        if (Date.now() - leasedAt > this.options.leaseMs / 3) {
+          if (!(await takeLease(this.kv, slug, id, this.#owner, this.options.leaseMs))) return;
+          leasedAt = Date.now();
+        }
+        const outcome = await this.#send(endpoint, items[index]);
+        endpoint = await this.#settle(endpoint, items[index], positions[index], outcome);
+        items = items.slice(index + 1);
+        positions = positions.slice(index + 1);
       }
     } finally {
       await releaseLease(this.kv, slug, id, this.#owner).catch(() => {});
     }
   }
 
-  /** Records the attempt and moves the endpoint on (true) or schedules its retry (false). */
+  /**
+   * Records the attempt and moves the endpoint on: the endpoint as it is now, or null to stop
+   * (a retry is scheduled; or someone moved its position meanwhile, e.g. a recover).
+   */
   async #settle(
     endpoint: Endpoint,
     entry: ChangeEntry,
     position: LogPosition,
     outcome: Outcome,
-  ): Promise<boolean> {
+  ): Promise<Endpoint | null> {
     const now = Date.now();
     const attemptNo = endpoint.failures + 1;
     this.metrics?.deliveries.inc({ outcome: outcome.ok ? "delivered" : outcome.gone ? "gone" : "failed" });
@@ -189,15 +205,23 @@ export class Outbound {
         this.#attempt(entry, attemptNo, outcome, null),
         this.options.attemptRetentionMs,
       );
-      const moved = await updateEndpoint(this.kv, endpoint.client, endpoint.id, (e) => ({
-        ...e,
-        position,
-        failures: 0,
-        next_attempt_at: null,
-        failing_since: null,
-        last_success_at: isoUtc(now),
-      }));
-      return moved !== null;
+      // Only from where this delivery started: a position moved meanwhile (a recover) stands.
+      return await updateEndpoint(
+        this.kv,
+        endpoint.client,
+        endpoint.id,
+        (e) =>
+          samePosition(e.position, endpoint.position)
+            ? {
+              ...e,
+              position,
+              failures: 0,
+              next_attempt_at: null,
+              failing_since: null,
+              last_success_at: isoUtc(now),
+            }
+            : null,
+      );
     }
     const failingSince = endpoint.failing_since ?? isoUtc(now);
     const disable = outcome.gone
@@ -230,11 +254,16 @@ export class Outbound {
       });
     }
     if (updated && next) this.#retryLater(updated, Date.parse(next) - now);
-    return false;
+    return null;
   }
 
-  async #advance(endpoint: Endpoint, position: LogPosition): Promise<void> {
-    await updateEndpoint(this.kv, endpoint.client, endpoint.id, (e) => ({ ...e, position }));
+  async #advance(endpoint: Endpoint, position: LogPosition): Promise<Endpoint | null> {
+    return await updateEndpoint(
+      this.kv,
+      endpoint.client,
+      endpoint.id,
+      (e) => samePosition(e.position, endpoint.position) ? { ...e, position } : null,
+    );
   }
 
   /** A retry due soon waits on a timer in this process; a later one is the cron's. */
@@ -337,6 +366,9 @@ export class Outbound {
     }
   }
 }
+
+const samePosition = (a: LogPosition, b: LogPosition) =>
+  a.versionstamp === b.versionstamp && a.index === b.index;
 
 /** The first `max` bytes of an answer's body, as text (the rest is not read). */
 async function readSome(res: Response, max: number): Promise<string | null> {

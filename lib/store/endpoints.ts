@@ -124,13 +124,13 @@ export async function takeLease(
 ): Promise<boolean> {
   const entry = await kv.get<Lease>(endpointLeaseKey(slug, id));
   if (entry.value && entry.value.owner !== owner && entry.value.until > Date.now()) return false;
-  const result = await kv.atomic().check(entry).set(entry.key, { owner, until: Date.now() + ms }).commit();
+  const result = await commit(kv.atomic().check(entry).set(entry.key, { owner, until: Date.now() + ms }));
   return result.ok;
 }
 
 export async function releaseLease(kv: Deno.Kv, slug: string, id: string, owner: string): Promise<void> {
   const entry = await kv.get<Lease>(endpointLeaseKey(slug, id));
-  if (entry.value?.owner === owner) await kv.atomic().check(entry).delete(entry.key).commit();
+  if (entry.value?.owner === owner) await commit(kv.atomic().check(entry).delete(entry.key));
 }
 
 /** Records one attempt; it expires after `retentionMs`. */
@@ -141,7 +141,8 @@ export async function recordAttempt(
   attempt: Attempt,
   retentionMs: number,
 ): Promise<void> {
-  await kv.set(endpointAttemptKey(slug, endpointId, attempt.id), attempt, { expireIn: retentionMs });
+  const key = endpointAttemptKey(slug, endpointId, attempt.id);
+  await commit(kv.atomic().set(key, attempt, { expireIn: retentionMs }));
 }
 
 /** A page of the endpoint's attempts, newest first (ids are ULIDs). Expired ones are left out. */
