@@ -51,6 +51,8 @@ export interface OutboundOptions {
 
 /** Entries read from the log per step (the window is one in flight, in order). */
 const READ_AHEAD = 20;
+/** Endpoints delivered to at once by this process; the others wait their turn (one in flight each). */
+const MAX_ENDPOINTS_IN_FLIGHT = 32;
 /** A retry due within this long is waited for in-process; later ones are left to the cron. */
 const TIMER_HORIZON_MS = 60_000;
 
@@ -70,6 +72,8 @@ export class Outbound {
   readonly #owner = newId();
   readonly #running = new Map<string, Promise<void>>();
   readonly #again = new Set<string>();
+  /** Endpoints waiting for a free place (MAX_ENDPOINTS_IN_FLIGHT), in arrival order. */
+  readonly #queued = new Map<string, Endpoint>();
   readonly #timers = new Map<string, ReturnType<typeof setTimeout>>();
   /** Clients known to have endpoints (kicks for the others read nothing), refreshed by `runDue`. */
   #withEndpoints: Set<string> | null = null;
@@ -130,12 +134,21 @@ export class Outbound {
       this.#again.add(id);
       return;
     }
+    if (this.#running.size >= MAX_ENDPOINTS_IN_FLIGHT) {
+      this.#queued.set(id, endpoint);
+      return;
+    }
     const run = this.#drive(endpoint.client, endpoint.id)
       .catch((error) =>
         this.log.error("outbound delivery failed", { endpoint_id: endpoint.id, error: String(error) })
       )
       .finally(() => {
         this.#running.delete(id);
+        const [next] = this.#queued;
+        if (next) {
+          this.#queued.delete(next[0]);
+          this.#start(next[1]);
+        }
         if (this.#again.delete(id)) {
           getEndpoint(this.kv, endpoint.client, endpoint.id).then((e) => e && this.#start(e)).catch(() => {});
         }
