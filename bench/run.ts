@@ -490,22 +490,39 @@ async function steadyVisibility(url: string, kvPath: string, corpus: string[][],
       await tick;
     }
   })();
+  await sendSteadily(url, corpus, rate, (i) => (sentAt[i] = performance.now()), (i) => outstanding.add(i));
+  sending = false;
+  await poller;
+  kv.close();
+  return latencies.sort((a, b) => a - b);
+}
+
+/**
+ * Posts the signed corpus at a steady `rate` over keep-alive sockets with prebuilt requests; `sent`
+ * is told just before each goes out, `answered` once it got its 202 (anything else throws).
+ */
+async function sendSteadily(
+  url: string,
+  corpus: string[][],
+  rate: number,
+  sent: (i: number) => void,
+  answered: (i: number) => void,
+): Promise<void> {
   const poster = await RawPoster.open(url, CONNECTIONS);
   const requests = corpus.map(([sig, body]) => poster.request(sig, body));
   const started = performance.now();
-  await Promise.all(requests.map(async (request, i) => {
-    const due = started + (i * 1000) / rate;
-    await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
-    sentAt[i] = performance.now();
-    const status = await poster.post(request);
-    if (status !== 202) throw new Error(`webhook answered ${status}`);
-    outstanding.add(i);
-  }));
-  sending = false;
-  await poller;
-  poster.close();
-  kv.close();
-  return latencies.sort((a, b) => a - b);
+  try {
+    await Promise.all(requests.map(async (request, i) => {
+      const due = started + (i * 1000) / rate;
+      await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
+      sent(i);
+      const status = await poster.post(request);
+      if (status !== 202) throw new Error(`webhook answered ${status}`);
+      answered(i);
+    }));
+  } finally {
+    poster.close();
+  }
 }
 
 async function benchVisibility(rate = 500, seconds = 10) {
@@ -578,20 +595,15 @@ async function benchOutbound(rate = 500, seconds = 10) {
   const at = (sorted: number[], q: number) => round(sorted[Math.floor(sorted.length * q)] ?? NaN, 1);
   const run = async (name: string) => {
     const corpus = signedCorpus(rate * seconds, name);
-    const poster = await RawPoster.open(`${service.url}/webhooks/calcom/bench`, CONNECTIONS);
-    const requests = corpus.map(([sig, body]) => poster.request(sig, body));
     const sentAt: number[] = [];
     const answers: number[] = [];
-    const started = performance.now();
-    await Promise.all(requests.map(async (request, i) => {
-      const due = started + (i * 1000) / rate;
-      await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
-      sentAt[i] = performance.now();
-      const status = await poster.post(request);
-      answers.push(performance.now() - sentAt[i]);
-      if (status !== 202) throw new Error(`webhook answered ${status}`);
-    }));
-    poster.close();
+    await sendSteadily(
+      `${service.url}/webhooks/calcom/bench`,
+      corpus,
+      rate,
+      (i) => (sentAt[i] = performance.now()),
+      (i) => answers.push(performance.now() - sentAt[i]),
+    );
     const deadline = performance.now() + 120_000;
     while (corpus.some((_, i) => !arrived.has(`${name}-${i}`)) && performance.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
