@@ -23,7 +23,7 @@ import { countJobs, findJobIds } from "../lib/store/jobs.ts";
 import { IngestBatcher } from "../lib/store/group_commit.ts";
 import { openKv } from "../lib/store/kv.ts";
 import { listenQueue, noopDrainRate } from "../lib/store/queue.ts";
-import { changeLogCollections } from "../lib/store/keys.ts";
+import { changeLogCollections, outboundCollections } from "../lib/store/keys.ts";
 import { meteredKv } from "../lib/store/metered.ts";
 
 const DURATION_S = Number(Deno.env.get("BENCH_SECONDS") ?? 8);
@@ -674,7 +674,7 @@ async function benchCost(withEndpoint = false) {
     while (withEndpoint && delivered < expected) await new Promise((r) => setTimeout(r, 5));
     await new Promise((r) => setTimeout(r, 20));
     const c = take();
-    const outbound = ["endpoints", "endpoint_leases", "endpoint_attempts"].reduce(
+    const outbound = outboundCollections().reduce(
       (n, k) => n + (c.byCollection[k]?.writeUnits ?? 0),
       0,
     );

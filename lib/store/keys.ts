@@ -127,6 +127,9 @@ export const changeLogStateKey = (slug: Slug) => ["change_log_state", slug] as c
 /** The change log's collections (what the bench counts as its cost). */
 export const changeLogCollections = () => ["changes", "change_heads"] as const;
 
+/** Outbound delivery's collections (likewise). */
+export const outboundCollections = () => ["endpoints", "endpoint_leases", "endpoint_attempts"] as const;
+
 /** `["feed_secret"]` → the key feed cursors are signed with (made once, on first use). */
 export const feedSecretKey = () => ["feed_secret"] as const;
 
