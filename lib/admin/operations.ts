@@ -55,8 +55,8 @@ import {
 } from "../store/changes.ts";
 import { type ClientToken, createToken, listTokens, revokeToken } from "../store/tokens.ts";
 import { newToken, tokenHash } from "../domain/tokens.ts";
-import { isIP } from "node:net";
-import { forbiddenAddress, newEndpointSecret, OLD_SECRET_OVERLAP_MS } from "../domain/outbound.ts";
+import { CHANGE_ID_PATTERN } from "../domain/changes.ts";
+import { forbiddenHost, newEndpointSecret, OLD_SECRET_OVERLAP_MS } from "../domain/outbound.ts";
 import type { Outbound } from "../processing/outbound.ts";
 import {
   createEndpoint,
@@ -139,12 +139,6 @@ export interface AdminDeps {
 
 /** What re-enabling an endpoint clears: it starts afresh on its next entry. */
 const RETRY_RESET = { failures: 0, next_attempt_at: null, failing_since: null } as const;
-
-/** An IP literal a delivery may never go to (a hostname is checked on what it resolves to, at send time). */
-function forbiddenHost(host: string): string | null {
-  if (host === "localhost" || host.endsWith(".localhost")) return "a loopback address";
-  return isIP(host) ? forbiddenAddress(host) : null;
-}
 
 function noEndpoint(slug: string, id: string): HttpError {
   return new HttpError(404, "unknown_endpoint", `Client "${slug}" has no endpoint ${id}.`);
@@ -676,7 +670,7 @@ export class AdminOperations {
   /** Sends one change-log entry to the endpoint again now; answers the attempt. */
   async resendToEndpoint(slug: unknown, id: unknown, eventId: unknown) {
     const current = await this.#endpoint(slug, id);
-    if (typeof eventId !== "string" || !/^chg_[0-9a-f]{32}$/.test(eventId)) {
+    if (typeof eventId !== "string" || !CHANGE_ID_PATTERN.test(eventId)) {
       throw new HttpError(
         400,
         "invalid_event_id",

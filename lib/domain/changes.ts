@@ -3,7 +3,7 @@
  * log (the feed shows it, and an outbound webhook delivery of it carries the same id). An entry is
  * written in the same commit as the change itself; this module only decides what it says.
  */
-import { createHash } from "node:crypto";
+import { sha256Hex } from "./ids.ts";
 import { type Job, jobView } from "./job.ts";
 
 export const CHANGE_TYPES = [
@@ -52,9 +52,12 @@ export interface ChangeEntry {
   };
 }
 
+/** What an entry's id looks like. */
+export const CHANGE_ID_PATTERN = /^chg_[0-9a-f]{32}$/;
+
 /** An entry's id: stable, from (client, job id, version), so a retry or a replay of it has the same one. */
 export function changeId(client: string, jobId: string, version: number): string {
-  return "chg_" + createHash("sha256").update(`${client}\n${jobId}\n${version}`).digest("hex").slice(0, 32);
+  return "chg_" + sha256Hex(`${client}\n${jobId}\n${version}`).slice(0, 32);
 }
 
 /** The path of a Job in the client API. */

@@ -1,4 +1,5 @@
 /** Record ids: ULIDs, time-ordered and monotonic within a millisecond so listings keep arrival order. */
+import { createHash } from "node:crypto";
 import { monotonicFactory } from "ulid";
 
 /**
@@ -16,3 +17,8 @@ function pooledRandom(): number {
 }
 
 export const newId: () => string = monotonicFactory(pooledRandom);
+
+/** Hex SHA-256 (synchronous: it is on the request path): body dedupe keys, token hashes, entry ids. */
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}

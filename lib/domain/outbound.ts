@@ -113,6 +113,15 @@ export function forbiddenAddress(address: string): string | null {
 }
 
 /** The IPv4 address inside an IPv4-mapped IPv6 one (`::ffff:10.0.0.1`, or as URLs write it, `::ffff:a00:1`). */
+/**
+ * Why a URL's host may never be delivered to, from its name alone (an IP literal, `localhost`), or
+ * null; any other name is checked on what it resolves to, when it is sent to.
+ */
+export function forbiddenHost(host: string): string | null {
+  if (host === "localhost" || host.endsWith(".localhost")) return "a loopback address";
+  return isIP(host) ? forbiddenAddress(host) : null;
+}
+
 function mappedV4(address: string): string | null {
   const dotted = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
   if (dotted) return dotted[1];

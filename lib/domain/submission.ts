@@ -4,7 +4,7 @@
  * Also the vocabulary for what a body means (`Interpretation`), which `calcom/` produces and the
  * rest of the service consumes without knowing Cal.com's shapes.
  */
-import { createHash } from "node:crypto";
+import { sha256Hex } from "./ids.ts";
 import type { DraftJobEvent } from "./job.ts";
 
 /** Where a body came from: a webhook delivery, or a booking reconciliation read from Cal.com's API. */
@@ -138,7 +138,7 @@ export function submissionView(s: Submission): Omit<Submission, "body" | "body_c
 
 /** Hex SHA-256 of a body: the dedupe identity of a delivery (synchronous: it is on the request path). */
 export function bodySha256(body: Uint8Array): string {
-  return createHash("sha256").update(body).digest("hex");
+  return sha256Hex(body);
 }
 
 /**

@@ -3,7 +3,7 @@
  * characters + a 6-character CRC32 checksum of them, so a secret scanner (or this service, before
  * any KV read) can tell a real one from a typo; only its SHA-256 is ever stored.
  */
-import { createHash } from "node:crypto";
+import { sha256Hex } from "./ids.ts";
 
 /** What a client token may do in the client API, each on its own client only. */
 export const TOKEN_SCOPES = ["jobs:read", "contacts:read", "changes:read", "endpoints:write"] as const;
@@ -39,7 +39,7 @@ export function isWellFormedToken(token: string): boolean {
 
 /** What is stored of a token, and what a presented one is looked up by. */
 export function tokenHash(token: string): string {
-  return createHash("sha256").update(token).digest("hex");
+  return sha256Hex(token);
 }
 
 function checksum(body: string): string {

@@ -96,7 +96,7 @@ export async function updateEndpoint(
   return await withOccRetry(`update endpoint ${id}`, async () => {
     const entry = await kv.get<Endpoint>(endpointKey(slug, id));
     const next = entry.value ? change(entry.value) : null;
-    if (!next) return { op: null, result: entry.value ? null : null };
+    if (!next) return { op: null, result: null };
     return { op: kv.atomic().check(entry).set(entry.key, next), result: next };
   });
 }
