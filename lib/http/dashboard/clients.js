@@ -5,7 +5,21 @@
  * Cal.com, secrets, Cal.com API access, settings.
  */
 import { call, meta } from "./api.js";
-import { action, ago, badge, copyButton, enc, fields, h, link, page, status, table, when } from "./dom.js";
+import {
+  action,
+  ago,
+  badge,
+  copyButton,
+  enc,
+  fields,
+  h,
+  link,
+  page,
+  shownOnce,
+  status,
+  table,
+  when,
+} from "./dom.js";
 
 /**
  * @typedef {{ code: string, message: string }} Problem
@@ -401,21 +415,14 @@ async function tokensSection(client) {
             expires_at: expires.value ? `${expires.value}T00:00:00Z` : undefined,
           };
           const made = await call("createToken", { params, body });
-          return h(
-            "div",
-            { class: "panel important", id: "new-token" },
-            h(
-              "p",
-              {},
-              h("strong", {}, "The token is shown only now."),
-              " Give it to whoever runs that system.",
-            ),
-            fields([["Token", [
-              h("code", { id: "token-value" }, made.token),
-              " ",
-              copyButton(made.token, "Copy the token"),
-            ]], ["Scopes", made.scopes.join(", ")]]),
-          );
+          return shownOnce({
+            id: "new-token",
+            valueId: "token-value",
+            label: "Token",
+            value: made.token,
+            lead: "Give it to whoever runs that system.",
+            more: [["Scopes", made.scopes.join(", ")]],
+          });
         }),
       },
       h("label", { for: "token-name" }, "Name", name),

@@ -149,6 +149,26 @@ export function copyButton(text, label) {
 }
 
 /**
+ * A value shown once (a new token or signing secret): what it is, a copy button, and what to do.
+ * @param {{ id: string, valueId: string, lead: string, label: string, value: string, more?: [string, Child][] }} shown
+ */
+export function shownOnce(shown) {
+  return h(
+    "div",
+    { class: "panel important", id: shown.id },
+    h("p", {}, h("strong", {}, `The ${shown.label.toLowerCase()} is shown only now.`), " ", shown.lead),
+    fields([
+      [shown.label, [
+        h("code", { id: shown.valueId }, shown.value),
+        " ",
+        copyButton(shown.value, `Copy the ${shown.label.toLowerCase()}`),
+      ]],
+      ...(shown.more ?? []),
+    ]),
+  );
+}
+
+/**
  * A time in a time zone (UTC when none), or "—".
  * @param {string | null | undefined} iso
  * @param {string | null} [timeZone]

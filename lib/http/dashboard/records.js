@@ -5,7 +5,7 @@
  * and the screens of one Job (its timeline) and one submission (its raw body, replay).
  */
 import { call, download, meta, pathOf } from "./api.js";
-import { action, ago, badge, copyButton, enc, fields, h, link, page, status, table, when } from "./dom.js";
+import { action, ago, badge, enc, fields, h, link, page, shownOnce, status, table, when } from "./dom.js";
 
 /**
  * @typedef {import("./clients.js").Client} Client
@@ -306,12 +306,13 @@ export async function clientEndpoints(client) {
           class: "secondary",
           onclick: action(() => out, async () => {
             const r = await call("rotateEndpointSecret", { params: { slug: client.slug, id: e.id } });
-            return h(
-              "p",
-              { class: "panel important" },
-              "New secret (shown only now; the old one signs too for 24 h): ",
-              h("code", { id: "endpoint-secret" }, r.secret),
-            );
+            return shownOnce({
+              id: "new-endpoint",
+              valueId: "endpoint-secret",
+              label: "Signing secret",
+              value: r.secret,
+              lead: "The old one keeps signing beside it for 24 h, so the receiver can switch over.",
+            });
           }),
         }, "Rotate secret"),
       ),
@@ -371,21 +372,13 @@ export async function clientEndpoints(client) {
         class: "inline",
         onsubmit: action(() => out, async () => {
           const made = await call("createEndpoint", { params, body: { url: url.value } });
-          return h(
-            "div",
-            { class: "panel important", id: "new-endpoint" },
-            h(
-              "p",
-              {},
-              h("strong", {}, "The signing secret is shown only now."),
-              " The receiver verifies every delivery with it.",
-            ),
-            fields([["Secret", [
-              h("code", { id: "endpoint-secret" }, made.secret),
-              " ",
-              copyButton(made.secret, "Copy the signing secret"),
-            ]]]),
-          );
+          return shownOnce({
+            id: "new-endpoint",
+            valueId: "endpoint-secret",
+            label: "Signing secret",
+            value: made.secret,
+            lead: "The receiver verifies every delivery with it.",
+          });
         }),
       },
       h("label", { for: "endpoint-url" }, "URL", url),
