@@ -23,6 +23,7 @@ import { Processor } from "./processing/processor.ts";
 import { DEFAULT_RETRY_SCHEDULE_MS } from "./domain/outbound.ts";
 import { createQueueHandler } from "./processing/queue.ts";
 import { Reconciler } from "./processing/reconciler.ts";
+import { CalcomWebhooks } from "./processing/calcom_webhook.ts";
 import { Retention } from "./processing/retention.ts";
 import { Replayer } from "./processing/replay.ts";
 import { Sweeper } from "./processing/sweeper.ts";
@@ -89,18 +90,32 @@ export function createService(
     maxAttempts: config.maxAttempts,
     retention: new Retention(kv, config.rawBodyRetentionDays, log, config.changeLogRetentionDays),
   });
-  const reconciler = new Reconciler(kv, intake, log, {
-    intervalMs: config.reconcileIntervalMs,
+  const keys = new SigningKeyCache(kv);
+  const calcomWebhooks = new CalcomWebhooks(kv, log, {
+    publicUrl: config.publicUrl,
     backoffMs: config.reconcileBackoffMs,
     timeoutMs: config.reconcileTimeoutMs,
-    leaseMs: config.reconcileLeaseMs,
+    keys,
   }, metrics);
-  const keys = new SigningKeyCache(kv);
+  const reconciler = new Reconciler(
+    kv,
+    intake,
+    log,
+    {
+      intervalMs: config.reconcileIntervalMs,
+      backoffMs: config.reconcileBackoffMs,
+      timeoutMs: config.reconcileTimeoutMs,
+      leaseMs: config.reconcileLeaseMs,
+    },
+    metrics,
+    calcomWebhooks,
+  );
   const adminDeps = {
     kv,
     keys,
     replayer: new Replayer(kv, processor),
     reconciler,
+    calcomWebhooks,
     metrics,
     log,
     outbound,

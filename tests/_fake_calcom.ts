@@ -1,15 +1,69 @@
 /**
- * A fake Cal.com API v2 for reconciliation tests: a real HTTP server on port 0 serving
+ * A fake Cal.com API v2 for reconciliation and connect tests: a real HTTP server on port 0 serving
  * `GET /v2/bookings` and `GET /v2/bookings/{uid}` in the documented 2024-08-13 shapes (offset
  * paging computed as Cal.com's `getPagination` does, inclusive `updatedAt` bounds, series reads
  * as arrays), checking `Authorization` and `cal-api-version` as Cal.com does (a missing or unknown
- * version gets the legacy 2024-04-15 shape), and able to answer 429s, 401s and slowly.
+ * version gets the legacy 2024-04-15 shape), and able to answer 429s, 401s and slowly. And the
+ * user's webhooks (`/v2/webhooks`, `/v2/webhooks/{id}`, shared/calcom/api-v2-webhooks.md): UUID ids,
+ * a bare-array list paged by take/skip, the secret returned, `active` required, 409 for a second
+ * webhook with the same URL, 404 for an unknown id and 403 for another user's, 400 for a subscriber
+ * URL that is not https or is private (and for triggers it does not know, with the `isEnum` list), and
+ * Cal.com's rate limit of 120 requests a minute per key.
  */
 import type { ApiBooking } from "../lib/calcom/api.ts";
 
 export const FAKE_API_KEY = "cal_live_fake_0123456789abcdef";
+/** The Cal.com user the key belongs to. */
+export const FAKE_USER_ID = 1207;
+
+/** Every trigger Cal.com's current API accepts (the docs' enum, in its order). */
+export const CALCOM_TRIGGERS = [
+  "BOOKING_CREATED",
+  "BOOKING_PAYMENT_INITIATED",
+  "BOOKING_PAID",
+  "BOOKING_RESCHEDULED",
+  "BOOKING_REQUESTED",
+  "BOOKING_CANCELLED",
+  "BOOKING_REJECTED",
+  "BOOKING_NO_SHOW_UPDATED",
+  "BOOKING_LOCATION_UPDATED",
+  "BOOKING_REASSIGNED",
+  "FORM_SUBMITTED",
+  "MEETING_ENDED",
+  "MEETING_STARTED",
+  "RECORDING_READY",
+  "INSTANT_MEETING",
+  "INSTANT_MEETING_ACCEPTED",
+  "RECORDING_TRANSCRIPTION_GENERATED",
+  "OOO_CREATED",
+  "AFTER_HOSTS_CAL_VIDEO_NO_SHOW",
+  "AFTER_GUESTS_CAL_VIDEO_NO_SHOW",
+  "FORM_SUBMITTED_NO_EVENT",
+  "ROUTING_FORM_FALLBACK_HIT",
+  "DELEGATION_CREDENTIAL_ERROR",
+  "WRONG_ASSIGNMENT_REPORT",
+  "DELEGATION_CREDENTIAL_SECRET_ROTATION_FAILED",
+  "DELEGATION_CREDENTIAL_ROTATION_REQUIRED",
+  "DELEGATION_CREDENTIAL_SECRET_ROTATED",
+  "CALENDAR_ENTRY_REJECTED",
+];
+
+/** A webhook as the fake stores it (Cal.com's output fields). */
+export interface FakeWebhook {
+  id: string;
+  userId: number;
+  subscriberUrl: string;
+  triggers: string[];
+  active: boolean;
+  payloadTemplate: string | null;
+  secret: string | null;
+  version: string;
+  time: number | null;
+  timeUnit: string | null;
+}
 
 export interface FakeRequest {
+  method: string;
   path: string;
   query: URLSearchParams;
   authorization: string | null;
@@ -29,12 +83,24 @@ export interface FakeCalcom {
   delayMs: number;
   /** Whether the key is refused (401). */
   rejectKey: boolean;
+  /** Webhooks of every user, by id (a test adds, changes or removes them as a person would in Cal.com). */
+  webhooks: Map<string, FakeWebhook>;
+  /** The triggers this Cal.com knows (an older one knows fewer). */
+  triggers: string[];
+  /** Requests a key may make in 60 s before 429 (Cal.com's default: 120). */
+  rateLimitPerMinute: number;
+  /** Adds a webhook as if made in Cal.com's settings (another user's with `userId`). */
+  addWebhook: (fields: Partial<FakeWebhook> & { subscriberUrl: string }) => FakeWebhook;
+  /** The key's user's webhooks. */
+  userWebhooks: () => FakeWebhook[];
   put: (...bookings: Record<string, unknown>[]) => void;
   close: () => Promise<void>;
 }
 
 export function startFakeCalcom(apiKey = FAKE_API_KEY): FakeCalcom {
   let inFlight = 0;
+  /** When each recent request of the key came (the rate limit's window). */
+  const recent: number[] = [];
   // The server reads these fields at each request, so a test changes the fake's behaviour by setting them.
   const fake: Omit<FakeCalcom, "url" | "close"> = {
     bookings: new Map(),
@@ -43,6 +109,26 @@ export function startFakeCalcom(apiKey = FAKE_API_KEY): FakeCalcom {
     rateLimitNext: 0,
     delayMs: 0,
     rejectKey: false,
+    webhooks: new Map(),
+    triggers: [...CALCOM_TRIGGERS],
+    rateLimitPerMinute: 120,
+    addWebhook: (fields) => {
+      const hook: FakeWebhook = {
+        id: crypto.randomUUID(),
+        userId: FAKE_USER_ID,
+        triggers: ["BOOKING_CREATED"],
+        active: true,
+        payloadTemplate: null,
+        secret: null,
+        version: "2021-10-20",
+        time: null,
+        timeUnit: null,
+        ...fields,
+      };
+      fake.webhooks.set(hook.id, hook);
+      return hook;
+    },
+    userWebhooks: () => [...fake.webhooks.values()].filter((w) => w.userId === FAKE_USER_ID),
     put: (...bookings) => {
       for (const b of bookings) fake.bookings.set(String(b.uid), b);
     },
@@ -50,6 +136,7 @@ export function startFakeCalcom(apiKey = FAKE_API_KEY): FakeCalcom {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
     const url = new URL(req.url);
     fake.requests.push({
+      method: req.method,
       path: url.pathname,
       query: url.searchParams,
       authorization: req.headers.get("authorization"),
@@ -59,19 +146,39 @@ export function startFakeCalcom(apiKey = FAKE_API_KEY): FakeCalcom {
     fake.maxInFlight = Math.max(fake.maxInFlight, inFlight);
     try {
       if (fake.delayMs) await new Promise((r) => setTimeout(r, fake.delayMs));
-      return answer(req, url);
+      const now = Date.now();
+      while (recent.length > 0 && recent[0] <= now - 60_000) recent.shift();
+      if (recent.length >= fake.rateLimitPerMinute) {
+        return error(
+          429,
+          "ThrottlerException",
+          "CustomThrottlerGuard - Too many requests. Please try again later.",
+          url,
+        );
+      }
+      recent.push(now);
+      return await answer(req, url);
     } finally {
       inFlight--;
     }
   });
 
-  function answer(req: Request, url: URL): Response {
+  async function answer(req: Request, url: URL): Promise<Response> {
     if (fake.rateLimitNext > 0) {
       fake.rateLimitNext--;
       return error(429, "ThrottlerException", "Too Many Requests", url);
     }
     if (req.headers.get("authorization") !== `Bearer ${apiKey}` || fake.rejectKey) {
-      return error(401, "UnauthorizedException", "Invalid API key", url);
+      return error(
+        401,
+        "UnauthorizedException",
+        "ApiAuthStrategy - api key - Your api key is not valid",
+        url,
+      );
+    }
+    // Every API version reaches the webhook controllers: no cal-api-version needed.
+    if (url.pathname === "/v2/webhooks" || url.pathname.startsWith("/v2/webhooks/")) {
+      return await webhooks(req, url);
     }
     const all = [...fake.bookings.values()];
     if (req.headers.get("cal-api-version") !== "2024-08-13") {
@@ -126,10 +233,160 @@ export function startFakeCalcom(apiKey = FAKE_API_KEY): FakeCalcom {
     });
   }
 
+  async function webhooks(req: Request, url: URL): Promise<Response> {
+    const id = url.pathname.match(/^\/v2\/webhooks\/([^/]+)$/)?.[1];
+    if (url.pathname === "/v2/webhooks" && req.method === "GET") {
+      const take = Number(url.searchParams.get("take") ?? 250);
+      const skip = Number(url.searchParams.get("skip") ?? 0);
+      if (!Number.isInteger(take) || take < 1 || take > 250 || !Number.isInteger(skip) || skip < 0) {
+        return error(400, "BadRequestException", "Bad Request Exception", url);
+      }
+      return Response.json({ status: "success", data: fake.userWebhooks().slice(skip, skip + take) });
+    }
+    if (url.pathname === "/v2/webhooks" && req.method === "POST") {
+      const body = await req.json().catch(() => ({}));
+      const invalid = validate(body, true);
+      if (invalid) return invalid;
+      if (fake.userWebhooks().some((w) => w.subscriberUrl === body.subscriberUrl)) {
+        return error(
+          409,
+          "ConflictException",
+          "Webhook with this subscriber url already exists for this user",
+          url,
+        );
+      }
+      const hook = fake.addWebhook({
+        subscriberUrl: body.subscriberUrl,
+        triggers: body.triggers,
+        active: body.active,
+        payloadTemplate: body.payloadTemplate ?? null,
+        secret: body.secret ?? null,
+        version: body.version ?? "2021-10-20",
+      });
+      return Response.json({ status: "success", data: hook }, { status: 201 });
+    }
+    const hook = id ? fake.webhooks.get(decodeURIComponent(id)) : undefined;
+    if (!id || !["GET", "PATCH", "DELETE"].includes(req.method)) {
+      return error(404, "NotFoundException", `Cannot ${req.method} ${url.pathname}`, url);
+    }
+    if (!hook) return error(404, "NotFoundException", `Webhook (${decodeURIComponent(id)}) not found`, url);
+    if (hook.userId !== FAKE_USER_ID) {
+      return error(
+        403,
+        "ForbiddenException",
+        `IsUserWebhookGuard - user with id=(${FAKE_USER_ID}) is not the owner of webhook with id=(${hook.id})`,
+        url,
+      );
+    }
+    if (req.method === "GET") {
+      // The by-id read serialises every column (teamId, eventTypeId, createdAt, …).
+      return Response.json({
+        status: "success",
+        data: {
+          ...hook,
+          teamId: null,
+          eventTypeId: null,
+          createdAt: "2026-11-01T09:00:00.000Z",
+          appId: null,
+        },
+      });
+    }
+    if (req.method === "DELETE") {
+      fake.webhooks.delete(hook.id);
+      return Response.json({ status: "success", data: hook });
+    }
+    const patch = await req.json().catch(() => ({}));
+    const invalid = validate(
+      patch,
+      false,
+      patch.subscriberUrl !== undefined && patch.subscriberUrl !== hook.subscriberUrl,
+    );
+    if (invalid) return invalid;
+    if (
+      patch.subscriberUrl !== undefined &&
+      fake.userWebhooks().some((w) => w.id !== hook.id && w.subscriberUrl === patch.subscriberUrl)
+    ) {
+      return error(
+        409,
+        "CONFLICT",
+        "Unique constraint failed on the fields: (`userId`,`subscriberUrl`)",
+        url,
+      );
+    }
+    for (
+      const field of ["subscriberUrl", "triggers", "active", "payloadTemplate", "secret", "version"] as const
+    ) {
+      if (patch[field] !== undefined) Object.assign(hook, { [field]: patch[field] });
+    }
+    return Response.json({ status: "success", data: hook });
+
+    /** class-validator's checks and the SSRF check of the subscriber URL; the 400 echoes the body as Cal.com's does. */
+    function validate(
+      body: Record<string, unknown>,
+      creating: boolean,
+      urlChanged = creating,
+    ): Response | null {
+      const errors: Record<string, unknown>[] = [];
+      const fail = (property: string, constraints: Record<string, string>) =>
+        errors.push({ target: body, value: body[property], property, children: [], constraints });
+      if (creating || body.subscriberUrl !== undefined) {
+        if (typeof body.subscriberUrl !== "string") {
+          fail("subscriberUrl", { isString: "subscriberUrl must be a string" });
+        }
+      }
+      if (creating || body.triggers !== undefined) {
+        if (!Array.isArray(body.triggers)) fail("triggers", { isArray: "triggers must be an array" });
+        else if (body.triggers.some((t) => !fake.triggers.includes(t))) {
+          fail("triggers", {
+            isEnum: `each value in triggers must be one of the following values: ${fake.triggers.join(", ")}`,
+          });
+        }
+      }
+      if ((creating || body.active !== undefined) && typeof body.active !== "boolean") {
+        fail("active", { isBoolean: "active must be a boolean value" });
+      }
+      if (errors.length > 0) {
+        return Response.json({
+          status: "error",
+          timestamp: new Date().toISOString(),
+          path: url.pathname,
+          error: { code: "BadRequestException", message: "Bad Request Exception", details: { errors } },
+        }, { status: 400 });
+      }
+      if (urlChanged) {
+        const reason = urlNotAllowed(String(body.subscriberUrl));
+        if (reason) return error(400, "BadRequestException", `Webhook URL is not allowed: ${reason}`, url);
+      }
+      return null;
+    }
+  }
+
   return Object.assign(fake, {
     url: `http://127.0.0.1:${server.addr.port}/v2`,
     close: () => server.shutdown(),
   });
+}
+
+/** Cal.com's SSRF check of a subscriber URL (`validate-webhook-url.ts`): https, public, not a metadata host. */
+function urlNotAllowed(value: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return "Invalid URL format";
+  }
+  if (url.protocol !== "https:") return "Only HTTPS URLs are allowed";
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  if (host === "localhost" || host === "metadata.google.internal" || host === "169.254.169.254") {
+    return "Blocked hostname";
+  }
+  if (
+    /^(127\.|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|169\.254\.|0\.)/.test(host) || host === "::1" ||
+    /^f[cd]/i.test(host)
+  ) {
+    return "Private IP address";
+  }
+  return null;
 }
 
 function error(status: number, code: string, message: string, url: URL): Response {

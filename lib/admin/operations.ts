@@ -16,6 +16,8 @@ import { isReplayable, submissionView } from "../domain/submission.ts";
 import { HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Reconciler } from "../processing/reconciler.ts";
+import type { CalcomWebhooks, ConnectResult } from "../processing/calcom_webhook.ts";
+import { getCalcomWebhook, updateCalcomWebhook } from "../store/calcom_webhooks.ts";
 import type { Replayer } from "../processing/replay.ts";
 import { backupLines, restoreLines, RestoreRefusedError } from "../store/backup.ts";
 import { listDeadLetters } from "../store/batches.ts";
@@ -119,6 +121,8 @@ export interface AdminDeps {
   replayer: Replayer;
   /** Runs reconciliation passes (null where there is none to run, e.g. a CLI without network). */
   reconciler?: Reconciler | null;
+  /** Connects clients' webhooks in Cal.com and checks them (null where there is none). */
+  calcomWebhooks?: CalcomWebhooks | null;
   /** Where every change is recorded (one `audit` log line each; never a secret). */
   log?: Logger;
   /** Counters the dashboard shows (signature failures); null in the CLI. */
@@ -179,7 +183,16 @@ export class AdminOperations {
     const result = await putClient(this.#kv, slug, { name, secret, apiKey, apiUrl, settings }, only);
     if (result.refused === "exists") throw clientExists(slug);
     if (result.refused === "missing") throw noClient(slug);
-    if (apiKey !== undefined || apiUrl !== undefined) await resetApiKeyState(this.#kv, slug);
+    if (apiKey !== undefined || apiUrl !== undefined) {
+      await resetApiKeyState(this.#kv, slug);
+      // Another key may be another Cal.com user: what was found with the old one says nothing now.
+      await updateCalcomWebhook(this.#kv, slug, () => ({
+        state: "unchecked",
+        problems: [],
+        missing_triggers: [],
+        error: null,
+      }));
+    }
     this.deps.keys?.invalidate(slug);
     this.#audit(result.created ? "client.create" : "client.update", {
       slug,
@@ -440,6 +453,47 @@ export class AdminOperations {
     }
     this.#audit("client.reconcile", { slug: client.slug });
     return await this.deps.reconciler.reconcile(client.slug);
+  }
+
+  /**
+   * Creates (or adopts and corrects) the client's webhook in Cal.com with its API key; answers what
+   * was created or changed. Where deliveries may have been lost (a webhook missing, off, elsewhere
+   * or with another secret), a reconciliation pass follows.
+   */
+  async connectCalcom(slug: unknown) {
+    const client = await this.#client(slug);
+    const result = await this.#webhooks().connect(client.slug);
+    this.deps.keys?.invalidate(client.slug);
+    this.#audit("calcom.connect", {
+      slug: client.slug,
+      action: result.action,
+      webhook_id: result.webhook_id,
+      changed: result.changed,
+      secret_id: result.new_secret_id,
+    });
+    if (result.repaired_delivery) this.deps.reconciler?.requestSoon(client.slug, null).catch(() => {});
+    return { ...result, message: connectMessage(result) };
+  }
+
+  /** Compares the client's webhook in Cal.com with what it should be; answers the state it recorded. */
+  async checkCalcom(slug: unknown) {
+    const client = await this.#client(slug);
+    return await this.#webhooks().check(client.slug);
+  }
+
+  /** Removes the client's webhook from Cal.com (only one delivering to this service for it). */
+  async disconnectCalcom(slug: unknown) {
+    const client = await this.#client(slug);
+    const result = await this.#webhooks().disconnect(client.slug);
+    this.#audit("calcom.disconnect", { slug: client.slug, webhook_id: result.deleted });
+    return result;
+  }
+
+  #webhooks(): CalcomWebhooks {
+    if (!this.deps.calcomWebhooks) {
+      throw new HttpError(503, "calcom_unavailable", "Connecting to Cal.com is not available here.");
+    }
+    return this.deps.calcomWebhooks;
   }
 
   /** Every Job or Contact of the client as CSV (for the business's own spreadsheets). */
@@ -793,15 +847,37 @@ export class AdminOperations {
   }
 
   async #clientView(client: Client) {
-    const [secrets, apiKey, reconcile, webhook, lastPing, endpoints] = await Promise.all([
+    const [secrets, apiKey, reconcile, webhook, lastPing, endpoints, calcomWebhook] = await Promise.all([
       listSecretSummaries(this.#kv, client.slug),
       getApiKey(this.#kv, client.slug),
       getReconcileState(this.#kv, client.slug),
       getWebhookState(this.#kv, client.slug),
       getLastPing(this.#kv, client.slug),
       listEndpoints(this.#kv, client.slug),
+      getCalcomWebhook(this.#kv, client.slug),
     ]);
-    const parts = { secrets, hasApiKey: apiKey !== null, reconcile, webhook, lastPing, endpoints };
+    const parts = {
+      secrets,
+      hasApiKey: apiKey !== null,
+      reconcile,
+      webhook,
+      lastPing,
+      endpoints,
+      calcomWebhook,
+    };
     return clientView(client, parts, this.deps.publicUrl ?? null);
   }
+}
+
+/** What connect did, in one sentence. */
+function connectMessage(r: ConnectResult): string {
+  if (r.action === "created") {
+    return `Created webhook ${r.webhook_id} in Cal.com, delivering ${r.triggers.length} triggers to ${r.subscriber_url} with a new secret (${r.new_secret_id}).`;
+  }
+  if (r.action === "updated") {
+    return `Corrected webhook ${r.webhook_id} in Cal.com (${
+      r.changed.join(", ")
+    }); it delivers to ${r.subscriber_url}.`;
+  }
+  return `Webhook ${r.webhook_id} in Cal.com is already as it should be; nothing was changed.`;
 }

@@ -267,6 +267,40 @@ export const OPERATIONS = {
     },
     run: (ops, { params }) => ops.clientOverview(params.slug),
   },
+  connectCalcom: {
+    method: "POST",
+    path: "/admin/clients/:slug/calcom-webhook",
+    cli: {
+      command: "client connect",
+      args: ["slug"],
+      summary:
+        "create (or correct) the client's webhook in Cal.com with its API key: our URL, every booking trigger, a fresh secret, no payload template, active",
+    },
+    run: (ops, { params }) => ops.connectCalcom(params.slug),
+  },
+  checkCalcom: {
+    method: "POST",
+    path: "/admin/clients/:slug/calcom-webhook/check",
+    cli: {
+      command: "client check",
+      args: ["slug"],
+      summary:
+        "compare the client's webhook in Cal.com with what it should be now (reconciliation does it with every pass)",
+    },
+    run: (ops, { params }) => ops.checkCalcom(params.slug),
+  },
+  disconnectCalcom: {
+    method: "DELETE",
+    path: "/admin/clients/:slug/calcom-webhook",
+    cli: {
+      command: "client disconnect",
+      args: ["slug"],
+      summary: "remove the client's webhook from Cal.com (only one delivering to this service)",
+      confirm:
+        "removes the client's webhook from Cal.com: no booking reaches the service by webhook after it",
+    },
+    run: (ops, { params }) => ops.disconnectCalcom(params.slug),
+  },
   addSecret: {
     method: "POST",
     path: "/admin/clients/:slug/secrets",

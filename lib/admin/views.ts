@@ -3,9 +3,11 @@
  * created), and the silence rule.
  */
 import { DEFAULT_API_URL } from "../calcom/api.ts";
+import { webhookUrlProblem } from "../calcom/webhooks_api.ts";
 import { type Client, type ClientPing, isWeakSecret, type SecretSummary } from "../store/clients.ts";
 import type { ReconcileState, WebhookState } from "../store/reconcile.ts";
 import type { Endpoint } from "../store/endpoints.ts";
+import type { CalcomWebhookRecord } from "../store/calcom_webhooks.ts";
 import { WARN_AFTER_MS } from "../domain/outbound.ts";
 import { isoUtc } from "../time.ts";
 
@@ -18,17 +20,8 @@ export interface ClientParts {
   lastPing: ClientPing | null;
   /** Its outbound endpoints, for their health. */
   endpoints?: Endpoint[];
-}
-
-/** Why the service cannot say the webhook URL Cal.com should use, or null when it can. */
-export function webhookUrlProblem(publicUrl: string | null): string | null {
-  if (!publicUrl) {
-    return "PUBLIC_URL is not set, so this service does not know its public address. Cal.com delivers only to a public https:// URL (not http, localhost or a private address): set PUBLIC_URL to it (for a laptop, a tunnel's https address).";
-  }
-  if (!publicUrl.startsWith("https://")) {
-    return `PUBLIC_URL (${publicUrl}) is not https://: Cal.com delivers only to a public https:// URL.`;
-  }
-  return null;
+  /** Its webhook in Cal.com as connect and check last found it. */
+  calcomWebhook?: CalcomWebhookRecord;
 }
 
 /**
@@ -43,6 +36,12 @@ export function clientView(client: Client, parts: ClientParts, publicUrl: string
   }
   if (hasApiKey && reconcile.api_key_state === "rejected") {
     problems.push({ code: "api_key_rejected", message: reconcile.error ?? "Cal.com refused the API key." });
+  }
+  const hook = parts.calcomWebhook;
+  for (const p of hook && hasApiKey ? hook.problems : []) {
+    // A refused key is said once, by reconciliation's own problem.
+    if (p.state === "api_key_rejected" && reconcile.api_key_state === "rejected") continue;
+    problems.push({ code: `calcom_webhook_${p.state}`, message: p.message });
   }
   for (const e of parts.endpoints ?? []) {
     if (e.state === "disabled") {
@@ -74,6 +73,16 @@ export function clientView(client: Client, parts: ClientParts, publicUrl: string
     payload_template_detected: webhook?.payload_template_detected ?? null,
     api_key_state: hasApiKey ? reconcile.api_key_state : null,
     missed_webhooks: reconcile.missed_webhooks_total,
+    calcom_webhook: hook && hasApiKey
+      ? {
+        state: hook.state,
+        webhook_id: hook.webhook_id,
+        missing_triggers: hook.missing_triggers,
+        checked_at: hook.checked_at,
+        connected_at: hook.connected_at,
+        error: hook.error,
+      }
+      : null,
     reconciliation: {
       api_key_state: hasApiKey ? reconcile.api_key_state : null,
       checkpoint: reconcile.checkpoint,

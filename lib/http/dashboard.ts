@@ -5,7 +5,7 @@
  * Content-Security-Policy allows only these files.
  */
 import { publicTable } from "../admin/table.ts";
-import { webhookUrlProblem } from "../admin/views.ts";
+import { webhookUrlProblem } from "../calcom/webhooks_api.ts";
 import { TRIGGERS } from "../calcom/triggers.ts";
 import { JOB_STATUSES } from "../domain/job.ts";
 import { SUBMISSION_STATUSES } from "../domain/submission.ts";

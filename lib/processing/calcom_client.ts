@@ -1,5 +1,6 @@
 /**
- * A small client for the two Cal.com API v2 reads reconciliation needs. It keeps one request in
+ * A small client for Cal.com's API v2: the two booking reads reconciliation needs and the
+ * webhook calls connect and check make. It keeps one request in
  * flight per API key (in this process), waits out 429s (Cal.com blocks a key for about a minute
  * past 120 requests/minute) and retries 5xx and network errors a few times. The key is sent only
  * in the Authorization header and never appears in an error or a log line.
@@ -12,6 +13,15 @@ import {
   bookingReadSchema,
   listQuery,
 } from "../calcom/api.ts";
+import {
+  acceptedTriggers,
+  badRequestDetail,
+  type CalcomWebhook,
+  calcomWebhookSchema,
+  WEBHOOK_PAGE_SIZE,
+  webhookAnswerSchema,
+  webhookListSchema,
+} from "../calcom/webhooks_api.ts";
 import { sleep } from "../time.ts";
 
 /** Cal.com refused the key (401/403): no pass can work until the operator sets a valid one. */
@@ -62,7 +72,7 @@ export class CalcomApi {
   }
 
   async listPage(window: { after: string | null; before: string }, skip: number): Promise<ListPage> {
-    const body = await this.#call(`/bookings?${listQuery(window, skip)}`);
+    const { body } = await this.#call(`/bookings?${listQuery(window, skip)}`);
     const parsed = bookingListSchema.safeParse(body);
     if (!parsed.success) throw unexpectedShape("GET /bookings");
     const p = parsed.data.pagination;
@@ -75,16 +85,89 @@ export class CalcomApi {
 
   /** One booking by uid (every occurrence when it is a recurring series' uid); null when Cal.com has none. */
   async read(uid: string): Promise<unknown[] | null> {
-    const body = await this.#call(`/bookings/${encodeURIComponent(uid)}`, true);
-    if (body === null) return null;
+    const { status, body } = await this.#call(`/bookings/${encodeURIComponent(uid)}`, { allow: [404] });
+    if (status === 404) return null;
     const parsed = bookingReadSchema.safeParse(body);
     if (!parsed.success) throw unexpectedShape("GET /bookings/{uid}");
     return Array.isArray(parsed.data.data) ? parsed.data.data : [parsed.data.data];
   }
 
-  #call(path: string, notFoundIsNull = false): Promise<unknown> {
+  /** Every webhook of the key's user (`GET /v2/webhooks`, paged until a short page). */
+  async listWebhooks(): Promise<CalcomWebhook[]> {
+    const out: CalcomWebhook[] = [];
+    for (let skip = 0; skip < 100 * WEBHOOK_PAGE_SIZE; skip += WEBHOOK_PAGE_SIZE) {
+      const { body } = await this.#call(`/webhooks?take=${WEBHOOK_PAGE_SIZE}&skip=${skip}`);
+      const parsed = webhookListSchema.safeParse(body);
+      if (!parsed.success) throw unexpectedShape("GET /webhooks");
+      for (const item of parsed.data.data) {
+        const hook = calcomWebhookSchema.safeParse(item);
+        if (hook.success) out.push(hook.data);
+      }
+      if (parsed.data.data.length < WEBHOOK_PAGE_SIZE) break;
+    }
+    return out;
+  }
+
+  /** One webhook; null when Cal.com has none by that id for this key's user (404, or 403: another user's). */
+  async getWebhook(id: string): Promise<CalcomWebhook | null> {
+    const { status, body } = await this.#call(`/webhooks/${encodeURIComponent(id)}`, { allow: [403, 404] });
+    return status === 200 ? webhook(body, "GET /webhooks/{id}") : null;
+  }
+
+  /**
+   * Creates a webhook; `conflict` when the user has one for that URL already (409), `triggers`
+   * when this Cal.com refused some triggers (the ones it accepts).
+   */
+  async createWebhook(
+    input: Record<string, unknown>,
+  ): Promise<{ created: CalcomWebhook } | { conflict: true } | { triggers: string[] }> {
+    const { status, body } = await this.#call("/webhooks", {
+      method: "POST",
+      body: input,
+      allow: [400, 409],
+    });
+    if (status === 409) return { conflict: true };
+    if (status === 400) return { triggers: this.#refusedTriggers(body, input) };
+    return { created: webhook(body, "POST /webhooks") };
+  }
+
+  /** Changes a webhook; null when it is gone (404/403), `triggers` as for create. */
+  async patchWebhook(
+    id: string,
+    patch: Record<string, unknown>,
+  ): Promise<{ updated: CalcomWebhook } | { triggers: string[] } | null> {
+    const { status, body } = await this.#call(`/webhooks/${encodeURIComponent(id)}`, {
+      method: "PATCH",
+      body: patch,
+      allow: [400, 403, 404],
+    });
+    if (status === 403 || status === 404) return null;
+    if (status === 400) return { triggers: this.#refusedTriggers(body, patch) };
+    return { updated: webhook(body, "PATCH /webhooks/{id}") };
+  }
+
+  /** Deletes a webhook; false when it was already gone. */
+  async deleteWebhook(id: string): Promise<boolean> {
+    const { status } = await this.#call(`/webhooks/${encodeURIComponent(id)}`, {
+      method: "DELETE",
+      allow: [403, 404],
+    });
+    return status === 200;
+  }
+
+  /** A 400 that only some triggers caused yields the ones Cal.com accepts; any other 400 is an error. */
+  #refusedTriggers(body: unknown, sent: Record<string, unknown>): string[] {
+    const accepted = acceptedTriggers(body);
+    if (accepted && Array.isArray(sent.triggers)) return accepted;
+    let detail = badRequestDetail(body);
+    // Cal.com's validation errors echo the request; whatever of it reaches a message loses the secret.
+    if (typeof sent.secret === "string" && sent.secret) detail = detail.replaceAll(sent.secret, "…");
+    throw new ApiError(`Cal.com refused the webhook (HTTP 400${detail ? `: ${detail}` : ""}).`);
+  }
+
+  #call(path: string, init: CallInit = {}): Promise<{ status: number; body: unknown }> {
     const previous = inFlight.get(this.apiKey) ?? Promise.resolve();
-    const run = previous.catch(() => {}).then(() => this.#callWithRetries(path, notFoundIsNull));
+    const run = previous.catch(() => {}).then(() => this.#callWithRetries(path, init));
     const settled = run.catch(() => {});
     inFlight.set(this.apiKey, settled);
     settled.then(() => {
@@ -93,14 +176,20 @@ export class CalcomApi {
     return run;
   }
 
-  async #callWithRetries(path: string, notFoundIsNull: boolean): Promise<unknown> {
+  async #callWithRetries(path: string, init: CallInit): Promise<{ status: number; body: unknown }> {
     const retries = this.options.retries ?? 4;
+    const method = init.method ?? "GET";
     let wait = this.options.backoffMs;
     for (let attempt = 0;; attempt++) {
       let response: Response;
       try {
         response = await fetch(this.#base + path, {
-          headers: apiHeaders(this.apiKey),
+          method,
+          headers: {
+            ...apiHeaders(this.apiKey),
+            ...(init.body !== undefined ? { "content-type": "application/json" } : {}),
+          },
+          body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
           redirect: "manual",
           signal: AbortSignal.timeout(this.options.timeoutMs),
         });
@@ -113,11 +202,13 @@ export class CalcomApi {
         wait *= 2;
         continue;
       }
-      if (response.ok) {
+      const what = `${method} ${path.split("?")[0]}`;
+      if (response.ok || init.allow?.includes(response.status)) {
         try {
-          return await response.json();
+          return { status: response.ok ? 200 : response.status, body: await response.json() };
         } catch {
-          throw unexpectedShape(path.split("?")[0]);
+          if (!response.ok) return { status: response.status, body: null };
+          throw unexpectedShape(what);
         }
       }
       const detail = await errorDetail(response);
@@ -133,19 +224,34 @@ export class CalcomApi {
       if (response.status === 401 || response.status === 403) {
         throw new ApiKeyRejectedError(response.status, detail);
       }
-      if (response.status === 404 && notFoundIsNull) return null;
       const retryable = response.status === 429 || response.status >= 500;
       if (!retryable || attempt >= retries) {
         throw new ApiError(
           response.status === 429
             ? `Cal.com kept answering 429 (rate limit) after ${retries} retries; the next pass continues from the checkpoint.`
-            : `Cal.com's API answered HTTP ${response.status}${detail ? `: ${detail}` : ""}.`,
+            : `Cal.com's API answered ${what} with HTTP ${response.status}${detail ? `: ${detail}` : ""}.`,
         );
       }
       await sleep(Math.max(wait, retryAfterMs(response) ?? 0));
       wait *= 2;
     }
   }
+}
+
+interface CallInit {
+  method?: "GET" | "POST" | "PATCH" | "DELETE";
+  /** A JSON body. */
+  body?: unknown;
+  /** Statuses answered to the caller instead of thrown (401 always throws: the key is refused). */
+  allow?: readonly number[];
+}
+
+/** A webhook answer's `data`, or an error saying Cal.com answered something else. */
+function webhook(body: unknown, what: string): CalcomWebhook {
+  const data = webhookAnswerSchema.safeParse(body);
+  const hook = data.success ? calcomWebhookSchema.safeParse(data.data.data) : null;
+  if (!hook?.success) throw unexpectedShape(what);
+  return hook.data;
 }
 
 /** Parses a list item; null when Cal.com sent something this service cannot read. */

@@ -33,6 +33,7 @@ import {
 } from "../store/reconcile.ts";
 import { isoUtc, nowIso, sleep } from "../time.ts";
 import { ApiKeyRejectedError, CalcomApi, parseBooking } from "./calcom_client.ts";
+import type { CalcomWebhooks } from "./calcom_webhook.ts";
 import type { Intake } from "./intake.ts";
 
 /** Re-read this much before the checkpoint: Cal.com's clock, in-flight writes and page shifts. */
@@ -88,6 +89,8 @@ export class Reconciler {
     private readonly log: Logger,
     private readonly options: ReconcilerOptions,
     private readonly metrics: Metrics | null = null,
+    /** Checks the client's webhook in Cal.com after every pass. */
+    private readonly webhooks: CalcomWebhooks | null = null,
   ) {}
 
   /** Runs one pass for the client now and answers its summary. */
@@ -234,6 +237,7 @@ export class Reconciler {
         error: null,
       }));
       this.log.info("reconcile pass", { slug, ...summary });
+      await this.#checkWebhook(slug);
       return { slug, ...summary, started_at, finished_at, checkpoint };
     } catch (error) {
       const rejected = error instanceof ApiKeyRejectedError;
@@ -243,8 +247,14 @@ export class Reconciler {
         api_key_state: rejected ? "rejected" : s.api_key_state,
         error: message,
       }));
+      await this.#checkWebhook(slug);
       throw new HttpError(502, outcome, `${message} Applied before it stopped: ${JSON.stringify(summary)}.`);
     }
+  }
+
+  /** The webhook check that goes with a pass (it records its own outcome; a failure is not the pass's). */
+  async #checkWebhook(slug: string): Promise<void> {
+    await this.webhooks?.check(slug).catch(() => {});
   }
 
   async #moveCheckpoint(slug: string, owner: string, latest: string): Promise<void> {

@@ -122,6 +122,11 @@ export async function listSecretSummaries(kv: Deno.Kv, slug: string): Promise<Se
   );
 }
 
+/** A client's live secrets with their values (for comparing with what Cal.com holds; never shown). */
+export async function listSecrets(kv: Deno.Kv, slug: string): Promise<ClientSecret[]> {
+  return await Array.fromAsync(kv.list<ClientSecret>({ prefix: clientSecretsPrefix(slug) }), (e) => e.value);
+}
+
 export function isWeakSecret(secret: string): boolean {
   return secret.length < WEAK_SECRET_LENGTH;
 }
@@ -295,10 +300,13 @@ export interface SigningKeys {
  * Writes made through this process invalidate their client at once; changes made by another
  * process (the CLI) are seen within `ttlMs`, when the client record's versionstamp is checked again.
  */
+/** How long a process may use signing keys without checking for changes made elsewhere. */
+export const SIGNING_KEY_TTL_MS = 1000;
+
 export class SigningKeyCache {
   #cache = new Map<string, { versionstamp: string; checkedAt: number; keys: SigningKeys }>();
 
-  constructor(private readonly kv: Deno.Kv, private readonly ttlMs = 1000) {}
+  constructor(private readonly kv: Deno.Kv, private readonly ttlMs = SIGNING_KEY_TTL_MS) {}
 
   async get(slug: string): Promise<SigningKeys | null> {
     const cached = this.#cache.get(slug);

@@ -35,6 +35,12 @@ export const clientApiKeyKey = (slug: Slug) => ["client_api_keys", slug] as cons
  */
 export const clientWebhookStateKey = (slug: Slug) => ["client_webhook_state", slug] as const;
 
+/**
+ * `["client_calcom_webhooks", slug]` → the client's webhook in Cal.com as connect and check last
+ * found it: its id, its state (ok, missing, inactive, …) and what each problem needs.
+ */
+export const clientCalcomWebhookKey = (slug: Slug) => ["client_calcom_webhooks", slug] as const;
+
 /** `["client_reconcile", slug]` → the client's reconciliation checkpoint, lease, last pass and API key state. */
 export const clientReconcileKey = (slug: Slug) => ["client_reconcile", slug] as const;
 
@@ -56,6 +62,7 @@ export const perClientKeys = (slug: Slug) =>
     clientApiKeyKey(slug),
     clientWebhookStateKey(slug),
     clientReconcileKey(slug),
+    clientCalcomWebhookKey(slug),
     changeHeadKey(slug),
     changeLogStateKey(slug),
   ] as const;
