@@ -1,12 +1,25 @@
 /**
  * The service's Prometheus metrics (`GET /metrics`), written with prom-client: counters the
  * request path, processing and reconciliation increment in this process, and gauges read when
- * scraped (backlog, dead letters, free disk). Each instance reports its own; sum them in queries.
+ * scraped (backlog, dead letters, free disk, and per client: last delivery, silence, the state of
+ * its webhook in Cal.com). Each instance reports its own counters; sum them in queries. Every
+ * client's counters exist from its first scrape at 0, so an alert on their increase can fire on
+ * the first failure.
  */
 import client from "prom-client";
+import { SIGNATURE_PROBLEMS } from "./calcom/signature.ts";
+import { WEBHOOK_STATES } from "./calcom/webhooks_api.ts";
+import { silence } from "./domain/silence.ts";
+import { SUBMISSION_STATUSES } from "./domain/submission.ts";
 import { backlog, countDeadLetters } from "./store/batches.ts";
+import { getCalcomWebhooks } from "./store/calcom_webhooks.ts";
+import { listClients } from "./store/clients.ts";
+import { getWebhookStates } from "./store/reconcile.ts";
 import type { DiskWatch } from "./store/disk.ts";
 import { outboundState } from "./store/endpoints.ts";
+
+/** How a reconciliation pass ends (the `outcome` label of its counter). */
+export const RECONCILE_OUTCOMES = ["ok", "api_key_rejected", "calcom_api_failed"] as const;
 
 export class Metrics {
   readonly registry = new client.Registry();
@@ -20,8 +33,11 @@ export class Metrics {
   readonly changes: client.Counter<"client" | "type">;
   readonly clientApiRequests: client.Counter<"client" | "outcome">;
   readonly deliveries: client.Counter<"outcome">;
+  readonly clientLastDelivery: client.Gauge<"client">;
+  readonly clientSilent: client.Gauge<"client">;
+  readonly clientWebhookState: client.Gauge<"client" | "state">;
 
-  constructor(kv: Deno.Kv | null, disk: DiskWatch | null) {
+  constructor(private readonly kv: Deno.Kv | null, disk: DiskWatch | null) {
     const registers = [this.registry];
     const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
       new client.Counter<L>({ name, help, labelNames, registers });
@@ -76,6 +92,23 @@ export class Metrics {
       "Outbound webhook attempts in this process, by outcome (delivered, failed, gone).",
       ["outcome"],
     );
+    const perClient = <L extends string>(name: string, help: string, labelNames: L[]) =>
+      new client.Gauge<L>({ name, help, labelNames, registers });
+    this.clientLastDelivery = perClient(
+      "calcom_intake_client_last_delivery_timestamp_seconds",
+      "When the client's last signed delivery from Cal.com came (to the minute; no series before the first).",
+      ["client"],
+    );
+    this.clientSilent = perClient(
+      "calcom_intake_client_silent",
+      "1 when the client has had no delivery for longer than its silence rule allows (silence_days, or three usual gaps, at least a day).",
+      ["client"],
+    );
+    this.clientWebhookState = perClient(
+      "calcom_intake_client_webhook_state",
+      "The state of the client's webhook in Cal.com as the last check found it: 1 for the current state, 0 for the others.",
+      ["client", "state"],
+    );
     const gauge = (name: string, help: string, read: () => number | null | Promise<number | null>) =>
       new client.Gauge({
         name,
@@ -127,6 +160,11 @@ export class Metrics {
         "Free bytes where the KV file lives.",
         () => disk.check().free_bytes,
       );
+      gauge(
+        "calcom_intake_disk_floor_bytes",
+        "DISK_FLOOR_MB in bytes: below this much free disk new deliveries get 503.",
+        () => disk.check().floor_bytes,
+      );
     }
   }
 
@@ -149,7 +187,34 @@ export class Metrics {
   }
 
   async text(): Promise<string> {
+    if (this.kv) await this.#perClient(this.kv);
     return await this.registry.metrics();
+  }
+
+  /** Every client's gauges, read now (a few keys per ten clients), and its counters from 0. */
+  async #perClient(kv: Deno.Kv): Promise<void> {
+    const clients = await listClients(kv);
+    const slugs = clients.map((c) => c.slug);
+    const [states, hooks] = await Promise.all([getWebhookStates(kv, slugs), getCalcomWebhooks(kv, slugs)]);
+    const now = Date.now();
+    // A deleted client's series go with it.
+    this.clientLastDelivery.reset();
+    this.clientSilent.reset();
+    this.clientWebhookState.reset();
+    for (const c of clients) {
+      const labels = { client: c.slug };
+      const s = silence(states.get(c.slug)?.deliveries ?? [], c.silence_days ?? null, now);
+      if (s.last_delivery !== null) this.clientLastDelivery.set(labels, s.last_delivery / 1000);
+      this.clientSilent.set(labels, s.silent ? 1 : 0);
+      const current = hooks.get(c.slug)?.state ?? "unchecked";
+      for (const state of WEBHOOK_STATES) {
+        this.clientWebhookState.set({ ...labels, state }, state === current ? 1 : 0);
+      }
+      for (const reason of SIGNATURE_PROBLEMS) this.signatureFailures.inc({ ...labels, reason }, 0);
+      for (const status of SUBMISSION_STATUSES) this.submissions.inc({ ...labels, status }, 0);
+      for (const outcome of RECONCILE_OUTCOMES) this.reconcileRuns.inc({ ...labels, outcome }, 0);
+      this.missedWebhooks.inc(labels, 0);
+    }
   }
 
   get contentType(): string {

@@ -37,6 +37,7 @@ import {
   type SigningKeyCache,
 } from "../store/clients.ts";
 import {
+  deliveryTimes,
   getReconcileState,
   getWebhookState,
   listMissedWebhooks,
@@ -101,7 +102,8 @@ import {
   validSince,
   validSlug,
 } from "./inputs.ts";
-import { clientView, issued, silence } from "./views.ts";
+import { clientView, issued } from "./views.ts";
+import { silence } from "../domain/silence.ts";
 
 /** A client's fields as a caller may send them (validated by `putClient`). */
 export interface ClientInput {
@@ -306,11 +308,10 @@ export class AdminOperations {
     const jobs: Record<string, number> = {};
     for await (const j of allJobs(this.#kv, client.slug)) jobs[j.status] = (jobs[j.status] ?? 0) + 1;
     const submissions: Record<string, number> = {};
-    const deliveries: number[] = [];
     for await (const s of allSubmissions(this.#kv, client.slug)) {
       submissions[s.status] = (submissions[s.status] ?? 0) + 1;
-      if (s.channel === "calcom") deliveries.push(Date.parse(s.received_at));
     }
+    const deliveries = await deliveryTimes(this.#kv, client.slug);
     let contacts = 0;
     for await (const _ of allContacts(this.#kv, client.slug)) contacts++;
     const ping = await getLastPing(this.#kv, client.slug);
@@ -321,7 +322,7 @@ export class AdminOperations {
       submissions_by_status: submissions,
       signature_failures: this.deps.metrics?.signatureFailuresOf(client.slug) ?? 0,
       last_ping: ping,
-      ...silence(deliveries, client.silence_days ?? null, Date.now()),
+      ...silenceView(silence(deliveries, client.silence_days ?? null, Date.now())),
     };
   }
 
@@ -880,4 +881,9 @@ function connectMessage(r: ConnectResult): string {
     }); it delivers to ${r.subscriber_url}.`;
   }
   return `Webhook ${r.webhook_id} in Cal.com is already as it should be; nothing was changed.`;
+}
+
+/** The silence rule's answer as the overview shows it. */
+function silenceView({ last_delivery, ...rest }: ReturnType<typeof silence>) {
+  return { last_delivery_at: last_delivery === null ? null : isoUtc(last_delivery), ...rest };
 }

@@ -1,6 +1,6 @@
 /**
- * How admin answers show things: a client with its health, a secret (its value only when just
- * created), and the silence rule.
+ * How admin answers show things: a client with its health, and a secret (its value only when just
+ * created).
  */
 import { DEFAULT_API_URL } from "../calcom/api.ts";
 import { webhookUrlProblem } from "../calcom/webhooks_api.ts";
@@ -9,7 +9,6 @@ import type { ReconcileState, WebhookState } from "../store/reconcile.ts";
 import type { Endpoint } from "../store/endpoints.ts";
 import type { CalcomWebhookRecord } from "../store/calcom_webhooks.ts";
 import { WARN_AFTER_MS } from "../domain/outbound.ts";
-import { isoUtc } from "../time.ts";
 
 /** What a client's view is made of besides the client record. */
 export interface ClientParts {
@@ -108,25 +107,5 @@ export function issued(secret: { id: string; secret: string; created_at: string 
     secret: secret.secret,
     created_at: secret.created_at,
     weak: isWeakSecret(secret.secret),
-  };
-}
-
-/** When a client counts as silent, and why. */
-export function silence(deliveries: number[], silenceDays: number | null, now: number) {
-  const sorted = [...deliveries].sort((a, b) => a - b);
-  const last = sorted.at(-1) ?? null;
-  const recent = sorted.slice(-51);
-  const gaps = recent.slice(1).map((t, i) => t - recent[i]).sort((a, b) => a - b);
-  const usualGap = gaps.length >= 2 ? gaps[Math.floor(gaps.length / 2)] : null;
-  const threshold = silenceDays !== null
-    ? silenceDays * 86_400_000
-    : usualGap !== null
-    ? Math.max(3 * usualGap, 86_400_000)
-    : null;
-  return {
-    last_delivery_at: last === null ? null : isoUtc(last),
-    usual_gap_ms: usualGap,
-    silence_threshold_ms: threshold,
-    silent: last !== null && threshold !== null && now - last > threshold,
   };
 }

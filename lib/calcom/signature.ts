@@ -10,7 +10,8 @@ export const SIGNATURE_HEADER = "x-cal-signature-256";
 /** What Cal.com sends in place of a signature when the webhook has no secret. */
 export const NO_SECRET_PROVIDED = "no-secret-provided";
 
-export type SignatureProblem = "missing" | "no_secret_provided" | "malformed" | "mismatch";
+export const SIGNATURE_PROBLEMS = ["missing", "no_secret_provided", "malformed", "mismatch"] as const;
+export type SignatureProblem = (typeof SIGNATURE_PROBLEMS)[number];
 
 /** A client secret imported for HMAC-SHA256 verification. */
 export type SigningKey = CryptoKey;

@@ -135,7 +135,12 @@ export class Intake {
     const version = delivery.webhookVersion ?? null;
     if (meaning.kind === "ping") {
       await recordPing(this.kv, slug, { at: receivedAt, signature_valid: true, secret_id: secretId });
-      await this.#webhookState.observe(generationOf(delivery), { version, at: receivedAt, template: null });
+      await this.#webhookState.observe(generationOf(delivery), {
+        version,
+        at: receivedAt,
+        template: null,
+        delivery: false,
+      });
       return { kind: "ping", signatureValid: true };
     }
     const submission = createSubmission({
@@ -157,6 +162,7 @@ export class Intake {
         version,
         at: receivedAt,
         template: templated ? { submission_id: submission.id, message: meaning.reason } : null,
+        delivery: true,
       }).catch(() => {});
       if (committed.kind === "stored") {
         this.metrics?.submissions.inc({ client: slug, status: submission.status });

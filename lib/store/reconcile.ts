@@ -13,6 +13,7 @@ import {
   missedWebhooksPrefix,
 } from "./keys.ts";
 import { commit, withOccRetry } from "./kv.ts";
+import { allSubmissions } from "./submissions.ts";
 
 export interface PassSummary {
   fetched: number;
@@ -162,16 +163,82 @@ export interface WebhookState {
   webhook_version_seen_at: string | null;
   /** Set by a delivery a payload template made; cleared by a later delivery in Cal.com's own format. */
   payload_template_detected: { at: string; submission_id: string | null; message: string } | null;
+  /**
+   * When signed deliveries came, one per minute at most, the newest `DELIVERY_TIMES_KEPT` (ms):
+   * what the silence rule reads, without reading the client's submissions. Absent in records
+   * written before it was kept (`deliveryTimes` fills it in once).
+   */
+  deliveries?: number[];
 }
+
+/** Deliveries kept for the silence rule (the usual gap is the median of the last 50 gaps). */
+export const DELIVERY_TIMES_KEPT = 51;
+const MINUTE = 60_000;
+
+const NO_STATE: WebhookState = {
+  webhook_version: null,
+  webhook_version_seen_at: null,
+  payload_template_detected: null,
+};
 
 export async function getWebhookState(kv: Deno.Kv, slug: string): Promise<WebhookState | null> {
   return (await kv.get<WebhookState>(clientWebhookStateKey(slug))).value;
 }
 
+/** Many clients' states at once (null for a client with none). */
+export async function getWebhookStates(
+  kv: Deno.Kv,
+  slugs: readonly string[],
+): Promise<Map<string, WebhookState | null>> {
+  const out = new Map<string, WebhookState | null>();
+  for (let i = 0; i < slugs.length; i += 10) {
+    const part = slugs.slice(i, i + 10);
+    const entries = await kv.getMany<WebhookState[]>(part.map(clientWebhookStateKey));
+    part.forEach((slug, n) => out.set(slug, entries[n].value));
+  }
+  return out;
+}
+
+/**
+ * When the client's deliveries came (see `WebhookState.deliveries`). A record from before they
+ * were kept is filled in once from the stored submissions.
+ */
+export async function deliveryTimes(kv: Deno.Kv, slug: string): Promise<number[]> {
+  const state = await getWebhookState(kv, slug);
+  if (state?.deliveries) return state.deliveries;
+  const seen: number[] = [];
+  for await (const s of allSubmissions(kv, slug)) {
+    if (s.channel === "calcom") seen.push(Date.parse(s.received_at));
+  }
+  const times = mergeTimes([], seen);
+  await withOccRetry("backfill delivery times", async () => {
+    const entry = await kv.get<WebhookState>(clientWebhookStateKey(slug));
+    if (entry.value?.deliveries) return { op: null, result: undefined };
+    const next = {
+      ...NO_STATE,
+      ...entry.value,
+      deliveries: mergeTimes(entry.value?.deliveries ?? [], times),
+    };
+    return { op: kv.atomic().check(entry).set(entry.key, next), result: undefined };
+  });
+  return times;
+}
+
+/** Both lists of times, one a minute at most, the newest DELIVERY_TIMES_KEPT, oldest first. */
+function mergeTimes(a: readonly number[], b: readonly number[]): number[] {
+  const byMinute = new Map<number, number>();
+  for (const t of [...a, ...b]) {
+    const minute = Math.floor(t / MINUTE);
+    byMinute.set(minute, Math.min(byMinute.get(minute) ?? t, t));
+  }
+  return [...byMinute.values()].sort((x, y) => x - y).slice(-DELIVERY_TIMES_KEPT);
+}
+
 /**
  * Remembers per process what was last written for each client, so the request path writes only
- * when something changed (a new version header, a template appearing or going away). Known by
- * client generation: a slug deleted and created again is a new client, read afresh.
+ * when something changed (a new version header, a template appearing or going away, the first
+ * delivery of a minute). Known by client generation: a slug deleted and created again is a new
+ * client, read afresh.
  */
 export class WebhookStateRecorder {
   #known = new Map<string, WebhookState>();
@@ -184,26 +251,48 @@ export class WebhookStateRecorder {
       version: string | null;
       at: string;
       template: { submission_id: string | null; message: string } | null;
+      /** A signed delivery (not a ping): it counts for the silence rule. */
+      delivery: boolean;
     },
   ): Promise<void> {
     const { slug } = client;
     const cacheKey = `${slug}\u0000${client.generation}`;
-    const known = this.#known.get(cacheKey) ??
-      (await getWebhookState(this.kv, slug)) ??
-      { webhook_version: null, webhook_version_seen_at: null, payload_template_detected: null };
+    const known = this.#known.get(cacheKey) ?? (await this.#read(slug));
     const version = seen.version ?? known.webhook_version;
+    const at = Date.parse(seen.at);
+    const last = known.deliveries?.at(-1);
+    const newMinute = seen.delivery &&
+      (last === undefined || Math.floor(last / MINUTE) < Math.floor(at / MINUTE));
     const next: WebhookState = {
       webhook_version: version,
       webhook_version_seen_at: version !== known.webhook_version ? seen.at : known.webhook_version_seen_at,
       payload_template_detected: seen.template
         ? known.payload_template_detected ?? { at: seen.at, ...seen.template }
         : null,
+      deliveries: newMinute ? mergeTimes(known.deliveries ?? [], [at]) : known.deliveries,
     };
     const changed = next.webhook_version !== known.webhook_version ||
-      (next.payload_template_detected === null) !== (known.payload_template_detected === null);
-    if (changed || !this.#known.has(cacheKey)) {
-      if (changed) await this.kv.set(clientWebhookStateKey(slug), next);
-      this.#known.set(cacheKey, next);
-    }
+      (next.payload_template_detected === null) !== (known.payload_template_detected === null) || newMinute;
+    if (changed) {
+      // Other instances record too: their deliveries are merged in, never overwritten.
+      this.#known.set(
+        cacheKey,
+        await withOccRetry("record webhook state", async () => {
+          const entry = await this.kv.get<WebhookState>(clientWebhookStateKey(slug));
+          const merged = {
+            ...next,
+            deliveries: mergeTimes(entry.value?.deliveries ?? [], next.deliveries ?? []),
+          };
+          return { op: this.kv.atomic().check(entry).set(entry.key, merged), result: merged };
+        }),
+      );
+    } else if (!this.#known.has(cacheKey)) this.#known.set(cacheKey, next);
+  }
+
+  /** The stored state, its delivery times filled in first if it is older than they are. */
+  async #read(slug: string): Promise<WebhookState> {
+    const stored = await getWebhookState(this.kv, slug);
+    if (!stored || stored.deliveries) return stored ?? NO_STATE;
+    return { ...stored, deliveries: await deliveryTimes(this.kv, slug) };
   }
 }

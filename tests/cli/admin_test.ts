@@ -167,6 +167,39 @@ Deno.test("the admin CLI sets a client's Cal.com API key and runs a reconciliati
   }
 });
 
+Deno.test("the admin CLI connects a client to Cal.com, checks it and disconnects it (--url)", async () => {
+  const fake = startFakeCalcom();
+  try {
+    const env = { PUBLIC_URL: "https://intake.example.com", RECONCILE_BACKOFF_MS: "5" };
+    await withServer({ port: true, mode: "inline", env }, async (server) => {
+      const remote = (...args: string[]) =>
+        runAdminCli(":memory:", "--url", server.url, "--token", ADMIN_TOKEN, ...args);
+      const added = await remote("client", "add", "acme", "--api-key", FAKE_API_KEY, "--api-url", fake.url);
+      assert.equal(added.code, 0, added.stderr);
+      const connected = await remote("client", "connect", "acme");
+      assert.equal(connected.code, 0, connected.stderr);
+      assert.match(connected.stdout, /Created webhook [0-9a-f-]{36} in Cal\.com/);
+      assert.equal(fake.userWebhooks().length, 1);
+      fake.userWebhooks()[0].payloadTemplate = "{{title}}";
+      const checked = await remote("client", "check", "acme");
+      assert.equal(checked.code, 0, checked.stderr);
+      assert.match(checked.stdout, /state\s+template_set/);
+      const shown = await remote("client", "show", "acme");
+      assert.match(shown.stdout, /calcom_webhook_template_set/);
+      const refused = await remote("client", "disconnect", "acme");
+      assert.notEqual(refused.code, 0, "disconnect needs --yes");
+      assert.equal(fake.userWebhooks().length, 1);
+      const gone = await remote("client", "disconnect", "acme", "--yes");
+      assert.equal(gone.code, 0, gone.stderr);
+      assert.equal(fake.userWebhooks().length, 0);
+      const said = [added, connected, checked, shown, gone].map((r) => r.stdout + r.stderr).join("");
+      assert.ok(!said.includes(FAKE_API_KEY), "the key is never shown");
+    });
+  } finally {
+    await fake.close();
+  }
+});
+
 Deno.test("the admin CLI against a running service (--url): tables for people, --json, export, erase, --help per command", async () => {
   await withServer({ port: true, mode: "inline" }, async (server) => {
     const remote = (...args: string[]) =>

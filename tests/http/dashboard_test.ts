@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
 import { assertScreen, launchChromium } from "../_browser.ts";
+import { FAKE_API_KEY, startFakeCalcom } from "../_fake_calcom.ts";
 import {
   addClient,
   ADMIN_TOKEN,
@@ -361,3 +362,48 @@ async function sign(secret: string, body: string): Promise<string> {
   const { signBody } = await import("../../lib/calcom/signature.ts");
   return await signBody(secret, body);
 }
+
+Deno.test("dashboard in headless Chromium: connect a client to Cal.com in one step, see its webhook switched off, repair it", async () => {
+  const fake = startFakeCalcom();
+  try {
+    const env = { PUBLIC_URL: "https://intake.example.com", RECONCILE_BACKOFF_MS: "5" };
+    await withServer({ port: true, mode: "inline", env }, async (server) => {
+      await addClient(server, "acme");
+      const key = await server.admin("PATCH", "/admin/clients/acme", {
+        calcom_api_key: FAKE_API_KEY,
+        calcom_api_url: fake.url,
+      });
+      assert.equal(key.status, 200);
+      await withBrowser(async (page) => {
+        await signIn(page, server);
+        await page.getByRole("link", { name: "acme" }).click();
+        await page.getByRole("heading", { name: "Webhook in Cal.com" }).waitFor();
+        const result = page.locator("#calcom-webhook-result");
+        await page.getByRole("button", { name: "Connect to Cal.com" }).click();
+        await result.filter({ hasText: "Created webhook" }).waitFor();
+        assert.equal(fake.userWebhooks().length, 1);
+        assert.equal(fake.userWebhooks()[0].subscriberUrl, "https://intake.example.com/webhooks/calcom/acme");
+        await assertScreen(page, "client connected to Cal.com");
+
+        // Switched off in Cal.com: "Check now" says so, and the health shows it.
+        fake.userWebhooks()[0].active = false;
+        await page.getByRole("button", { name: "Check now" }).click();
+        await result.filter({ hasText: "switched off" }).waitFor();
+        await page.reload();
+        await page.getByRole("heading", { name: "Webhook in Cal.com" }).waitFor();
+        await page.getByText("calcom webhook inactive").first().waitFor();
+        await assertScreen(page, "webhook switched off in Cal.com");
+        await page.getByRole("button", { name: "Connect to Cal.com" }).click();
+        await result.filter({ hasText: "Corrected webhook" }).waitFor();
+        assert.equal(fake.userWebhooks()[0].active, true);
+        const text = (await page.locator("main").textContent()) ?? "";
+        assert.ok(
+          !text.includes(FAKE_API_KEY) && !text.includes(fake.userWebhooks()[0].secret!),
+          "no key or secret shown",
+        );
+      });
+    });
+  } finally {
+    await fake.close();
+  }
+});

@@ -87,3 +87,48 @@ Deno.test("/metrics is public with METRICS_PUBLIC=1", async () => {
     assert.ok(parsePrometheus(await res.text()).length > 0);
   });
 });
+
+Deno.test("/metrics: per-client last delivery, silence and webhook state, and every client's counters from 0", async () => {
+  await withServer({ mode: "inline" }, async (server) => {
+    await addClient(server, "acme");
+    await addClient(server, "quiet");
+    const before = Date.now();
+    assert.equal((await server.post("acme", bookingCreated("pc-1", "a@example.org"))).status, 202);
+    const scrape = async (): Promise<Family[]> => {
+      const res = await server.fetch("/metrics", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      return parsePrometheus(await res.text());
+    };
+    let families = await scrape();
+    const last = value(families, "calcom_intake_client_last_delivery_timestamp_seconds", { client: "acme" });
+    assert.ok(Math.abs(last * 1000 - before) < 61_000, `last delivery ${last}`);
+    const lastSeries = families.find((f) =>
+      f.name === "calcom_intake_client_last_delivery_timestamp_seconds"
+    );
+    assert.ok(!lastSeries?.metrics.some((m) => m.labels?.client === "quiet"), "no delivery, no timestamp");
+    for (const client of ["acme", "quiet"]) {
+      assert.equal(value(families, "calcom_intake_client_silent", { client }), 0);
+      assert.equal(value(families, "calcom_intake_client_webhook_state", { client, state: "unchecked" }), 1);
+      assert.equal(value(families, "calcom_intake_client_webhook_state", { client, state: "ok" }), 0);
+      // Counters with a series at 0 before anything happened: an alert on their increase can fire.
+      for (
+        const [name, labels] of [
+          ["calcom_intake_signature_failures_total", { reason: "mismatch" }],
+          ["calcom_intake_submissions_total", { status: "failed" }],
+          ["calcom_intake_reconcile_runs_total", { outcome: "api_key_rejected" }],
+          ["calcom_intake_missed_webhooks_total", {}],
+        ] as const
+      ) {
+        const family = families.find((f) => f.name === name);
+        const series = family?.metrics.find((m) =>
+          m.labels?.client === client && Object.entries(labels).every(([k, v]) => m.labels?.[k] === v)
+        );
+        assert.equal(series?.value, "0", `${name} ${client} ${JSON.stringify(labels)} exists at 0`);
+      }
+    }
+    // A client that is gone takes its gauges with it.
+    assert.equal((await server.admin("DELETE", "/admin/clients/quiet")).status, 200);
+    families = await scrape();
+    const silent = families.find((f) => f.name === "calcom_intake_client_silent");
+    assert.deepEqual(silent?.metrics.map((m) => m.labels?.client), ["acme"]);
+  });
+});

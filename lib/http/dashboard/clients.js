@@ -2,7 +2,7 @@
 /// <reference lib="dom" />
 /**
  * The Clients screen and one client's Overview: health at a glance, the webhook URL and secret for
- * Cal.com, secrets, Cal.com API access, settings.
+ * Cal.com, connecting it to Cal.com in one step, secrets, Cal.com API access, settings.
  */
 import { call, meta } from "./api.js";
 import {
@@ -31,7 +31,12 @@ import {
  *   webhook_version: string | null, problems: Problem[],
  *   reconciliation: { api_key_state: string | null, missed_webhooks: number,
  *     last_pass: { finished_at: string, ok: boolean } | null },
+ *   calcom_webhook: CalcomWebhook | null,
  * }} Client
+ * @typedef {{
+ *   state: string, webhook_id: string | null, missing_triggers: string[], checked_at: string | null,
+ *   connected_at: string | null, error: string | null,
+ * }} CalcomWebhook
  * @typedef {{
  *   jobs_by_status: Record<string, number>, submissions_by_status: Record<string, number>,
  *   contacts: number, signature_failures: number, last_delivery_at: string | null,
@@ -201,6 +206,68 @@ export async function renderClients() {
 }
 
 /**
+ * The client's webhook in Cal.com: its state as last checked, and connect (create or repair),
+ * check now, disconnect. Without an API key, what to do instead.
+ * @param {Client} client
+ */
+function calcomWebhookSection(client) {
+  const out = h("div", { id: "calcom-webhook-result", role: "status" });
+  const params = { slug: client.slug };
+  const hook = client.calcom_webhook;
+  if (!client.has_api_key || !hook) {
+    return [
+      h("h2", {}, "Webhook in Cal.com"),
+      h(
+        "p",
+        {},
+        "Set the client's Cal.com API key below, then connect here in one step; or add the webhook in Cal.com by hand with the URL above and a secret (Rotate shows the steps).",
+      ),
+    ];
+  }
+  const state = hook.state === "ok"
+    ? badge("ok", "good")
+    : badge(hook.state.replaceAll("_", " "), hook.state === "unchecked" ? "warn" : "bad");
+  /** @param {string} name @param {string} label @param {string} [cls] */
+  const button = (name, label, cls) =>
+    h("button", {
+      type: "button",
+      ...(cls ? { class: cls } : {}),
+      onclick: action(() => out, async () => {
+        if (name === "disconnectCalcom" && !confirm("Remove the client's webhook from Cal.com?")) return "";
+        const r = await call(name, { params });
+        if (name === "connectCalcom") return status(r.message);
+        if (name === "checkCalcom") {
+          return status(
+            r.state === "ok" ? "The webhook in Cal.com is as it should be." : r.problems[0]?.message,
+          );
+        }
+        return status(`Webhook ${r.deleted} removed from Cal.com.`);
+      }),
+    }, label);
+  return [
+    h("h2", {}, "Webhook in Cal.com"),
+    fields([
+      ["State", state],
+      ["Webhook id", hook.webhook_id ? h("code", {}, hook.webhook_id) : "none known"],
+      ["Last checked", hook.checked_at ? ago(hook.checked_at) : "never"],
+      ["Connected", hook.connected_at ? ago(hook.connected_at) : "never"],
+      ["Missing triggers", hook.missing_triggers.length ? hook.missing_triggers.join(", ") : "none"],
+      ["Last check error", hook.error ?? "none"],
+    ]),
+    h(
+      "div",
+      { class: "inline" },
+      button("connectCalcom", hook.state === "ok" ? "Connect again" : "Connect to Cal.com"),
+      " ",
+      button("checkCalcom", "Check now", "secondary"),
+      " ",
+      button("disconnectCalcom", "Disconnect", "secondary"),
+    ),
+    out,
+  ];
+}
+
+/**
  * One client's overview: health, numbers, secrets, Cal.com API access, settings.
  * @param {Client} client
  * @returns {Promise<import("./dom.js").Child[]>}
@@ -286,6 +353,7 @@ export async function clientOverview(client) {
         lastPass ? `${ago(lastPass.finished_at)}: ${lastPass.ok ? "ok" : "failed"}` : "never",
       ],
     ]),
+    calcomWebhookSection(client),
     h("h2", {}, "Secrets"),
     table(["Id", "Added", "Strength", "Retire"], secretRows),
     h("button", {
