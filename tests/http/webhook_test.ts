@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   addClient,
+  bookingCreated,
   type ClientView,
   fixture,
   FIXTURE_NAMES,
@@ -247,5 +248,32 @@ Deno.test("one JSON log line per request, with no secret or signature in it", as
     const all = server.logs.join("\n");
     assert.ok(!all.includes(FIXTURE_SECRET));
     assert.ok(!all.includes(signature));
+  });
+});
+
+Deno.test("nothing Cal.com can send is answered 410 (Cal.com switches the webhook off) or with a redirect", async () => {
+  await withServer({ mode: "inline" }, async (server) => {
+    await addClient(server, "acme");
+    await addClient(server, "gone");
+    assert.equal((await server.admin("DELETE", "/admin/clients/gone")).status, 200);
+    const body = bookingCreated("no-410", "a@example.org");
+    const answers: number[] = [];
+    for (const slug of ["acme", "gone", "nobody", "ACME", "acme/extra", "acme/", "a".repeat(300), "%2e%2e"]) {
+      for (const secret of [FIXTURE_SECRET, "wrong-secret"]) {
+        const res = await server.post(slug, body, secret);
+        answers.push(res.status);
+        await res.body?.cancel();
+      }
+    }
+    for (const method of ["GET", "PUT", "DELETE", "PATCH"]) {
+      const res = await server.fetch("/webhooks/calcom/acme", { method });
+      answers.push(res.status);
+      await res.body?.cancel();
+    }
+    const res = await server.post("acme", "{not json", FIXTURE_SECRET);
+    answers.push(res.status);
+    await res.body?.cancel();
+    assert.ok(answers.includes(202) && answers.includes(401) && answers.includes(404), answers.join(","));
+    assert.deepEqual(answers.filter((s) => s === 410 || (s >= 300 && s < 400)), [], answers.join(","));
   });
 });
