@@ -23,7 +23,7 @@ import { HttpError } from "../errors.ts";
 import { type ClientGuard, recordPing } from "../store/clients.ts";
 import { type DiskWatch, isDiskFull } from "../store/disk.ts";
 import { type Committed, IngestBatcher } from "../store/group_commit.ts";
-import { WebhookStateRecorder } from "../store/reconcile.ts";
+import { type KvNote, WebhookStateRecorder, writeNote } from "../store/reconcile.ts";
 import type { HandedOff, Processor } from "./processor.ts";
 import { IngestPressure } from "./ingest_pressure.ts";
 import { BatchScheduler } from "./scheduler.ts";
@@ -135,12 +135,13 @@ export class Intake {
     const version = delivery.webhookVersion ?? null;
     if (meaning.kind === "ping") {
       await recordPing(this.kv, slug, { at: receivedAt, signature_valid: true, secret_id: secretId });
-      await this.#webhookState.observe(generationOf(delivery), {
+      const note = await this.#webhookState.note(generationOf(delivery), {
         version,
         at: receivedAt,
         template: null,
         delivery: false,
       });
+      if (note) await writeNote(this.kv, note);
       return { kind: "ping", signatureValid: true };
     }
     const submission = createSubmission({
@@ -151,22 +152,23 @@ export class Intake {
       interpretation: meaning,
       channel: delivery.channel,
     });
-    const committed = await this.#accept(submission, delivery.guard, {
-      meaning,
-      awaitProcessing: delivery.awaitProcessing,
-    });
     const templated = meaning.kind === "invalid" && meaning.cause === "payload_template";
-    if (webhook) {
-      // What it tells about the webhook is a note beside the stored delivery: never a reason to fail it.
-      await this.#webhookState.observe(generationOf(delivery), {
+    // What it tells about the webhook rides along in the delivery's own commit: never a reason to fail it.
+    const note = webhook
+      ? await this.#webhookState.note(generationOf(delivery), {
         version,
         at: receivedAt,
         template: templated ? { submission_id: submission.id, message: meaning.reason } : null,
         delivery: true,
-      }).catch(() => {});
-      if (committed.kind === "stored") {
-        this.metrics?.submissions.inc({ client: slug, status: submission.status });
-      }
+      }).catch(() => null)
+      : null;
+    const committed = await this.#accept(submission, delivery.guard, {
+      meaning,
+      awaitProcessing: delivery.awaitProcessing,
+      note,
+    });
+    if (webhook && committed.kind === "stored") {
+      this.metrics?.submissions.inc({ client: slug, status: submission.status });
     }
     const fresh = webhook && committed.kind === "stored";
     const followUp = fresh && meaning.kind === "booking" ? meaning.follow_up ?? null : null;
@@ -184,11 +186,11 @@ export class Intake {
   async #accept(
     submission: Submission,
     guard: ClientGuard,
-    options: { awaitProcessing?: boolean; meaning?: Interpretation } = {},
+    options: { awaitProcessing?: boolean; meaning?: Interpretation; note?: KvNote | null } = {},
   ): Promise<Committed> {
     let committed: Committed;
     try {
-      committed = await this.#batcher.ingest(submission, guard);
+      committed = await this.#batcher.ingest(submission, guard, options.note ?? null);
     } catch (error) {
       if (!isDiskFull(error)) throw error;
       this.#disk?.check();

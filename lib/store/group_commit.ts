@@ -1,16 +1,18 @@
 /**
  * Group commit of accepted submissions: requests that arrive together share one atomic KV commit
- * holding each one's submission record (whose key is also its dedupe key) and one pending-batch
- * record (plus its queue message) for the whole batch. Each caller learns only when the commit
+ * holding each one's raw body (under its own key, written once and never rewritten), its small
+ * submission record (whose key is also its dedupe key; processing rewrites only this) and one
+ * pending-batch record (plus its queue message) for the whole batch. Each caller learns only when the commit
  * holding its submission succeeded, and with which batch; what happens next is the pipeline's.
  * A stored duplicate never fails the others, and neither does a member whose write KV refuses.
  */
 import type { Submission } from "../domain/submission.ts";
 import { newId } from "../domain/ids.ts";
 import { addPendingBatch, type BatchQueueOptions, type PendingBatch, type SubmissionRef } from "./batches.ts";
-import { submissionKey } from "./keys.ts";
+import { submissionBodyChunkKey, submissionKey } from "./keys.ts";
 import { ClientGoneError, type ClientGuard } from "./clients.ts";
 import { commit, getAll } from "./kv.ts";
+import type { KvNote } from "./reconcile.ts";
 import { INLINE_BODY_LIMIT, storeBodyChunks } from "./submissions.ts";
 
 /**
@@ -46,7 +48,12 @@ export interface GroupCommitOptions {
 }
 
 interface Waiting {
+  /** The record to store: its body is in `body` (or already in chunk keys). */
   submission: Submission;
+  /** The raw body, written as the submission's one chunk in the same commit (null: chunks written before). */
+  body: Uint8Array | null;
+  /** A small write that goes with it (what the delivery told about its client's webhook). */
+  note: KvNote | null;
   guard: ClientGuard;
   resolve: (outcome: Committed) => void;
   reject: (error: unknown) => void;
@@ -72,15 +79,25 @@ export class IngestBatcher {
    * Stores a submission durably (or finds the earlier one with the same body), as long as its
    * client is still the one `guard` was read from; otherwise rejects with ClientGoneError.
    */
-  async ingest(submission: Submission, guard: ClientGuard): Promise<Committed> {
-    if ((submission.body?.length ?? 0) <= INLINE_BODY_LIMIT) return await this.#enqueue(submission, guard);
+  async ingest(submission: Submission, guard: ClientGuard, note: KvNote | null = null): Promise<Committed> {
+    const body = submission.body;
+    if (body && body.length <= INLINE_BODY_LIMIT) {
+      return await this.#enqueue({ ...submission, body: null, body_chunks: 1 }, body, guard, note);
+    }
     const stored = await storeBodyChunks(this.kv, submission);
-    return stored ? await this.#enqueue(stored, guard) : { kind: "duplicate", submission_id: submission.id };
+    return stored
+      ? await this.#enqueue(stored, null, guard, note)
+      : { kind: "duplicate", submission_id: submission.id };
   }
 
-  #enqueue(submission: Submission, guard: ClientGuard): Promise<Committed> {
+  #enqueue(
+    submission: Submission,
+    body: Uint8Array | null,
+    guard: ClientGuard,
+    note: KvNote | null,
+  ): Promise<Committed> {
     const { promise, resolve, reject } = Promise.withResolvers<Committed>();
-    this.#waiting.push({ submission, guard, resolve, reject, followers: [] });
+    this.#waiting.push({ submission, body, note, guard, resolve, reject, followers: [] });
     if (!this.#scheduled) {
       // Let requests that arrive in the same turn join the same commit.
       this.#scheduled = true;
@@ -109,7 +126,7 @@ export class IngestBatcher {
     const clients = new Set<string>();
     while (n < this.#waiting.length) {
       const w = this.#waiting[n];
-      const size = (w.submission.body?.length ?? 0) + RECORD_OVERHEAD_BYTES;
+      const size = (w.body?.length ?? 0) + RECORD_OVERHEAD_BYTES;
       const checks = n + 1 + clients.size + (clients.has(w.guard.slug) ? 0 : 1);
       if (n > 0 && (bytes + size > MAX_BATCH_BYTES || checks > MAX_BATCH_CHECKS)) break;
       bytes += size;
@@ -145,14 +162,18 @@ export class IngestBatcher {
     const op = this.kv.atomic();
     const refs: SubmissionRef[] = [];
     for (const g of guardsOf(members)) op.check({ key: g.key, versionstamp: g.versionstamp });
-    for (const { submission: s } of members) {
+    for (const { submission: s, body } of members) {
       // Set in place (no copy per request): the submission is this batcher's until answered.
       s.batch_id = s.status === "pending" ? batchId : null;
       // The id comes from the body: a stored submission under this key is this body's duplicate.
       const key = submissionKey(s.client, s.id);
       op.check({ key, versionstamp: null }).set(key, s);
+      if (body) op.set(submissionBodyChunkKey(s.client, s.id, 0), body);
       if (s.status === "pending") refs.push([s.client, s.id]);
     }
+    // One write per noted key: the newest note of a client wins.
+    const notes = new Map(members.flatMap((w) => (w.note ? [[JSON.stringify(w.note.key), w.note]] : [])));
+    for (const note of notes.values()) op.set(note.key, note.value);
     const batch = refs.length > 0 ? addPendingBatch(op, batchId, refs, this.options.queue) : null;
     const result = await commit(op);
     if (!result.ok) return false;

@@ -68,13 +68,16 @@ export const perClientKeys = (slug: Slug) =>
   ] as const;
 
 /**
- * `["submissions", slug, submissionId]` → Submission (raw body inline when it fits). The id is
+ * `["submissions", slug, submissionId]` → Submission (its raw body is in chunk keys). The id is
  * derived from the body (`submissionIdFor`), so this key is also the dedupe key.
  */
 export const submissionKey = (slug: Slug, id: string) => ["submissions", slug, id] as const;
 export const submissionsPrefix = (slug: Slug) => ["submissions", slug] as const;
 
-/** `["submission_body_chunks", slug, submissionId, n]` → string: raw bodies too large for one value. */
+/**
+ * `["submission_body_chunks", slug, submissionId, n]` → bytes: the raw body, written once beside its
+ * record (one chunk, or many for a large body), so rewriting the record never rewrites the body.
+ */
 export const submissionBodyChunkKey = (slug: Slug, id: string, n: number) =>
   ["submission_body_chunks", slug, id, n] as const;
 export const submissionBodyChunksPrefix = (slug: Slug) => ["submission_body_chunks", slug] as const;

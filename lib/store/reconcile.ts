@@ -234,18 +234,27 @@ function mergeTimes(a: readonly number[], b: readonly number[]): number[] {
   return [...byMinute.values()].sort((x, y) => x - y).slice(-DELIVERY_TIMES_KEPT);
 }
 
+/** A write that rides along in a commit made anyway (the group commit of a delivery). */
+export interface KvNote {
+  key: Deno.KvKey;
+  value: unknown;
+}
+
 /**
- * Remembers per process what was last written for each client, so the request path writes only
+ * Remembers per process what was last written for each client, so a delivery writes the state only
  * when something changed (a new version header, a template appearing or going away, the first
- * delivery of a minute). Known by client generation: a slug deleted and created again is a new
- * client, read afresh.
+ * delivery of a minute), and then as a note in the delivery's own commit (no commit of its own).
+ * Known by client generation: a slug deleted and created again is a new client, read afresh.
+ * Instances each write what they know: one may overwrite another's newest delivery times, which
+ * only makes the usual gap read longer (the silence alarm later), never a delivery lost.
  */
 export class WebhookStateRecorder {
   #known = new Map<string, WebhookState>();
 
   constructor(private readonly kv: Deno.Kv) {}
 
-  async observe(
+  /** What to write for this delivery, or null when nothing changed. */
+  async note(
     client: { slug: string; generation: string | null },
     seen: {
       version: string | null;
@@ -254,7 +263,7 @@ export class WebhookStateRecorder {
       /** A signed delivery (not a ping): it counts for the silence rule. */
       delivery: boolean;
     },
-  ): Promise<void> {
+  ): Promise<KvNote | null> {
     const { slug } = client;
     const cacheKey = `${slug}\u0000${client.generation}`;
     const known = this.#known.get(cacheKey) ?? (await this.#read(slug));
@@ -269,30 +278,24 @@ export class WebhookStateRecorder {
       payload_template_detected: seen.template
         ? known.payload_template_detected ?? { at: seen.at, ...seen.template }
         : null,
-      deliveries: newMinute ? mergeTimes(known.deliveries ?? [], [at]) : known.deliveries,
+      deliveries: newMinute ? mergeTimes(known.deliveries ?? [], [at]) : known.deliveries ?? [],
     };
     const changed = next.webhook_version !== known.webhook_version ||
       (next.payload_template_detected === null) !== (known.payload_template_detected === null) || newMinute;
-    if (changed) {
-      // Other instances record too: their deliveries are merged in, never overwritten.
-      this.#known.set(
-        cacheKey,
-        await withOccRetry("record webhook state", async () => {
-          const entry = await this.kv.get<WebhookState>(clientWebhookStateKey(slug));
-          const merged = {
-            ...next,
-            deliveries: mergeTimes(entry.value?.deliveries ?? [], next.deliveries ?? []),
-          };
-          return { op: this.kv.atomic().check(entry).set(entry.key, merged), result: merged };
-        }),
-      );
-    } else if (!this.#known.has(cacheKey)) this.#known.set(cacheKey, next);
+    this.#known.set(cacheKey, changed ? next : known);
+    return changed ? { key: clientWebhookStateKey(slug), value: next } : null;
   }
 
   /** The stored state, its delivery times filled in first if it is older than they are. */
   async #read(slug: string): Promise<WebhookState> {
     const stored = await getWebhookState(this.kv, slug);
-    if (!stored || stored.deliveries) return stored ?? NO_STATE;
+    if (!stored) return { ...NO_STATE, deliveries: [] };
+    if (stored.deliveries) return stored;
     return { ...stored, deliveries: await deliveryTimes(this.kv, slug) };
   }
+}
+
+/** Writes a note on its own (where no commit carries it: a ping). */
+export async function writeNote(kv: Deno.Kv, note: KvNote): Promise<void> {
+  await kv.set(note.key, note.value);
 }

@@ -10,9 +10,9 @@ import { commit, getAll, listPage, type Page, readParts, withOccRetry } from "./
 import { nowIso } from "../time.ts";
 
 /**
- * Raw bodies up to this size live inside the submission record. A KV value holds 64 KiB, and the
- * record also carries the fields read from the body (each at most as long as the body), so half
- * of that is the largest body that always fits; larger ones go to chunk keys.
+ * Raw bodies up to this size are written as one chunk key in the commit that stores their record
+ * (a KV value holds 64 KiB; the record, rewritten by processing, stays small). Larger ones are
+ * written in chunks ahead of it. A body replaced later (erase) up to this size lives in the record.
  */
 export const INLINE_BODY_LIMIT = 30_000;
 const BODY_CHUNK_BYTES = 60_000;

@@ -3,6 +3,8 @@ import { createSubmission, emptyFields, type Submission } from "../../lib/domain
 import { clientGuard, putClient } from "../../lib/store/clients.ts";
 import { IngestBatcher } from "../../lib/store/group_commit.ts";
 import { getSubmission, readBody } from "../../lib/store/submissions.ts";
+import { serialize } from "node:v8";
+import { addClient, fixture, withServer } from "../_helpers.ts";
 
 /** A pending submission of `text` (what a booking body becomes on receipt). */
 function submission(text: string | Uint8Array): Submission {
@@ -72,4 +74,25 @@ Deno.test("a body too large for one KV value is stored in chunks and read back b
   } finally {
     kv.close();
   }
+});
+
+Deno.test("a delivery's raw body is written once, beside a small record, and processing never rewrites it", async () => {
+  await withServer({ mode: "inline" }, async (server) => {
+    await addClient(server, "acme");
+    const { body } = fixture("booking_created");
+    assert.equal((await server.post("acme", body)).status, 202);
+    const [chunk] = await Array.fromAsync(
+      server.kv.list<Uint8Array>({ prefix: ["submission_body_chunks", "acme"] }),
+    );
+    const [record] = await Array.fromAsync(server.kv.list<Submission>({ prefix: ["submissions", "acme"] }));
+    assert.equal(record.value.status, "processed", "processing rewrote the record");
+    assert.equal(record.value.body, null, "the record carries no body");
+    assert.ok(serialize(record.value).byteLength < 2048, "the record is small");
+    assert.equal(new TextDecoder().decode(chunk.value), body);
+    assert.ok(
+      chunk.versionstamp < record.versionstamp,
+      "the body's key kept the intake commit's versionstamp",
+    );
+    assert.equal(new TextDecoder().decode(await readBody(server.kv, record.value)), body);
+  });
 });
