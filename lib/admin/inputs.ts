@@ -20,7 +20,7 @@ const MAX_SECRET_LENGTH = 500;
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,100}$/;
 /** Booking uids are looked up as KV keys (≤ 2 KiB with the rest of the key). */
 const MAX_EVENT_ID_LENGTH = 1000;
-const CURSOR_PATTERN = /^[A-Za-z0-9_=-]{1,2000}$/;
+const CURSOR_PATTERN = /^[A-Za-z0-9_=.-]{1,2000}$/;
 
 export interface PageInput {
   limit?: unknown;

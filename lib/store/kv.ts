@@ -5,6 +5,7 @@
 import { concatBytes } from "../bytes.ts";
 import { sleep } from "../time.ts";
 import { healthKey } from "./keys.ts";
+import { sha256Hex } from "../domain/ids.ts";
 
 /**
  * SQLite page size of a new local KV file. Deno KV stores each entry as one row of a B-tree; a row
@@ -178,7 +179,7 @@ export async function listPage<T, V = T>(
   scanLimit = 5000,
 ): Promise<Page<V>> {
   const iter = kv.list<T>({ prefix }, {
-    cursor: opts.cursor || undefined,
+    cursor: opts.cursor ? openCursor(prefix, opts.cursor) : undefined,
     batchSize: 500,
     reverse: opts.reverse,
   });
@@ -208,7 +209,26 @@ export async function listPage<T, V = T>(
     const more = kv.list({ prefix }, { cursor, limit: 1 });
     if ((await more.next()).done) cursor = null;
   }
-  return { items, cursor };
+  return { items, cursor: cursor === null ? null : sealCursor(prefix, cursor) };
+}
+
+/**
+ * Listing cursors carry a tag of their listing: KV decodes many made-up strings into a position
+ * (and would answer a page), and a cursor of one listing or client would continue another.
+ */
+function cursorTag(prefix: Deno.KvKey, cursor: string): string {
+  return sha256Hex(`${JSON.stringify(prefix)}\n${cursor}`).slice(0, 16);
+}
+
+function sealCursor(prefix: Deno.KvKey, cursor: string): string {
+  return `${cursor}.${cursorTag(prefix, cursor)}`;
+}
+
+function openCursor(prefix: Deno.KvKey, sealed: string): string {
+  const dot = sealed.lastIndexOf(".");
+  const cursor = sealed.slice(0, dot);
+  if (dot < 1 || sealed.slice(dot + 1) !== cursorTag(prefix, cursor)) throw new InvalidCursorError();
+  return cursor;
 }
 
 /** Resolves once KV answers a read (health checks). */

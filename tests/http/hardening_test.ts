@@ -325,3 +325,44 @@ Deno.test("a 500-attendee booking and a 500-seat event: one Job with 500 attende
     assert.equal((await listAll(server, "/admin/clients/seats/jobs")).length, 1, "one Job in listings too");
   });
 });
+
+Deno.test("admin listing cursors: a made-up one that KV would decode, or one of another listing or client, is 400", async () => {
+  await withServer({ mode: "inline" }, async (server) => {
+    await addClient(server, "acme");
+    await addClient(server, "beta");
+    for (const slug of ["acme", "beta"]) {
+      for (let i = 0; i < 3; i++) {
+        assert.equal(
+          (await server.post(slug, bookingCreated(`${slug}-${i}`, `p${i}@example.org`))).status,
+          202,
+        );
+      }
+    }
+    const first = await server.admin<{ items: unknown[]; cursor: string }>(
+      "GET",
+      "/admin/clients/acme/jobs?limit=1",
+    );
+    assert.equal(first.status, 200);
+    assert.ok(first.body.cursor);
+    const next = await server.admin<{ items: unknown[] }>(
+      "GET",
+      `/admin/clients/acme/jobs?limit=1&cursor=${first.body.cursor}`,
+    );
+    assert.equal(next.status, 200, "a cursor the listing gave out continues it");
+    assert.equal(next.body.items.length, 1);
+    const bare = first.body.cursor.slice(0, first.body.cursor.lastIndexOf("."));
+    for (
+      const path of [
+        "/admin/clients/acme/jobs?cursor=AAAA",
+        "/admin/clients/acme/submissions?cursor=AQID",
+        `/admin/clients/acme/jobs?cursor=${bare}`,
+        `/admin/clients/beta/jobs?cursor=${first.body.cursor}`,
+        `/admin/clients/acme/contacts?cursor=${first.body.cursor}`,
+      ]
+    ) {
+      const res = await server.admin<ErrorAnswer>("GET", path);
+      assert.equal(res.status, 400, path);
+      assert.equal(res.body.error.code, "invalid_cursor", path);
+    }
+  });
+});
