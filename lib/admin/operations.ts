@@ -42,6 +42,7 @@ import {
   getWebhookState,
   listMissedWebhooks,
   resetApiKeyState,
+  scheduleReconcile,
 } from "../store/reconcile.ts";
 import { allSubmissions, getSubmission, listSubmissions, readBody } from "../store/submissions.ts";
 import { erasePerson } from "../store/erase.ts";
@@ -187,6 +188,8 @@ export class AdminOperations {
     if (result.refused === "missing") throw noClient(slug);
     if (apiKey !== undefined || apiUrl !== undefined) {
       await resetApiKeyState(this.#kv, slug);
+      // A new key is tried at the next tick; without one, nothing is scheduled.
+      if (apiKey !== undefined) await scheduleReconcile(this.#kv, slug, apiKey === null ? null : Date.now());
       // Another key may be another Cal.com user: what was found with the old one says nothing now.
       await updateCalcomWebhook(this.#kv, slug, () => ({
         state: "unchecked",

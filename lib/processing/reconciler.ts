@@ -18,16 +18,20 @@ import { HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { findJobIds, getJob } from "../store/jobs.ts";
-import { clientGuard, getApiKey, getClient, listClients } from "../store/clients.ts";
+import { clientGuard, getApiKey, getClient } from "../store/clients.ts";
 import {
   addFollowUp,
+  buildReconcileIndexOnce,
   deleteFollowUp,
+  dropDueEntry,
+  dueForReconcile,
   getReconcileState,
   listFollowUps,
   type PassSummary,
   type ReconcileState,
   recordMissedWebhook,
   renewLease,
+  scheduleReconcile,
   takeLease,
   updateReconcileState,
 } from "../store/reconcile.ts";
@@ -82,6 +86,8 @@ export class Reconciler {
   readonly #running = new Set<Promise<unknown>>();
   /** The last pass started in this process, by client: the next one waits for it. */
   readonly #bySlug = new Map<string, Promise<unknown>>();
+  /** Whether this process made sure every client with a key has its due entry. */
+  #indexBuilt = false;
 
   constructor(
     private readonly kv: Deno.Kv,
@@ -109,14 +115,24 @@ export class Reconciler {
     }
   }
 
-  /** Runs a pass for every client with an API key whose last pass is older than the interval. */
+  /**
+   * Runs a pass for every client whose next pass is due (each pass schedules the next one an
+   * interval after it started). Reads one listing when nothing is due, however many clients there are.
+   */
   async runDue(): Promise<void> {
-    for (const client of await listClients(this.kv)) {
-      if (this.#bySlug.has(client.slug) || !(await getApiKey(this.kv, client.slug))) continue;
-      const state = await getReconcileState(this.kv, client.slug);
-      const last = state.last_pass ? Date.parse(state.last_pass.started_at) : 0;
-      if (Date.now() - last < this.options.intervalMs) continue;
-      await this.reconcile(client.slug).catch((error) => this.#logFailure(client.slug, error));
+    const now = Date.now();
+    if (!this.#indexBuilt) {
+      await buildReconcileIndexOnce(this.kv, now);
+      this.#indexBuilt = true;
+    }
+    for (const due of await dueForReconcile(this.kv, now)) {
+      if (this.#bySlug.has(due.slug)) continue;
+      // A client deleted, or whose key was removed, leaves its entry behind: it goes now.
+      if (!(await getApiKey(this.kv, due.slug))) {
+        await dropDueEntry(this.kv, due);
+        continue;
+      }
+      await this.reconcile(due.slug).catch((error) => this.#logFailure(due.slug, error));
     }
   }
 
@@ -192,6 +208,7 @@ export class Reconciler {
       }));
       this.metrics?.reconcileRuns.inc({ client: slug, outcome });
       this.metrics?.missedWebhooks.inc({ client: slug }, summary.missed_webhooks);
+      await scheduleReconcile(this.kv, slug, startMs + this.options.intervalMs);
     };
     try {
       for (const followUp of await listFollowUps(this.kv, slug)) {

@@ -1,5 +1,6 @@
 /**
- * Retention, hourly from the sweeper: raw bodies (`RAW_BODY_RETENTION_DAYS`: the raw bodies of
+ * Retention, daily from the sweeper (one pass a day across instances; the idle minute's tick reads
+ * nothing for it once a process knows when the last pass was): raw bodies (`RAW_BODY_RETENTION_DAYS`: the raw bodies of
  * settled submissions older than that are dropped; the record, its normalised fields and the Jobs
  * stay; a dropped body can no longer be replayed; pending ones are never touched), and the change
  * log (`CHANGE_LOG_RETENTION_DAYS`: older commits are dropped, and cursors into them answer 410).
@@ -8,10 +9,14 @@ import type { Logger } from "../log.ts";
 import { listClients } from "../store/clients.ts";
 import { trimLog } from "../store/changes.ts";
 import { allSubmissions, replaceBody } from "../store/submissions.ts";
+import { claimRetentionRun, lastRetentionRun } from "../store/retention.ts";
 import { isoUtc, nowIso } from "../time.ts";
 
-/** A retention pass runs at most this often (it reads every submission). */
-const RUN_EVERY_MS = 60 * 60_000;
+/**
+ * A retention pass runs at most this often: it reads every client's oldest log entries (and, with
+ * RAW_BODY_RETENTION_DAYS, every submission), and retention is counted in days.
+ */
+const RUN_EVERY_MS = 24 * 60 * 60_000;
 const DAY_MS = 86_400_000;
 
 export class Retention {
@@ -25,9 +30,12 @@ export class Retention {
     private readonly changeLogDays = 0,
   ) {}
 
-  /** Runs a pass when the last one is over an hour old; returns raw bodies dropped. */
+  /** Runs a pass when the last one (by any instance) is over a day old; returns raw bodies dropped. */
   async runIfDue(now = Date.now()): Promise<number> {
     if ((this.days <= 0 && this.changeLogDays <= 0) || now - this.#lastRun < RUN_EVERY_MS) return 0;
+    const last = await lastRetentionRun(this.kv);
+    this.#lastRun = last.value ?? 0;
+    if (now - this.#lastRun < RUN_EVERY_MS || !(await claimRetentionRun(this.kv, last, now))) return 0;
     this.#lastRun = now;
     if (this.changeLogDays > 0) await this.trimChangeLogs(now);
     return this.days > 0 ? await this.runOnce(now) : 0;

@@ -21,7 +21,7 @@ export interface SweepOptions {
   graceMs: number;
   /** Failed attempts after which a submission is given up as `failed`. */
   maxAttempts: number;
-  /** Drops old raw bodies, at most hourly (when RAW_BODY_RETENTION_DAYS is set). */
+  /** Trims the change log and drops old raw bodies, once a day. */
   retention?: Retention | null;
 }
 

@@ -9,11 +9,13 @@ import {
   clientGenerationKey,
   clientKey,
   clientPingKey,
+  clientReconcileKey,
   clientSecretKey,
   clientSecretsPrefix,
   clientsPrefix,
   perClientKeys,
   perClientPrefixes,
+  reconcileDueKey,
 } from "./keys.ts";
 import { commit, withOccRetry } from "./kv.ts";
 import { newId } from "../domain/ids.ts";
@@ -253,19 +255,24 @@ export async function removeSecret(kv: Deno.Kv, slug: string, secretId: string):
 
 /** Deletes a client, its secrets and all of its data. Returns false when it did not exist. */
 export async function deleteClient(kv: Deno.Kv, slug: string): Promise<boolean> {
-  const existing = await kv.get<Client>(clientKey(slug));
+  const [existing, reconcile] = await kv.getMany<[Client, { due_at?: number | null }]>([
+    clientKey(slug),
+    clientReconcileKey(slug),
+  ]);
   if (!existing.value) return false;
+  const due = reconcile.value?.due_at;
   // The client goes first, with a tombstone generation: from this commit on no delivery for it is
   // stored (intake commits check the generation), so nothing of it can come back.
   const tombstone: ClientGeneration = { id: newId(), deleted_at: nowIso() };
   const gone = await commit(
     perClientKeys(slug).reduce(
       (op, key) => op.delete(key),
-      kv.atomic().check(existing).delete(clientKey(slug)),
+      kv.atomic().check(existing, reconcile).delete(clientKey(slug)),
     )
       .set(clientGenerationKey(slug), tombstone),
   );
   if (!gone.ok) return await deleteClient(kv, slug);
+  if (due != null) await kv.delete(reconcileDueKey(due, slug));
   for (const prefix of perClientPrefixes(slug)) {
     let op = kv.atomic();
     let n = 0;

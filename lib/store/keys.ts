@@ -44,6 +44,15 @@ export const clientCalcomWebhookKey = (slug: Slug) => ["client_calcom_webhooks",
 /** `["client_reconcile", slug]` → the client's reconciliation checkpoint, lease, last pass and API key state. */
 export const clientReconcileKey = (slug: Slug) => ["client_reconcile", slug] as const;
 
+/**
+ * `["reconcile_due", dueAtMs, slug]` → null: when each client with an API key is next due for a
+ * reconciliation pass (one entry per client), so the minute's tick reads only what is due.
+ */
+export const reconcileDueKey = (dueAtMs: number, slug: Slug) => ["reconcile_due", dueAtMs, slug] as const;
+export const reconcileDuePrefix = () => ["reconcile_due"] as const;
+/** `["reconcile_due_built"]`: set once every client with a key has its entry (deployments older than the index). */
+export const reconcileDueBuiltKey = () => ["reconcile_due_built"] as const;
+
 /** `["missed_webhooks", slug, bookingUid]` → a booking the API showed that no webhook ever named. */
 export const missedWebhookKey = (slug: Slug, uid: string) => ["missed_webhooks", slug, uid] as const;
 export const missedWebhooksPrefix = (slug: Slug) => ["missed_webhooks", slug] as const;
@@ -165,6 +174,9 @@ export const endpointAttemptKey = (slug: Slug, endpointId: string, attemptId: st
 export const endpointAttemptsPrefix = (slug: Slug, endpointId: string) =>
   ["endpoint_attempts", slug, endpointId] as const;
 export const clientAttemptsPrefix = (slug: Slug) => ["endpoint_attempts", slug] as const;
+
+/** `["retention_runs"]` → when the last retention pass started (ms), so instances share one a day. */
+export const retentionRunKey = () => ["retention_runs"] as const;
 
 /** `["healthz"]`: never written; reading it proves KV answers. */
 export const healthKey = () => ["healthz"] as const;

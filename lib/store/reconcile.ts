@@ -5,12 +5,18 @@
  * Also what deliveries tell about the client's webhook (version header, payload template).
  */
 import {
+  clientApiKeyKey,
+  clientKey,
   clientReconcileKey,
+  clientsPrefix,
   clientWebhookStateKey,
   followUpKey,
   followUpsPrefix,
   missedWebhookKey,
   missedWebhooksPrefix,
+  reconcileDueBuiltKey,
+  reconcileDueKey,
+  reconcileDuePrefix,
 } from "./keys.ts";
 import { commit, withOccRetry } from "./kv.ts";
 import { allSubmissions } from "./submissions.ts";
@@ -35,6 +41,8 @@ export interface ReconcileState {
   error: string | null;
   last_pass: (PassSummary & { started_at: string; finished_at: string; ok: boolean }) | null;
   missed_webhooks_total: number;
+  /** When the client's next pass is due (its `reconcile_due` entry); null: not scheduled. */
+  due_at?: number | null;
 }
 
 const EMPTY_STATE: ReconcileState = {
@@ -106,6 +114,64 @@ export async function updateReconcileState(
       result: true,
     };
   });
+}
+
+/**
+ * Schedules the client's next pass at `dueAtMs` (its one `reconcile_due` entry moves there); null
+ * unschedules it (no API key any more).
+ */
+export async function scheduleReconcile(kv: Deno.Kv, slug: string, dueAtMs: number | null): Promise<void> {
+  await withOccRetry("schedule reconcile", async () => {
+    const [client, entry] = await kv.getMany<[unknown, ReconcileState]>([
+      clientKey(slug),
+      clientReconcileKey(slug),
+    ]);
+    const state = { ...EMPTY_STATE, ...entry.value };
+    // A client deleted meanwhile gets nothing written back.
+    if (client.versionstamp === null || (state.due_at ?? null) === dueAtMs) {
+      return { op: null, result: undefined };
+    }
+    const op = kv.atomic().check(client, entry).set(clientReconcileKey(slug), { ...state, due_at: dueAtMs });
+    if (state.due_at != null) op.delete(reconcileDueKey(state.due_at, slug));
+    if (dueAtMs !== null) op.set(reconcileDueKey(dueAtMs, slug), null);
+    return { op, result: undefined };
+  });
+}
+
+export interface DueEntry {
+  slug: string;
+  due_at: number;
+}
+
+/** Clients whose pass is due by `nowMs`, soonest first (one listing; empty when none is due). */
+export async function dueForReconcile(kv: Deno.Kv, nowMs: number, limit = 100): Promise<DueEntry[]> {
+  return await Array.fromAsync(
+    kv.list({ start: [...reconcileDuePrefix(), 0], end: [...reconcileDuePrefix(), nowMs + 1] }, { limit }),
+    (e) => ({ due_at: Number(e.key[1]), slug: String(e.key[2]) }),
+  );
+}
+
+/** Drops a due entry whose client is gone or has no key any more (found by the tick). */
+export async function dropDueEntry(kv: Deno.Kv, due: DueEntry): Promise<void> {
+  await kv.delete(reconcileDueKey(due.due_at, due.slug));
+}
+
+/**
+ * Gives every client with an API key a due entry, once per deployment (the index is newer than
+ * some data); later ticks read one key to know it is done.
+ */
+export async function buildReconcileIndexOnce(kv: Deno.Kv, nowMs: number): Promise<void> {
+  if ((await kv.get(reconcileDueBuiltKey())).versionstamp !== null) return;
+  for await (const c of kv.list<{ slug: string }>({ prefix: clientsPrefix() })) {
+    const slug = c.value.slug;
+    const [key, state] = await kv.getMany<[unknown, ReconcileState]>([
+      clientApiKeyKey(slug),
+      clientReconcileKey(slug),
+    ]);
+    if (key.value === null || state.value?.due_at != null) continue;
+    await scheduleReconcile(kv, slug, nowMs);
+  }
+  await kv.set(reconcileDueBuiltKey(), true);
 }
 
 export interface MissedWebhook {

@@ -190,11 +190,13 @@ Deno.test("Retry-After is honoured; a redirect is a failure and is not followed;
       await book(server, "ra-1");
       await waitFor("three attempts", () => hook.received.length >= 3 || undefined, 10_000);
       assert.ok(hook.received[1].at - hook.received[0].at >= 950, "waited the second Retry-After asked for");
-      const attempts =
-        (await server.admin<{ items: { status: number; error: string | null; response_body: string }[] }>(
-          "GET",
-          `/admin/clients/acme/endpoints/${endpoint.id}/attempts`,
-        )).body.items.reverse();
+      // The third attempt is recorded just after the receiver answered it.
+      const attempts = await waitFor("three attempts recorded", async () => {
+        const items = (await server.admin<
+          { items: { status: number; error: string | null; response_body: string }[] }
+        >("GET", `/admin/clients/acme/endpoints/${endpoint.id}/attempts`)).body.items;
+        return items.length >= 3 ? items.reverse() : undefined;
+      });
       assert.deepEqual(attempts.map((a) => a.status), [503, 302, 200]);
       assert.equal(attempts[0].response_body, "busy", "the answer's body is kept");
       assert.match(attempts[1].error ?? "", /redirect/);

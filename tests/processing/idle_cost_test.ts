@@ -1,0 +1,65 @@
+/**
+ * What the minute's ticks cost when nothing is due, counted in KV read units on a real KV wrapped
+ * by the bench's meter: the same few reads for 1 client as for 500 (each with a Cal.com API key,
+ * passes not yet due); and a due client is reconciled once, then not again until its interval.
+ */
+import assert from "node:assert/strict";
+import { readConfig } from "../../lib/config.ts";
+import { createService } from "../../lib/service.ts";
+import { meteredKv } from "../../lib/store/metered.ts";
+import { memoryLogger } from "../../lib/log.ts";
+import { FAKE_API_KEY, startFakeCalcom } from "../_fake_calcom.ts";
+
+/** One minute's ticks (the sweeper with outbound, and reconciliation), as main.ts's crons run them. */
+async function tick(service: ReturnType<typeof createService>): Promise<void> {
+  await Promise.all([service.sweeper.sweepOnce(), service.outbound.runDue()]);
+  await service.reconciler.runDue();
+}
+
+Deno.test("an idle minute reads the same few KV units for 1 client as for 500", async () => {
+  const fake = startFakeCalcom();
+  // Each client would have its own key (and its own rate limit); here they share the fake's one.
+  fake.rateLimitPerMinute = Infinity;
+  try {
+    const units: Record<number, number> = {};
+    for (const clients of [1, 500]) {
+      const raw = await Deno.openKv(":memory:");
+      const { kv, take } = meteredKv(raw);
+      const config = {
+        ...readConfig(() => undefined),
+        kvPath: ":memory:",
+        processingMode: "inline" as const,
+      };
+      const service = createService(kv, config, memoryLogger(), null);
+      for (let i = 0; i < clients; i++) {
+        await service.admins.cli.createClient({
+          slug: `c-${i}`,
+          calcom_api_key: FAKE_API_KEY,
+          calcom_api_url: fake.url,
+        });
+      }
+      // Every client had its pass (a tick takes up to 100 due clients): the next ones are an interval away.
+      for (let i = 0; i * 100 < clients; i++) await tick(service);
+      await service.reconciler.idle();
+      const passes = fake.requests.filter((r) => r.path === "/v2/bookings").length - (clients === 1 ? 0 : 1);
+      assert.equal(
+        passes,
+        clients,
+        `each client's first pass ran (${clients}: ${fake.requests.length} requests)`,
+      );
+      const before = fake.requests.length;
+      take();
+      await tick(service);
+      const idle = take();
+      units[clients] = idle.readUnits;
+      assert.equal(fake.requests.length, before, "nothing was due, so Cal.com was not asked");
+      assert.equal(idle.writeUnits, 0, "an idle tick writes nothing");
+      await service.idle();
+      raw.close();
+    }
+    assert.ok(units[500] <= 5, `500 clients: ${units[500]} read units an idle minute`);
+    assert.equal(units[500], units[1], `the same for 1 and 500 clients (${JSON.stringify(units)})`);
+  } finally {
+    await fake.close();
+  }
+});
