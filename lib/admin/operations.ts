@@ -18,6 +18,7 @@ import type { Logger } from "../log.ts";
 import type { Reconciler } from "../processing/reconciler.ts";
 import type { CalcomWebhooks, ConnectResult } from "../processing/calcom_webhook.ts";
 import { getCalcomWebhook, updateCalcomWebhook } from "../store/calcom_webhooks.ts";
+import { readCounts, storeScannedCounts } from "../store/counts.ts";
 import type { Replayer } from "../processing/replay.ts";
 import { backupLines, restoreLines, RestoreRefusedError } from "../store/backup.ts";
 import { listDeadLetters } from "../store/batches.ts";
@@ -308,25 +309,37 @@ export class AdminOperations {
    */
   async clientOverview(slug: unknown) {
     const client = await this.#client(slug);
-    const jobs: Record<string, number> = {};
-    for await (const j of allJobs(this.#kv, client.slug)) jobs[j.status] = (jobs[j.status] ?? 0) + 1;
-    const submissions: Record<string, number> = {};
-    for await (const s of allSubmissions(this.#kv, client.slug)) {
-      submissions[s.status] = (submissions[s.status] ?? 0) + 1;
+    if (!client.counts_built) {
+      // A client older than the counts: counted once, by reading everything.
+      await storeScannedCounts(this.#kv, client.slug, () => this.#scanCounts(client.slug));
     }
-    const deliveries = await deliveryTimes(this.#kv, client.slug);
-    let contacts = 0;
-    for await (const _ of allContacts(this.#kv, client.slug)) contacts++;
-    const ping = await getLastPing(this.#kv, client.slug);
+    const counts = await readCounts(this.#kv, client.slug);
+    const [deliveries, ping] = await Promise.all([
+      deliveryTimes(this.#kv, client.slug),
+      getLastPing(this.#kv, client.slug),
+    ]);
     return {
       slug: client.slug,
-      jobs_by_status: jobs,
-      contacts,
-      submissions_by_status: submissions,
+      jobs_by_status: counts.jobs,
+      contacts: counts.contacts,
+      submissions_by_status: counts.submissions,
       signature_failures: this.deps.metrics?.signatureFailuresOf(client.slug) ?? 0,
       last_ping: ping,
       ...silenceView(silence(deliveries, client.silence_days ?? null, Date.now())),
     };
+  }
+
+  /** The counts of a client by reading all of its Jobs, submissions and Contacts. */
+  async #scanCounts(slug: string) {
+    const jobs: Record<string, number> = {};
+    for await (const j of allJobs(this.#kv, slug)) jobs[j.status] = (jobs[j.status] ?? 0) + 1;
+    const submissions: Record<string, number> = {};
+    for await (const s of allSubmissions(this.#kv, slug)) {
+      submissions[s.status] = (submissions[s.status] ?? 0) + 1;
+    }
+    let contacts = 0;
+    for await (const _ of allContacts(this.#kv, slug)) contacts++;
+    return { jobs, submissions, contacts };
   }
 
   /** A submission with its raw body as an operator may see it (secrets redacted). */

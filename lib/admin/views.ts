@@ -58,8 +58,9 @@ export function clientView(client: Client, parts: ClientParts, publicUrl: string
     }
   }
   const webhookPath = `/webhooks/calcom/${client.slug}`;
+  const { counts_built: _internal, ...shown } = client;
   return {
-    ...client,
+    ...shown,
     calcom_api_url: client.calcom_api_url ?? DEFAULT_API_URL,
     webhook_path: webhookPath,
     webhook_url: publicUrl ? publicUrl + webhookPath : null,

@@ -27,13 +27,15 @@ export async function planSubmission(
     },
     [entry],
   );
-  const settle = (patch: Partial<Submission>) =>
+  const settle = (patch: Partial<Submission>) => {
+    plan.counts.move(s.client, "submissions", s.status, patch.status ?? s.status);
     plan.sets.push([submissionKey(s.client, s.id), {
       ...s,
       ...patch,
       processed_at: now,
       attempts: s.attempts + 1,
     }]);
+  };
 
   const status = statusFor(meaning, "applied");
   if (meaning.kind === "invalid") settle({ status, error: meaning.reason });

@@ -30,6 +30,8 @@ export interface Client {
   time_zone?: string | null;
   /** Alarm after this many days without a delivery (null: when quieter than its usual gap). */
   silence_days?: number | null;
+  /** Whether `client_counts` cover all of its data (absent for a client older than the counts). */
+  counts_built?: boolean;
   created_at: string;
   updated_at: string;
 }
@@ -192,6 +194,7 @@ export async function putClient(
         slug,
         name: input.name ?? null,
         calcom_api_url: input.apiUrl ?? null,
+        counts_built: true,
         created_at: now,
         updated_at: now,
       };

@@ -9,6 +9,7 @@ import type { JobEvent } from "../domain/job.ts";
 import { contactByEmailKey, contactKey, contactsPrefix } from "./keys.ts";
 import { commit, getAll, listPage, type Page, withOccRetry } from "./kv.ts";
 import { newPlan, type Plan, plansOp } from "./plan.ts";
+import { ALL, CountDeltas } from "./counts.ts";
 
 /**
  * Emails whose Contacts are planned inside the submission's own commit (two checks each; KV allows
@@ -105,7 +106,10 @@ async function planContactUpserts(
     }
     ids.set(email, contact!.id);
     if (changed) plan.sets.push([contactKey(client, contact!.id), contact]);
-    if (!index.value) plan.sets.push([contactByEmailKey(client, email), contact!.id]);
+    if (!index.value) {
+      plan.sets.push([contactByEmailKey(client, email), contact!.id]);
+      plan.counts.add(client, "contacts", ALL, 1);
+    }
   });
   return ids;
 }
@@ -140,9 +144,11 @@ export async function* allContacts(kv: Deno.Kv, client: string): AsyncGenerator<
 
 /** Deletes a Contact and its email index entry. */
 export async function deleteContact(kv: Deno.Kv, contact: Contact): Promise<void> {
-  await commit(
-    kv.atomic().delete(contactKey(contact.client, contact.id)).delete(
-      contactByEmailKey(contact.client, contact.email),
-    ),
+  const counts = new CountDeltas();
+  counts.add(contact.client, "contacts", ALL, -1);
+  const op = kv.atomic().delete(contactKey(contact.client, contact.id)).delete(
+    contactByEmailKey(contact.client, contact.email),
   );
+  counts.applyTo(op);
+  await commit(op);
 }

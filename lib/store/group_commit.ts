@@ -13,6 +13,7 @@ import { submissionBodyChunkKey, submissionKey } from "./keys.ts";
 import { ClientGoneError, type ClientGuard } from "./clients.ts";
 import { commit, getAll } from "./kv.ts";
 import type { KvNote } from "./reconcile.ts";
+import { CountDeltas } from "./counts.ts";
 import { INLINE_BODY_LIMIT, storeBodyChunks } from "./submissions.ts";
 
 /**
@@ -161,6 +162,7 @@ export class IngestBatcher {
     const batchId = newId();
     const op = this.kv.atomic();
     const refs: SubmissionRef[] = [];
+    const counts = new CountDeltas();
     for (const g of guardsOf(members)) op.check({ key: g.key, versionstamp: g.versionstamp });
     for (const { submission: s, body } of members) {
       // Set in place (no copy per request): the submission is this batcher's until answered.
@@ -169,11 +171,13 @@ export class IngestBatcher {
       const key = submissionKey(s.client, s.id);
       op.check({ key, versionstamp: null }).set(key, s);
       if (body) op.set(submissionBodyChunkKey(s.client, s.id, 0), body);
+      counts.add(s.client, "submissions", s.status, 1);
       if (s.status === "pending") refs.push([s.client, s.id]);
     }
     // One write per noted key: the newest note of a client wins.
     const notes = new Map(members.flatMap((w) => (w.note ? [[JSON.stringify(w.note.key), w.note]] : [])));
     for (const note of notes.values()) op.set(note.key, note.value);
+    counts.applyTo(op);
     const batch = refs.length > 0 ? addPendingBatch(op, batchId, refs, this.options.queue) : null;
     const result = await commit(op);
     if (!result.ok) return false;

@@ -126,6 +126,8 @@ export async function planJob(
   if (!changed) return job.id;
   await fillMissingContactIds(kv, client, job);
   plan.changes.push(...mergeEntries(client, jobs.get(job.id)?.job ?? null, job, mergedAway, now));
+  plan.counts.move(client, "jobs", jobs.get(job.id)?.job.status ?? null, job.status);
+  for (const merged of mergedAway) plan.counts.move(client, "jobs", merged.status, null);
   planJobWrite(plan, job, jobs.get(job.id)?.entry.value ?? null);
   for (const uid of eventIds(job.events)) {
     if (indexEntries.get(uid)?.value !== job.id) plan.sets.push([jobByEventIdKey(client, uid), job.id]);

@@ -64,6 +64,17 @@ export const missedWebhooksPrefix = (slug: Slug) => ["missed_webhooks", slug] as
 export const followUpKey = (slug: Slug, uid: string) => ["reconcile_follow_ups", slug, uid] as const;
 export const followUpsPrefix = (slug: Slug) => ["reconcile_follow_ups", slug] as const;
 
+/**
+ * `["client_counts", slug, what, status]` → KvU64: the client's Jobs and submissions by status and
+ * its Contacts (`what` "jobs", "submissions", "contacts"), summed in the very commits that change
+ * them, so an overview reads one small listing whatever the client's size.
+ * The client record's `counts_built` says they cover all of its data (a client older than the
+ * counts is counted once by a scan).
+ */
+export const clientCountKey = (slug: Slug, what: string, status: string) =>
+  ["client_counts", slug, what, status] as const;
+export const clientCountsPrefix = (slug: Slug) => ["client_counts", slug] as const;
+
 /** Single-entry records of a client, deleted with it. */
 export const perClientKeys = (slug: Slug) =>
   [
@@ -201,4 +212,5 @@ export const perClientPrefixes = (slug: Slug) =>
     endpointsPrefix(slug),
     endpointLeasesPrefix(slug),
     clientAttemptsPrefix(slug),
+    clientCountsPrefix(slug),
   ] as const;

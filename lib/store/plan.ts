@@ -4,6 +4,7 @@
  * again from KV. `bookings.ts` builds them, `jobs.ts` and `contacts.ts` fill them in.
  */
 import type { ChangeEntry } from "../domain/changes.ts";
+import { CountDeltas } from "./counts.ts";
 import { changeHeadKey, changeLogKey } from "./keys.ts";
 import { commit } from "./kv.ts";
 
@@ -18,6 +19,8 @@ export interface Plan {
   deletes: Deno.KvKey[];
   /** Entries of the client's change log this plan's commit appends (one per Job change). */
   changes: ChangeEntry[];
+  /** What the commit changes in the client's counts (Jobs and submissions by status, Contacts). */
+  counts: CountDeltas;
   /** Every key read or written, serialised: plans that share none can commit together. */
   touched: Set<string>;
 }
@@ -29,7 +32,15 @@ export function newPlan(
   fields: Pick<Plan, "submissionId" | "client" | "status" | "receivedAt">,
   checks: Deno.AtomicCheck[] = [],
 ): Plan {
-  return { ...fields, checks, sets: [], deletes: [], changes: [], touched: new Set() };
+  return {
+    ...fields,
+    checks,
+    sets: [],
+    deletes: [],
+    changes: [],
+    counts: new CountDeltas(),
+    touched: new Set(),
+  };
 }
 
 /**
@@ -63,6 +74,7 @@ export function plansOp(kv: Deno.Kv, plans: readonly Plan[]): Deno.AtomicOperati
     for (const c of p.checks) op.check(c);
     for (const [k, v] of p.sets) op.set(k, v);
     for (const k of p.deletes) op.delete(k);
+    p.counts.applyTo(op);
     if (p.changes.length === 0) continue;
     const log = logs.get(p.client) ?? { committed_at: p.changes[0].occurred_at, entries: [] };
     log.entries.push(...p.changes);
@@ -78,7 +90,7 @@ export function plansOp(kv: Deno.Kv, plans: readonly Plan[]): Deno.AtomicOperati
 export function planSize(plan: Plan): { checks: number; mutations: number; changeBytes: number } {
   return {
     checks: plan.checks.length,
-    mutations: plan.sets.length + plan.deletes.length + (plan.changes.length ? 2 : 0),
+    mutations: plan.sets.length + plan.deletes.length + plan.counts.size + (plan.changes.length ? 2 : 0),
     changeBytes: plan.changes.length ? JSON.stringify(plan.changes).length : 0,
   };
 }

@@ -8,6 +8,7 @@ import type { SubmissionRef } from "./batches.ts";
 import { submissionBodyChunkKey, submissionKey, submissionsPrefix } from "./keys.ts";
 import { commit, getAll, listPage, type Page, readParts, withOccRetry } from "./kv.ts";
 import { nowIso } from "../time.ts";
+import { CountDeltas } from "./counts.ts";
 
 /**
  * Raw bodies up to this size are written as one chunk key in the commit that stores their record
@@ -119,7 +120,11 @@ export async function markFailed(
       error: s.error ?? fallbackError,
       processed_at: nowIso(),
     };
-    return { op: kv.atomic().check(entry).set(entry.key, next), result: true };
+    const op = kv.atomic().check(entry).set(entry.key, next);
+    const counts = new CountDeltas();
+    counts.move(slug, "submissions", s.status, next.status);
+    counts.applyTo(op);
+    return { op, result: true };
   });
 }
 

@@ -24,7 +24,8 @@ async function everything(kv: Deno.Kv): Promise<string> {
   for await (const e of kv.list({ prefix: [] })) {
     const value = e.value instanceof Uint8Array
       ? decoder.decode(e.value)
-      : JSON.stringify(e.value, (_k, v) => v instanceof Uint8Array ? decoder.decode(v) : v);
+      : JSON.stringify(e.value, (_k, v) =>
+        v instanceof Uint8Array ? decoder.decode(v) : typeof v === "bigint" ? String(v) : v);
     parts.push(JSON.stringify(e.key), value);
   }
   return parts.join("\n").toLowerCase();

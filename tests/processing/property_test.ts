@@ -215,9 +215,34 @@ async function runHistory(server: TestServer, seed: number, orders = ORDERS_PER_
       await listAll(server, `/admin/clients/${slug}/jobs`),
       `seed ${seed}`,
     );
+    await assertCountsMatch(server, slug, `seed ${seed}`);
     if (order === 0) reference = state;
     else assert.deepEqual(state, reference, `seed ${seed}: order ${order} differs from order 0`);
   }
+}
+
+/** The overview's counts (kept by sums in the commits) are what the listings show. */
+async function assertCountsMatch(server: TestServer, slug: string, what: string): Promise<void> {
+  const tally = (items: { status: string }[]) =>
+    items.reduce<Record<string, number>>((out, i) => ({ ...out, [i.status]: (out[i.status] ?? 0) + 1 }), {});
+  const overview = (await server.admin<
+    {
+      jobs_by_status: Record<string, number>;
+      submissions_by_status: Record<string, number>;
+      contacts: number;
+    }
+  >("GET", `/admin/clients/${slug}/overview`)).body;
+  assert.deepEqual(
+    overview.jobs_by_status,
+    tally(await listAll(server, `/admin/clients/${slug}/jobs`)),
+    what,
+  );
+  assert.deepEqual(
+    overview.submissions_by_status,
+    tally(await listAll(server, `/admin/clients/${slug}/submissions`)),
+    what,
+  );
+  assert.equal(overview.contacts, (await listAll(server, `/admin/clients/${slug}/contacts`)).length, what);
 }
 
 Deno.test(`property: ${HISTORIES} random histories × ${ORDERS_PER_HISTORY} orders with duplicates give one state`, async () => {
