@@ -17,8 +17,9 @@ import { HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Reconciler } from "../processing/reconciler.ts";
 import type { CalcomWebhooks, ConnectResult } from "../processing/calcom_webhook.ts";
-import { getCalcomWebhook, updateCalcomWebhook } from "../store/calcom_webhooks.ts";
+import { updateCalcomWebhook } from "../store/calcom_webhooks.ts";
 import { readCounts, storeScannedCounts } from "../store/counts.ts";
+import { clientParts, everyClientsParts } from "../store/client_parts.ts";
 import type { Replayer } from "../processing/replay.ts";
 import { backupLines, restoreLines, RestoreRefusedError } from "../store/backup.ts";
 import { listDeadLetters } from "../store/batches.ts";
@@ -28,19 +29,15 @@ import {
   addSecret,
   type Client,
   deleteClient,
-  getApiKey,
   getClient,
   getLastPing,
   listClients,
-  listSecretSummaries,
   putClient,
   removeSecret,
   type SigningKeyCache,
 } from "../store/clients.ts";
 import {
   deliveryTimes,
-  getReconcileState,
-  getWebhookState,
   listMissedWebhooks,
   resetApiKeyState,
   scheduleReconcile,
@@ -161,9 +158,15 @@ export class AdminOperations {
     this.#cursors = new FeedCursors(deps.kv);
   }
 
+  /** Every client as `showClient` shows it, read collection by collection (not client by client). */
   async listClients() {
-    const clients = await listClients(this.#kv);
-    return { items: await Promise.all(clients.map((c) => this.#clientView(c))), cursor: null };
+    const all = await everyClientsParts(this.#kv);
+    return {
+      items: all.map(({ client, parts }) =>
+        clientView(client, parts, this.deps.publicUrl ?? null, this.#signatureFailures(client.slug))
+      ),
+      cursor: null,
+    };
   }
 
   async showClient(slug: unknown) {
@@ -323,7 +326,7 @@ export class AdminOperations {
       jobs_by_status: counts.jobs,
       contacts: counts.contacts,
       submissions_by_status: counts.submissions,
-      signature_failures: this.deps.metrics?.signatureFailuresOf(client.slug) ?? 0,
+      signature_failures: this.#signatureFailures(client.slug),
       last_ping: ping,
       ...silenceView(silence(deliveries, client.silence_days ?? null, Date.now())),
     };
@@ -864,25 +867,12 @@ export class AdminOperations {
   }
 
   async #clientView(client: Client) {
-    const [secrets, apiKey, reconcile, webhook, lastPing, endpoints, calcomWebhook] = await Promise.all([
-      listSecretSummaries(this.#kv, client.slug),
-      getApiKey(this.#kv, client.slug),
-      getReconcileState(this.#kv, client.slug),
-      getWebhookState(this.#kv, client.slug),
-      getLastPing(this.#kv, client.slug),
-      listEndpoints(this.#kv, client.slug),
-      getCalcomWebhook(this.#kv, client.slug),
-    ]);
-    const parts = {
-      secrets,
-      hasApiKey: apiKey !== null,
-      reconcile,
-      webhook,
-      lastPing,
-      endpoints,
-      calcomWebhook,
-    };
-    return clientView(client, parts, this.deps.publicUrl ?? null);
+    const parts = await clientParts(this.#kv, client.slug);
+    return clientView(client, parts, this.deps.publicUrl ?? null, this.#signatureFailures(client.slug));
+  }
+
+  #signatureFailures(slug: string): number {
+    return this.deps.metrics?.signatureFailuresOf(slug) ?? 0;
   }
 }
 

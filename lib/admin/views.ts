@@ -4,30 +4,23 @@
  */
 import { DEFAULT_API_URL } from "../calcom/api.ts";
 import { webhookUrlProblem } from "../calcom/webhooks_api.ts";
-import { type Client, type ClientPing, isWeakSecret, type SecretSummary } from "../store/clients.ts";
-import type { ReconcileState, WebhookState } from "../store/reconcile.ts";
-import type { Endpoint } from "../store/endpoints.ts";
-import type { CalcomWebhookRecord } from "../store/calcom_webhooks.ts";
+import { type Client, isWeakSecret } from "../store/clients.ts";
+import type { ClientParts } from "../store/client_parts.ts";
+import { silence } from "../domain/silence.ts";
+import { isoUtc } from "../time.ts";
 import { WARN_AFTER_MS } from "../domain/outbound.ts";
-
-/** What a client's view is made of besides the client record. */
-export interface ClientParts {
-  secrets: SecretSummary[];
-  hasApiKey: boolean;
-  reconcile: ReconcileState;
-  webhook: WebhookState | null;
-  lastPing: ClientPing | null;
-  /** Its outbound endpoints, for their health. */
-  endpoints?: Endpoint[];
-  /** Its webhook in Cal.com as connect and check last found it. */
-  calcomWebhook?: CalcomWebhookRecord;
-}
 
 /**
  * A client as every admin answer shows it: never a secret or the API key, its webhook path and (with
  * PUBLIC_URL) full URL, its health (`problems`, each with the fix) and reconciliation state.
  */
-export function clientView(client: Client, parts: ClientParts, publicUrl: string | null) {
+export function clientView(
+  client: Client,
+  parts: ClientParts,
+  publicUrl: string | null,
+  /** Signature failures this process counted for the client. */
+  signatureFailures = 0,
+) {
   const { secrets, hasApiKey, reconcile, webhook, lastPing } = parts;
   const problems: { code: string; message: string }[] = [];
   if (webhook?.payload_template_detected) {
@@ -42,7 +35,7 @@ export function clientView(client: Client, parts: ClientParts, publicUrl: string
     if (p.state === "api_key_rejected" && reconcile.api_key_state === "rejected") continue;
     problems.push({ code: `calcom_webhook_${p.state}`, message: p.message });
   }
-  for (const e of parts.endpoints ?? []) {
+  for (const e of parts.endpoints) {
     if (e.state === "disabled") {
       problems.push({
         code: "endpoint_disabled",
@@ -83,6 +76,7 @@ export function clientView(client: Client, parts: ClientParts, publicUrl: string
         error: hook.error,
       }
       : null,
+    activity: activity(client, parts, signatureFailures),
     reconciliation: {
       api_key_state: hasApiKey ? reconcile.api_key_state : null,
       checkpoint: reconcile.checkpoint,
@@ -108,5 +102,21 @@ export function issued(secret: { id: string; secret: string; created_at: string 
     secret: secret.secret,
     created_at: secret.created_at,
     weak: isWeakSecret(secret.secret),
+  };
+}
+
+/**
+ * What the Clients list shows of a client's traffic (the overview's numbers, from the counts and
+ * the silence rule, without reading the client's Jobs or submissions).
+ */
+function activity(client: Client, parts: ClientParts, signatureFailures: number) {
+  const quiet = silence(parts.webhook?.deliveries ?? [], client.silence_days ?? null, Date.now());
+  return {
+    jobs_by_status: parts.counts.jobs,
+    submissions_by_status: parts.counts.submissions,
+    contacts: parts.counts.contacts,
+    signature_failures: signatureFailures,
+    last_delivery_at: quiet.last_delivery === null ? null : isoUtc(quiet.last_delivery),
+    silent: quiet.silent,
   };
 }

@@ -52,8 +52,13 @@ export interface ClientCounts {
 
 /** The client's counts: one listing of a few small keys. */
 export async function readCounts(kv: Deno.Kv, slug: string): Promise<ClientCounts> {
+  return countsFrom(await Array.fromAsync(kv.list({ prefix: clientCountsPrefix(slug) })));
+}
+
+/** The counts one client's `client_counts` entries hold. */
+export function countsFrom(entries: readonly Deno.KvEntry<unknown>[]): ClientCounts {
   const out: ClientCounts = { jobs: {}, submissions: {}, contacts: 0 };
-  for await (const e of kv.list({ prefix: clientCountsPrefix(slug) })) {
+  for (const e of entries) {
     const [, , what, status] = e.key as [string, string, string, string];
     const n = e.value instanceof Deno.KvU64 ? Number(BigInt.asIntN(64, e.value.value)) : 0;
     if (what === "contacts") out.contacts += n;

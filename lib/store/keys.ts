@@ -189,6 +189,21 @@ export const clientAttemptsPrefix = (slug: Slug) => ["endpoint_attempts", slug] 
 /** `["retention_runs"]` → when the last retention pass started (ms), so instances share one a day. */
 export const retentionRunKey = () => ["retention_runs"] as const;
 
+/**
+ * Whole per-client collections (every client's entries), for the Clients list: one listing per
+ * collection costs far less than a read per client.
+ */
+export const wholeCollection = (
+  name:
+    | "client_secrets"
+    | "client_api_keys"
+    | "client_reconcile"
+    | "client_webhook_state"
+    | "client_pings"
+    | "client_calcom_webhooks"
+    | "client_counts",
+) => [name] as const;
+
 /** `["healthz"]`: never written; reading it proves KV answers. */
 export const healthKey = () => ["healthz"] as const;
 

@@ -56,7 +56,12 @@ const EMPTY_STATE: ReconcileState = {
 };
 
 export async function getReconcileState(kv: Deno.Kv, slug: string): Promise<ReconcileState> {
-  return { ...EMPTY_STATE, ...(await kv.get<ReconcileState>(clientReconcileKey(slug))).value };
+  return reconcileStateOf((await kv.get<ReconcileState>(clientReconcileKey(slug))).value);
+}
+
+/** A stored state (or none) with every field. */
+export function reconcileStateOf(stored: Partial<ReconcileState> | null): ReconcileState {
+  return { ...EMPTY_STATE, ...stored };
 }
 
 /**

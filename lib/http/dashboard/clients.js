@@ -31,7 +31,7 @@ import {
  *   webhook_version: string | null, problems: Problem[],
  *   reconciliation: { api_key_state: string | null, missed_webhooks: number,
  *     last_pass: { finished_at: string, ok: boolean } | null },
- *   calcom_webhook: CalcomWebhook | null,
+ *   calcom_webhook: CalcomWebhook | null, activity: Overview,
  * }} Client
  * @typedef {{
  *   state: string, webhook_id: string | null, missing_triggers: string[], checked_at: string | null,
@@ -40,7 +40,7 @@ import {
  * @typedef {{
  *   jobs_by_status: Record<string, number>, submissions_by_status: Record<string, number>,
  *   contacts: number, signature_failures: number, last_delivery_at: string | null,
- *   usual_gap_ms: number | null, silent: boolean,
+ *   usual_gap_ms?: number | null, silent: boolean,
  * }} Overview
  * @typedef {{ id: string, secret: string }} IssuedSecret
  */
@@ -143,18 +143,15 @@ export function calcomSteps(client, secret) {
 export async function renderClients() {
   /** @type {{ items: Client[] }} */
   const { items } = await call("listClients");
-  /** @type {(Overview | null)[]} */
-  const overviews = await Promise.all(
-    items.map((c) => call("clientOverview", { params: { slug: c.slug } }).catch(() => null)),
-  );
-  const rows = items.map((c, i) => {
-    const o = overviews[i];
-    const jobs = o ? Object.values(o.jobs_by_status).reduce((a, b) => a + b, 0) : "—";
+  const rows = items.map((c) => {
+    // The list carries each client's numbers: no call per client.
+    const o = c.activity;
+    const jobs = Object.values(o.jobs_by_status).reduce((a, b) => a + b, 0);
     return [
       [link(`/clients/${enc(c.slug)}`, c.slug), c.name ? h("div", { class: "muted" }, c.name) : null],
       [h("code", {}, webhookUrl(c)), " ", copyButton(webhookUrl(c), `Copy the webhook URL of ${c.slug}`)],
       [`${c.secrets.length}`, c.secrets.some((s) => s.weak) ? badge("weak", "warn") : null],
-      o ? ago(o.last_delivery_at) : "—",
+      ago(o.last_delivery_at),
       c.last_ping
         ? [
           ago(c.last_ping.at),
