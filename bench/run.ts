@@ -711,6 +711,113 @@ async function benchCost(withEndpoint = false) {
 }
 
 /**
+ * What grows and what does not, in KV units: one idle minute's ticks (sweeper, outbound, reconcile)
+ * with 1, 50 and 500 clients that each have a Cal.com API key (passes not due), the Clients list at
+ * 500 clients, and a client's overview at 200 and at 100,000 Jobs (made by real webhooks). Cal.com
+ * is a local server that answers every API call with nothing.
+ */
+async function benchScale() {
+  const calcom = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => Response.json({ status: "success", data: [], pagination: { hasNextPage: false, totalItems: 0 } }),
+  );
+  const fresh = async () => {
+    const raw = await Deno.openKv(":memory:");
+    const { kv, take } = meteredKv(raw);
+    const config = { ...readConfig(() => undefined), kvPath: ":memory:", processingMode: "inline" as const };
+    const service = createService(kv, config, jsonLogger(() => {}), null);
+    const tick = async () => {
+      await Promise.all([service.sweeper.sweepOnce(), service.outbound.runDue()]);
+      await service.reconciler.runDue();
+    };
+    const close = async () => {
+      await service.idle();
+      raw.close();
+    };
+    return { service, take, tick, close };
+  };
+  const post = async (service: ReturnType<typeof createService>, slug: string, uid: string) => {
+    const body = JSON.stringify({
+      triggerEvent: "BOOKING_CREATED",
+      createdAt: "2026-10-02T21:14:07.352Z",
+      payload: {
+        uid,
+        title: `Estimate ${uid}`,
+        startTime: "2026-10-14T16:00:00Z",
+        endTime: "2026-10-14T17:00:00Z",
+        attendees: [{ email: `${uid}@example.org`, name: "Pat Example", timeZone: "America/Denver" }],
+        organizer: { email: "owner@business.example", name: "Owner", timeZone: "America/Denver" },
+        status: "ACCEPTED",
+      },
+    });
+    const res = await service.handler(
+      new Request(`http://bench/webhooks/calcom/${slug}`, {
+        method: "POST",
+        headers: { "x-cal-signature-256": createHmac("sha256", SECRET).update(body).digest("hex") },
+        body,
+      }),
+    );
+    await res.body?.cancel();
+    if (res.status !== 202) throw new Error(`scale bench: webhook answered ${res.status}`);
+  };
+  const idle: Record<
+    string,
+    { read_units_per_minute: number; write_units_per_minute: number; per_hour: number }
+  > = {};
+  let list = { clients: 0, read_units: 0, per_client: 0 };
+  for (const clients of [1, 50, 500]) {
+    const { service, take, tick, close } = await fresh();
+    for (let i = 0; i < clients; i++) {
+      await service.admins.cli.createClient({
+        slug: `c-${i}`,
+        secret: SECRET,
+        calcom_api_key: "cal_live_bench",
+        calcom_api_url: `http://127.0.0.1:${calcom.addr.port}/v2`,
+      });
+    }
+    // Every client's first pass (a tick takes up to 100 due clients), then a retention pass: the
+    // minutes after that are idle.
+    for (let i = 0; i * 100 < clients; i++) await tick();
+    take();
+    const minutes = 3;
+    for (let i = 0; i < minutes; i++) await tick();
+    const c = take();
+    idle[`${clients}_clients`] = {
+      read_units_per_minute: round(c.readUnits / minutes, 1),
+      write_units_per_minute: round(c.writeUnits / minutes, 1),
+      per_hour: round((c.readUnits + c.writeUnits) / minutes * 60, 0),
+    };
+    if (clients === 500) {
+      await service.admins.api.listClients();
+      const units = take().readUnits;
+      list = { clients, read_units: units, per_client: round(units / clients, 2) };
+    }
+    await close();
+  }
+  const overview: Record<string, number> = {};
+  {
+    const { service, take, close } = await fresh();
+    await service.admins.cli.createClient({ slug: "small", secret: SECRET });
+    await service.admins.cli.createClient({ slug: "big", secret: SECRET });
+    for (let i = 0; i < 200; i++) await post(service, "small", `s-${i}`);
+    const bigJobs = Number(Deno.env.get("BENCH_BIG_JOBS") ?? 100_000);
+    for (let i = 0; i < bigJobs; i += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, bigJobs - i) }, (_, k) => post(service, "big", `b-${i + k}`)),
+      );
+    }
+    take();
+    await service.admins.api.clientOverview("small");
+    overview.jobs_200 = take().readUnits;
+    await service.admins.api.clientOverview("big");
+    overview[`jobs_${bigJobs}`] = take().readUnits;
+    await close();
+  }
+  await calcom.shutdown();
+  return { idle, clients_list: list, overview_read_units: overview };
+}
+
+/**
  * An unsigned flood: 400 concurrent 1 MiB POSTs and 2,000 concurrent 60 KB POSTs with a wrong
  * signature, while 200 signed ~1 KB webhooks are sent; reports the service's peak RSS and how many
  * of the signed ones were accepted.
@@ -811,6 +918,10 @@ if (import.meta.main) {
     );
     Deno.exit(0);
   }
+  if (only === "scale") {
+    console.log(JSON.stringify(await benchScale(), null, 2));
+    Deno.exit(0);
+  }
   if (only === "processing") {
     console.log(await benchProcessing());
     Deno.exit(0);
@@ -835,8 +946,10 @@ if (import.meta.main) {
   const cost = await benchCost();
   const costWithEndpoint = await benchCost(true);
   const outbound = await benchOutbound();
+  const scale = await benchScale();
   const results = {
     cost,
+    scale,
     cost_with_one_endpoint: costWithEndpoint,
     outbound,
     date: new Date().toISOString(),

@@ -338,7 +338,8 @@ export class AdminOperations {
     for await (const j of allJobs(this.#kv, slug)) jobs[j.status] = (jobs[j.status] ?? 0) + 1;
     const submissions: Record<string, number> = {};
     for await (const s of allSubmissions(this.#kv, slug)) {
-      submissions[s.status] = (submissions[s.status] ?? 0) + 1;
+      // Pending ones are the backlog, counted once they settle.
+      if (s.status !== "pending") submissions[s.status] = (submissions[s.status] ?? 0) + 1;
     }
     let contacts = 0;
     for await (const _ of allContacts(this.#kv, slug)) contacts++;

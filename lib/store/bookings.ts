@@ -28,7 +28,7 @@ export async function planSubmission(
     [entry],
   );
   const settle = (patch: Partial<Submission>) => {
-    plan.counts.move(s.client, "submissions", s.status, patch.status ?? s.status);
+    plan.counts.move(s.client, "submissions", settled(s.status), settled(patch.status ?? s.status));
     plan.sets.push([submissionKey(s.client, s.id), {
       ...s,
       ...patch,
@@ -74,4 +74,9 @@ async function planBooking(
     jobIds.push(await planJob(kv, plan, s.client, group, closures[i], contactIds, now));
   }
   return jobIds;
+}
+
+/** How a submission status is counted: pending ones are not (they are the backlog). */
+function settled(status: string): string | null {
+  return status === "pending" ? null : status;
 }

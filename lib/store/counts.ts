@@ -1,6 +1,7 @@
 /**
- * Per-client counts (Jobs and submissions by status, Contacts) kept with KV's `sum` in the commits
- * that change them: no read, no conflict between concurrent commits, and an overview that costs the
+ * Per-client counts (Jobs and settled submissions by status, Contacts) kept with KV's `sum` in the
+ * commits that change them (a pending submission is counted once it settles: pending ones are the
+ * backlog, and counting them would cost every delivery two more writes): no read, no conflict between concurrent commits, and an overview that costs the
  * same for 20 Jobs as for 100,000. A decrement is a sum of its 64-bit two's complement (KvU64
  * wraps), read back as a signed number.
  */
@@ -25,7 +26,7 @@ export class CountDeltas {
     this.#byKey.set(id, current);
   }
 
-  /** A status change of one item (nothing when it stays the same). */
+  /** A status change of one item (nothing when it stays the same; `null`: not counted). */
   move(slug: string, what: Counted, from: string | null, to: string | null): void {
     if (from === to) return;
     if (from !== null) this.add(slug, what, from, -1);

@@ -171,7 +171,8 @@ export class IngestBatcher {
       const key = submissionKey(s.client, s.id);
       op.check({ key, versionstamp: null }).set(key, s);
       if (body) op.set(submissionBodyChunkKey(s.client, s.id, 0), body);
-      counts.add(s.client, "submissions", s.status, 1);
+      // Settled on arrival (ignored, quarantined) is counted now; pending, when it settles.
+      if (s.status !== "pending") counts.add(s.client, "submissions", s.status, 1);
       if (s.status === "pending") refs.push([s.client, s.id]);
     }
     // One write per noted key: the newest note of a client wins.

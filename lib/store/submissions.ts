@@ -122,7 +122,7 @@ export async function markFailed(
     };
     const op = kv.atomic().check(entry).set(entry.key, next);
     const counts = new CountDeltas();
-    counts.move(slug, "submissions", s.status, next.status);
+    counts.add(slug, "submissions", next.status, 1);
     counts.applyTo(op);
     return { op, result: true };
   });
