@@ -25,6 +25,7 @@ import { openKv } from "../lib/store/kv.ts";
 import { listenQueue, noopDrainRate } from "../lib/store/queue.ts";
 import { changeLogCollections, outboundCollections } from "../lib/store/keys.ts";
 import { meteredKv } from "../lib/store/metered.ts";
+import { startTask } from "../tests/_helpers.ts";
 
 const DURATION_S = Number(Deno.env.get("BENCH_SECONDS") ?? 8);
 const CONNECTIONS = 32;
@@ -96,7 +97,7 @@ async function spawn(args: string[], env: Record<string, string>, health: string
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
     args,
-    env: { ...env, PORT: String(port) },
+    env: { ...(args === SERVE_ARGS ? START.env : {}), ...env, PORT: String(port) },
     stdout: "null",
     stderr: "inherit",
     cwd: ROOT,
@@ -236,8 +237,8 @@ async function serviceEnv(dir: string): Promise<Record<string, string>> {
 }
 
 /** The service runs exactly as `deno task start` runs it (flags included). */
-const SERVE_ARGS: string[] = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`))
-  .tasks.start.split(/\s+/).slice(1);
+const START = startTask();
+const SERVE_ARGS: string[] = START.args;
 
 /** Load runs per target, each DURATION_S long; bare and webhook alternate, so a drift of the machine touches both alike. */
 const ROUNDS = 2;

@@ -40,6 +40,11 @@ export interface Config {
   bodyTimeoutMs: number;
   /** Webhook body bytes held at once by requests in progress; past it large bodies get 503. */
   bodyBudgetBytes: number;
+  /**
+   * Addresses of reverse proxies whose `X-Forwarded-For` names the real sender (the body budget is
+   * shared per sender); empty: the connection's own address is the sender.
+   */
+  trustedProxies: string[];
   /** Free bytes where the KV file lives below which new deliveries get 503. */
   diskFloorBytes: number;
   /** Size of the reserve file given up for SQLite when space runs low. */
@@ -108,6 +113,7 @@ export function readConfig(get: (name: string) => string | undefined = (n) => De
     queueRetryDelayMs: integer(get, "QUEUE_RETRY_DELAY_MS", 30_000, 0, 86_400_000),
     bodyTimeoutMs: integer(get, "BODY_TIMEOUT_MS", 10_000, 100, 600_000),
     bodyBudgetBytes: integer(get, "BODY_BUDGET_MB", 64, 4, 4096) * 1024 * 1024,
+    trustedProxies: addresses(get("TRUSTED_PROXIES")),
     diskFloorBytes: integer(get, "DISK_FLOOR_MB", 64, 0, 1_048_576) * 1024 * 1024,
     diskReserveBytes: integer(get, "DISK_RESERVE_MB", 32, 0, 1_048_576) * 1024 * 1024,
     reconcileIntervalMs: integer(get, "RECONCILE_INTERVAL_MS", 15 * 60_000, 10_000, 86_400_000),
@@ -170,6 +176,17 @@ function schedule(raw: string | undefined): number[] | null {
   if (values.length > 50 || values.some((v) => !Number.isInteger(v) || v < 0 || v > 604_800_000)) {
     throw new Error(
       "OUTBOUND_RETRY_SCHEDULE_MS must be up to 50 comma-separated delays in ms (each at most a week), e.g. 0,5000,300000.",
+    );
+  }
+  return values;
+}
+
+function addresses(raw: string | undefined): string[] {
+  const values = (raw ?? "").split(",").map((v) => v.trim()).filter(Boolean);
+  const bad = values.find((v) => !/^[0-9a-fA-F.:]{2,45}$/.test(v));
+  if (bad) {
+    throw new Error(
+      `TRUSTED_PROXIES must be IP addresses, comma-separated (e.g. 127.0.0.1,::1), not "${bad}".`,
     );
   }
   return values;

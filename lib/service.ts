@@ -35,7 +35,8 @@ import { checkKv } from "./store/kv.ts";
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface Service {
-  handler: (req: Request) => Promise<Response>;
+  /** Serves a request; `info` (Deno.serve's) gives the sender's address. */
+  handler: (req: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
   queueHandler: (message: unknown) => Promise<void>;
   intake: Intake;
   sweeper: Sweeper;
@@ -169,7 +170,8 @@ export function createService(
   );
 
   return {
-    handler: (req) => Promise.resolve(handle(new RequestContext(req))),
+    handler: (req, info) =>
+      Promise.resolve(handle(new RequestContext(req, remoteAddress(info), config.trustedProxies))),
     queueHandler: createQueueHandler(kv, intake.scheduler, log),
     intake,
     sweeper,
@@ -199,4 +201,9 @@ export function createService(
       disk?.stop();
     },
   };
+}
+
+function remoteAddress(info: Deno.ServeHandlerInfo | undefined): string | null {
+  const addr = info?.remoteAddr;
+  return addr && "hostname" in addr ? addr.hostname : null;
 }

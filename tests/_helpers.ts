@@ -297,7 +297,25 @@ export function found<T>(value: T | null | undefined, what = "value"): T {
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
-/** `main.ts` running in its own process, as `deno task start` runs it (without the V8 flags). */
+/**
+ * `deno task start` as a command: its environment assignments and `deno run`'s arguments, read
+ * from deno.json, so a test or the bench runs the service exactly as operators start it.
+ */
+export function startTask(): { env: Record<string, string>; args: string[] } {
+  const config = JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url)));
+  const words: string[] = config.tasks.start.split(/\s+/);
+  const env: Record<string, string> = {};
+  while (/^[A-Z_][A-Z0-9_]*=/.test(words[0])) {
+    const [name, ...value] = words.shift()!.split("=");
+    env[name] = value.join("=");
+  }
+  if (words.shift() !== "deno") {
+    throw new Error(`deno.json's start task does not run deno: ${config.tasks.start}`);
+  }
+  return { env, args: words.map((w) => (w === "main.ts" ? MAIN : w)) };
+}
+
+/** `main.ts` running in its own process. */
 export interface RunningMain {
   url: string;
   child: Deno.ChildProcess;
@@ -314,10 +332,17 @@ export interface RunningMain {
   stop: (signal: Deno.Signal) => Promise<void>;
 }
 
-export async function startMain(env: Record<string, string>): Promise<RunningMain> {
-  const child = new Deno.Command(Deno.execPath(), {
+/** `command`: how to run it (default: plain `deno run` with the start task's permissions; `startTask()` for exactly the task). */
+export async function startMain(
+  env: Record<string, string>,
+  command: { env: Record<string, string>; args: string[] } = {
+    env: {},
     args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "--allow-sys=statfs", MAIN],
-    env: { PORT: "0", ADMIN_TOKEN, ...env },
+  },
+): Promise<RunningMain> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: command.args,
+    env: { ...command.env, PORT: "0", ADMIN_TOKEN, ...env },
     stdout: "piped",
     stderr: "piped",
   }).spawn();

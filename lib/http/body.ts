@@ -2,17 +2,29 @@
  * Reading request bodies within bounds: a size limit (refused before buffering the rest), a time
  * limit (on one shared coarse timer this reader owns, `deadlines.ts`), and a budget of body bytes
  * held at once by requests in progress, so unverified input cannot take the process's memory.
- * Small bodies (what Cal.com sends) may use the whole budget; larger ones only part of it, so a
- * flood of large bodies is answered 503 while webhooks keep being admitted.
+ * Cal.com-sized bodies may use the whole budget, larger ones only part of it, and no one sender
+ * (address) more than half of either: a flood from elsewhere is answered 503 while Cal.com's
+ * deliveries keep being admitted, and so are the Cal.com-sized bodies of a sender that also floods
+ * large ones (a 503 to Cal.com is a lost booking: it does not retry).
+ *
+ * Bodies are read straight into one buffer each, and once a flood has passed the process is asked
+ * to collect what it left (where the runtime allows it: `--v8-flags=--expose-gc`), so its memory
+ * goes back down instead of staying at the flood's high-water mark.
  */
 import { concatBytes } from "../bytes.ts";
 import { HttpError } from "../errors.ts";
 import { Deadlines } from "./deadlines.ts";
 
-/** Bodies up to this size count as small (Cal.com's are ~1–10 KB). */
-const SMALL_BODY_BYTES = 16 * 1024;
-/** Part of the budget only small bodies may use. */
+/** Bodies up to this size count as Cal.com-sized (its deliveries are ~1–10 KB, up to ~40 KB with ICS content). */
+const SMALL_BODY_BYTES = 64 * 1024;
+/** Part of the budget only Cal.com-sized bodies may use. */
 const SMALL_BODY_RESERVE_SHARE = 0.25;
+/** Part of the budget one sender may hold at once. */
+const SENDER_SHARE = 0.5;
+/** A flood: this part of the budget held at once. Once nothing is held any more, memory is released. */
+const FLOOD_SHARE = 0.25;
+/** Memory is released at most this often. */
+const RELEASE_EVERY_MS = 10_000;
 
 export interface BodyLimits {
   /** Largest body accepted (413 beyond). */
@@ -26,22 +38,42 @@ export interface BodyLimits {
 export class BodyReader {
   readonly #deadlines = new Deadlines();
   #held = 0;
+  /** Bytes held by each sender now. */
+  readonly #bySender = new Map<string, number>();
+  /** The most held at once since memory was last released. */
+  #peak = 0;
+  #releasedAt = -Infinity;
+  #releaseTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly limits: BodyLimits) {}
 
   /**
    * Reads the body and runs `use` with it, keeping its bytes reserved in the budget until `use`
-   * is done (the buffer lives that long).
+   * is done (the buffer lives that long). `sender` is who sent it (its address).
    */
-  async with<T>(req: Request, use: (body: Uint8Array<ArrayBuffer>) => Promise<T>): Promise<T> {
+  async with<T>(
+    req: Request,
+    use: (body: Uint8Array<ArrayBuffer>) => Promise<T>,
+    sender = "local",
+  ): Promise<T> {
     const declared = Number(req.headers.get("content-length") ?? "NaN");
     if (declared > this.limits.maxBytes) throw tooLarge(this.limits.maxBytes);
     let reserved = 0;
     // A declared length is reserved before reading; a body of unknown length as it arrives.
     const reserve = (total: number) => {
       if (total <= reserved) return;
-      if (this.#held - reserved + total > this.#allowance(total)) throw busy();
-      this.#held += total - reserved;
+      const more = total - reserved;
+      const senderHeld = this.#bySender.get(sender) ?? 0;
+      // A sender's share keeps the same reserve for its Cal.com-sized bodies as the whole budget does.
+      if (
+        this.#held + more > this.#allowance(total) ||
+        senderHeld + more > this.#allowance(total) * SENDER_SHARE
+      ) {
+        throw busy();
+      }
+      this.#held += more;
+      this.#bySender.set(sender, senderHeld + more);
+      this.#peak = Math.max(this.#peak, this.#held);
       reserved = total;
     };
     try {
@@ -57,7 +89,32 @@ export class BodyReader {
       return await use(await this.#read(req, known, reserve));
     } finally {
       this.#held -= reserved;
+      const left = (this.#bySender.get(sender) ?? 0) - reserved;
+      if (left > 0) this.#bySender.set(sender, left);
+      else this.#bySender.delete(sender);
+      if (this.#held === 0) this.#releaseAfterFlood();
     }
+  }
+
+  /**
+   * After a flood, what its bodies left behind is collected at once rather than whenever the
+   * (small) heap next fills: their buffers live outside it, and otherwise keep the process large.
+   */
+  #releaseAfterFlood(): void {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (!gc || this.#releaseTimer !== null || this.#peak < this.limits.budgetBytes * FLOOD_SHARE) return;
+    const release = () => {
+      this.#releaseTimer = null;
+      if (this.#held > 0) return; // Still flooded: the last body to leave asks again.
+      this.#peak = 0;
+      this.#releasedAt = performance.now();
+      gc();
+    };
+    const wait = this.#releasedAt + RELEASE_EVERY_MS - performance.now();
+    if (wait <= 0) return release();
+    const timer = setTimeout(release, wait);
+    Deno.unrefTimer(Number(timer));
+    this.#releaseTimer = timer;
   }
 
   /** What the budget lets a body of `size` bytes bring the total to. */
@@ -66,9 +123,11 @@ export class BodyReader {
     return size <= SMALL_BODY_BYTES ? budgetBytes : budgetBytes * (1 - SMALL_BODY_RESERVE_SHARE);
   }
 
-  /** Stops the timer (once nothing it guards is in progress); a later read starts it again. */
+  /** Stops the timers (once nothing they guard is in progress); a later read starts them again. */
   stop(): void {
     this.#deadlines.stop();
+    if (this.#releaseTimer !== null) clearTimeout(this.#releaseTimer);
+    this.#releaseTimer = null;
   }
 
   async #read(
@@ -77,9 +136,17 @@ export class BodyReader {
     reserve: (total: number) => void,
   ): Promise<Uint8Array<ArrayBuffer>> {
     if (!req.body) return new Uint8Array(0);
-    // A declared length is enforced by the HTTP server: read it in one go (the common, cheaper path).
-    if (declared) return await this.#withTimeout(req.bytes(), () => req.body?.cancel().catch(() => {}));
     const reader = req.body.getReader();
+    if (declared) {
+      // Straight into one buffer of the declared length (the HTTP server enforces it): `req.bytes()`
+      // holds the chunks and their copy at once, and under a flood of large bodies the process's
+      // memory then grows far past the budget and is not given back.
+      const length = Number(req.headers.get("content-length"));
+      return await this.#withTimeout(
+        readDeclared(reader, length),
+        () => reader.cancel("timeout").catch(() => {}),
+      );
+    }
     return await this.#withTimeout(
       readAtMost(reader, this.limits.maxBytes, reserve),
       () => reader.cancel("timeout").catch(() => {}),
@@ -103,6 +170,26 @@ export class BodyReader {
       cancel();
     }
   }
+}
+
+/** A body of a declared length, copied chunk by chunk into one buffer of that length. */
+async function readDeclared(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  length: number,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const body = new Uint8Array(length);
+  let offset = 0;
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (offset + value.length > length) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(length);
+    }
+    body.set(value, offset);
+    offset += value.length;
+  }
+  return offset === length ? body : body.slice(0, offset);
 }
 
 /**

@@ -29,7 +29,15 @@ export class RequestContext {
   readonly started = performance.now();
   #url: URL | null = null;
 
-  constructor(readonly req: Request) {
+  /**
+   * `remote`: the connection's address (null in-process). `trustedProxies`: proxies whose
+   * `X-Forwarded-For` names the sender instead.
+   */
+  constructor(
+    readonly req: Request,
+    private readonly remote: string | null = null,
+    private readonly trustedProxies: readonly string[] = [],
+  ) {
     const given = req.headers.get("x-request-id");
     this.requestId = given && REQUEST_ID.test(given) ? given : crypto.randomUUID();
   }
@@ -37,6 +45,20 @@ export class RequestContext {
   /** The request URL; a 400 when it cannot be built or its `Host` would change its path. */
   get url(): URL {
     return this.#url ??= requestUrl(this.req);
+  }
+
+  /**
+   * Who sent the request, for sharing the body budget fairly: the connection's address, or behind a
+   * trusted proxy the nearest address in `X-Forwarded-For` that is not a trusted proxy.
+   */
+  get sender(): string {
+    let sender = this.remote ?? "local";
+    if (!this.trustedProxies.includes(sender)) return sender;
+    const hops = (this.req.headers.get("x-forwarded-for") ?? "").split(",").map((h) => h.trim()).filter(
+      Boolean,
+    );
+    while (hops.length > 0 && this.trustedProxies.includes(sender)) sender = hops.pop()!;
+    return sender.slice(0, 64);
   }
 
   /** The path for the log line, or null when the URL is unusable. */

@@ -84,7 +84,7 @@ export function webhookRoute(deps: WebhookDeps): Handler {
         deps.reconciler.requestSoon(slug, receipt.followUp).catch(() => {});
       }
       return answer(ctx, receipt);
-    });
+    }, ctx.sender);
   };
 }
 

@@ -99,3 +99,18 @@ Deno.test("a request id is echoed when it is sane and made up otherwise", () => 
     new RequestContext(new Request("http://x/", { headers: { "x-request-id": "a b\u0001" } })).requestId;
   assert.match(odd, /^[0-9a-f-]{36}$/);
 });
+
+Deno.test("the sender of a request: the connection's address, or behind a trusted proxy the nearest untrusted X-Forwarded-For hop", () => {
+  const req = (xff?: string) =>
+    new Request("http://x/", { headers: xff ? { "x-forwarded-for": xff } : {} });
+  const trusted = ["127.0.0.1", "10.0.0.2"];
+  assert.equal(new RequestContext(req("203.0.113.9"), "198.51.100.1", trusted).sender, "198.51.100.1");
+  assert.equal(new RequestContext(req("203.0.113.9"), "127.0.0.1", trusted).sender, "203.0.113.9");
+  assert.equal(
+    new RequestContext(req("6.6.6.6, 203.0.113.9, 10.0.0.2"), "127.0.0.1", trusted).sender,
+    "203.0.113.9",
+    "a hop the client wrote itself (6.6.6.6) is not believed",
+  );
+  assert.equal(new RequestContext(req(), "127.0.0.1", trusted).sender, "127.0.0.1");
+  assert.equal(new RequestContext(req("203.0.113.9"), null, trusted).sender, "local");
+});
