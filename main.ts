@@ -13,6 +13,8 @@ const config = readConfig();
 const log = jsonLogger();
 // Free space is read before KV opens: on a full disk a reserve is given up first, so KV can open.
 const disk = diskWatch(config, log);
+const volume = disk?.volumeProblem();
+if (volume) stop(volume);
 disk?.prepareForOpen();
 const kv = await openKv(config.kvPath, config.kvAccessToken).catch((error) =>
   stop(kvOpenProblem(config, error))

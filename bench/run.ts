@@ -25,7 +25,7 @@ import { openKv } from "../lib/store/kv.ts";
 import { listenQueue, noopDrainRate } from "../lib/store/queue.ts";
 import { changeLogCollections, outboundCollections } from "../lib/store/keys.ts";
 import { meteredKv } from "../lib/store/metered.ts";
-import { startTask } from "../tests/_helpers.ts";
+import { fillDisk, sh, startMain, startTask } from "../tests/_helpers.ts";
 
 const DURATION_S = Number(Deno.env.get("BENCH_SECONDS") ?? 8);
 const CONNECTIONS = 32;
@@ -90,6 +90,7 @@ interface Proc {
   url: string;
   child: Deno.ChildProcess;
   peakRssMb: () => Promise<number>;
+  rssMb: () => Promise<number>;
   stop: () => Promise<void>;
 }
 
@@ -110,6 +111,10 @@ async function spawn(args: string[], env: Record<string, string>, health: string
     peakRssMb: async () => {
       const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
       return Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024;
+    },
+    rssMb: async () => {
+      const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
+      return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
     },
     stop: async () => {
       child.kill("SIGTERM");
@@ -819,13 +824,90 @@ async function benchScale() {
 }
 
 /**
- * An unsigned flood: 400 concurrent 1 MiB POSTs and 2,000 concurrent 60 KB POSTs with a wrong
- * signature, while 200 signed ~1 KB webhooks are sent; reports the service's peak RSS and how many
- * of the signed ones were accepted.
+ * The full-disk attack, repeated (BENCH_DISK_RUNS, default 10; root, for a tmpfs): the service as
+ * `deno task start` runs it with its default floor, reserve and queue delay on a 256 MB volume,
+ * 100 webhooks accepted, then another writer fills the volume to the last byte at 256 KiB/ms while
+ * deliveries keep coming; 40 s on the full disk (queue messages fall due meanwhile), then space is
+ * freed. Counts the runs whose service exited, and those that accepted deliveries again.
+ */
+async function benchDiskFull() {
+  const runs = Number(Deno.env.get("BENCH_DISK_RUNS") ?? 10);
+  let exits = 0;
+  let recovered = 0;
+  let refusedWhileFull = 0;
+  for (let run = 0; run < runs; run++) {
+    const dir = await Deno.makeTempDir();
+    await sh("mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", dir);
+    const service = await startMain({ KV_PATH: `${dir}/kv.sqlite3`, HOST: "127.0.0.1" }, startTask());
+    let n = 0;
+    const deliver = async () => {
+      const body = JSON.stringify({
+        triggerEvent: "BOOKING_CREATED",
+        createdAt: new Date().toISOString(),
+        payload: {
+          uid: `disk-${run}-${n++}`,
+          startTime: "2026-10-14T16:00:00Z",
+          endTime: "2026-10-14T17:00:00Z",
+          attendees: [{ email: `p${n}@example.org`, name: "Pat" }],
+          organizer: { email: "owner@business.example", name: "Owner" },
+        },
+      });
+      try {
+        const res = await fetch(`${service.url}/webhooks/calcom/bench`, {
+          method: "POST",
+          headers: { "x-cal-signature-256": createHmac("sha256", SECRET).update(body).digest("hex") },
+          body,
+        });
+        await res.body?.cancel();
+        return res.status;
+      } catch {
+        return 0;
+      }
+    };
+    try {
+      await service.admin("PUT", "/admin/clients/bench", { secret: SECRET });
+      for (let i = 0; i < 100; i++) await deliver();
+      const filling = fillDisk(`${dir}/filler`);
+      while (
+        !(await Promise.race([filling.then(() => true), new Promise((r) => setTimeout(() => r(false), 5))]))
+      ) {
+        await deliver();
+      }
+      for (let s = 0; s < 40 && !service.exited(); s++) {
+        if ((await deliver()) === 503) refusedWhileFull++;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      if (service.exited()) exits++;
+      else {
+        await Deno.remove(`${dir}/filler`);
+        for (let s = 0; s < 30; s++) {
+          if ((await deliver()) === 202) {
+            recovered++;
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
+    } finally {
+      await service.stop("SIGTERM");
+      await sh("umount", dir);
+      await Deno.remove(dir, { recursive: true });
+    }
+    console.error(`disk run ${run + 1}/${runs}: exits ${exits}, recovered ${recovered}`);
+  }
+  return { runs, exits, recovered, refused_while_full: refusedWhileFull };
+}
+
+/**
+ * An unsigned flood from one address (behind a trusted proxy: X-Forwarded-For): 400 concurrent
+ * 1 MiB POSTs and 2,000 concurrent 60 KB POSTs with a wrong signature, while Cal.com (another
+ * address) sends 200 signed ~1 KB webhooks and 100 signed ~40 KB ones (the 2026-07-27 payload with
+ * ICS content); reports the service's peak RSS, its RSS a minute after, and how many signed ones
+ * were accepted.
  */
 async function benchFlood() {
   const dir = await Deno.makeTempDir();
-  const env = await serviceEnv(dir);
+  const env = { ...(await serviceEnv(dir)), TRUSTED_PROXIES: "127.0.0.1" };
   const service = await spawn(SERVE_ARGS, env, "/healthz");
   const url = `${service.url}/webhooks/calcom/bench`;
   const statuses = new Map<string, number>();
@@ -834,7 +916,7 @@ async function benchFlood() {
     try {
       const res = await fetch(url, {
         method: "POST",
-        headers: { "x-cal-signature-256": "0".repeat(64) },
+        headers: { "x-cal-signature-256": "0".repeat(64), "x-forwarded-for": "203.0.113.66" },
         body,
       });
       await res.body?.cancel();
@@ -845,11 +927,29 @@ async function benchFlood() {
   };
   const large = new Uint8Array(1024 * 1024 - 1024).fill(97);
   const medium = new Uint8Array(60 * 1024).fill(98);
-  const corpus = signedCorpus(200, "flood");
+  const ics = [
+    "BEGIN:VCALENDAR",
+    ...Array.from({ length: 800 }, (_, i) => `DESCRIPTION:line ${i}`),
+    "END:VCALENDAR",
+  ]
+    .join("\r\n");
+  const corpus = [
+    ...signedCorpus(200, "flood"),
+    ...Array.from({ length: 100 }, (_, i) => {
+      const json = JSON.parse(bookingBody(i, "flood-ics"));
+      json.payload.attendeeIcsContent = ics;
+      const body = JSON.stringify(json);
+      return [createHmac("sha256", SECRET).update(body).digest("hex"), body];
+    }),
+  ];
   let accepted = 0;
   const signed = corpus.map(async ([sig, body], i) => {
-    await new Promise((r) => setTimeout(r, i * 5));
-    const res = await fetch(url, { method: "POST", headers: { "x-cal-signature-256": sig }, body });
+    await new Promise((r) => setTimeout(r, i * 4));
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "x-cal-signature-256": sig, "x-forwarded-for": "198.51.100.7" },
+      body,
+    });
     await res.body?.cancel();
     if (res.status === 202) accepted++;
   });
@@ -859,10 +959,16 @@ async function benchFlood() {
     ...signed,
   ]);
   const rss = await service.peakRssMb();
+  let after = await service.rssMb();
+  for (let s = 0; s < 60 && after >= 200; s++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    after = await service.rssMb();
+  }
   await service.stop();
   await Deno.remove(dir, { recursive: true });
   return {
     peak_rss_mb: round(rss),
+    rss_mb_a_minute_after: round(after),
     signed_accepted: accepted,
     signed_sent: corpus.length,
     unsigned: Object.fromEntries(statuses),
@@ -917,6 +1023,10 @@ if (import.meta.main) {
         2,
       ),
     );
+    Deno.exit(0);
+  }
+  if (only === "disk") {
+    console.log(JSON.stringify(await benchDiskFull(), null, 2));
     Deno.exit(0);
   }
   if (only === "scale") {
@@ -1013,6 +1123,7 @@ if (import.meta.main) {
     ],
     ["peak RSS of the service (MB)", `${results.peak_rss_mb}`, "≤ 200"],
     ["peak RSS under the unsigned flood (MB)", `${flood.peak_rss_mb}`, "≤ 300"],
+    ["RSS a minute after the flood (MB)", `${flood.rss_mb_a_minute_after}`, "< 200"],
     ["signed webhooks accepted during the flood", `${flood.signed_accepted} / ${flood.signed_sent}`, "all"],
     ...cost.per_webhook.map((r) => [
       `KV per ${r.webhook} webhook: write units (change log) / read units / atomics`,

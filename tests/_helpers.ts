@@ -163,6 +163,33 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   };
 }
 
+/** Runs a command; throws with its stderr when it fails. */
+export async function sh(...args: string[]): Promise<void> {
+  const out = await new Deno.Command(args[0], { args: args.slice(1), stderr: "piped" }).output();
+  if (!out.success) throw new Error(`${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+}
+
+/**
+ * Another writer filling the disk: 256 KiB chunks a millisecond apart (at most ~250 MB/s) until
+ * the filesystem refuses, to the last byte. The service's watch must notice the space going and
+ * give up its reserve (and pause its queue) before the last byte is taken, which it cannot do
+ * against an instantaneous fill.
+ */
+export async function fillDisk(path: string): Promise<void> {
+  const file = await Deno.open(path, { write: true, create: true });
+  const chunk = new Uint8Array(256 * 1024).fill(7);
+  try {
+    while (true) {
+      await file.write(chunk);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  } catch (error) {
+    if (!/space/i.test(String(error))) throw error;
+  } finally {
+    file.close();
+  }
+}
+
 /** Runs `fn` with a fresh temporary folder and always removes it. */
 export async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();

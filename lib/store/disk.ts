@@ -22,6 +22,8 @@ const NEAR_FLOOR_INTERVAL_MS = 10;
 const ON_DEMAND_MIN_INTERVAL_MS = 50;
 /** Leaving the low state needs this much more than the floor (plus the reserve), so it does not flap. */
 const RECOVERY_MARGIN = 1.5;
+/** Room for data a volume must have besides the floor, its margin and the reserve. */
+const MIN_DATA_BYTES = 16 * 1024 * 1024;
 
 export interface DiskLimits {
   /** Below this many free bytes new deliveries are refused. */
@@ -104,6 +106,35 @@ export class DiskWatch {
       this.#restoreReserves();
     }
     return this.state;
+  }
+
+  /**
+   * Why the volume can never work with these limits, or null: on a volume smaller than the floor,
+   * the room to recover from it and the reserve (plus a little data), no delivery would ever be stored.
+   */
+  volumeProblem(): string | null {
+    let total: number;
+    try {
+      const { blocks, bsize } = statfsSync(this.#dir);
+      total = Number(blocks) * Number(bsize);
+    } catch {
+      return null; // Reported by the watch itself.
+    }
+    const { floorBytes, reserveBytes } = this.limits;
+    const needed = floorBytes * RECOVERY_MARGIN + reserveBytes + MIN_DATA_BYTES;
+    if (total >= needed) return null;
+    const mb = (n: number) => Math.round(n / 1048576);
+    return `The volume holding the KV file (${this.#dir}) is ${mb(total)} MB, too small for DISK_FLOOR_MB=${
+      mb(floorBytes)
+    } and DISK_RESERVE_MB=${mb(reserveBytes)}: below ${
+      mb(floorBytes)
+    } MB free the service refuses deliveries, and it accepts them again only with ${
+      mb(floorBytes * RECOVERY_MARGIN + reserveBytes)
+    } MB free, so it would never store one. Use a volume of at least ${
+      mb(needed)
+    } MB, or lower DISK_FLOOR_MB and DISK_RESERVE_MB (e.g. ${Math.max(1, Math.floor(mb(total) / 8))} and ${
+      Math.max(1, Math.floor(mb(total) / 16))
+    } for this one).`;
   }
 
   /** Before opening KV: reads free space, and on a low disk also gives up the startup reserve. */

@@ -101,8 +101,7 @@ Deno.test("a request id is echoed when it is sane and made up otherwise", () => 
 });
 
 Deno.test("the sender of a request: the connection's address, or behind a trusted proxy the nearest untrusted X-Forwarded-For hop", () => {
-  const req = (xff?: string) =>
-    new Request("http://x/", { headers: xff ? { "x-forwarded-for": xff } : {} });
+  const req = (xff?: string) => new Request("http://x/", { headers: xff ? { "x-forwarded-for": xff } : {} });
   const trusted = ["127.0.0.1", "10.0.0.2"];
   assert.equal(new RequestContext(req("203.0.113.9"), "198.51.100.1", trusted).sender, "198.51.100.1");
   assert.equal(new RequestContext(req("203.0.113.9"), "127.0.0.1", trusted).sender, "203.0.113.9");

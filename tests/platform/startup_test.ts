@@ -40,3 +40,54 @@ Deno.test("a KV path that cannot be opened: what to check, exit 1", async () => 
     assert.match(run.stderr, /KV_PATH .*not-a-db could not be opened/);
   });
 });
+
+Deno.test("a volume too small for the storage floor: why and what to set, exit 1", async () => {
+  await withTempDir(async (dir) => {
+    const mount = (...args: string[]) => new Deno.Command(args[0], { args: args.slice(1) }).output();
+    assert.ok(
+      (await mount("mount", "-t", "tmpfs", "-o", "size=100m", "tmpfs", dir)).success,
+      "mount a tmpfs",
+    );
+    try {
+      const run = await start({ KV_PATH: `${dir}/kv.sqlite3`, PORT: "0", HOST: "127.0.0.1" });
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, /is 100 MB, too small for DISK_FLOOR_MB=64 and DISK_RESERVE_MB=32/);
+      assert.match(run.stderr, /at least 144 MB, or lower DISK_FLOOR_MB and DISK_RESERVE_MB/);
+      assert.doesNotMatch(run.stderr, /\bat \S+\.ts:\d+/, "no stack trace");
+      // With limits that fit, the same volume serves.
+      const fits = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-net",
+          "--allow-env",
+          "--allow-read",
+          "--allow-write",
+          "--allow-sys=statfs",
+          MAIN,
+        ],
+        env: {
+          KV_PATH: `${dir}/kv.sqlite3`,
+          PORT: "0",
+          HOST: "127.0.0.1",
+          DISK_FLOOR_MB: "12",
+          DISK_RESERVE_MB: "6",
+        },
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      const reader = fits.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let out = "";
+      while (!out.includes('"listening"')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += value;
+      }
+      assert.match(out, /"listening"/);
+      fits.kill("SIGTERM");
+      await reader.cancel();
+      await fits.status;
+    } finally {
+      await mount("umount", dir);
+    }
+  });
+});

@@ -9,37 +9,13 @@ import { signBody } from "../../lib/calcom/signature.ts";
 import {
   ADMIN_TOKEN,
   bookingCreated,
+  fillDisk as fill,
   FIXTURE_SECRET,
   type RunningMain,
+  sh,
   startMain,
   withTempDir,
 } from "../_helpers.ts";
-
-async function sh(...args: string[]): Promise<void> {
-  const out = await new Deno.Command(args[0], { args: args.slice(1), stderr: "piped" }).output();
-  if (!out.success) throw new Error(`${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-}
-
-/**
- * Writes 256 KiB chunks until the filesystem refuses: the disk is full. A millisecond between
- * chunks (a writer of at most ~250 MB/s): the service's watch must notice the space going and
- * give up its reserve before the last byte is taken, which it cannot do against an instantaneous
- * fill (Deno KV then dies on its next queue write; see README "Reliability").
- */
-async function fill(path: string): Promise<void> {
-  const file = await Deno.open(path, { write: true, create: true });
-  const chunk = new Uint8Array(256 * 1024).fill(7);
-  try {
-    while (true) {
-      await file.write(chunk);
-      await new Promise((r) => setTimeout(r, 1));
-    }
-  } catch (error) {
-    if (!/space/i.test(String(error))) throw error;
-  } finally {
-    file.close();
-  }
-}
 
 let n = 0;
 async function deliver(main: RunningMain): Promise<number> {
