@@ -59,6 +59,7 @@ export interface WebhookFinding {
 
 /** What the client's webhook should be. */
 export interface WantedWebhook {
+  slug: string;
   subscriberUrl: string;
   /** The triggers to subscribe to (what this Cal.com offers of WANTED_TRIGGERS). */
   triggers: readonly string[];
@@ -97,7 +98,9 @@ export function sameUrl(a: string, b: string): boolean {
   return a.replace(/\/+$/, "") === b.replace(/\/+$/, "");
 }
 
-const REPAIR = "Connect repairs it (POST /admin/clients/{slug}/calcom-webhook, or `client connect`).";
+/** How to repair it, for a client. */
+const repair = (slug: string) =>
+  `Connect repairs it (the dashboard's "Connect to Cal.com", \`deno task admin client connect ${slug}\`, or POST /admin/clients/${slug}/calcom-webhook).`;
 
 /**
  * How a webhook Cal.com shows differs from the wanted one, most serious first; empty when it is
@@ -109,6 +112,7 @@ export function findDrift(
   secrets: readonly string[],
 ): WebhookFinding[] {
   const out: WebhookFinding[] = [];
+  const REPAIR = repair(wanted.slug);
   if (!hook.active) {
     out.push({
       state: "inactive",
@@ -156,11 +160,13 @@ export function missingTriggers(hook: CalcomWebhook, wanted: WantedWebhook): str
 }
 
 /** The finding for a client that has no webhook of ours in Cal.com. */
-export function missingFinding(url: string): WebhookFinding {
+export function missingFinding(url: string, slug: string): WebhookFinding {
   return {
     state: "missing",
     message:
-      `Cal.com has no webhook delivering to ${url} for this API key's user: no booking reaches the service by webhook. ${REPAIR}`,
+      `Cal.com has no webhook delivering to ${url} for this API key's user: no booking reaches the service by webhook. ${
+        repair(slug)
+      }`,
   };
 }
 

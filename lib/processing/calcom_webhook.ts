@@ -81,7 +81,7 @@ export class CalcomWebhooks {
   async connect(slug: string): Promise<ConnectResult> {
     const { client, api, url } = await this.#prepare(slug);
     const record = await getCalcomWebhook(this.kv, slug);
-    const wanted: WantedWebhook = { subscriberUrl: url, triggers: WANTED_TRIGGERS };
+    const wanted: WantedWebhook = { slug, subscriberUrl: url, triggers: WANTED_TRIGGERS };
     try {
       const hook = await this.#find(api, record, slug, url);
       const result = hook
@@ -123,9 +123,13 @@ export class CalcomWebhooks {
     const record = await getCalcomWebhook(this.kv, slug);
     try {
       const hook = await this.#find(api, record, slug, url);
-      const wanted: WantedWebhook = { subscriberUrl: url, triggers: record.triggers ?? WANTED_TRIGGERS };
+      const wanted: WantedWebhook = {
+        slug,
+        subscriberUrl: url,
+        triggers: record.triggers ?? WANTED_TRIGGERS,
+      };
       const secrets = (await listSecrets(this.kv, slug)).map((s) => s.secret);
-      const problems = hook ? findDrift(hook, wanted, secrets) : [missingFinding(url)];
+      const problems = hook ? findDrift(hook, wanted, secrets) : [missingFinding(url, slug)];
       const next = await this.#record(slug, () => ({
         webhook_id: hook?.id ?? record.webhook_id,
         state: problems[0]?.state ?? "ok",
@@ -160,7 +164,7 @@ export class CalcomWebhooks {
         webhook_id: null,
         state: "missing",
         problems: [{
-          ...missingFinding(url),
+          ...missingFinding(url, slug),
           message:
             `Disconnected from Cal.com at ${nowIso()}: no booking reaches the service by webhook until the client is connected again.`,
         }],
