@@ -24,8 +24,7 @@ import { IngestBatcher } from "../lib/store/group_commit.ts";
 import { openKv } from "../lib/store/kv.ts";
 import { listenQueue, noopDrainRate } from "../lib/store/queue.ts";
 import { changeLogCollections, outboundCollections } from "../lib/store/keys.ts";
-import { meteredKv } from "../lib/store/metered.ts";
-import { fillDisk, sh, startMain, startTask } from "../tests/_helpers.ts";
+import { fillDisk, meteredService, sh, startMain, startTask } from "../tests/_helpers.ts";
 
 const DURATION_S = Number(Deno.env.get("BENCH_SECONDS") ?? 8);
 const CONNECTIONS = 32;
@@ -645,15 +644,7 @@ async function benchOutbound(rate = 500, seconds = 10) {
  * with its webhook).
  */
 async function benchCost(withEndpoint = false) {
-  const raw = await Deno.openKv(":memory:");
-  const { kv, take } = meteredKv(raw);
-  const config = {
-    ...readConfig(() => undefined),
-    kvPath: ":memory:",
-    processingMode: "inline" as const,
-    outboundAllowPrivate: true,
-  };
-  const service = createService(kv, config, jsonLogger(() => {}), null);
+  const { kv, service, take, close } = await meteredService({ outboundAllowPrivate: true });
   await putClient(kv, "acme", { secret: SECRET });
   let delivered = 0;
   const receiver = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
@@ -709,9 +700,8 @@ async function benchCost(withEndpoint = false) {
   await send("rescheduled", "booking_rescheduled");
   await send("cancelled", "booking_cancelled");
   await send("duplicate", "booking_cancelled");
-  await service.idle();
+  await close();
   await receiver.shutdown();
-  raw.close();
   const life = rows.slice(0, 3);
   const sum = (k: string) => life.reduce((n, r) => n + (r[k] as number), 0);
   return {
@@ -737,17 +727,10 @@ async function benchScale() {
     () => Response.json({ status: "success", data: [], pagination: { hasNextPage: false, totalItems: 0 } }),
   );
   const fresh = async () => {
-    const raw = await Deno.openKv(":memory:");
-    const { kv, take } = meteredKv(raw);
-    const config = { ...readConfig(() => undefined), kvPath: ":memory:", processingMode: "inline" as const };
-    const service = createService(kv, config, jsonLogger(() => {}), null);
+    const { service, take, close } = await meteredService();
     const tick = async () => {
       await Promise.all([service.sweeper.sweepOnce(), service.outbound.runDue()]);
       await service.reconciler.runDue();
-    };
-    const close = async () => {
-      await service.idle();
-      raw.close();
     };
     return { service, take, tick, close };
   };

@@ -14,6 +14,7 @@ import type { submissionView } from "../lib/domain/submission.ts";
 import { memoryLogger } from "../lib/log.ts";
 import { createService, type Service } from "../lib/service.ts";
 import { openKv } from "../lib/store/kv.ts";
+import { meteredKv } from "../lib/store/metered.ts";
 import { listenQueue } from "../lib/store/queue.ts";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
@@ -159,6 +160,31 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
       await service.idle();
       kv.close();
       await listener;
+    },
+  };
+}
+
+/**
+ * A service on an in-memory KV wrapped by the bench's meter (inline processing, no disk): what its
+ * operations cost in KV units, counted since the last `take()`.
+ */
+export async function meteredService(overrides: Partial<Config> = {}) {
+  const raw = await Deno.openKv(":memory:");
+  const { kv, take } = meteredKv(raw);
+  const config: Config = {
+    ...readConfig(() => undefined),
+    kvPath: ":memory:",
+    processingMode: "inline",
+    ...overrides,
+  };
+  const service = createService(kv, config, memoryLogger(), null);
+  return {
+    kv,
+    service,
+    take,
+    close: async () => {
+      await service.idle();
+      raw.close();
     },
   };
 }

@@ -5,17 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { readConfig } from "../../lib/config.ts";
-import { memoryLogger } from "../../lib/log.ts";
-import { createService } from "../../lib/service.ts";
-import { meteredKv } from "../../lib/store/metered.ts";
-import { bookingCreated, FIXTURE_SECRET } from "../_helpers.ts";
+import { bookingCreated, FIXTURE_SECRET, meteredService } from "../_helpers.ts";
 
 async function metered() {
-  const raw = await Deno.openKv(":memory:");
-  const { kv, take } = meteredKv(raw);
-  const config = { ...readConfig(() => undefined), kvPath: ":memory:", processingMode: "inline" as const };
-  const service = createService(kv, config, memoryLogger(), null);
+  const { service, take, close } = await meteredService();
   const post = async (slug: string, body: string) => {
     const res = await service.handler(
       new Request(`http://cost.test/webhooks/calcom/${slug}`, {
@@ -26,10 +19,6 @@ async function metered() {
     );
     await res.body?.cancel();
     assert.equal(res.status, 202);
-  };
-  const close = async () => {
-    await service.idle();
-    raw.close();
   };
   return { ops: service.admins.api, post, take, close };
 }

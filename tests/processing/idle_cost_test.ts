@@ -4,14 +4,12 @@
  * passes not yet due); and a due client is reconciled once, then not again until its interval.
  */
 import assert from "node:assert/strict";
-import { readConfig } from "../../lib/config.ts";
-import { createService } from "../../lib/service.ts";
-import { meteredKv } from "../../lib/store/metered.ts";
-import { memoryLogger } from "../../lib/log.ts";
+import type { Service } from "../../lib/service.ts";
 import { FAKE_API_KEY, startFakeCalcom } from "../_fake_calcom.ts";
+import { meteredService } from "../_helpers.ts";
 
 /** One minute's ticks (the sweeper with outbound, and reconciliation), as main.ts's crons run them. */
-async function tick(service: ReturnType<typeof createService>): Promise<void> {
+async function tick(service: Service): Promise<void> {
   await Promise.all([service.sweeper.sweepOnce(), service.outbound.runDue()]);
   await service.reconciler.runDue();
 }
@@ -23,14 +21,7 @@ Deno.test("an idle minute reads the same few KV units for 1 client as for 500", 
   try {
     const units: Record<number, number> = {};
     for (const clients of [1, 500]) {
-      const raw = await Deno.openKv(":memory:");
-      const { kv, take } = meteredKv(raw);
-      const config = {
-        ...readConfig(() => undefined),
-        kvPath: ":memory:",
-        processingMode: "inline" as const,
-      };
-      const service = createService(kv, config, memoryLogger(), null);
+      const { service, take, close } = await meteredService();
       for (let i = 0; i < clients; i++) {
         await service.admins.cli.createClient({
           slug: `c-${i}`,
@@ -54,8 +45,7 @@ Deno.test("an idle minute reads the same few KV units for 1 client as for 500", 
       units[clients] = idle.readUnits;
       assert.equal(fake.requests.length, before, "nothing was due, so Cal.com was not asked");
       assert.equal(idle.writeUnits, 0, "an idle tick writes nothing");
-      await service.idle();
-      raw.close();
+      await close();
     }
     assert.ok(units[500] <= 5, `500 clients: ${units[500]} read units an idle minute`);
     assert.equal(units[500], units[1], `the same for 1 and 500 clients (${JSON.stringify(units)})`);
