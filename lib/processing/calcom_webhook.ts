@@ -276,9 +276,9 @@ export class CalcomWebhooks {
   }
 
   async #client(slug: string): Promise<Client> {
-    return await getClient(this.kv, slug) ?? (() => {
-      throw gone(slug);
-    })();
+    const client = await getClient(this.kv, slug);
+    if (!client) throw gone(slug);
+    return client;
   }
 
   /** The client, a client of Cal.com's API with its key, and the subscriber URL; or why not. */
