@@ -792,6 +792,43 @@ async function benchScale() {
     }
     await close();
   }
+  // 500 clients with an outbound endpoint each, every one caught up: what the idle ticks cost then.
+  let endpointsIdle = { endpoints: 0, read_units_per_minute: 0, write_units_per_minute: 0 };
+  {
+    let delivered = 0;
+    const receiver = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+      await req.body?.cancel();
+      delivered++;
+      return new Response(null, { status: 204 });
+    });
+    const { service, take, close } = await meteredService({ outboundAllowPrivate: true });
+    const tick = async () => {
+      await Promise.all([service.sweeper.sweepOnce(), service.outbound.runDue()]);
+      await service.reconciler.runDue();
+      await service.outbound.settled();
+    };
+    const endpoints = 500;
+    for (let i = 0; i < endpoints; i++) {
+      await service.admins.cli.createClient({ slug: `e-${i}`, secret: SECRET });
+      await service.admins.cli.createEndpoint(`e-${i}`, {
+        url: `http://127.0.0.1:${receiver.addr.port}/hook`,
+      });
+      await post(service, `e-${i}`, `e-${i}-1`);
+    }
+    while (delivered < endpoints) await new Promise((r) => setTimeout(r, 20));
+    await tick();
+    take();
+    const minutes = 3;
+    for (let i = 0; i < minutes; i++) await tick();
+    const c = take();
+    endpointsIdle = {
+      endpoints,
+      read_units_per_minute: round(c.readUnits / minutes, 1),
+      write_units_per_minute: round(c.writeUnits / minutes, 1),
+    };
+    await close();
+    await receiver.shutdown();
+  }
   const overview: Record<string, number> = {};
   {
     const { service, take, close } = await fresh();
@@ -814,7 +851,7 @@ async function benchScale() {
     await close();
   }
   await calcom.shutdown();
-  return { idle, clients_list: list, overview_read_units: overview };
+  return { idle, idle_with_endpoints: endpointsIdle, clients_list: list, overview_read_units: overview };
 }
 
 /**

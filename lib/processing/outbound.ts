@@ -24,7 +24,7 @@ import {
 } from "../domain/outbound.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { type LogPosition, readLog } from "../store/changes.ts";
+import { atLogEnd, logHeads, type LogPosition, readLog } from "../store/changes.ts";
 import {
   allEndpoints,
   type Attempt,
@@ -103,17 +103,25 @@ export class Outbound {
   /** Every endpoint with something due: the minute's cron and the in-process interval. */
   async runDue(): Promise<void> {
     const clients = new Set<string>();
+    // An endpoint already at its client's log end has nothing to deliver: no lease, no log read.
+    const heads = await logHeads(this.kv);
     for await (const endpoint of allEndpoints(this.kv)) {
       clients.add(endpoint.client);
+      if (atLogEnd(endpoint.position, heads.get(endpoint.client))) continue;
       this.#start(endpoint);
     }
     this.#withEndpoints = clients;
   }
 
+  /** Resolves when the deliveries running in this process have finished (new ones may start after). */
+  async settled(): Promise<void> {
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running.values()]);
+  }
+
   /** Resolves when deliveries started in this process have finished; no retry timer is left. */
   async idle(): Promise<void> {
     this.#stopping = true;
-    while (this.#running.size > 0) await Promise.allSettled([...this.#running.values()]);
+    await this.settled();
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
   }

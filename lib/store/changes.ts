@@ -6,9 +6,16 @@
  * another client's is refused without being read as a position.
  */
 import type { ChangeEntry } from "../domain/changes.ts";
-import { changeHeadKey, changeLogKey, changeLogPrefix, changeLogStateKey, feedSecretKey } from "./keys.ts";
+import {
+  changeHeadKey,
+  changeLogKey,
+  changeLogPrefix,
+  changeLogStateKey,
+  feedSecretKey,
+  wholeCollection,
+} from "./keys.ts";
 import { commit } from "./kv.ts";
-import type { ChangeLogValue } from "./plan.ts";
+import type { ChangeLogValue, LogHead } from "./plan.ts";
 
 /** A position in a client's log: after entry `index` of the commit `versionstamp` ("" and -1: the start). */
 export interface LogPosition {
@@ -138,6 +145,30 @@ export async function readLog(
     if (hasMore) break;
   }
   return { items, positions, next, hasMore };
+}
+
+/** Every client's log head: where its log ends (versionstamp, and the entries of that commit; null for a head older than the count). */
+export async function logHeads(
+  kv: Deno.Kv,
+): Promise<Map<string, { versionstamp: string; entries: number | null }>> {
+  const out = new Map<string, { versionstamp: string; entries: number | null }>();
+  for await (const e of kv.list<LogHead | string>({ prefix: wholeCollection("change_heads") })) {
+    out.set(String(e.key[1]), {
+      versionstamp: e.versionstamp,
+      entries: typeof e.value === "object" && e.value ? e.value.entries : null,
+    });
+  }
+  return out;
+}
+
+/** Whether a position is at the end of the log whose head is `head` (nothing after it to read). */
+export function atLogEnd(
+  position: LogPosition | null,
+  head: { versionstamp: string; entries: number | null } | undefined,
+): boolean {
+  if (!head) return true;
+  return head.entries !== null && position !== null && position.versionstamp === head.versionstamp &&
+    position.index >= head.entries - 1;
 }
 
 /** The log's current end: a cursor there sees only what is committed after it. */

@@ -148,7 +148,11 @@ export const changeLogKey = (slug: Slug, versionstamp: string | symbol) =>
   ["changes", slug, versionstamp] as const;
 export const changeLogPrefix = (slug: Slug) => ["changes", slug] as const;
 
-/** `["change_heads", slug]` → the time of the last commit that appended to the log (what long-polls watch). */
+/**
+ * `["change_heads", slug]` → `{committed_at, entries}` of the last commit that appended to the log
+ * (its versionstamp is that commit's): what long-polls watch, and how the minute's outbound tick
+ * tells a caught-up endpoint without reading its log.
+ */
 export const changeHeadKey = (slug: Slug) => ["change_heads", slug] as const;
 
 /** `["change_log_state", slug]` → how far retention has trimmed the log (older cursors answer 410). */
@@ -201,7 +205,8 @@ export const wholeCollection = (
     | "client_webhook_state"
     | "client_pings"
     | "client_calcom_webhooks"
-    | "client_counts",
+    | "client_counts"
+    | "change_heads",
 ) => [name] as const;
 
 /** `["healthz"]`: never written; reading it proves KV answers. */

@@ -57,6 +57,15 @@ export async function commitPlans(
   return (await commit(op)).ok;
 }
 
+/**
+ * A client's log head: its last commit's time and how many entries it holds (its versionstamp is
+ * that commit's), so a reader knows without listing whether a position is at the end.
+ */
+export interface LogHead {
+  committed_at: string;
+  entries: number;
+}
+
 /** What one commit appends to a client's change log. */
 export interface ChangeLogValue {
   committed_at: string;
@@ -82,7 +91,8 @@ export function plansOp(kv: Deno.Kv, plans: readonly Plan[]): Deno.AtomicOperati
   }
   for (const [client, log] of logs) {
     op.set(changeLogKey(client, kv.commitVersionstamp()), log);
-    op.set(changeHeadKey(client), log.committed_at);
+    const head: LogHead = { committed_at: log.committed_at, entries: log.entries.length };
+    op.set(changeHeadKey(client), head);
   }
   return op;
 }

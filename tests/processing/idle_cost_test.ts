@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import type { Service } from "../../lib/service.ts";
 import { FAKE_API_KEY, startFakeCalcom } from "../_fake_calcom.ts";
-import { meteredService } from "../_helpers.ts";
+import { createHmac } from "node:crypto";
+import { bookingCreated, FIXTURE_SECRET, meteredService, waitFor } from "../_helpers.ts";
 
 /** One minute's ticks (the sweeper with outbound, and reconciliation), as main.ts's crons run them. */
 async function tick(service: Service): Promise<void> {
@@ -51,5 +52,44 @@ Deno.test("an idle minute reads the same few KV units for 1 client as for 500", 
     assert.equal(units[500], units[1], `the same for 1 and 500 clients (${JSON.stringify(units)})`);
   } finally {
     await fake.close();
+  }
+});
+
+Deno.test("an idle minute with caught-up outbound endpoints writes nothing and reads no endpoint's log", async () => {
+  let delivered = 0;
+  const receiver = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    await req.body?.cancel();
+    delivered++;
+    return new Response(null, { status: 204 });
+  });
+  const { service, take, close } = await meteredService({ outboundAllowPrivate: true });
+  try {
+    const clients = 50;
+    for (let i = 0; i < clients; i++) {
+      const slug = `e-${i}`;
+      await service.admins.cli.createClient({ slug, secret: FIXTURE_SECRET });
+      await service.admins.cli.createEndpoint(slug, { url: `http://127.0.0.1:${receiver.addr.port}/hook` });
+      const body = bookingCreated(`${slug}-1`, `p${i}@example.org`);
+      const res = await service.handler(
+        new Request(`http://cost.test/webhooks/calcom/${slug}`, {
+          method: "POST",
+          headers: { "x-cal-signature-256": createHmac("sha256", FIXTURE_SECRET).update(body).digest("hex") },
+          body,
+        }),
+      );
+      await res.body?.cancel();
+    }
+    await tick(service);
+    await waitFor("every endpoint caught up", () => delivered >= clients || undefined);
+    await service.outbound.settled();
+    take();
+    await tick(service);
+    await service.outbound.settled();
+    const idle = take();
+    assert.equal(idle.writeUnits, 0, "no lease taken, no position written");
+    assert.ok(idle.readUnits <= 5 + clients / 4, `${idle.readUnits} read units for ${clients} endpoints`);
+  } finally {
+    await close();
+    await receiver.shutdown();
   }
 });
