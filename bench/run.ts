@@ -24,7 +24,7 @@ import { IngestBatcher } from "../lib/store/group_commit.ts";
 import { openKv } from "../lib/store/kv.ts";
 import { listenQueue, noopDrainRate } from "../lib/store/queue.ts";
 import { changeLogCollections, outboundCollections } from "../lib/store/keys.ts";
-import { fillDisk, meteredService, sh, startMain, startTask } from "../tests/_helpers.ts";
+import { countingReceiver, fillDisk, meteredService, sh, startMain, startTask } from "../tests/_helpers.ts";
 
 const DURATION_S = Number(Deno.env.get("BENCH_SECONDS") ?? 8);
 const CONNECTIONS = 32;
@@ -795,12 +795,7 @@ async function benchScale() {
   // 500 clients with an outbound endpoint each, every one caught up: what the idle ticks cost then.
   let endpointsIdle = { endpoints: 0, read_units_per_minute: 0, write_units_per_minute: 0 };
   {
-    let delivered = 0;
-    const receiver = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-      await req.body?.cancel();
-      delivered++;
-      return new Response(null, { status: 204 });
-    });
+    const receiver = countingReceiver();
     const { service, take, close } = await meteredService({ outboundAllowPrivate: true });
     const tick = async () => {
       await Promise.all([service.sweeper.sweepOnce(), service.outbound.runDue()]);
@@ -810,12 +805,10 @@ async function benchScale() {
     const endpoints = 500;
     for (let i = 0; i < endpoints; i++) {
       await service.admins.cli.createClient({ slug: `e-${i}`, secret: SECRET });
-      await service.admins.cli.createEndpoint(`e-${i}`, {
-        url: `http://127.0.0.1:${receiver.addr.port}/hook`,
-      });
+      await service.admins.cli.createEndpoint(`e-${i}`, { url: receiver.url });
       await post(service, `e-${i}`, `e-${i}-1`);
     }
-    while (delivered < endpoints) await new Promise((r) => setTimeout(r, 20));
+    while (receiver.received() < endpoints) await new Promise((r) => setTimeout(r, 20));
     await tick();
     take();
     const minutes = 3;
@@ -827,7 +820,7 @@ async function benchScale() {
       write_units_per_minute: round(c.writeUnits / minutes, 1),
     };
     await close();
-    await receiver.shutdown();
+    await receiver.close();
   }
   const overview: Record<string, number> = {};
   {

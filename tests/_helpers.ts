@@ -189,6 +189,34 @@ export async function meteredService(overrides: Partial<Config> = {}) {
   };
 }
 
+/** Posts `body` signed with `secret` to a client's webhook route through `service.handler`; answers the status. */
+export async function postSigned(service: Service, slug: string, body: string, secret = FIXTURE_SECRET) {
+  const res = await service.handler(
+    new Request(`http://in-process.test/webhooks/calcom/${slug}`, {
+      method: "POST",
+      headers: { "x-cal-signature-256": await signBody(secret, body) },
+      body,
+    }),
+  );
+  await res.body?.cancel();
+  return res.status;
+}
+
+/** A local outbound receiver that answers 204 to everything and counts what it got. */
+export function countingReceiver() {
+  let received = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    await req.body?.cancel();
+    received++;
+    return new Response(null, { status: 204 });
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/hook`,
+    received: () => received,
+    close: () => server.shutdown(),
+  };
+}
+
 /** Runs a command; throws with its stderr when it fails. */
 export async function sh(...args: string[]): Promise<void> {
   const out = await new Deno.Command(args[0], { args: args.slice(1), stderr: "piped" }).output();

@@ -4,22 +4,11 @@
  * with 2.
  */
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
-import { bookingCreated, FIXTURE_SECRET, meteredService } from "../_helpers.ts";
+import { bookingCreated, FIXTURE_SECRET, meteredService, postSigned } from "../_helpers.ts";
 
 async function metered() {
   const { service, take, close } = await meteredService();
-  const post = async (slug: string, body: string) => {
-    const res = await service.handler(
-      new Request(`http://cost.test/webhooks/calcom/${slug}`, {
-        method: "POST",
-        headers: { "x-cal-signature-256": createHmac("sha256", FIXTURE_SECRET).update(body).digest("hex") },
-        body,
-      }),
-    );
-    await res.body?.cancel();
-    assert.equal(res.status, 202);
-  };
+  const post = async (slug: string, body: string) => assert.equal(await postSigned(service, slug, body), 202);
   return { ops: service.admins.api, post, take, close };
 }
 

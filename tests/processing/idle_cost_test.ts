@@ -6,8 +6,14 @@
 import assert from "node:assert/strict";
 import type { Service } from "../../lib/service.ts";
 import { FAKE_API_KEY, startFakeCalcom } from "../_fake_calcom.ts";
-import { createHmac } from "node:crypto";
-import { bookingCreated, FIXTURE_SECRET, meteredService, waitFor } from "../_helpers.ts";
+import {
+  bookingCreated,
+  countingReceiver,
+  FIXTURE_SECRET,
+  meteredService,
+  postSigned,
+  waitFor,
+} from "../_helpers.ts";
 
 /** One minute's ticks (the sweeper with outbound, and reconciliation), as main.ts's crons run them. */
 async function tick(service: Service): Promise<void> {
@@ -56,31 +62,18 @@ Deno.test("an idle minute reads the same few KV units for 1 client as for 500", 
 });
 
 Deno.test("an idle minute with caught-up outbound endpoints writes nothing and reads no endpoint's log", async () => {
-  let delivered = 0;
-  const receiver = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    await req.body?.cancel();
-    delivered++;
-    return new Response(null, { status: 204 });
-  });
+  const receiver = countingReceiver();
   const { service, take, close } = await meteredService({ outboundAllowPrivate: true });
   try {
     const clients = 50;
     for (let i = 0; i < clients; i++) {
       const slug = `e-${i}`;
       await service.admins.cli.createClient({ slug, secret: FIXTURE_SECRET });
-      await service.admins.cli.createEndpoint(slug, { url: `http://127.0.0.1:${receiver.addr.port}/hook` });
-      const body = bookingCreated(`${slug}-1`, `p${i}@example.org`);
-      const res = await service.handler(
-        new Request(`http://cost.test/webhooks/calcom/${slug}`, {
-          method: "POST",
-          headers: { "x-cal-signature-256": createHmac("sha256", FIXTURE_SECRET).update(body).digest("hex") },
-          body,
-        }),
-      );
-      await res.body?.cancel();
+      await service.admins.cli.createEndpoint(slug, { url: receiver.url });
+      assert.equal(await postSigned(service, slug, bookingCreated(`${slug}-1`, `p${i}@example.org`)), 202);
     }
     await tick(service);
-    await waitFor("every endpoint caught up", () => delivered >= clients || undefined);
+    await waitFor("every endpoint caught up", () => receiver.received() >= clients || undefined);
     await service.outbound.settled();
     take();
     await tick(service);
@@ -90,6 +83,6 @@ Deno.test("an idle minute with caught-up outbound endpoints writes nothing and r
     assert.ok(idle.readUnits <= 5 + clients / 4, `${idle.readUnits} read units for ${clients} endpoints`);
   } finally {
     await close();
-    await receiver.shutdown();
+    await receiver.close();
   }
 });
