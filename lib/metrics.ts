@@ -12,9 +12,7 @@ import { WEBHOOK_STATES } from "./calcom/webhooks_api.ts";
 import { silence } from "./domain/silence.ts";
 import { SUBMISSION_STATUSES } from "./domain/submission.ts";
 import { backlog, countDeadLetters } from "./store/batches.ts";
-import { getCalcomWebhooks } from "./store/calcom_webhooks.ts";
-import { listClients } from "./store/clients.ts";
-import { getWebhookStates } from "./store/reconcile.ts";
+import { everyClientsParts } from "./store/client_parts.ts";
 import type { DiskWatch } from "./store/disk.ts";
 import { outboundState } from "./store/endpoints.ts";
 
@@ -191,22 +189,23 @@ export class Metrics {
     return await this.registry.metrics();
   }
 
-  /** Every client's gauges, read now (a few keys per ten clients), and its counters from 0. */
+  /**
+   * Every client's gauges, read now (collection by collection, as the Clients list reads them), and
+   * its counters from 0.
+   */
   async #perClient(kv: Deno.Kv): Promise<void> {
-    const clients = await listClients(kv);
-    const slugs = clients.map((c) => c.slug);
-    const [states, hooks] = await Promise.all([getWebhookStates(kv, slugs), getCalcomWebhooks(kv, slugs)]);
+    const clients = await everyClientsParts(kv);
     const now = Date.now();
     // A deleted client's series go with it.
     this.clientLastDelivery.reset();
     this.clientSilent.reset();
     this.clientWebhookState.reset();
-    for (const c of clients) {
+    for (const { client: c, parts } of clients) {
       const labels = { client: c.slug };
-      const s = silence(states.get(c.slug)?.deliveries ?? [], c.silence_days ?? null, now);
+      const s = silence(parts.webhook?.deliveries ?? [], c.silence_days ?? null, now);
       if (s.last_delivery !== null) this.clientLastDelivery.set(labels, s.last_delivery / 1000);
       this.clientSilent.set(labels, s.silent ? 1 : 0);
-      const current = hooks.get(c.slug)?.state ?? "unchecked";
+      const current = parts.calcomWebhook.state;
       for (const state of WEBHOOK_STATES) {
         this.clientWebhookState.set({ ...labels, state }, state === current ? 1 : 0);
       }

@@ -101,8 +101,7 @@ import {
   validSince,
   validSlug,
 } from "./inputs.ts";
-import { clientView, issued } from "./views.ts";
-import { silence } from "../domain/silence.ts";
+import { clientView, issued, silenceView } from "./views.ts";
 
 /** A client's fields as a caller may send them (validated by `putClient`). */
 export interface ClientInput {
@@ -328,7 +327,7 @@ export class AdminOperations {
       submissions_by_status: counts.submissions,
       signature_failures: this.#signatureFailures(client.slug),
       last_ping: ping,
-      ...silenceView(silence(deliveries, client.silence_days ?? null, Date.now())),
+      ...silenceView(deliveries, client.silence_days ?? null),
     };
   }
 
@@ -888,9 +887,4 @@ function connectMessage(r: ConnectResult): string {
     }); it delivers to ${r.subscriber_url}.`;
   }
   return `Webhook ${r.webhook_id} in Cal.com is already as it should be; nothing was changed.`;
-}
-
-/** The silence rule's answer as the overview shows it. */
-function silenceView({ last_delivery, ...rest }: ReturnType<typeof silence>) {
-  return { last_delivery_at: last_delivery === null ? null : isoUtc(last_delivery), ...rest };
 }

@@ -110,13 +110,17 @@ export function issued(secret: { id: string; secret: string; created_at: string 
  * the silence rule, without reading the client's Jobs or submissions).
  */
 function activity(client: Client, parts: ClientParts, signatureFailures: number) {
-  const quiet = silence(parts.webhook?.deliveries ?? [], client.silence_days ?? null, Date.now());
   return {
     jobs_by_status: parts.counts.jobs,
     submissions_by_status: parts.counts.submissions,
     contacts: parts.counts.contacts,
     signature_failures: signatureFailures,
-    last_delivery_at: quiet.last_delivery === null ? null : isoUtc(quiet.last_delivery),
-    silent: quiet.silent,
+    ...silenceView(parts.webhook?.deliveries ?? [], client.silence_days ?? null),
   };
+}
+
+/** The silence rule's answer (`domain/silence.ts`) for a client's delivery times, as answers show it. */
+export function silenceView(deliveries: number[], silenceDays: number | null) {
+  const { last_delivery, ...rest } = silence(deliveries, silenceDays, Date.now());
+  return { last_delivery_at: last_delivery === null ? null : isoUtc(last_delivery), ...rest };
 }

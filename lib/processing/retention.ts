@@ -1,9 +1,10 @@
 /**
  * Retention, daily from the sweeper (one pass a day across instances; the idle minute's tick reads
- * nothing for it once a process knows when the last pass was): raw bodies (`RAW_BODY_RETENTION_DAYS`: the raw bodies of
- * settled submissions older than that are dropped; the record, its normalised fields and the Jobs
- * stay; a dropped body can no longer be replayed; pending ones are never touched), and the change
- * log (`CHANGE_LOG_RETENTION_DAYS`: older commits are dropped, and cursors into them answer 410).
+ * nothing for it once a process knows when the last pass was): raw bodies
+ * (`RAW_BODY_RETENTION_DAYS`: the raw bodies of settled submissions older than that are dropped;
+ * the record, its normalised fields and the Jobs stay; a dropped body can no longer be replayed;
+ * pending ones are never touched), and the change log (`CHANGE_LOG_RETENTION_DAYS`: older commits
+ * are dropped, and cursors into them answer 410).
  */
 import type { Logger } from "../log.ts";
 import { listClients } from "../store/clients.ts";

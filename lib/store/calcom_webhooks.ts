@@ -38,20 +38,6 @@ export async function getCalcomWebhook(kv: Deno.Kv, slug: string): Promise<Calco
   return { ...UNCHECKED, ...(await kv.get<CalcomWebhookRecord>(clientCalcomWebhookKey(slug))).value };
 }
 
-/** The records of many clients at once (null for a client never checked). */
-export async function getCalcomWebhooks(
-  kv: Deno.Kv,
-  slugs: readonly string[],
-): Promise<Map<string, CalcomWebhookRecord>> {
-  const out = new Map<string, CalcomWebhookRecord>();
-  for (let i = 0; i < slugs.length; i += 10) {
-    const part = slugs.slice(i, i + 10);
-    const entries = await kv.getMany<CalcomWebhookRecord[]>(part.map(clientCalcomWebhookKey));
-    part.forEach((slug, n) => out.set(slug, { ...UNCHECKED, ...entries[n].value }));
-  }
-  return out;
-}
-
 /**
  * Changes the client's record (false when the client no longer exists: a record written after a
  * delete would outlive it).

@@ -147,7 +147,10 @@ export async function readLog(
   return { items, positions, next, hasMore };
 }
 
-/** Every client's log head: where its log ends (versionstamp, and the entries of that commit; null for a head older than the count). */
+/**
+ * Every client's log head: where its log ends (its versionstamp, and how many entries that commit
+ * holds; null for a head written before it said).
+ */
 export async function logHeads(
   kv: Deno.Kv,
 ): Promise<Map<string, { versionstamp: string; entries: number | null }>> {

@@ -5,16 +5,19 @@
  * few reads; for every client (the Clients list), one listing per collection, joined here, so the
  * list costs well under one read unit per client instead of several.
  */
-import { type CalcomWebhookRecord, UNCHECKED } from "./calcom_webhooks.ts";
+import { type CalcomWebhookRecord, getCalcomWebhook, UNCHECKED } from "./calcom_webhooks.ts";
 import {
   type Client,
   type ClientPing,
   type ClientSecret,
-  isWeakSecret,
+  getApiKey,
+  getLastPing,
+  listSecretSummaries,
   type SecretSummary,
+  secretSummary,
 } from "./clients.ts";
 import { type ClientCounts, countsFrom, readCounts } from "./counts.ts";
-import type { Endpoint } from "./endpoints.ts";
+import { type Endpoint, listEndpoints } from "./endpoints.ts";
 import { allEndpointsPrefix, clientsPrefix, wholeCollection } from "./keys.ts";
 import {
   getReconcileState,
@@ -23,9 +26,6 @@ import {
   reconcileStateOf,
   type WebhookState,
 } from "./reconcile.ts";
-import { getApiKey, getLastPing, listSecretSummaries } from "./clients.ts";
-import { listEndpoints } from "./endpoints.ts";
-import { getCalcomWebhook } from "./calcom_webhooks.ts";
 
 export interface ClientParts {
   secrets: SecretSummary[];
@@ -101,11 +101,7 @@ export async function everyClientsParts(kv: Deno.Kv): Promise<{ client: Client; 
     return {
       client,
       parts: {
-        secrets: (secretsOf.get(slug) ?? []).map(({ value: s }) => ({
-          id: s.id,
-          created_at: s.created_at,
-          weak: isWeakSecret(s.secret),
-        })),
+        secrets: (secretsOf.get(slug) ?? []).map((e) => secretSummary(e.value)),
         hasApiKey: keysOf.has(slug),
         reconcile: reconcileStateOf(one(reconcileOf)),
         webhook: one(webhookOf),

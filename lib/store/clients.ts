@@ -120,10 +120,12 @@ export interface SecretSummary {
 
 /** A client's secrets without their values. */
 export async function listSecretSummaries(kv: Deno.Kv, slug: string): Promise<SecretSummary[]> {
-  return await Array.fromAsync(
-    kv.list<ClientSecret>({ prefix: clientSecretsPrefix(slug) }),
-    (e) => ({ id: e.value.id, created_at: e.value.created_at, weak: isWeakSecret(e.value.secret) }),
-  );
+  return (await listSecrets(kv, slug)).map(secretSummary);
+}
+
+/** A secret as answers show it: never its value. */
+export function secretSummary(s: ClientSecret): SecretSummary {
+  return { id: s.id, created_at: s.created_at, weak: isWeakSecret(s.secret) };
 }
 
 /** A client's live secrets with their values (for comparing with what Cal.com holds; never shown). */
@@ -305,14 +307,14 @@ export interface SigningKeys {
   guard: ClientGuard;
 }
 
+/** How long a process may use signing keys without checking for changes made elsewhere. */
+export const SIGNING_KEY_TTL_MS = 1000;
+
 /**
  * Per-process cache of imported HMAC keys, so the request path reads no KV for a known client.
  * Writes made through this process invalidate their client at once; changes made by another
  * process (the CLI) are seen within `ttlMs`, when the client record's versionstamp is checked again.
  */
-/** How long a process may use signing keys without checking for changes made elsewhere. */
-export const SIGNING_KEY_TTL_MS = 1000;
-
 export class SigningKeyCache {
   #cache = new Map<string, { versionstamp: string; checkedAt: number; keys: SigningKeys }>();
 

@@ -1,9 +1,9 @@
 /**
  * Per-client counts (Jobs and settled submissions by status, Contacts) kept with KV's `sum` in the
- * commits that change them (a pending submission is counted once it settles: pending ones are the
- * backlog, and counting them would cost every delivery two more writes): no read, no conflict between concurrent commits, and an overview that costs the
- * same for 20 Jobs as for 100,000. A decrement is a sum of its 64-bit two's complement (KvU64
- * wraps), read back as a signed number.
+ * commits that change them: no read, no conflict between concurrent commits, and an overview that
+ * costs the same for 20 Jobs as for 100,000. A pending submission is counted once it settles
+ * (pending ones are the backlog; counting them would cost every delivery two more writes). A
+ * decrement is a sum of its 64-bit two's complement (KvU64 wraps), read back as a signed number.
  */
 import { clientCountKey, clientCountsPrefix, clientKey } from "./keys.ts";
 import { withOccRetry } from "./kv.ts";

@@ -256,20 +256,6 @@ export async function getWebhookState(kv: Deno.Kv, slug: string): Promise<Webhoo
   return (await kv.get<WebhookState>(clientWebhookStateKey(slug))).value;
 }
 
-/** Many clients' states at once (null for a client with none). */
-export async function getWebhookStates(
-  kv: Deno.Kv,
-  slugs: readonly string[],
-): Promise<Map<string, WebhookState | null>> {
-  const out = new Map<string, WebhookState | null>();
-  for (let i = 0; i < slugs.length; i += 10) {
-    const part = slugs.slice(i, i + 10);
-    const entries = await kv.getMany<WebhookState[]>(part.map(clientWebhookStateKey));
-    part.forEach((slug, n) => out.set(slug, entries[n].value));
-  }
-  return out;
-}
-
 /**
  * When the client's deliveries came (see `WebhookState.deliveries`). A record from before they
  * were kept is filled in once from the stored submissions.
