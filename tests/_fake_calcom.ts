@@ -81,6 +81,8 @@ export interface FakeCalcom {
   rateLimitNext: number;
   /** Every answer waits this long first. */
   delayMs: number;
+  /** Every answer is made, then held this long before it is sent (what it says may be stale on arrival). */
+  lateMs: number;
   /** Whether the key is refused (401). */
   rejectKey: boolean;
   /** Webhooks of every user, by id (a test adds, changes or removes them as a person would in Cal.com). */
@@ -108,6 +110,7 @@ export function startFakeCalcom(apiKey = FAKE_API_KEY): FakeCalcom {
     maxInFlight: 0,
     rateLimitNext: 0,
     delayMs: 0,
+    lateMs: 0,
     rejectKey: false,
     webhooks: new Map(),
     triggers: [...CALCOM_TRIGGERS],
@@ -157,7 +160,10 @@ export function startFakeCalcom(apiKey = FAKE_API_KEY): FakeCalcom {
         );
       }
       recent.push(now);
-      return await answer(req, url);
+      const late = fake.lateMs;
+      const res = await answer(req, url);
+      if (late) await new Promise((r) => setTimeout(r, late));
+      return res;
     } finally {
       inFlight--;
     }

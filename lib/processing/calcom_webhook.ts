@@ -25,7 +25,12 @@ import {
 import { HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { type CalcomWebhookRecord, getCalcomWebhook, updateCalcomWebhook } from "../store/calcom_webhooks.ts";
+import {
+  type CalcomWebhookRecord,
+  getCalcomWebhook,
+  readCalcomWebhook,
+  updateCalcomWebhook,
+} from "../store/calcom_webhooks.ts";
 import {
   addSecret,
   type Client,
@@ -120,7 +125,7 @@ export class CalcomWebhooks {
       return await this.#record(slug, () => ({ error: problem }));
     }
     const { api, url } = await this.#prepare(client.slug);
-    const record = await getCalcomWebhook(this.kv, slug);
+    const { record, version } = await readCalcomWebhook(this.kv, slug);
     try {
       const hook = await this.#find(api, record, slug, url);
       const wanted: WantedWebhook = {
@@ -130,6 +135,7 @@ export class CalcomWebhooks {
       };
       const secrets = (await listSecrets(this.kv, slug)).map((s) => s.secret);
       const problems = hook ? findDrift(hook, wanted, secrets) : [missingFinding(url, slug)];
+      // What a connect or disconnect recorded while this looked is newer than what it saw.
       const next = await this.#record(slug, () => ({
         webhook_id: hook?.id ?? record.webhook_id,
         state: problems[0]?.state ?? "ok",
@@ -137,7 +143,7 @@ export class CalcomWebhooks {
         missing_triggers: hook ? missingTriggers(hook, wanted) : [],
         checked_at: nowIso(),
         error: null,
-      }));
+      }), version);
       if (next.state !== record.state) {
         this.log.info("calcom webhook state", { slug, state: next.state, was: record.state });
       }
@@ -306,8 +312,9 @@ export class CalcomWebhooks {
   async #record(
     slug: string,
     patch: (r: CalcomWebhookRecord) => Partial<CalcomWebhookRecord>,
+    ifVersion?: string | null,
   ): Promise<CalcomWebhookRecord> {
-    const next = await updateCalcomWebhook(this.kv, slug, patch);
+    const next = await updateCalcomWebhook(this.kv, slug, patch, ifVersion);
     if (!next) throw gone(slug);
     return next;
   }

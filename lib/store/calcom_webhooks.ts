@@ -35,22 +35,35 @@ export const UNCHECKED: CalcomWebhookRecord = {
 };
 
 export async function getCalcomWebhook(kv: Deno.Kv, slug: string): Promise<CalcomWebhookRecord> {
-  return { ...UNCHECKED, ...(await kv.get<CalcomWebhookRecord>(clientCalcomWebhookKey(slug))).value };
+  return (await readCalcomWebhook(kv, slug)).record;
+}
+
+/** The record and its version, for a change that must not overwrite a newer one. */
+export async function readCalcomWebhook(
+  kv: Deno.Kv,
+  slug: string,
+): Promise<{ record: CalcomWebhookRecord; version: string | null }> {
+  const entry = await kv.get<CalcomWebhookRecord>(clientCalcomWebhookKey(slug));
+  return { record: { ...UNCHECKED, ...entry.value }, version: entry.versionstamp };
 }
 
 /**
- * Changes the client's record (false when the client no longer exists: a record written after a
- * delete would outlive it).
+ * Changes the client's record (null when the client no longer exists: a record written after a
+ * delete would outlive it). With `ifVersion`, only a record still at that version is changed;
+ * one changed meanwhile (a check seeing Cal.com before a disconnect recorded its own finding) is
+ * returned as it is.
  */
 export async function updateCalcomWebhook(
   kv: Deno.Kv,
   slug: string,
   patch: (current: CalcomWebhookRecord) => Partial<CalcomWebhookRecord>,
+  ifVersion?: string | null,
 ): Promise<CalcomWebhookRecord | null> {
   return await withOccRetry("update calcom webhook", async () => {
     const [client, entry] = await kv.getMany([clientKey(slug), clientCalcomWebhookKey(slug)]);
     if (!client.value) return { op: null, result: null };
     const next = { ...UNCHECKED, ...(entry.value as CalcomWebhookRecord | null) };
+    if (ifVersion !== undefined && entry.versionstamp !== ifVersion) return { op: null, result: next };
     Object.assign(next, patch(next));
     return { op: kv.atomic().check(client, entry).set(entry.key, next), result: next };
   });

@@ -21,6 +21,7 @@ import {
   type ErrorAnswer,
   FIXTURE_SECRET,
   found,
+  startMain,
   type TestServer,
   withServer,
 } from "../_helpers.ts";
@@ -45,10 +46,11 @@ interface Connected {
 async function withConnectable(
   fn: (t: { server: TestServer; fake: FakeCalcom; answers: unknown[] }) => Promise<void>,
   env: Record<string, string> = ENV,
+  kvPath?: string,
 ): Promise<void> {
   const fake = startFakeCalcom();
   try {
-    await withServer({ mode: "inline", env }, async (server) => {
+    await withServer({ mode: "inline", env, kvPath }, async (server) => {
       await addClient(server, SLUG);
       const res = await server.admin("PATCH", `/admin/clients/${SLUG}`, {
         calcom_api_key: FAKE_API_KEY,
@@ -281,4 +283,36 @@ Deno.test("disconnect removes only the webhook that delivers to the service", as
     assert.equal((await server.admin("DELETE", `/admin/clients/${SLUG}/calcom-webhook`)).status, 404);
     assert.equal(fake.userWebhooks().length, 2);
   });
+});
+
+Deno.test("a check that saw Cal.com before another instance disconnected does not overwrite what the disconnect recorded", async () => {
+  const dir = await Deno.makeTempDir();
+  const kvPath = `${dir}/kv.sqlite3`;
+  try {
+    await withConnectable(
+      async ({ server, fake }) => {
+        await connect(server);
+        // A second instance on the same KV (its own Cal.com client, so its requests are not queued behind ours).
+        const other = await startMain({ ...ENV, KV_PATH: kvPath });
+        try {
+          // Its check's view of Cal.com (still connected) arrives only after the disconnect has finished.
+          fake.lateMs = 500;
+          const asked = fake.requests.length;
+          const checking = other.admin("POST", `/admin/clients/${SLUG}/calcom-webhook/check`);
+          while (fake.requests.length === asked) await new Promise((r) => setTimeout(r, 5));
+          fake.lateMs = 0;
+          const res = await server.admin("DELETE", `/admin/clients/${SLUG}/calcom-webhook`);
+          assert.equal(res.status, 200, JSON.stringify(res.body));
+          assert.equal(await checking, 200);
+          assert.equal((await client(server)).calcom_webhook?.state, "missing");
+        } finally {
+          await other.stop("SIGTERM");
+        }
+      },
+      ENV,
+      kvPath,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
