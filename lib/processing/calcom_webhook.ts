@@ -25,12 +25,7 @@ import {
 import { HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import {
-  type CalcomWebhookRecord,
-  getCalcomWebhook,
-  readCalcomWebhook,
-  updateCalcomWebhook,
-} from "../store/calcom_webhooks.ts";
+import { type CalcomWebhookRecord, getCalcomWebhook, updateCalcomWebhook } from "../store/calcom_webhooks.ts";
 import {
   addSecret,
   type Client,
@@ -92,7 +87,8 @@ export class CalcomWebhooks {
       const result = hook
         ? await this.#correct(api, client, hook, wanted)
         : await this.#create(api, client, wanted);
-      await updateCalcomWebhook(this.kv, slug, () => ({
+      await updateCalcomWebhook(this.kv, slug, (current) => ({
+        revision: current.revision + 1,
         webhook_id: result.webhook_id,
         state: "ok",
         problems: [],
@@ -125,7 +121,7 @@ export class CalcomWebhooks {
       return await this.#record(slug, () => ({ error: problem }));
     }
     const { api, url } = await this.#prepare(client.slug);
-    const { record, version } = await readCalcomWebhook(this.kv, slug);
+    const record = await getCalcomWebhook(this.kv, slug);
     try {
       const hook = await this.#find(api, record, slug, url);
       const wanted: WantedWebhook = {
@@ -136,14 +132,15 @@ export class CalcomWebhooks {
       const secrets = (await listSecrets(this.kv, slug)).map((s) => s.secret);
       const problems = hook ? findDrift(hook, wanted, secrets) : [missingFinding(url, slug)];
       // What a connect or disconnect recorded while this looked is newer than what it saw.
-      const next = await this.#record(slug, () => ({
-        webhook_id: hook?.id ?? record.webhook_id,
-        state: problems[0]?.state ?? "ok",
-        problems,
-        missing_triggers: hook ? missingTriggers(hook, wanted) : [],
-        checked_at: nowIso(),
-        error: null,
-      }), version);
+      const next = await this.#record(slug, (current) =>
+        current.revision !== record.revision ? null : ({
+          webhook_id: hook?.id ?? record.webhook_id,
+          state: problems[0]?.state ?? "ok",
+          problems,
+          missing_triggers: hook ? missingTriggers(hook, wanted) : [],
+          checked_at: nowIso(),
+          error: null,
+        }));
       if (next.state !== record.state) {
         this.log.info("calcom webhook state", { slug, state: next.state, was: record.state });
       }
@@ -166,7 +163,8 @@ export class CalcomWebhooks {
           `Cal.com has no webhook delivering to ${url} for this API key's user; nothing was removed. (A webhook pointing elsewhere is never removed from here.)`,
         );
       }
-      await this.#record(slug, () => ({
+      await this.#record(slug, (current) => ({
+        revision: current.revision + 1,
         webhook_id: null,
         state: "missing",
         problems: [{
@@ -311,10 +309,9 @@ export class CalcomWebhooks {
   /** Updates the client's record (a client deleted meanwhile is a 404). */
   async #record(
     slug: string,
-    patch: (r: CalcomWebhookRecord) => Partial<CalcomWebhookRecord>,
-    ifVersion?: string | null,
+    patch: (r: CalcomWebhookRecord) => Partial<CalcomWebhookRecord> | null,
   ): Promise<CalcomWebhookRecord> {
-    const next = await updateCalcomWebhook(this.kv, slug, patch, ifVersion);
+    const next = await updateCalcomWebhook(this.kv, slug, patch);
     if (!next) throw gone(slug);
     return next;
   }

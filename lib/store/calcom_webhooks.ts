@@ -21,6 +21,11 @@ export interface CalcomWebhookRecord {
   connected_at: string | null;
   /** Why the last check could not say (Cal.com unreachable, PUBLIC_URL unset); the state is the one before. */
   error: string | null;
+  /**
+   * How many times connect or disconnect changed the webhook: a check that began before one saw
+   * an older Cal.com, and leaves what the connect or disconnect recorded.
+   */
+  revision: number;
 }
 
 export const UNCHECKED: CalcomWebhookRecord = {
@@ -32,39 +37,29 @@ export const UNCHECKED: CalcomWebhookRecord = {
   checked_at: null,
   connected_at: null,
   error: null,
+  revision: 0,
 };
 
 export async function getCalcomWebhook(kv: Deno.Kv, slug: string): Promise<CalcomWebhookRecord> {
-  return (await readCalcomWebhook(kv, slug)).record;
-}
-
-/** The record and its version, for a change that must not overwrite a newer one. */
-export async function readCalcomWebhook(
-  kv: Deno.Kv,
-  slug: string,
-): Promise<{ record: CalcomWebhookRecord; version: string | null }> {
-  const entry = await kv.get<CalcomWebhookRecord>(clientCalcomWebhookKey(slug));
-  return { record: { ...UNCHECKED, ...entry.value }, version: entry.versionstamp };
+  return { ...UNCHECKED, ...(await kv.get<CalcomWebhookRecord>(clientCalcomWebhookKey(slug))).value };
 }
 
 /**
  * Changes the client's record (null when the client no longer exists: a record written after a
- * delete would outlive it). With `ifVersion`, only a record still at that version is changed;
- * one changed meanwhile (a check seeing Cal.com before a disconnect recorded its own finding) is
- * returned as it is.
+ * delete would outlive it). A patch of null leaves the record as it is, and answers it.
  */
 export async function updateCalcomWebhook(
   kv: Deno.Kv,
   slug: string,
-  patch: (current: CalcomWebhookRecord) => Partial<CalcomWebhookRecord>,
-  ifVersion?: string | null,
+  patch: (current: CalcomWebhookRecord) => Partial<CalcomWebhookRecord> | null,
 ): Promise<CalcomWebhookRecord | null> {
   return await withOccRetry("update calcom webhook", async () => {
     const [client, entry] = await kv.getMany([clientKey(slug), clientCalcomWebhookKey(slug)]);
     if (!client.value) return { op: null, result: null };
     const next = { ...UNCHECKED, ...(entry.value as CalcomWebhookRecord | null) };
-    if (ifVersion !== undefined && entry.versionstamp !== ifVersion) return { op: null, result: next };
-    Object.assign(next, patch(next));
+    const change = patch(next);
+    if (!change) return { op: null, result: next };
+    Object.assign(next, change);
     return { op: kv.atomic().check(client, entry).set(entry.key, next), result: next };
   });
 }
