@@ -687,6 +687,9 @@ async function benchCost(withEndpoint = false) {
       change_log_write_units: log,
       outbound_write_units: outbound,
       bytes_written: c.bytesWritten,
+      write_units_by_collection: Object.fromEntries(
+        Object.entries(c.byCollection).map(([k, v]) => [k, v.writeUnits]),
+      ),
     });
   };
   // A running service: its caches warm (signing keys, the client's webhook state) from an earlier

@@ -112,6 +112,8 @@ export interface Submission extends SubmissionFields {
   /** The raw body bytes when they fit in the record; otherwise they are stored in `body_chunks` chunk keys. */
   body: Uint8Array | null;
   body_chunks: number;
+  /** How the stored body bytes are encoded (`store/packed.ts`); absent: as received. */
+  body_encoding?: string | null;
   /** The batch that carried it (pending submissions are swept by batch). */
   batch_id: string | null;
   job_ids: string[];

@@ -11,6 +11,10 @@ import type { Metrics } from "../metrics.ts";
 import { refId, type SubmissionRef } from "../store/batches.ts";
 import { planSubmission } from "../store/bookings.ts";
 import { commitPlans, type Plan, planSize } from "../store/plan.ts";
+import { type Arrival, storeApplied } from "../store/arrival.ts";
+import { ClientGoneError, type ClientGuard } from "../store/clients.ts";
+import type { Committed } from "../store/group_commit.ts";
+import type { KvNote } from "../store/reconcile.ts";
 import { pendingBatchKey } from "../store/keys.ts";
 import { ConflictError, MAX_OCC_ATTEMPTS } from "../store/kv.ts";
 import { getSubmissionEntries, readBody, recordAttemptFailure } from "../store/submissions.ts";
@@ -190,6 +194,30 @@ export class Processor {
     // Otherwise today's code reads the stored bytes again: a replay applies what a fix changed.
     const meaning = handedOver ?? interpretStored(s.channel, await readBody(this.kv, s), s.received_at);
     return await planSubmission(this.kv, entry as Deno.KvEntry<Submission>, meaning, nowIso());
+  }
+
+  /**
+   * Inline mode: stores a new delivery and applies it in one commit (`store/arrival.ts`). Null
+   * when that was not done, nothing written: the caller stores it pending as usual (a planning
+   * error then fails the submission's processing, where it is recorded and retried).
+   */
+  async applyOnArrival(
+    received: Submission,
+    meaning: Interpretation,
+    guard: ClientGuard,
+    note: KvNote | null,
+  ): Promise<Committed | null> {
+    let arrival: Arrival;
+    try {
+      arrival = await storeApplied(this.kv, received, meaning, guard, note, nowIso);
+    } catch (error) {
+      if (error instanceof ClientGoneError) throw error;
+      return null;
+    }
+    if (arrival.kind === "duplicate") return { kind: "duplicate", submission_id: received.id };
+    if (arrival.kind === "not_applied") return null;
+    this.#observe(arrival.plan);
+    return { kind: "stored", entry: arrival.entry, batch: null };
   }
 
   #observe(plan: Plan): void {

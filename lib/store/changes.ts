@@ -15,7 +15,7 @@ import {
   wholeCollection,
 } from "./keys.ts";
 import { commit } from "./kv.ts";
-import type { ChangeLogValue, LogHead } from "./plan.ts";
+import { logCount, logEntries, type LogHead, packLog, type StoredLogValue } from "./plan.ts";
 
 /** A position in a client's log: after entry `index` of the commit `versionstamp` ("" and -1: the start). */
 export interface LogPosition {
@@ -130,15 +130,16 @@ export async function readLog(
   const positions: LogPosition[] = [];
   let next = from;
   let hasMore = false;
-  for await (const entry of kv.list<ChangeLogValue>(selector, { batchSize: Math.min(limit + 1, 500) })) {
+  for await (const entry of kv.list<StoredLogValue>(selector, { batchSize: Math.min(limit + 1, 500) })) {
     const versionstamp = entry.key[2] as string;
     const first = versionstamp === from.versionstamp ? from.index + 1 : 0;
-    for (let i = first; i < entry.value.entries.length; i++) {
+    const entries = logEntries(entry.value);
+    for (let i = first; i < entries.length; i++) {
       if (items.length === limit) {
         hasMore = true;
         break;
       }
-      items.push(entry.value.entries[i]);
+      items.push(entries[i]);
       next = { versionstamp, index: i };
       positions.push(next);
     }
@@ -177,9 +178,9 @@ export function atLogEnd(
 /** The log's current end: a cursor there sees only what is committed after it. */
 export async function logEnd(kv: Deno.Kv, client: string): Promise<LogPosition> {
   for await (
-    const entry of kv.list<ChangeLogValue>({ prefix: changeLogPrefix(client) }, { reverse: true, limit: 1 })
+    const entry of kv.list<StoredLogValue>({ prefix: changeLogPrefix(client) }, { reverse: true, limit: 1 })
   ) {
-    return { versionstamp: entry.key[2] as string, index: entry.value.entries.length - 1 };
+    return { versionstamp: entry.key[2] as string, index: logCount(entry.value) - 1 };
   }
   const state = (await kv.get<LogState>(changeLogStateKey(client))).value;
   return state ? { versionstamp: state.trimmed_through, index: state.trimmed_through_entries - 1 } : START;
@@ -222,15 +223,15 @@ export async function trimLog(kv: Deno.Kv, client: string, cutoff: string, now: 
   let state: LogState | null = null;
   let op = kv.atomic();
   let n = 0;
-  for await (const entry of kv.list<ChangeLogValue>({ prefix: changeLogPrefix(client) })) {
+  for await (const entry of kv.list<StoredLogValue>({ prefix: changeLogPrefix(client) })) {
     if (entry.value.committed_at >= cutoff) break;
     op.delete(entry.key);
     state = {
       trimmed_through: entry.key[2] as string,
-      trimmed_through_entries: entry.value.entries.length,
+      trimmed_through_entries: logCount(entry.value),
       trimmed_at: now,
     };
-    dropped += entry.value.entries.length;
+    dropped += logCount(entry.value);
     if (++n % 500 === 0) {
       await commit(op.set(changeLogStateKey(client), state));
       op = kv.atomic();
@@ -246,17 +247,23 @@ export async function scrubChangeLog(
   client: string,
   scrub: (entries: ChangeEntry[]) => { value: ChangeEntry[]; changed: boolean },
 ): Promise<void> {
-  for await (const entry of kv.list<ChangeLogValue>({ prefix: changeLogPrefix(client) })) {
-    const { value, changed } = scrub(entry.value.entries);
-    if (changed) await kv.atomic().check(entry).set(entry.key, { ...entry.value, entries: value }).commit();
+  for await (const entry of kv.list<StoredLogValue>({ prefix: changeLogPrefix(client) })) {
+    const { value, changed } = scrub(logEntries(entry.value));
+    if (changed) {
+      await kv.atomic().check(entry).set(
+        entry.key,
+        packLog({ committed_at: entry.value.committed_at, entries: value }),
+      )
+        .commit();
+    }
   }
 }
 
 /** The newest `limit` entries of the client's log, newest first. */
 export async function recentChanges(kv: Deno.Kv, client: string, limit: number): Promise<ChangeEntry[]> {
   const out: ChangeEntry[] = [];
-  for await (const entry of kv.list<ChangeLogValue>({ prefix: changeLogPrefix(client) }, { reverse: true })) {
-    for (const e of [...entry.value.entries].reverse()) {
+  for await (const entry of kv.list<StoredLogValue>({ prefix: changeLogPrefix(client) }, { reverse: true })) {
+    for (const e of logEntries(entry.value).reverse()) {
       out.push(e);
       if (out.length === limit) return out;
     }
@@ -273,16 +280,16 @@ export async function findEntry(kv: Deno.Kv, client: string, id: string): Promis
 /** The position just before the first entry committed at or after `since` (the log's end when none is). */
 export async function positionBefore(kv: Deno.Kv, client: string, since: string): Promise<LogPosition> {
   let position: LogPosition = START;
-  for await (const entry of kv.list<ChangeLogValue>({ prefix: changeLogPrefix(client) })) {
+  for await (const entry of kv.list<StoredLogValue>({ prefix: changeLogPrefix(client) })) {
     if (entry.value.committed_at >= since) return position;
-    position = { versionstamp: entry.key[2] as string, index: entry.value.entries.length - 1 };
+    position = { versionstamp: entry.key[2] as string, index: logCount(entry.value) - 1 };
   }
   return position;
 }
 
 /** Every entry of the client's log, oldest first (tests and scans). */
 export async function* allChanges(kv: Deno.Kv, client: string): AsyncGenerator<ChangeEntry> {
-  for await (const entry of kv.list<ChangeLogValue>({ prefix: changeLogPrefix(client) })) {
-    yield* entry.value.entries;
+  for await (const entry of kv.list<StoredLogValue>({ prefix: changeLogPrefix(client) })) {
+    yield* logEntries(entry.value);
   }
 }

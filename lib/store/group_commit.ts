@@ -14,7 +14,7 @@ import { ClientGoneError, type ClientGuard } from "./clients.ts";
 import { commit, getAll } from "./kv.ts";
 import type { KvNote } from "./reconcile.ts";
 import { CountDeltas } from "./counts.ts";
-import { INLINE_BODY_LIMIT, storeBodyChunks } from "./submissions.ts";
+import { INLINE_BODY_LIMIT, storeBodyChunks, withPackedBody } from "./submissions.ts";
 
 /**
  * KV allows 100 checks per atomic: each request uses one (its submission key must be new) and each
@@ -80,7 +80,8 @@ export class IngestBatcher {
    * Stores a submission durably (or finds the earlier one with the same body), as long as its
    * client is still the one `guard` was read from; otherwise rejects with ClientGoneError.
    */
-  async ingest(submission: Submission, guard: ClientGuard, note: KvNote | null = null): Promise<Committed> {
+  async ingest(received: Submission, guard: ClientGuard, note: KvNote | null = null): Promise<Committed> {
+    const submission = withPackedBody(received);
     const body = submission.body;
     if (body && body.length <= INLINE_BODY_LIMIT) {
       return await this.#enqueue({ ...submission, body: null, body_chunks: 1 }, body, guard, note);

@@ -10,47 +10,62 @@ import { contactIdsByEmail } from "./contacts.ts";
 import { jobByEventIdKey, jobKey, jobPartKey, jobRedirectKey, jobsPrefix } from "./keys.ts";
 import { getAll, listPage, type Page, readParts, withOccRetry } from "./kv.ts";
 import { newPlan, type Plan, plansOp } from "./plan.ts";
+import { type Encoding, pack, unpack } from "./packed.ts";
 
-/** Largest serialised Job kept in one value (KV values are ≤ 64 KiB); larger ones go to parts. */
-const MAX_JOB_JSON = 60_000;
-/** Bytes of Job JSON per part. */
+/** Largest packed Job kept in one value (KV values are ≤ 64 KiB); larger ones go to parts. */
+const MAX_JOB_BYTES = 60_000;
+/** Bytes of packed Job per part. */
 const JOB_PART_BYTES = 60_000;
+/** How Jobs are stored now: their events repeat each other's fields, which a write unit per KiB bills. */
+const JOB_ENCODING: Encoding = "deflate-job-1";
 
-/** What `jobKey` holds for a Job stored in parts. */
+/** What `jobKey` holds for a Job stored in one value: the Job's JSON, packed. */
+interface PackedJob {
+  id: string;
+  client: string;
+  packed: Uint8Array;
+  encoding: Encoding;
+}
+
+/** What `jobKey` holds for a Job stored in parts (`encoding` absent: parts of plain JSON, as stored before packing). */
 interface JobStub {
   id: string;
   client: string;
   parts: number;
+  encoding?: Encoding;
 }
 
-export type StoredJob = Job | JobStub;
+/** A Job stored before packing is the Job itself. */
+export type StoredJob = PackedJob | JobStub | Job;
 
 const isStub = (value: StoredJob): value is JobStub => "parts" in value && !("events" in value);
+const isPacked = (value: StoredJob): value is PackedJob => "packed" in value;
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
-/** The whole Job, reading its parts when it is stored in parts. */
+/** The whole Job, unpacked, reading its parts when it is stored in parts. */
 async function loadJob(kv: Deno.Kv, value: StoredJob): Promise<Job> {
+  if (isPacked(value)) return JSON.parse(fromUtf8.decode(unpack(value.packed, value.encoding)));
   if (!isStub(value)) return value;
   const keys = Array.from({ length: value.parts }, (_, n) => jobPartKey(value.client, value.id, n));
   const bytes = await readParts(kv, keys, (n) => `Part ${n} of job ${value.id} is missing.`);
-  return JSON.parse(fromUtf8.decode(bytes));
+  return JSON.parse(fromUtf8.decode(unpack(bytes, value.encoding)));
 }
 
-/** Writes the Job: in one value when it fits, else a stub and parts; parts it no longer needs are deleted. */
+/** Writes the Job packed: in one value when it fits, else a stub and parts; parts it no longer needs are deleted. */
 function planJobWrite(plan: Plan, job: Job, previous: StoredJob | null): void {
   const oldParts = previous && isStub(previous) ? previous.parts : 0;
-  const json = JSON.stringify(job);
-  const bytes = json.length > MAX_JOB_JSON / 3 ? utf8.encode(json) : null;
+  const packed = pack(utf8.encode(JSON.stringify(job)), JOB_ENCODING);
   let parts = 0;
-  if (bytes && bytes.length > MAX_JOB_JSON) {
-    for (let offset = 0; offset < bytes.length; offset += JOB_PART_BYTES, parts++) {
-      plan.sets.push([jobPartKey(job.client, job.id, parts), bytes.slice(offset, offset + JOB_PART_BYTES)]);
+  if (packed.length > MAX_JOB_BYTES) {
+    for (let offset = 0; offset < packed.length; offset += JOB_PART_BYTES, parts++) {
+      plan.sets.push([jobPartKey(job.client, job.id, parts), packed.slice(offset, offset + JOB_PART_BYTES)]);
     }
-    const stub: JobStub = { id: job.id, client: job.client, parts };
+    const stub: JobStub = { id: job.id, client: job.client, parts, encoding: JOB_ENCODING };
     plan.sets.push([jobKey(job.client, job.id), stub]);
   } else {
-    plan.sets.push([jobKey(job.client, job.id), job]);
+    const stored: PackedJob = { id: job.id, client: job.client, packed, encoding: JOB_ENCODING };
+    plan.sets.push([jobKey(job.client, job.id), stored]);
   }
   for (let n = parts; n < oldParts; n++) plan.deletes.push(jobPartKey(job.client, job.id, n));
 }

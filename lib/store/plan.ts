@@ -7,6 +7,7 @@ import type { ChangeEntry } from "../domain/changes.ts";
 import { CountDeltas } from "./counts.ts";
 import { changeHeadKey, changeLogKey } from "./keys.ts";
 import { commit } from "./kv.ts";
+import { type Encoding, pack, unpack } from "./packed.ts";
 
 export interface Plan {
   submissionId: string;
@@ -73,6 +74,41 @@ export interface ChangeLogValue {
 }
 
 /**
+ * A commit's log value as stored: its entries packed (each carries its Job, whose field names
+ * every entry repeats), and how many there are (read without unpacking them).
+ */
+interface PackedLog {
+  committed_at: string;
+  count: number;
+  packed: Uint8Array;
+  encoding: Encoding;
+}
+
+/** What a log key holds: packed, or (written before packing) the entries as they are. */
+export type StoredLogValue = PackedLog | ChangeLogValue;
+
+const LOG_ENCODING: Encoding = "deflate-job-1";
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+export function packLog(log: ChangeLogValue): PackedLog {
+  const packed = pack(utf8.encode(JSON.stringify(log.entries)), LOG_ENCODING);
+  return { committed_at: log.committed_at, count: log.entries.length, packed, encoding: LOG_ENCODING };
+}
+
+/** The entries a log value holds. */
+export function logEntries(value: StoredLogValue): ChangeEntry[] {
+  return "packed" in value
+    ? JSON.parse(fromUtf8.decode(unpack(value.packed, value.encoding)))
+    : value.entries;
+}
+
+/** How many entries a log value holds. */
+export function logCount(value: StoredLogValue): number {
+  return "packed" in value ? value.count : value.entries.length;
+}
+
+/**
  * The plans' checks and writes in one atomic, with their change-log entries: one log key per client
  * whose Jobs the commit changes (its key ends in the commit's versionstamp), and that client's head.
  */
@@ -90,7 +126,7 @@ export function plansOp(kv: Deno.Kv, plans: readonly Plan[]): Deno.AtomicOperati
     logs.set(p.client, log);
   }
   for (const [client, log] of logs) {
-    op.set(changeLogKey(client, kv.commitVersionstamp()), log);
+    op.set(changeLogKey(client, kv.commitVersionstamp()), packLog(log));
     const head: LogHead = { committed_at: log.committed_at, entries: log.entries.length };
     op.set(changeHeadKey(client), head);
   }

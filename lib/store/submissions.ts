@@ -9,9 +9,18 @@ import { submissionBodyChunkKey, submissionKey, submissionsPrefix } from "./keys
 import { commit, getAll, listPage, type Page, readParts, withOccRetry } from "./kv.ts";
 import { nowIso } from "../time.ts";
 import { CountDeltas } from "./counts.ts";
+import { type Encoding, pack, unpack } from "./packed.ts";
+
+/** How raw bodies are stored now (older ones name theirs, or none). */
+const BODY_ENCODING: Encoding = "deflate-calcom-1";
+
+/** The submission with its raw body packed as it is stored (a write unit per KiB: most of a body is field names). */
+export function withPackedBody(s: Submission): Submission {
+  return s.body ? { ...s, body: pack(s.body, BODY_ENCODING), body_encoding: BODY_ENCODING } : s;
+}
 
 /**
- * Raw bodies up to this size are written as one chunk key in the commit that stores their record
+ * Stored raw bodies up to this size are written as one chunk key in the commit that stores their record
  * (a KV value holds 64 KiB; the record, rewritten by processing, stays small). Larger ones are
  * written in chunks ahead of it. A body replaced later (erase) up to this size lives in the record.
  */
@@ -47,9 +56,10 @@ async function writeBodyChunks(kv: Deno.Kv, s: Submission, body: Uint8Array): Pr
 
 /** The exact bytes that were received. */
 export async function readBody(kv: Deno.Kv, s: Submission): Promise<Uint8Array> {
-  if (s.body) return s.body;
   const keys = Array.from({ length: s.body_chunks }, (_, n) => submissionBodyChunkKey(s.client, s.id, n));
-  return await readParts(kv, keys, (n) => `Body chunk ${n} of submission ${s.id} is missing.`);
+  const stored = s.body ??
+    await readParts(kv, keys, (n) => `Body chunk ${n} of submission ${s.id} is missing.`);
+  return unpack(stored, s.body_encoding as Encoding | null | undefined);
 }
 
 export async function getSubmission(kv: Deno.Kv, slug: string, id: string): Promise<Submission | null> {
@@ -143,13 +153,15 @@ export async function replaceBody(
   body: Uint8Array | null,
   patch: Partial<Submission>,
 ): Promise<void> {
-  const inline = body !== null && body.length <= INLINE_BODY_LIMIT;
-  const chunks = body !== null && !inline ? await writeBodyChunks(kv, s, body) : 0;
+  const packed = body === null ? null : pack(body, BODY_ENCODING);
+  const inline = packed !== null && packed.length <= INLINE_BODY_LIMIT;
+  const chunks = packed !== null && !inline ? await writeBodyChunks(kv, s, packed) : 0;
   const op = kv.atomic().set(submissionKey(s.client, s.id), {
     ...s,
     ...patch,
-    body: inline ? body : null,
+    body: inline ? packed : null,
     body_chunks: chunks,
+    body_encoding: packed === null ? null : BODY_ENCODING,
   });
   for (let n = chunks; n < s.body_chunks; n++) op.delete(submissionBodyChunkKey(s.client, s.id, n));
   await commit(op);

@@ -1,6 +1,7 @@
 /**
  * Erasing a person leaves no trace of them in any KV value or key (the test scans every entry):
- * Contact, Jobs and their events, submission records and raw bodies (chunked ones included).
+ * Contact, Jobs and their events, submission records and raw bodies (chunked ones included),
+ * the change log; packed values are read unpacked.
  */
 import assert from "node:assert/strict";
 import {
@@ -12,20 +13,34 @@ import {
   waitSettled,
   withServer,
 } from "../_helpers.ts";
+import { DICTIONARIES, type Encoding, unpack } from "../../lib/store/packed.ts";
 
 const EMAIL = "Priyanka.Rama@Example.org";
 const NAME = "Priyanka Ramaswamy";
 const PHONE = "+14165550143";
 const TRACES = [EMAIL.toLowerCase(), NAME.toLowerCase(), "ramaswamy", PHONE];
 
-async function everything(kv: Deno.Kv): Promise<string> {
+/** Bytes as text, and as text again through every packed encoding they unpack with. */
+function bytesText(bytes: Uint8Array): string {
   const decoder = new TextDecoder();
+  const texts = [decoder.decode(bytes)];
+  for (const encoding of Object.keys(DICTIONARIES) as Encoding[]) {
+    try {
+      texts.push(decoder.decode(unpack(bytes, encoding)));
+    } catch {
+      // Not packed with this encoding.
+    }
+  }
+  return texts.join("\n");
+}
+
+async function everything(kv: Deno.Kv): Promise<string> {
   const parts: string[] = [];
   for await (const e of kv.list({ prefix: [] })) {
     const value = e.value instanceof Uint8Array
-      ? decoder.decode(e.value)
+      ? bytesText(e.value)
       : JSON.stringify(e.value, (_k, v) =>
-        v instanceof Uint8Array ? decoder.decode(v) : typeof v === "bigint" ? String(v) : v);
+        v instanceof Uint8Array ? bytesText(v) : typeof v === "bigint" ? String(v) : v);
     parts.push(JSON.stringify(e.key), value);
   }
   return parts.join("\n").toLowerCase();

@@ -3,8 +3,9 @@ import { createSubmission, emptyFields, type Submission } from "../../lib/domain
 import { clientGuard, putClient } from "../../lib/store/clients.ts";
 import { IngestBatcher } from "../../lib/store/group_commit.ts";
 import { getSubmission, readBody } from "../../lib/store/submissions.ts";
+import { getJob } from "../../lib/store/jobs.ts";
 import { serialize } from "node:v8";
-import { addClient, fixture, withServer } from "../_helpers.ts";
+import { addClient, fixture, waitSettled, withServer } from "../_helpers.ts";
 
 /** A pending submission of `text` (what a booking body becomes on receipt). */
 function submission(text: string | Uint8Array): Submission {
@@ -76,23 +77,71 @@ Deno.test("a body too large for one KV value is stored in chunks and read back b
   }
 });
 
-Deno.test("a delivery's raw body is written once, beside a small record, and processing never rewrites it", async () => {
+for (const mode of ["queue", "inline"] as const) {
+  Deno.test(`${mode}: a delivery's raw body is written once, packed, beside a small record, and processing never rewrites it`, async () => {
+    await withServer({ mode }, async (server) => {
+      await addClient(server, "acme");
+      const { body } = fixture("booking_created");
+      assert.equal((await server.post("acme", body)).status, 202);
+      await waitSettled(server, "acme");
+      const [chunk] = await Array.fromAsync(
+        server.kv.list<Uint8Array>({ prefix: ["submission_body_chunks", "acme"] }),
+      );
+      const [record] = await Array.fromAsync(server.kv.list<Submission>({ prefix: ["submissions", "acme"] }));
+      assert.equal(record.value.status, "processed");
+      assert.equal(record.value.body, null, "the record carries no body");
+      assert.ok(serialize(record.value).byteLength < 2048, "the record is small");
+      // Packed: what is stored is the data more than the field names, and reads back byte for byte.
+      assert.ok(
+        chunk.value.length < body.length / 3,
+        `${chunk.value.length} bytes stored for ${body.length}`,
+      );
+      assert.equal(new TextDecoder().decode(await readBody(server.kv, record.value)), body);
+      if (mode === "queue") {
+        // Stored pending, settled by a later commit that left the body's key alone.
+        assert.ok(
+          chunk.versionstamp < record.versionstamp,
+          "the body's key kept the intake commit's versionstamp",
+        );
+      } else {
+        // Stored and applied by one commit: nothing was ever pending.
+        assert.equal(chunk.versionstamp, record.versionstamp);
+        assert.equal(record.value.attempts, 1);
+      }
+      assert.deepEqual(await Array.fromAsync(server.kv.list({ prefix: ["pending_batches"] })), []);
+    });
+  });
+}
+
+Deno.test("bodies and Jobs stored before packing are read as they are, and rewritten packed", async () => {
   await withServer({ mode: "inline" }, async (server) => {
     await addClient(server, "acme");
-    const { body } = fixture("booking_created");
-    assert.equal((await server.post("acme", body)).status, 202);
-    const [chunk] = await Array.fromAsync(
-      server.kv.list<Uint8Array>({ prefix: ["submission_body_chunks", "acme"] }),
-    );
+    assert.equal((await server.post("acme", fixture("booking_created").body)).status, 202);
+    // Unpack what was stored, as an older version of the service wrote it.
     const [record] = await Array.fromAsync(server.kv.list<Submission>({ prefix: ["submissions", "acme"] }));
-    assert.equal(record.value.status, "processed", "processing rewrote the record");
-    assert.equal(record.value.body, null, "the record carries no body");
-    assert.ok(serialize(record.value).byteLength < 2048, "the record is small");
-    assert.equal(new TextDecoder().decode(chunk.value), body);
-    assert.ok(
-      chunk.versionstamp < record.versionstamp,
-      "the body's key kept the intake commit's versionstamp",
+    const plain = await readBody(server.kv, record.value);
+    const [job] = await Array.fromAsync(server.kv.list<{ id: string }>({ prefix: ["jobs", "acme"] }));
+    const jobView = await server.admin<Record<string, unknown>>(
+      "GET",
+      `/admin/clients/acme/jobs/${job.value.id}`,
     );
-    assert.equal(new TextDecoder().decode(await readBody(server.kv, record.value)), body);
+    assert.equal(jobView.status, 200);
+    const stored = await getJob(server.kv, "acme", job.value.id);
+    await server.kv.atomic()
+      .set(record.key, { ...record.value, body_encoding: undefined })
+      .set(["submission_body_chunks", "acme", record.value.id, 0], plain)
+      .set(job.key, stored)
+      .commit();
+    assert.deepEqual(
+      await readBody(server.kv, (await getSubmission(server.kv, "acme", record.value.id))!),
+      plain,
+    );
+    assert.deepEqual(await server.admin("GET", `/admin/clients/acme/jobs/${job.value.id}`), jobView);
+    // The next change writes the Job packed again.
+    assert.equal((await server.post("acme", fixture("booking_rescheduled").body)).status, 202);
+    const after = (await server.kv.get<Record<string, unknown>>(job.key)).value!;
+    assert.ok(after.packed instanceof Uint8Array && !("events" in after));
+    assert.equal((await getJob(server.kv, "acme", job.value.id))?.status, "scheduled");
+    assert.equal((await getJob(server.kv, "acme", job.value.id))?.events.length, 2);
   });
 });
