@@ -17,7 +17,7 @@ const MAX_JOB_BYTES = 60_000;
 /** Bytes of packed Job per part. */
 const JOB_PART_BYTES = 60_000;
 /** How Jobs are stored now: their events repeat each other's fields, which a write unit per KiB bills. */
-const JOB_ENCODING: Encoding = "deflate-job-1";
+const JOB_ENCODING: Encoding = "deflate-raw";
 
 /** What `jobKey` holds for a Job stored in one value: the Job's JSON, packed. */
 interface PackedJob {

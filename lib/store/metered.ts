@@ -28,6 +28,13 @@ function valueBytes(value: unknown): number {
   return serialize(value).byteLength;
 }
 
+/** What the KV holds, in bytes as it stores them (keys and values): what a webhook leaves behind is the growth. */
+export async function storedBytes(kv: Deno.Kv): Promise<number> {
+  let bytes = 0;
+  for await (const e of kv.list({ prefix: [] })) bytes += keyBytes(e.key) + valueBytes(e.value);
+  return bytes;
+}
+
 /** A KV that counts what goes through it; `take()` answers the counts since the last take. */
 export function meteredKv(kv: Deno.Kv): { kv: Deno.Kv; take: () => KvCost } {
   let cost = empty();

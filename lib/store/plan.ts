@@ -87,7 +87,7 @@ interface PackedLog {
 /** What a log key holds: packed, or (written before packing) the entries as they are. */
 export type StoredLogValue = PackedLog | ChangeLogValue;
 
-const LOG_ENCODING: Encoding = "deflate-job-1";
+const LOG_ENCODING: Encoding = "deflate-raw";
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 

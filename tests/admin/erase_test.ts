@@ -13,7 +13,7 @@ import {
   waitSettled,
   withServer,
 } from "../_helpers.ts";
-import { DICTIONARIES, type Encoding, unpack } from "../../lib/store/packed.ts";
+import { type Encoding, unpack } from "../../lib/store/packed.ts";
 
 const EMAIL = "Priyanka.Rama@Example.org";
 const NAME = "Priyanka Ramaswamy";
@@ -24,7 +24,7 @@ const TRACES = [EMAIL.toLowerCase(), NAME.toLowerCase(), "ramaswamy", PHONE];
 function bytesText(bytes: Uint8Array): string {
   const decoder = new TextDecoder();
   const texts = [decoder.decode(bytes)];
-  for (const encoding of Object.keys(DICTIONARIES) as Encoding[]) {
+  for (const encoding of ["deflate-calcom-1", "deflate-raw"] as Encoding[]) {
     try {
       texts.push(decoder.decode(unpack(bytes, encoding)));
     } catch {

@@ -9,13 +9,13 @@ import { deflateSync } from "fflate";
 import { SAMPLE_TRIGGERS, sampleBody } from "../../lib/calcom/samples.ts";
 
 /** The dictionaries as first released; a changed one must be a new encoding instead. */
-const RELEASED: Record<Encoding, string> = {
+const RELEASED: Partial<Record<Encoding, string>> = {
   "deflate-calcom-1": "6a9a0525c38aaf6501efe8770d85a6403872fe1ea7d00be65f447679fc7956de",
-  "deflate-job-1": "2c51d5d79aaba696eb2d24b4057f802e7b8baa0a7a5f1f486915d55b72703d89",
 };
+const ENCODINGS: Encoding[] = ["deflate-calcom-1", "deflate-raw"];
 
-async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+async function sha256(text: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
@@ -34,7 +34,7 @@ Deno.test("packing gives back exactly the bytes it was given, whatever they are"
     noise,
     new TextEncoder().encode("é€😀".repeat(999)),
   ];
-  for (const encoding of Object.keys(DICTIONARIES) as Encoding[]) {
+  for (const encoding of ENCODINGS) {
     for (const bytes of inputs) assert.deepEqual(unpack(pack(bytes, encoding), encoding), bytes);
   }
   // A value stored before encodings existed names none, and is read as it is.
