@@ -80,7 +80,9 @@ export function createService(
     attemptRetentionMs: config.outboundLogRetentionDays * 86_400_000,
     leaseMs: config.outboundLeaseMs,
   });
-  const processor = new Processor(kv, log, metrics, (client) => outbound.kick(client));
+  // Inline is where KV is billed (Deno Deploy, KV Connect): store compactly there, for speed elsewhere.
+  const compact = config.processingMode === "inline";
+  const processor = new Processor(kv, log, metrics, (client) => outbound.kick(client), compact);
   const intake = new Intake(kv, processor, log, {
     mode: config.processingMode,
     queue: { delayMs: config.queueRetryDelayMs, backoffSchedule: config.queueBackoffMs ?? undefined },

@@ -110,7 +110,10 @@ export class Intake {
       processor,
       pressure ? (at) => pressure.yieldToIngest(at) : undefined,
     );
-    this.#batcher = new IngestBatcher(kv, { queue: this.#inline ? null : options.queue });
+    this.#batcher = new IngestBatcher(kv, {
+      queue: this.#inline ? null : options.queue,
+      compact: this.#inline,
+    });
   }
 
   /**

@@ -74,6 +74,8 @@ export class Processor {
     private readonly log: Logger,
     private readonly metrics: Metrics | null = null,
     private readonly onChanges: ((client: string) => void) | null = null,
+    /** Jobs and the change log stored packed: where KV bills per KiB (inline mode, `store/packed.ts`). */
+    private readonly compact = false,
   ) {}
 
   async process(refs: readonly SubmissionRef[], options: ProcessOptions = {}): Promise<ProcessResult> {
@@ -193,7 +195,7 @@ export class Processor {
     if (!isReplayable(s)) return null;
     // Otherwise today's code reads the stored bytes again: a replay applies what a fix changed.
     const meaning = handedOver ?? interpretStored(s.channel, await readBody(this.kv, s), s.received_at);
-    return await planSubmission(this.kv, entry as Deno.KvEntry<Submission>, meaning, nowIso());
+    return await planSubmission(this.kv, entry as Deno.KvEntry<Submission>, meaning, nowIso(), this.compact);
   }
 
   /**

@@ -13,7 +13,7 @@ import { submissionBodyChunkKey, submissionKey } from "./keys.ts";
 import { commit, getAll } from "./kv.ts";
 import { keyId, type Plan, plansOp } from "./plan.ts";
 import type { KvNote } from "./reconcile.ts";
-import { INLINE_BODY_LIMIT, withPackedBody } from "./submissions.ts";
+import { COMPACT_BODY_ENCODING, INLINE_BODY_LIMIT, withPackedBody } from "./submissions.ts";
 
 export type Arrival =
   /** Stored and applied: `entry` is the settled record as committed, `plan` what the commit did. */
@@ -38,7 +38,7 @@ export async function storeApplied(
   note: KvNote | null,
   now: () => string,
 ): Promise<Arrival> {
-  const packed = withPackedBody(received);
+  const packed = withPackedBody(received, COMPACT_BODY_ENCODING);
   const body = packed.body;
   if (received.status !== "pending" || !body || body.length > INLINE_BODY_LIMIT) {
     return { kind: "not_applied" };
@@ -53,7 +53,7 @@ export async function storeApplied(
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     // Planned as if stored; its check is that no submission with this body exists yet.
     const entry = { key, value: pending, versionstamp: null } as unknown as Deno.KvEntry<Submission>;
-    const plan = await planSubmission(kv, entry, meaning, now());
+    const plan = await planSubmission(kv, entry, meaning, now(), true);
     const op = plansOp(kv, [plan])
       .check({ key: guard.key, versionstamp: guard.versionstamp })
       .set(submissionBodyChunkKey(pending.client, pending.id, 0), body);

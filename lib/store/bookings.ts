@@ -10,12 +10,16 @@ import { planJob, readJobClosure } from "./jobs.ts";
 import { submissionKey } from "./keys.ts";
 import { keyId, newPlan, type Plan } from "./plan.ts";
 
-/** Builds the plan for one submission, given what its body means, from the entries as they are now. */
+/**
+ * Builds the plan for one submission, given what its body means, from the entries as they are now
+ * (`compact`: its Jobs and log entry packed).
+ */
 export async function planSubmission(
   kv: Deno.Kv,
   entry: Deno.KvEntry<Submission>,
   meaning: Interpretation,
   now: string,
+  compact = false,
 ): Promise<Plan> {
   const s = entry.value;
   const plan = newPlan(
@@ -24,6 +28,7 @@ export async function planSubmission(
       client: s.client,
       status: statusFor(meaning, "applied"),
       receivedAt: s.received_at,
+      compact,
     },
     [entry],
   );

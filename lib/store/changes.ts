@@ -249,13 +249,10 @@ export async function scrubChangeLog(
 ): Promise<void> {
   for await (const entry of kv.list<StoredLogValue>({ prefix: changeLogPrefix(client) })) {
     const { value, changed } = scrub(logEntries(entry.value));
-    if (changed) {
-      await kv.atomic().check(entry).set(
-        entry.key,
-        packLog({ committed_at: entry.value.committed_at, entries: value }),
-      )
-        .commit();
-    }
+    if (!changed) continue;
+    // A rewrite keeps the commit's form, packed or not.
+    const log = { committed_at: entry.value.committed_at, entries: value };
+    await kv.atomic().check(entry).set(entry.key, "packed" in entry.value ? packLog(log) : log).commit();
   }
 }
 

@@ -14,7 +14,7 @@ import { ClientGoneError, type ClientGuard } from "./clients.ts";
 import { commit, getAll } from "./kv.ts";
 import type { KvNote } from "./reconcile.ts";
 import { CountDeltas } from "./counts.ts";
-import { INLINE_BODY_LIMIT, storeBodyChunks, withPackedBody } from "./submissions.ts";
+import { COMPACT_BODY_ENCODING, INLINE_BODY_LIMIT, storeBodyChunks, withPackedBody } from "./submissions.ts";
 
 /**
  * KV allows 100 checks per atomic: each request uses one (its submission key must be new) and each
@@ -45,6 +45,8 @@ export type Committed =
 export interface GroupCommitOptions {
   /** Where a batch's queue message goes; null where KV has no queues. */
   queue: BatchQueueOptions | null;
+  /** Bodies packed, where KV bills a write unit per KiB (`submissions.ts`). */
+  compact?: boolean;
   maxInFlight?: number;
 }
 
@@ -81,7 +83,7 @@ export class IngestBatcher {
    * client is still the one `guard` was read from; otherwise rejects with ClientGoneError.
    */
   async ingest(received: Submission, guard: ClientGuard, note: KvNote | null = null): Promise<Committed> {
-    const submission = withPackedBody(received);
+    const submission = withPackedBody(received, this.options.compact ? COMPACT_BODY_ENCODING : null);
     const body = submission.body;
     if (body && body.length <= INLINE_BODY_LIMIT) {
       return await this.#enqueue({ ...submission, body: null, body_chunks: 1 }, body, guard, note);

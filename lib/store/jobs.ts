@@ -12,14 +12,14 @@ import { getAll, listPage, type Page, readParts, withOccRetry } from "./kv.ts";
 import { newPlan, type Plan, plansOp } from "./plan.ts";
 import { type Encoding, pack, unpack } from "./packed.ts";
 
-/** Largest packed Job kept in one value (KV values are ≤ 64 KiB); larger ones go to parts. */
+/** Largest Job (packed, or its JSON) kept in one value (KV values are ≤ 64 KiB); larger ones go to parts. */
 const MAX_JOB_BYTES = 60_000;
-/** Bytes of packed Job per part. */
+/** Bytes of a Job per part. */
 const JOB_PART_BYTES = 60_000;
-/** How Jobs are stored now: their events repeat each other's fields, which a write unit per KiB bills. */
+/** How compact plans store Jobs: their events repeat each other's fields, which a write unit per KiB bills. */
 const JOB_ENCODING: Encoding = "deflate-raw";
 
-/** What `jobKey` holds for a Job stored in one value: the Job's JSON, packed. */
+/** What `jobKey` holds for a Job stored packed in one value: its JSON, packed. */
 interface PackedJob {
   id: string;
   client: string;
@@ -27,7 +27,7 @@ interface PackedJob {
   encoding: Encoding;
 }
 
-/** What `jobKey` holds for a Job stored in parts (`encoding` absent: parts of plain JSON, as stored before packing). */
+/** What `jobKey` holds for a Job stored in parts (`encoding` absent: parts of its plain JSON). */
 interface JobStub {
   id: string;
   client: string;
@@ -35,7 +35,7 @@ interface JobStub {
   encoding?: Encoding;
 }
 
-/** A Job stored before packing is the Job itself. */
+/** A Job stored unpacked in one value is the Job itself. */
 export type StoredJob = PackedJob | JobStub | Job;
 
 const isStub = (value: StoredJob): value is JobStub => "parts" in value && !("events" in value);
@@ -52,20 +52,38 @@ async function loadJob(kv: Deno.Kv, value: StoredJob): Promise<Job> {
   return JSON.parse(fromUtf8.decode(unpack(bytes, value.encoding)));
 }
 
-/** Writes the Job packed: in one value when it fits, else a stub and parts; parts it no longer needs are deleted. */
+/**
+ * Writes the Job: packed for a compact plan, or when it was stored packed (a rewrite keeps its
+ * form), else as it is; in one value when it fits, else a stub and parts. Parts it no longer needs
+ * are deleted.
+ */
 function planJobWrite(plan: Plan, job: Job, previous: StoredJob | null): void {
   const oldParts = previous && isStub(previous) ? previous.parts : 0;
-  const packed = pack(utf8.encode(JSON.stringify(job)), JOB_ENCODING);
+  const packing = plan.compact ||
+    (previous !== null && (isPacked(previous) || (isStub(previous) && !!previous.encoding)));
+  const json = JSON.stringify(job);
+  const bytes = packing
+    ? pack(utf8.encode(json), JOB_ENCODING)
+    : json.length > MAX_JOB_BYTES / 3
+    ? utf8.encode(json)
+    : null;
   let parts = 0;
-  if (packed.length > MAX_JOB_BYTES) {
-    for (let offset = 0; offset < packed.length; offset += JOB_PART_BYTES, parts++) {
-      plan.sets.push([jobPartKey(job.client, job.id, parts), packed.slice(offset, offset + JOB_PART_BYTES)]);
+  if (bytes && bytes.length > MAX_JOB_BYTES) {
+    for (let offset = 0; offset < bytes.length; offset += JOB_PART_BYTES, parts++) {
+      plan.sets.push([jobPartKey(job.client, job.id, parts), bytes.slice(offset, offset + JOB_PART_BYTES)]);
     }
-    const stub: JobStub = { id: job.id, client: job.client, parts, encoding: JOB_ENCODING };
+    const stub: JobStub = {
+      id: job.id,
+      client: job.client,
+      parts,
+      ...(packing ? { encoding: JOB_ENCODING } : {}),
+    };
     plan.sets.push([jobKey(job.client, job.id), stub]);
-  } else {
-    const stored: PackedJob = { id: job.id, client: job.client, packed, encoding: JOB_ENCODING };
+  } else if (packing) {
+    const stored: PackedJob = { id: job.id, client: job.client, packed: bytes!, encoding: JOB_ENCODING };
     plan.sets.push([jobKey(job.client, job.id), stored]);
+  } else {
+    plan.sets.push([jobKey(job.client, job.id), job]);
   }
   for (let n = parts; n < oldParts; n++) plan.deletes.push(jobPartKey(job.client, job.id, n));
 }

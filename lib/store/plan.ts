@@ -24,16 +24,19 @@ export interface Plan {
   counts: CountDeltas;
   /** Every key read or written, serialised: plans that share none can commit together. */
   touched: Set<string>;
+  /** Write Jobs and the change log packed (`packed.ts`): where KV bills a write unit per KiB. */
+  compact: boolean;
 }
 
 export const keyId = (key: Deno.KvKey) => JSON.stringify(key);
 
 /** An empty plan; the metric fields are only meaningful for a submission's own plan. */
 export function newPlan(
-  fields: Pick<Plan, "submissionId" | "client" | "status" | "receivedAt">,
+  fields: Pick<Plan, "submissionId" | "client" | "status" | "receivedAt"> & { compact?: boolean },
   checks: Deno.AtomicCheck[] = [],
 ): Plan {
   return {
+    compact: false,
     ...fields,
     checks,
     sets: [],
@@ -74,8 +77,8 @@ export interface ChangeLogValue {
 }
 
 /**
- * A commit's log value as stored: its entries packed (each carries its Job, whose field names
- * every entry repeats), and how many there are (read without unpacking them).
+ * A commit's log value as compact plans store it: its entries packed (each carries its Job, whose
+ * field names every entry repeats), and how many there are (read without unpacking them).
  */
 interface PackedLog {
   committed_at: string;
@@ -84,7 +87,7 @@ interface PackedLog {
   encoding: Encoding;
 }
 
-/** What a log key holds: packed, or (written before packing) the entries as they are. */
+/** What a log key holds: packed, or the entries as they are. */
 export type StoredLogValue = PackedLog | ChangeLogValue;
 
 const LOG_ENCODING: Encoding = "deflate-raw";
@@ -115,6 +118,7 @@ export function logCount(value: StoredLogValue): number {
 export function plansOp(kv: Deno.Kv, plans: readonly Plan[]): Deno.AtomicOperation {
   const op = kv.atomic();
   const logs = new Map<string, ChangeLogValue>();
+  const compact = plans.some((p) => p.compact);
   for (const p of plans) {
     for (const c of p.checks) op.check(c);
     for (const [k, v] of p.sets) op.set(k, v);
@@ -126,7 +130,7 @@ export function plansOp(kv: Deno.Kv, plans: readonly Plan[]): Deno.AtomicOperati
     logs.set(p.client, log);
   }
   for (const [client, log] of logs) {
-    op.set(changeLogKey(client, kv.commitVersionstamp()), packLog(log));
+    op.set(changeLogKey(client, kv.commitVersionstamp()), compact ? packLog(log) : log);
     const head: LogHead = { committed_at: log.committed_at, entries: log.entries.length };
     op.set(changeHeadKey(client), head);
   }

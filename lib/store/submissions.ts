@@ -11,12 +11,17 @@ import { nowIso } from "../time.ts";
 import { CountDeltas } from "./counts.ts";
 import { type Encoding, pack, unpack } from "./packed.ts";
 
-/** How raw bodies are stored now (older ones name theirs, or none). */
-const BODY_ENCODING: Encoding = "deflate-calcom-1";
+/**
+ * How a raw body is packed where KV bills a write unit per KiB (inline mode): against the
+ * dictionary of Cal.com's shapes, a booking body in one unit instead of two. Elsewhere (queue mode,
+ * a local file) bodies are stored as received: packing costs the request path CPU. A body rewritten
+ * by erase keeps its submission's form. Older bodies name their encoding, or none.
+ */
+export const COMPACT_BODY_ENCODING: Encoding = "deflate-calcom-1";
 
-/** The submission with its raw body packed as it is stored (a write unit per KiB: most of a body is field names). */
-export function withPackedBody(s: Submission): Submission {
-  return s.body ? { ...s, body: pack(s.body, BODY_ENCODING), body_encoding: BODY_ENCODING } : s;
+/** The submission with its raw body as it is stored: packed with `encoding`, or (null) as received. */
+export function withPackedBody(s: Submission, encoding: Encoding | null): Submission {
+  return s.body && encoding ? { ...s, body: pack(s.body, encoding), body_encoding: encoding } : s;
 }
 
 /**
@@ -153,7 +158,8 @@ export async function replaceBody(
   body: Uint8Array | null,
   patch: Partial<Submission>,
 ): Promise<void> {
-  const packed = body === null ? null : pack(body, BODY_ENCODING);
+  const encoding = (s.body_encoding ?? null) as Encoding | null;
+  const packed = body === null ? null : encoding ? pack(body, encoding) : body;
   const inline = packed !== null && packed.length <= INLINE_BODY_LIMIT;
   const chunks = packed !== null && !inline ? await writeBodyChunks(kv, s, packed) : 0;
   const op = kv.atomic().set(submissionKey(s.client, s.id), {
@@ -161,7 +167,7 @@ export async function replaceBody(
     ...patch,
     body: inline ? packed : null,
     body_chunks: chunks,
-    body_encoding: packed === null ? null : BODY_ENCODING,
+    body_encoding: packed === null ? null : encoding,
   });
   for (let n = chunks; n < s.body_chunks; n++) op.delete(submissionBodyChunkKey(s.client, s.id, n));
   await commit(op);

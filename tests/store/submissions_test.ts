@@ -78,7 +78,7 @@ Deno.test("a body too large for one KV value is stored in chunks and read back b
 });
 
 for (const mode of ["queue", "inline"] as const) {
-  Deno.test(`${mode}: a delivery's raw body is written once, packed, beside a small record, and processing never rewrites it`, async () => {
+  Deno.test(`${mode}: a delivery's raw body is written once, beside a small record, and processing never rewrites it`, async () => {
     await withServer({ mode }, async (server) => {
       await addClient(server, "acme");
       const { body } = fixture("booking_created");
@@ -91,11 +91,10 @@ for (const mode of ["queue", "inline"] as const) {
       assert.equal(record.value.status, "processed");
       assert.equal(record.value.body, null, "the record carries no body");
       assert.ok(serialize(record.value).byteLength < 2048, "the record is small");
-      // Packed: what is stored is the data more than the field names, and reads back byte for byte.
-      assert.ok(
-        chunk.value.length < body.length / 3,
-        `${chunk.value.length} bytes stored for ${body.length}`,
-      );
+      // Inline (where KV bills per KiB) packed against the dictionary of Cal.com's shapes, a write
+      // unit with its key; queued (a local file) as received. Either way read back byte for byte.
+      if (mode === "inline") assert.ok(chunk.value.length < 900, `${chunk.value.length} bytes stored`);
+      else assert.equal(new TextDecoder().decode(chunk.value), body);
       assert.equal(new TextDecoder().decode(await readBody(server.kv, record.value)), body);
       if (mode === "queue") {
         // Stored pending, settled by a later commit that left the body's key alone.
