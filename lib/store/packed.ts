@@ -1,9 +1,9 @@
 /**
- * How large, repetitive values are stored: deflated. KV bills a write unit per KiB written, and a
- * Cal.com body, a Job or a change-log commit is mostly field names it repeats. A body is deflated
- * against a preset dictionary of the shapes of Cal.com's bodies, so what is left is the data.
- * Each encoding is named in the value and kept forever (what was stored with it must stay
- * readable); a value stored before encodings existed has none and is read as it is.
+ * How large, repetitive values are stored where KV bills a write unit per KiB written (inline
+ * mode): deflated, as a Cal.com body, a Job or a change-log commit is mostly field names it
+ * repeats. A body is deflated against a preset dictionary of the shapes of Cal.com's bodies, so
+ * what is left is the data. Each encoding is named in the value and kept forever (what was stored
+ * with it must stay readable); a value stored without one is read as it is.
  */
 import { deflateSync, inflateSync } from "fflate";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
