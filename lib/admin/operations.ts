@@ -194,8 +194,8 @@ export class AdminOperations {
       // A new key is tried at the next tick; without one, nothing is scheduled.
       if (apiKey !== undefined) await scheduleReconcile(this.#kv, slug, apiKey === null ? null : Date.now());
       // Another key may be another Cal.com user: what was found with the old one says nothing now.
-      await updateCalcomWebhook(this.#kv, slug, (current) => ({
-        revision: current.revision + 1,
+      await updateCalcomWebhook(this.#kv, slug, () => ({
+        observed_at: nowIso(),
         state: "unchecked",
         problems: [],
         missing_triggers: [],

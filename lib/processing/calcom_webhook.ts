@@ -87,8 +87,8 @@ export class CalcomWebhooks {
       const result = hook
         ? await this.#correct(api, client, hook, wanted)
         : await this.#create(api, client, wanted);
-      await updateCalcomWebhook(this.kv, slug, (current) => ({
-        revision: current.revision + 1,
+      await updateCalcomWebhook(this.kv, slug, () => ({
+        observed_at: nowIso(),
         webhook_id: result.webhook_id,
         state: "ok",
         problems: [],
@@ -122,6 +122,7 @@ export class CalcomWebhooks {
     }
     const { api, url } = await this.#prepare(client.slug);
     const record = await getCalcomWebhook(this.kv, slug);
+    const lookedAt = nowIso();
     try {
       const hook = await this.#find(api, record, slug, url);
       const wanted: WantedWebhook = {
@@ -131,16 +132,20 @@ export class CalcomWebhooks {
       };
       const secrets = (await listSecrets(this.kv, slug)).map((s) => s.secret);
       const problems = hook ? findDrift(hook, wanted, secrets) : [missingFinding(url, slug)];
-      // What a connect or disconnect recorded while this looked is newer than what it saw.
-      const next = await this.#record(slug, (current) =>
-        current.revision !== record.revision ? null : ({
-          webhook_id: hook?.id ?? record.webhook_id,
-          state: problems[0]?.state ?? "ok",
-          problems,
-          missing_triggers: hook ? missingTriggers(hook, wanted) : [],
-          checked_at: nowIso(),
-          error: null,
-        }));
+      // What a connect, a disconnect or another check recorded of a later look at Cal.com stays.
+      const next = await this.#record(
+        slug,
+        (current) =>
+          current.observed_at !== null && current.observed_at > lookedAt ? null : ({
+            webhook_id: hook?.id ?? record.webhook_id,
+            state: problems[0]?.state ?? "ok",
+            problems,
+            missing_triggers: hook ? missingTriggers(hook, wanted) : [],
+            checked_at: nowIso(),
+            observed_at: lookedAt,
+            error: null,
+          }),
+      );
       if (next.state !== record.state) {
         this.log.info("calcom webhook state", { slug, state: next.state, was: record.state });
       }
@@ -163,8 +168,8 @@ export class CalcomWebhooks {
           `Cal.com has no webhook delivering to ${url} for this API key's user; nothing was removed. (A webhook pointing elsewhere is never removed from here.)`,
         );
       }
-      await this.#record(slug, (current) => ({
-        revision: current.revision + 1,
+      await this.#record(slug, () => ({
+        observed_at: nowIso(),
         webhook_id: null,
         state: "missing",
         problems: [{

@@ -22,10 +22,11 @@ export interface CalcomWebhookRecord {
   /** Why the last check could not say (Cal.com unreachable, PUBLIC_URL unset); the state is the one before. */
   error: string | null;
   /**
-   * How many times connect or disconnect changed the webhook: a check that began before one saw
-   * an older Cal.com, and leaves what the connect or disconnect recorded.
+   * When the Cal.com this record shows was looked at: a check's start, the end of a connect or
+   * disconnect, a new API key. A check that looked earlier than that leaves the record alone (a
+   * pass's check that saw the webhook before a disconnect must not record it as still there).
    */
-  revision: number;
+  observed_at: string | null;
 }
 
 export const UNCHECKED: CalcomWebhookRecord = {
@@ -37,7 +38,7 @@ export const UNCHECKED: CalcomWebhookRecord = {
   checked_at: null,
   connected_at: null,
   error: null,
-  revision: 0,
+  observed_at: null,
 };
 
 export async function getCalcomWebhook(kv: Deno.Kv, slug: string): Promise<CalcomWebhookRecord> {

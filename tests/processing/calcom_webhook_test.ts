@@ -285,34 +285,48 @@ Deno.test("disconnect removes only the webhook that delivers to the service", as
   });
 });
 
-Deno.test("a check that saw Cal.com before another instance disconnected does not overwrite what the disconnect recorded", async () => {
-  const dir = await Deno.makeTempDir();
-  const kvPath = `${dir}/kv.sqlite3`;
-  try {
-    await withConnectable(
-      async ({ server, fake }) => {
-        await connect(server);
-        // A second instance on the same KV (its own Cal.com client, so its requests are not queued behind ours).
-        const other = await startMain({ ...ENV, KV_PATH: kvPath });
-        try {
-          // Its check's view of Cal.com (still connected) arrives only after the disconnect has finished.
-          fake.lateMs = 500;
-          const asked = fake.requests.length;
-          const checking = other.admin("POST", `/admin/clients/${SLUG}/calcom-webhook/check`);
-          while (fake.requests.length === asked) await new Promise((r) => setTimeout(r, 5));
-          fake.lateMs = 0;
-          const res = await server.admin("DELETE", `/admin/clients/${SLUG}/calcom-webhook`);
-          assert.equal(res.status, 200, JSON.stringify(res.body));
-          assert.equal(await checking, 200);
-          assert.equal((await client(server)).calcom_webhook?.state, "missing");
-        } finally {
-          await other.stop("SIGTERM");
-        }
-      },
-      ENV,
-      kvPath,
-    );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+/** What another instance does while a check here waits for Cal.com's (older) answer, and the state it leaves. */
+const LATER: [string, (server: TestServer, fake: FakeCalcom) => Promise<void>, string][] = [
+  ["a disconnect", async (server) => {
+    const res = await server.admin("DELETE", `/admin/clients/${SLUG}/calcom-webhook`);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+  }, "missing"],
+  ["a later check", async (server, fake) => {
+    ours(fake).active = false;
+    assert.equal((await check(server)).state, "inactive");
+  }, "inactive"],
+];
+
+for (const [later, act, state] of LATER) {
+  Deno.test(`a check that saw Cal.com before ${later} elsewhere does not overwrite what that recorded`, async () => {
+    const dir = await Deno.makeTempDir();
+    const kvPath = `${dir}/kv.sqlite3`;
+    try {
+      await withConnectable(
+        async ({ server, fake }) => {
+          await connect(server);
+          await server.service.reconciler.idle();
+          // A second instance on the same KV (its own Cal.com client, so its requests are not queued behind ours).
+          const other = await startMain({ ...ENV, KV_PATH: kvPath });
+          try {
+            // Its check's view of Cal.com (connected, switched on) arrives only after `act` has finished here.
+            fake.lateMs = 500;
+            const asked = fake.requests.length;
+            const checking = other.admin("POST", `/admin/clients/${SLUG}/calcom-webhook/check`);
+            while (fake.requests.length === asked) await new Promise((r) => setTimeout(r, 5));
+            fake.lateMs = 0;
+            await act(server, fake);
+            assert.equal(await checking, 200);
+            assert.equal((await client(server)).calcom_webhook?.state, state);
+          } finally {
+            await other.stop("SIGTERM");
+          }
+        },
+        ENV,
+        kvPath,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
