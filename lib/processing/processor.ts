@@ -214,6 +214,11 @@ export class Processor {
       arrival = await storeApplied(this.kv, received, meaning, guard, note, nowIso);
     } catch (error) {
       if (error instanceof ClientGoneError) throw error;
+      this.log.warn("single commit failed; storing the delivery pending", {
+        slug: received.client,
+        submission_id: received.id,
+        error: error instanceof Error ? error.message : String(error),
+      });
       return null;
     }
     if (arrival.kind === "duplicate") return { kind: "duplicate", submission_id: received.id };
