@@ -8,7 +8,7 @@
  * KV can open (it writes on open) after a restart on a full disk. Both come back with the space.
  * Only local KV files have a disk to watch.
  */
-import { statfsSync } from "node:fs";
+import { statfsSync, type StatsFs } from "node:fs";
 import type { Logger } from "../log.ts";
 import { isRemoteKvPath } from "./kv.ts";
 
@@ -46,6 +46,27 @@ export interface DiskState {
 const QUEUE_PAUSE = 2;
 const QUEUE_RESUME = 2.5;
 
+/** The folder a path is in ("." for a bare name, "/" at the top). */
+function parentOf(path: string): string {
+  return path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+}
+
+/**
+ * The volume `dir` is on: a folder KV has not created yet (the first start of a fresh clone) will be
+ * created on its nearest existing parent's.
+ */
+function volumeOf(dir: string): StatsFs {
+  for (let folder = dir;;) {
+    try {
+      return statfsSync(folder);
+    } catch (error) {
+      const up = parentOf(folder);
+      if ((error as { code?: string }).code !== "ENOENT" || up === folder) throw error;
+      folder = up;
+    }
+  }
+}
+
 export class DiskWatch {
   #low = false;
   #queueSafe = true;
@@ -59,7 +80,7 @@ export class DiskWatch {
   readonly #startupReserve: string;
 
   constructor(kvPath: string, private readonly limits: DiskLimits, private readonly log: Logger) {
-    this.#dir = kvPath.includes("/") ? kvPath.slice(0, kvPath.lastIndexOf("/")) || "/" : ".";
+    this.#dir = parentOf(kvPath);
     this.#reserve = `${kvPath}.reserve`;
     this.#startupReserve = `${kvPath}.reserve-startup`;
   }
@@ -68,11 +89,11 @@ export class DiskWatch {
   check(): DiskState {
     this.#checkedAt = performance.now();
     try {
-      const { bavail, bsize } = statfsSync(this.#dir);
+      const { bavail, bsize } = volumeOf(this.#dir);
       this.#free = Number(bavail) * Number(bsize);
       this.#unreadable = false;
     } catch (error) {
-      // The folder is not there (yet), or no permission to read free space (`--allow-sys=statfs`).
+      // No permission to read free space (`--allow-sys=statfs`).
       if (!this.#unreadable) {
         this.#unreadable = true;
         this.log.warn("free disk space cannot be read; the storage floor is not enforced", {
@@ -115,7 +136,7 @@ export class DiskWatch {
   volumeProblem(): string | null {
     let total: number;
     try {
-      const { blocks, bsize } = statfsSync(this.#dir);
+      const { blocks, bsize } = volumeOf(this.#dir);
       total = Number(blocks) * Number(bsize);
     } catch {
       return null; // Reported by the watch itself.
