@@ -149,13 +149,17 @@ export async function readLog(
 }
 
 /**
- * Every client's log head: where its log ends (its versionstamp, and how many entries that commit
- * holds; null for a head written before it said).
+ * Where a client's log ends: its last commit's versionstamp, and how many entries that commit
+ * holds (null for a head written before it said).
  */
-export async function logHeads(
-  kv: Deno.Kv,
-): Promise<Map<string, { versionstamp: string; entries: number | null }>> {
-  const out = new Map<string, { versionstamp: string; entries: number | null }>();
+export interface HeadPosition {
+  versionstamp: string;
+  entries: number | null;
+}
+
+/** Every client's log head. */
+export async function logHeads(kv: Deno.Kv): Promise<Map<string, HeadPosition>> {
+  const out = new Map<string, HeadPosition>();
   for await (const e of kv.list<LogHead | string>({ prefix: wholeCollection("change_heads") })) {
     out.set(String(e.key[1]), {
       versionstamp: e.versionstamp,
@@ -166,10 +170,7 @@ export async function logHeads(
 }
 
 /** Whether a position is at the end of the log whose head is `head` (nothing after it to read). */
-export function atLogEnd(
-  position: LogPosition | null,
-  head: { versionstamp: string; entries: number | null } | undefined,
-): boolean {
+export function atLogEnd(position: LogPosition | null, head: HeadPosition | undefined): boolean {
   if (!head) return true;
   return head.entries !== null && position !== null && position.versionstamp === head.versionstamp &&
     position.index >= head.entries - 1;

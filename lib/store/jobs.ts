@@ -10,7 +10,7 @@ import { contactIdsByEmail } from "./contacts.ts";
 import { jobByEventIdKey, jobKey, jobPartKey, jobRedirectKey, jobsPrefix } from "./keys.ts";
 import { getAll, listPage, type Page, readParts, withOccRetry } from "./kv.ts";
 import { newPlan, type Plan, plansOp } from "./plan.ts";
-import { type Encoding, pack, unpack } from "./packed.ts";
+import { type Encoding, pack, unpackJson } from "./packed.ts";
 
 /** Largest Job (packed, or its JSON) kept in one value (KV values are ≤ 64 KiB); larger ones go to parts. */
 const MAX_JOB_BYTES = 60_000;
@@ -41,15 +41,14 @@ export type StoredJob = PackedJob | JobStub | Job;
 const isStub = (value: StoredJob): value is JobStub => "parts" in value && !("events" in value);
 const isPacked = (value: StoredJob): value is PackedJob => "packed" in value;
 const utf8 = new TextEncoder();
-const fromUtf8 = new TextDecoder();
 
 /** The whole Job, unpacked, reading its parts when it is stored in parts. */
 async function loadJob(kv: Deno.Kv, value: StoredJob): Promise<Job> {
-  if (isPacked(value)) return JSON.parse(fromUtf8.decode(unpack(value.packed, value.encoding)));
+  if (isPacked(value)) return unpackJson(value.packed, value.encoding);
   if (!isStub(value)) return value;
   const keys = Array.from({ length: value.parts }, (_, n) => jobPartKey(value.client, value.id, n));
   const bytes = await readParts(kv, keys, (n) => `Part ${n} of job ${value.id} is missing.`);
-  return JSON.parse(fromUtf8.decode(unpack(bytes, value.encoding)));
+  return unpackJson(bytes, value.encoding);
 }
 
 /**

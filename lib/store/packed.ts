@@ -10,6 +10,7 @@ import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { CALCOM_BODY_DICTIONARY_V1 } from "../calcom/body_dictionary.ts";
 
 const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
 
 /** A stored value's encoding: how it was packed, and how it is read back. */
 interface Codec {
@@ -50,6 +51,17 @@ export const DICTIONARIES: Partial<Record<Encoding, string>> = {
 /** The bytes as `encoding` stores them. */
 export function pack(bytes: Uint8Array, encoding: Encoding): Uint8Array {
   return CODECS[encoding].pack(bytes);
+}
+
+/** A value's JSON as stored: packed with `encoding`, or (null) as plain UTF-8. */
+export function packJson(value: unknown, encoding: Encoding | null): Uint8Array {
+  const bytes = utf8.encode(JSON.stringify(value));
+  return encoding ? pack(bytes, encoding) : bytes;
+}
+
+/** The value `packJson` was given. */
+export function unpackJson<T>(bytes: Uint8Array, encoding: Encoding | null | undefined): T {
+  return JSON.parse(fromUtf8.decode(unpack(bytes, encoding)));
 }
 
 /** The bytes `pack` was given (a value stored with no encoding is returned as it is). */

@@ -7,7 +7,7 @@ import type { ChangeEntry } from "../domain/changes.ts";
 import { CountDeltas } from "./counts.ts";
 import { changeHeadKey, changeLogKey } from "./keys.ts";
 import { commit } from "./kv.ts";
-import { type Encoding, pack, unpack } from "./packed.ts";
+import { type Encoding, packJson, unpackJson } from "./packed.ts";
 
 export interface Plan {
   submissionId: string;
@@ -91,19 +91,15 @@ interface PackedLog {
 export type StoredLogValue = PackedLog | ChangeLogValue;
 
 const LOG_ENCODING: Encoding = "deflate-raw";
-const utf8 = new TextEncoder();
-const fromUtf8 = new TextDecoder();
 
 export function packLog(log: ChangeLogValue): PackedLog {
-  const packed = pack(utf8.encode(JSON.stringify(log.entries)), LOG_ENCODING);
+  const packed = packJson(log.entries, LOG_ENCODING);
   return { committed_at: log.committed_at, count: log.entries.length, packed, encoding: LOG_ENCODING };
 }
 
 /** The entries a log value holds. */
 export function logEntries(value: StoredLogValue): ChangeEntry[] {
-  return "packed" in value
-    ? JSON.parse(fromUtf8.decode(unpack(value.packed, value.encoding)))
-    : value.entries;
+  return "packed" in value ? unpackJson(value.packed, value.encoding) : value.entries;
 }
 
 /** How many entries a log value holds. */
