@@ -76,7 +76,7 @@ export async function takeLease(
   until: number,
 ): Promise<boolean> {
   const entry = await kv.get<ReconcileState>(clientReconcileKey(slug));
-  const state = { ...EMPTY_STATE, ...entry.value };
+  const state = reconcileStateOf(entry.value);
   if (state.lease_owner !== owner && state.lease_until > now) return false;
   const result = await commit(
     kv.atomic().check(entry).set(clientReconcileKey(slug), {
@@ -93,7 +93,7 @@ export async function resetApiKeyState(kv: Deno.Kv, slug: string): Promise<void>
   await withOccRetry("reset API key state", async () => {
     const entry = await kv.get<ReconcileState>(clientReconcileKey(slug));
     if (!entry.value) return { op: null, result: undefined };
-    const next = { ...EMPTY_STATE, ...entry.value, api_key_state: "unchecked" as const, error: null };
+    const next = { ...reconcileStateOf(entry.value), api_key_state: "unchecked" as const, error: null };
     return { op: kv.atomic().check(entry).set(entry.key, next), result: undefined };
   });
 }
@@ -112,7 +112,7 @@ export async function updateReconcileState(
 ): Promise<boolean> {
   return await withOccRetry("update reconcile state", async () => {
     const entry = await kv.get<ReconcileState>(clientReconcileKey(slug));
-    const state = { ...EMPTY_STATE, ...entry.value };
+    const state = reconcileStateOf(entry.value);
     if (state.lease_owner !== owner) return { op: null, result: false };
     return {
       op: kv.atomic().check(entry).set(clientReconcileKey(slug), { ...state, ...patch(state) }),
@@ -131,7 +131,7 @@ export async function scheduleReconcile(kv: Deno.Kv, slug: string, dueAtMs: numb
       clientKey(slug),
       clientReconcileKey(slug),
     ]);
-    const state = { ...EMPTY_STATE, ...entry.value };
+    const state = reconcileStateOf(entry.value);
     // A client deleted meanwhile gets nothing written back.
     if (client.versionstamp === null || (state.due_at ?? null) === dueAtMs) {
       return { op: null, result: undefined };
