@@ -8,6 +8,7 @@ import { JOB_STATUSES, type JobStatus } from "../domain/job.ts";
 import { SUBMISSION_STATUSES, type SubmissionStatus } from "../domain/submission.ts";
 import { TOKEN_SCOPES, type TokenScope } from "../domain/tokens.ts";
 import { CHANGE_TYPES, type ChangeType } from "../domain/changes.ts";
+import { ALLOW_PRIVATE_RISK } from "../domain/outbound.ts";
 import { HttpError } from "../errors.ts";
 import { SLUG_PATTERN } from "../store/clients.ts";
 import { InvalidCursorError, type Page } from "../store/kv.ts";
@@ -282,6 +283,11 @@ export function expiredFeedCursor(days: number): HttpError {
   );
 }
 
+/** What the operator of a receiver on their own network can do, and what it risks. */
+function privateReceiverNote(): string {
+  return `A receiver on the service's own network is allowed only when the operator starts the service with OUTBOUND_ALLOW_PRIVATE=1; the risk: ${ALLOW_PRIVATE_RISK}.`;
+}
+
 /** An endpoint's URL: https (http too with OUTBOUND_ALLOW_PRIVATE), no credentials, not a forbidden IP. */
 export function validEndpointUrl(
   value: unknown,
@@ -301,7 +307,9 @@ export function validEndpointUrl(
       "invalid_url",
       `"url" must be an ${
         allowPrivate ? "http(s)" : "https"
-      } URL without credentials, e.g. https://dispatch.example.com/hooks/calcom-intake.`,
+      } URL without credentials, e.g. https://dispatch.example.com/hooks/calcom-intake.${
+        url?.protocol === "http:" ? ` ${privateReceiverNote()}` : ""
+      }`,
     );
   }
   const why = allowPrivate ? null : forbidden(url.hostname.replace(/^\[|\]$/g, ""));
@@ -309,7 +317,7 @@ export function validEndpointUrl(
     throw new HttpError(
       400,
       "forbidden_destination",
-      `Deliveries cannot go to ${url.hostname}: it is ${why}.`,
+      `Deliveries cannot go to ${url.hostname}: it is ${why}. ${privateReceiverNote()}`,
     );
   }
   return url.href;

@@ -80,7 +80,8 @@ const ENDPOINT_OPERATIONS = {
       command: "endpoint add",
       args: ["slug"],
       summary:
-        "an outbound webhook endpoint (--url https://…, --event-types job.created,job.cancelled, --description); its whsec_ secret is printed once",
+        "an outbound webhook endpoint (--endpoint-url https://…, --event-types job.created,job.cancelled, --description); its whsec_ secret is printed once",
+      flags: { "endpoint-url": "url" },
     },
     run: (ops, { params, body }) => ops.createEndpoint(params.slug, body),
   },
@@ -108,7 +109,9 @@ const ENDPOINT_OPERATIONS = {
     cli: {
       command: "endpoint update",
       args: ["slug", "endpoint-id"],
-      summary: "change an endpoint's --url, --event-types, --description, or --state active|disabled",
+      summary:
+        "change an endpoint's --endpoint-url, --event-types, --description, or --state active|disabled",
+      flags: { "endpoint-url": "url" },
     },
     run: (ops, { params, body }) => ops.updateEndpoint(params.slug, params.id, body),
   },

@@ -25,6 +25,8 @@ import { sqliteSnapshot } from "../store/backup.ts";
 import { isRemoteKvPath, openKv } from "../store/kv.ts";
 import { render } from "./render.ts";
 import { secretInput, UsageError } from "./secret_input.ts";
+import { nearest } from "./suggest.ts";
+import { parse as parseEnvFile } from "dotenv";
 
 export { UsageError };
 
@@ -32,7 +34,10 @@ type Values = Record<string, string | boolean | undefined>;
 
 /** How commands reach the store: the local KV (opened only once a command needs it), or a service. */
 export interface Targets {
-  openLocal: () => Promise<{ ops: AdminOperations; kvPath: string | null; close: () => Promise<void> }>;
+  /** Opens the store the settings `env` name (KV_PATH, KV_ACCESS_TOKEN), as the service would. */
+  openLocal: (
+    env: (name: string) => string | undefined,
+  ) => Promise<{ ops: AdminOperations; kvPath: string | null; close: () => Promise<void> }>;
   env: (name: string) => string | undefined;
   /** Warnings (a secret typed on the command line); stderr. */
   warn: (line: string) => void;
@@ -49,8 +54,8 @@ interface Command {
   localOptions?: string[];
 }
 
-const GLOBAL_OPTIONS = ["json", "help", "url", "token"];
-const BOOLEAN_OPTIONS = new Set(["json", "help", "yes", "body", "sqlite", "force"]);
+const GLOBAL_OPTIONS = ["json", "help", "url", "token", "env-file"];
+const BOOLEAN_OPTIONS = new Set(["json", "help", "yes", "body", "sqlite", "force", "create"]);
 /** Flags whose value is a secret: read from stdin with `-`, warned about when typed. */
 const SECRET_FLAGS = new Set(["token", "secret", "api-key"]);
 
@@ -70,10 +75,11 @@ const LOCAL_ONLY: Command[] = [
     spec: {
       command: "restore",
       args: ["file"],
-      summary: "load a backup into an empty local store (--force: a non-empty one)",
+      summary:
+        "load a backup into an empty local store (--force: a non-empty one; --create: a KV file that does not exist yet)",
     },
     op: null,
-    localOptions: ["force"],
+    localOptions: ["force", "create"],
     local: (ops, pos, opt) => ops.restore(readLines(pos[0]), opt.force === true),
   },
 ];
@@ -114,11 +120,35 @@ ${COMMANDS.map((c) => `  ${usageOf(c)}\n      ${c.spec.summary}`).join("\n")}
 
 Every command: --json (JSON for scripts; tables otherwise), --help (that command's help),
 --url URL (a running service instead of the local KV; the admin token from ADMIN_TOKEN, or
---token - to read it from standard input). Secrets (--secret, --api-key) may be given as - too:
-\`deno task\` echoes its command line. Commands that destroy data ask for --yes.
-The local store is KV_PATH (default ./data/calcom-intake.sqlite3; a KV Connect URL with
-KV_ACCESS_TOKEN reaches a remote store). Exit codes: 0 done, 1 refused (the message says why),
-2 a mistake in the command line.`;
+--token - to read it from standard input), --env-file FILE (read settings such as KV_PATH and
+ADMIN_TOKEN from the service's environment file, e.g. /etc/calcom-intake.env; the environment
+wins). Secrets (--secret, --api-key) may be given as - too: \`deno task\` echoes its command line.
+Commands that destroy data ask for --yes. The local store is KV_PATH (default
+./data/calcom-intake.sqlite3; a KV Connect URL with KV_ACCESS_TOKEN reaches a remote store).
+Exit codes: 0 done, 1 refused (the message says why), 2 a mistake in the command line.`;
+
+/** Every command's words once, for suggestions and the short usage. */
+const COMMAND_NAMES = [...new Set(COMMANDS.map((c) => c.spec.command))];
+
+/** What an unknown command gets: the nearest command's help, or the list of commands. */
+function unknownCommand(positionals: string[]): UsageError {
+  const typed = positionals.join(" ");
+  let best: string | null = null;
+  for (const words of [2, 1]) {
+    best ??= nearest(
+      positionals.slice(0, words).join(" "),
+      COMMAND_NAMES.filter((n) => n.split(" ").length === words),
+    );
+  }
+  const more = 'Run "deno task admin --help" for every command and its options.';
+  if (best) {
+    const rows = COMMANDS.filter((c) => c.spec.command === best);
+    return new UsageError(
+      `Unknown command "${typed}". Did you mean "${best}"?\n\n${helpOf(rows)}\n\n${more}`,
+    );
+  }
+  return new UsageError(`Unknown command "${typed}". Commands: ${COMMAND_NAMES.join(", ")}.\n\n${more}`);
+}
 
 /** The command the words name, picked among rows of the same command by flag and arguments. */
 function pick(positionals: string[], values: Values): { command: Command; rest: string[] } {
@@ -139,9 +169,7 @@ function pick(positionals: string[], values: Values): { command: Command; rest: 
     if (values.help) return { command: candidates[0], rest };
     throw new UsageError(`${wrongArguments(rest, candidates)}\n\n${helpOf(candidates)}`);
   }
-  throw new UsageError(
-    positionals.length ? `Unknown command "${positionals.join(" ")}".\n\n${USAGE}` : USAGE,
-  );
+  throw positionals.length ? unknownCommand(positionals) : new UsageError(USAGE);
 }
 
 function wrongArguments(rest: string[], candidates: Command[]): string {
@@ -198,19 +226,26 @@ export async function runAdmin(args: string[], targets: Targets): Promise<{ resu
   }
   for (const o of GLOBAL_OPTIONS) options[o] = { type: BOOLEAN_OPTIONS.has(o) ? "boolean" : "string" };
   options.help.short = "h";
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options });
+  const { values, positionals } = parseCommandLine(args, options);
   if (positionals.length === 0 && values.help) return { result: null, text: USAGE };
   const { command, rest } = pick(positionals, values);
   if (values.help) {
     const all = COMMANDS.filter((c) => c.spec.command === command.spec.command);
     return { result: null, text: helpOf(all) };
   }
-  const allowed = new Set([...GLOBAL_OPTIONS, ...optionsOf(command)]);
+  const allowed = [...GLOBAL_OPTIONS, ...optionsOf(command)];
   for (const name of Object.keys(values)) {
-    if (!allowed.has(name)) {
-      throw new UsageError(`"${command.spec.command}" has no --${name}.\n\n${helpOf([command])}`);
+    if (!allowed.includes(name)) {
+      const near = nearest(name, allowed);
+      throw new UsageError(
+        `"${command.spec.command}" has no --${name}${near ? ` (did you mean --${near}?)` : ""}.\n\n${
+          helpOf([command])
+        }`,
+      );
     }
   }
+  refuseServiceUrlAsField(command, values);
+  const env = await settingsOf(values, targets);
   if (command.spec.confirm && !values.yes) {
     const question = `This ${command.spec.confirm}. Type "yes" to go on:`;
     if (!targets.confirm) {
@@ -229,7 +264,7 @@ export async function runAdmin(args: string[], targets: Targets): Promise<{ resu
     const token = await secretInput(
       "token",
       typeof values.token === "string" ? values.token : undefined,
-      { name: "ADMIN_TOKEN", value: targets.env("ADMIN_TOKEN") },
+      { name: "ADMIN_TOKEN", value: env("ADMIN_TOKEN") },
       targets.warn,
     );
     if (!token) {
@@ -242,7 +277,8 @@ export async function runAdmin(args: string[], targets: Targets): Promise<{ resu
     result = await callOperation(target, name, await inputOf(command, rest, values, targets));
   } else {
     const input = command.op ? await inputOf(command, rest, values, targets) : null;
-    const local = await targets.openLocal();
+    await refuseMissingStore(command, values, env, targets.warn);
+    const local = await targets.openLocal(env);
     try {
       result = command.op
         ? await command.op.run(local.ops, input!)
@@ -260,6 +296,97 @@ export async function runAdmin(args: string[], targets: Targets): Promise<{ resu
     result,
     text: values.json ? JSON.stringify(result, null, 2) : render(result, command.spec.columns),
   };
+}
+
+/** parseArgs, with an unknown option named as a person typed it (not Node's advice about `--`). */
+function parseCommandLine(
+  args: string[],
+  options: Record<string, { type: "string" | "boolean"; short?: string }>,
+) {
+  try {
+    return parseArgs({ args, allowPositionals: true, options });
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    const typed = (error as Error).message.match(/'(-[^']*)'/)?.[1];
+    if (code !== "ERR_PARSE_ARGS_UNKNOWN_OPTION" || !typed) throw error;
+    const near = nearest(typed.replace(/^-+/, "").split("=")[0], Object.keys(options));
+    throw new UsageError(
+      `Unknown option ${typed}${near ? ` (did you mean --${near}?)` : ""}. ` +
+        `"deno task admin <command> --help" lists a command's options.`,
+    );
+  }
+}
+
+/**
+ * `--url` is the service's address, so a row's own `url` field (an endpoint's receiver) has another
+ * flag; the old spelling, given without it, is refused rather than sent to the receiver as if it
+ * were the service.
+ */
+function refuseServiceUrlAsField(command: Command, values: Values): void {
+  const flag = Object.entries(command.spec.flags ?? {}).find(([, field]) => field === "url")?.[0];
+  if (!flag || typeof values.url !== "string" || values[flag] !== undefined) return;
+  const others = optionsOf(command).filter((o) => o !== flag && values[o] !== undefined);
+  // Creating needs the receiver's address; changing with no other field can only have meant it.
+  if (command.op?.method !== "POST" && others.length > 0) return;
+  throw new UsageError(
+    `"${command.spec.command}" takes the receiver's address as --${flag} https://…; --url is the address of ` +
+      `the calcom-intake service to send the command to.\n\n${helpOf([command])}`,
+  );
+}
+
+/** The settings the command reads: the environment, over the service's environment file if given. */
+async function settingsOf(values: Values, targets: Targets): Promise<(name: string) => string | undefined> {
+  const file = values["env-file"];
+  if (typeof file !== "string") return targets.env;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (error) {
+    throw new UsageError(`--env-file ${file} cannot be read: ${(error as Error).message}`);
+  }
+  const fromFile = parseEnvFile(text);
+  return (name) => targets.env(name) ?? fromFile[name];
+}
+
+/**
+ * Backup and restore work on the service's store; one that does not exist yet would be created
+ * empty and backed up (or restored into) where the service never looks, so they refuse instead,
+ * before anything is created, naming the path and how to reach the service's store.
+ */
+async function refuseMissingStore(
+  command: Command,
+  values: Values,
+  env: (name: string) => string | undefined,
+  warn: (line: string) => void,
+) {
+  const kvPath = readConfig(env).kvPath;
+  if (!kvPath || kvPath === ":memory:" || isRemoteKvPath(kvPath)) return;
+  if (await exists(kvPath)) return;
+  const where = `${kvPath}${kvPath.startsWith("/") ? "" : ` (in ${Deno.cwd()})`}`;
+  const pointer =
+    `${env("KV_PATH") === undefined ? "KV_PATH is not set, so this is the default path. " : ""}` +
+    `To use the service's store, give the settings it runs with: --env-file /etc/calcom-intake.env on a server ` +
+    `set up as docs/deploy.md says, or KV_PATH=/path/to/its.sqlite3.`;
+  // Other commands may start a store (a client added before the first start), with a word.
+  if (command.op) return warn(`note: no KV store at ${where} yet; a new, empty one is created. ${pointer}`);
+  if (command.spec.command === "restore" && values.create) return;
+  throw new HttpError(
+    409,
+    "no_store",
+    `There is no KV store at ${where}: "${command.spec.command}" would have created an empty one there. ` +
+      pointer +
+      (command.spec.command === "restore" ? " To restore into a new store at this path, add --create." : ""),
+  );
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
 }
 
 async function backup(admin: AdminOperations, file: string, sqlite: boolean, kvPath: string | null) {
@@ -281,6 +408,9 @@ async function backup(admin: AdminOperations, file: string, sqlite: boolean, kvP
     }
   } finally {
     out.close();
+  }
+  if (entries === 0) {
+    console.error(`warning: the store at ${kvPath} has no entries; ${file} holds nothing to restore.`);
   }
   return { written: file, format: "ndjson", entries };
 }
@@ -327,8 +457,8 @@ if (import.meta.main) {
     env: (name) => Deno.env.get(name),
     warn: (line) => console.error(line),
     confirm: Deno.stdin.isTerminal() ? (question) => prompt(question)?.trim().toLowerCase() === "yes" : null,
-    openLocal: async () => {
-      const config = readConfig();
+    openLocal: async (env) => {
+      const config = readConfig(env);
       const kv = await openKv(config.kvPath, config.kvAccessToken);
       const log = jsonLogger((line) => console.error(line));
       // Inline processing: what a command stores (a reconciliation's bookings) is processed here.

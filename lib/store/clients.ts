@@ -155,7 +155,8 @@ export interface PutClientResult {
 }
 
 /**
- * Creates a client (with the given secret or a generated one) or updates its name. A secret given
+ * Creates a client (with the given secret or a generated one) or updates its name, Cal.com API
+ * access and settings (a setting left out stays as it is). A secret given
  * for an existing client is added beside the current ones unless it is already one of them.
  */
 export async function putClient(
@@ -190,12 +191,15 @@ export async function putClient(
         ...existing.value,
         name: input.name !== undefined ? input.name : existing.value.name,
         calcom_api_url: input.apiUrl !== undefined ? input.apiUrl : existing.value.calcom_api_url ?? null,
+        ...input.settings,
         updated_at: now,
       }
       : {
         slug,
         name: input.name ?? null,
         calcom_api_url: input.apiUrl ?? null,
+        time_zone: input.settings?.time_zone ?? null,
+        silence_days: input.settings?.silence_days ?? null,
         counts_built: true,
         created_at: now,
         updated_at: now,

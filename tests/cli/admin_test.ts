@@ -3,12 +3,14 @@ import {
   ADMIN_TOKEN,
   type ClientView,
   type ContactView,
+  countingReceiver,
   fixture,
   FIXTURE_SECRET,
   type JobView,
   type PageAnswer,
   runAdminCli,
   type SubmissionView,
+  waitFor,
   withServer,
   withTempDir,
 } from "../_helpers.ts";
@@ -284,4 +286,82 @@ Deno.test("the admin CLI against a running service (--url): tables for people, -
     assert.equal(down.code, 1);
     assert.match(down.stderr, /Cannot reach the service at http:\/\/127\.0\.0\.1:9.*Is it running/);
   });
+});
+
+Deno.test("the admin CLI through --url: settings read back, endpoints take --endpoint-url, mistakes are named", async () => {
+  const receiver = countingReceiver();
+  try {
+    await withServer({ port: true, mode: "inline", env: { OUTBOUND_ALLOW_PRIVATE: "1" } }, async (server) => {
+      const remote = (...args: string[]) =>
+        runAdminCli(":memory:", "--url", server.url, "--token", ADMIN_TOKEN, ...args);
+      const json = async <T>(...args: string[]): Promise<T> => {
+        const run = await remote(...args, "--json");
+        assert.equal(run.code, 0, `${args.join(" ")}: ${run.stderr}`);
+        return JSON.parse(run.stdout);
+      };
+      await json("client", "add", "acme", "--secret", FIXTURE_SECRET, "--time-zone", "Europe/Berlin");
+      await json("client", "update", "acme", "--silence-days", "3");
+      const shown = await json<ClientView>("client", "show", "acme");
+      assert.deepEqual([shown.time_zone, shown.silence_days], ["Europe/Berlin", 3]);
+
+      const created = await json<{ id: string; url: string }>(
+        "endpoint",
+        "add",
+        "acme",
+        "--endpoint-url",
+        receiver.url,
+        "--event-types",
+        "job.created",
+      );
+      assert.equal(created.url, receiver.url);
+      const posted = await server.post("acme", fixture("booking_created").body);
+      assert.equal(posted.status, 202);
+      await posted.body?.cancel();
+      await waitFor("the receiver to get the Job", () => receiver.received() >= 1);
+
+      const moved = `${receiver.url}/v2`;
+      const updated = await json<{ url: string }>(
+        "endpoint",
+        "update",
+        "acme",
+        created.id,
+        "--endpoint-url",
+        moved,
+      );
+      assert.equal(updated.url, moved);
+
+      // The old spelling would have sent the command to the receiver: refused, naming the new one.
+      for (const args of [["endpoint", "add", "acme"], ["endpoint", "update", "acme", created.id]]) {
+        const old = await runAdminCli(":memory:", ...args, "--url", receiver.url);
+        assert.equal(old.code, 2, old.stderr);
+        assert.match(
+          old.stderr,
+          /receiver's address as --endpoint-url https:\/\/….*--url is the address of the calcom-intake service/s,
+        );
+      }
+      const stateOnly = await remote("endpoint", "update", "acme", created.id, "--state", "disabled");
+      assert.equal(
+        stateOnly.code,
+        0,
+        "--url with other changes is the service's address: " + stateOnly.stderr,
+      );
+
+      const typo = await remote("clent", "list");
+      assert.equal(typo.code, 2);
+      assert.match(typo.stderr, /Unknown command "clent list". Did you mean "client list"\?/);
+      assert.match(typo.stderr, /Usage: deno task admin client list/);
+      assert.ok(typo.stderr.split("\n").length < 10, `a short usage, not all of it:\n${typo.stderr}`);
+      const nothingNear = await remote("frobnicate");
+      assert.match(nothingNear.stderr, /Commands: client list, client add,/);
+      assert.ok(nothingNear.stderr.split("\n").length < 6, nothingNear.stderr);
+      const option = await remote("jobs", "acme", "--limt", "5");
+      assert.equal(option.code, 2);
+      assert.match(option.stderr, /Unknown option --limt \(did you mean --limit\?\)/);
+      const otherCommands = await remote("jobs", "acme", "--event-types", "x");
+      assert.equal(otherCommands.code, 2);
+      assert.match(otherCommands.stderr, /"jobs" has no --event-types/);
+    });
+  } finally {
+    await receiver.close();
+  }
 });

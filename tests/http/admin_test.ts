@@ -89,6 +89,55 @@ Deno.test("clients: create, update, list, get, delete; the secret is shown only 
   });
 });
 
+Deno.test("a client's settings are stored: set at creation, changed, kept when left out, cleared with null", async () => {
+  await withServer({}, async (server) => {
+    const created = await server.admin<PutAnswer>("POST", "/admin/clients", {
+      slug: "acme",
+      time_zone: "Europe/Berlin",
+      silence_days: 3,
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const read = async () => (await server.admin<ClientView>("GET", "/admin/clients/acme")).body;
+    assert.deepEqual([(await read()).time_zone, (await read()).silence_days], ["Europe/Berlin", 3]);
+
+    const changed = await server.admin<PutAnswer>("PATCH", "/admin/clients/acme", {
+      time_zone: "America/New_York",
+    });
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    assert.equal(changed.body.client.time_zone, "America/New_York");
+    let now = await read();
+    assert.deepEqual([now.time_zone, now.silence_days], ["America/New_York", 3], "a setting left out stays");
+
+    await server.admin("PATCH", "/admin/clients/acme", { name: "Acme" });
+    now = await read();
+    assert.deepEqual([now.name, now.time_zone, now.silence_days], ["Acme", "America/New_York", 3]);
+    const listed = await server.admin<PageAnswer<ClientView>>("GET", "/admin/clients");
+    assert.equal(listed.body.items[0].time_zone, "America/New_York", "the Clients list reads them too");
+
+    await server.admin("PATCH", "/admin/clients/acme", { time_zone: null, silence_days: null });
+    now = await read();
+    assert.deepEqual([now.time_zone, now.silence_days], [null, null]);
+
+    const bad = await server.admin("PATCH", "/admin/clients/acme", { time_zone: "Mars/Olympus" });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.code, "invalid_time_zone");
+
+    // A Job's times are shown in the business's time zone once it is set.
+    await server.admin("PATCH", "/admin/clients/acme", {
+      time_zone: "Europe/Berlin",
+      secret: FIXTURE_SECRET,
+    });
+    await (await server.post("acme", fixture("booking_created").body)).body?.cancel();
+    await waitSettled(server, "acme");
+    const [job] = await listAll(server, "/admin/clients/acme/jobs");
+    const timeline = await server.admin<{ client_time_zone: string | null }>(
+      "GET",
+      `/admin/clients/acme/jobs/${job.id}/timeline`,
+    );
+    assert.equal(timeline.body.client_time_zone, "Europe/Berlin");
+  });
+});
+
 Deno.test("secret rotation without downtime; the verifying secret is recorded", async () => {
   await withServer({}, async (server) => {
     await addClient(server, "acme");

@@ -3,7 +3,8 @@
  * playwright-core) against the service on a real port: sign in, add a client, send it a signed
  * webhook, see the Job and its timeline, replay a quarantined submission, sign out; a client in a
  * broken state. Every screen is read as a person sees it and audited for accessibility. It also
- * takes the README's screenshots.
+ * takes screenshots into tests/screenshots/ (ignored by git, so a run leaves the tree as it was);
+ * docs/screenshots/ keeps copies of them for docs/operations.md.
  */
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
@@ -22,8 +23,10 @@ import {
   withServer,
 } from "../_helpers.ts";
 
-const SCREENSHOT = new URL("../screenshots/dashboard.png", import.meta.url).pathname;
-const SCREENSHOT_JOB = new URL("../screenshots/dashboard-job.png", import.meta.url).pathname;
+const SCREENSHOTS = new URL("../screenshots/", import.meta.url).pathname;
+Deno.mkdirSync(SCREENSHOTS, { recursive: true });
+const SCREENSHOT = `${SCREENSHOTS}dashboard.png`;
+const SCREENSHOT_JOB = `${SCREENSHOTS}dashboard-job.png`;
 
 /** `expected`: console errors the test provokes on purpose (a refused token's 401 by default). */
 async function withBrowser(fn: (page: Page) => Promise<void>, expected = ["status of 401"]): Promise<void> {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { decodeValue, encodeValue } from "../../lib/store/backup.ts";
 import {
   addClient,
+  type ClientView,
   type ContactView,
   fixture,
   FIXTURE_NAMES,
@@ -46,7 +47,9 @@ Deno.test("every KV value type survives the backup encoding exactly", () => {
 });
 
 async function everything(server: TestServer) {
+  const client = (await server.admin<ClientView>("GET", "/admin/clients/acme")).body;
   return {
+    settings: { time_zone: client.time_zone, silence_days: client.silence_days },
     jobs: await listAll(server, "/admin/clients/acme/jobs") as JobView[],
     contacts: await listAll(server, "/admin/clients/acme/contacts") as ContactView[],
     submissions: await listAll(server, "/admin/clients/acme/submissions") as SubmissionView[],
@@ -61,9 +64,15 @@ Deno.test("backup while the service runs → restore into an empty store gives t
     let dump: [Deno.KvKey, unknown][] = [];
     await withServer({ kvPath: source, mode: "inline" }, async (server) => {
       await addClient(server, "acme");
+      const set = await server.admin("PATCH", "/admin/clients/acme", {
+        time_zone: "Europe/Berlin",
+        silence_days: 4,
+      });
+      assert.equal(set.status, 200);
       for (const name of FIXTURE_NAMES) await (await server.post("acme", fixture(name).body)).body?.cancel();
       before = await everything(server);
       assert.ok(before.jobs.length > 0 && before.contacts.length > 0);
+      assert.deepEqual(before.settings, { time_zone: "Europe/Berlin", silence_days: 4 });
       // Taken while this service holds the file open.
       const backup = await cli(source, "backup", `${dir}/backup.ndjson`);
       assert.equal(backup.code, 0, backup.stderr);
@@ -78,7 +87,12 @@ Deno.test("backup while the service runs → restore into an empty store gives t
     assert.match(header.warning, /secrets/);
     assert.equal((await cli(source, "backup", `${dir}/backup.ndjson`)).code, 1, "never overwrites a file");
 
-    const restored = await cli(target, "restore", `${dir}/backup.ndjson`, "--json");
+    // The target does not exist yet: restore refuses to create it unless told to.
+    const unasked = await cli(target, "restore", `${dir}/backup.ndjson`);
+    assert.equal(unasked.code, 1);
+    assert.match(unasked.stderr, new RegExp(`no KV store at ${target}.*--env-file.*--create`, "s"));
+    await assert.rejects(Deno.stat(target), Deno.errors.NotFound, "nothing was created");
+    const restored = await cli(target, "restore", `${dir}/backup.ndjson`, "--create", "--json");
     assert.equal(restored.code, 0, restored.stderr);
     assert.equal(JSON.parse(restored.stdout).restored, dump.length);
     const again = await cli(target, "restore", `${dir}/backup.ndjson`);
