@@ -5,12 +5,13 @@
 import { readConfig } from "./lib/config.ts";
 import { jsonLogger } from "./lib/log.ts";
 import { createService, diskWatch } from "./lib/service.ts";
-import { kvOpenProblem, listenProblem } from "./lib/startup.ts";
+import { kvOpenProblem, listenProblem, startupWarnings } from "./lib/startup.ts";
 import { openKv } from "./lib/store/kv.ts";
 import { listenQueue, QueueListener } from "./lib/store/queue.ts";
 
 const config = readConfig();
 const log = jsonLogger();
+for (const warning of startupWarnings(config)) log.warn("setting", { warning });
 // Free space is read before KV opens: on a full disk a reserve is given up first, so KV can open.
 const disk = diskWatch(config, log);
 const volume = disk?.volumeProblem();

@@ -1,8 +1,9 @@
 /**
  * What stops the service at start, in a person's words: a KV that will not open (on Deno Deploy,
- * usually no database attached to the app), a port already in use.
+ * usually no database attached to the app), a port already in use; and what it warns of at start.
  */
 import type { Config } from "./config.ts";
+import { ALLOW_PRIVATE_RISK } from "./domain/outbound.ts";
 
 /** Why KV did not open, and what to do. */
 export function kvOpenProblem(config: Config, error: unknown): string {
@@ -27,4 +28,11 @@ export function listenProblem(config: Config, error: unknown): string | null {
     }). Check HOST and PORT (ports under 1024 need privileges).`;
   }
   return null;
+}
+
+/** Settings that run, but that an operator should know are on: one warning line each. */
+export function startupWarnings(config: Config): string[] {
+  return config.outboundAllowPrivate
+    ? [`OUTBOUND_ALLOW_PRIVATE is on: ${ALLOW_PRIVATE_RISK}. Leave it off unless every receiver is yours.`]
+    : [];
 }

@@ -130,3 +130,7 @@ function mappedV4(address: string): string | null {
   const [hi, lo] = [parseInt(hex[1], 16), parseInt(hex[2], 16)];
   return [hi >> 8, hi & 255, lo >> 8, lo & 255].join(".");
 }
+
+/** The risk OUTBOUND_ALLOW_PRIVATE takes, in the words every message about it uses. */
+export const ALLOW_PRIVATE_RISK =
+  "whoever may add an outbound endpoint (the operator, or a client token with endpoints:write) can then make this service send requests to http:// and private addresses on its own network (docs/outbound.md#ssrf)";

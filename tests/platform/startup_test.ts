@@ -3,7 +3,7 @@
  * already in use, a KV path it cannot open.
  */
 import assert from "node:assert/strict";
-import { withTempDir } from "../_helpers.ts";
+import { readServiceLog, withTempDir } from "../_helpers.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -91,6 +91,42 @@ Deno.test("a volume too small for the storage floor: why and what to set, exit 1
       await fits.status;
     } finally {
       await mount("umount", dir);
+    }
+  });
+});
+
+Deno.test("OUTBOUND_ALLOW_PRIVATE on: a warning at start naming its risk; off: none", async () => {
+  await withTempDir(async (dir) => {
+    for (const [value, warned] of [["1", true], ["0", false]] as const) {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-net",
+          "--allow-env",
+          "--allow-read",
+          "--allow-write",
+          "--allow-sys=statfs",
+          MAIN,
+        ],
+        env: {
+          KV_PATH: `${dir}/kv-${value}.sqlite3`,
+          PORT: "0",
+          HOST: "127.0.0.1",
+          OUTBOUND_ALLOW_PRIVATE: value,
+        },
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      const log = readServiceLog(child);
+      await log.listening;
+      const warning = log.lines.map((l) => JSON.parse(l)).find((l) =>
+        l.level === "warn" && l.msg === "setting"
+      );
+      child.kill("SIGTERM");
+      await child.status;
+      await log.drained.catch(() => {});
+      if (!warned) assert.equal(warning, undefined);
+      else assert.match(warning?.warning ?? "", /OUTBOUND_ALLOW_PRIVATE is on: .*private addresses/);
     }
   });
 });
