@@ -12,7 +12,10 @@ export interface SampleOptions {
   name: string;
   /** The appointment's start (ISO). */
   start: string;
-  /** When Cal.com built the body (ISO); each step of a story is a few seconds later. */
+  /**
+   * When Cal.com built the body (ISO), normally now: a story's last step is stamped with it and the
+   * earlier ones a little before, so nothing claims to come from the future.
+   */
   at: string;
 }
 
@@ -243,16 +246,16 @@ export function sampleBody(trigger: SampleTrigger, o: SampleOptions): SampleStep
 
 /** The bodies of a whole story, in the order Cal.com sends them. */
 export function scenario(name: Scenario, o: SampleOptions): SampleStep[] {
-  const at = (seconds: number) => plusMinutes(o.at, seconds / 60);
+  /** `seconds` before `o.at`: the steps keep their order and spacing and end at `o.at`. */
+  const ago = (seconds: number) => plusMinutes(o.at, -seconds / 60);
   switch (name) {
     case "create-reschedule-cancel": {
-      const created = sampleBody("BOOKING_CREATED", o);
-      const moved = sampleBody("BOOKING_RESCHEDULED", { ...o, at: at(60) });
+      const created = sampleBody("BOOKING_CREATED", { ...o, at: ago(120) });
+      const moved = sampleBody("BOOKING_RESCHEDULED", { ...o, at: ago(60) });
       const cancelled = sampleBody("BOOKING_CANCELLED", {
         ...o,
         uid: moved.uid,
         start: plusMinutes(o.start, 24 * 60),
-        at: at(120),
       });
       return [created, moved, cancelled];
     }
@@ -260,7 +263,7 @@ export function scenario(name: Scenario, o: SampleOptions): SampleStep[] {
       const seated = (trigger: string, who: { email: string; name: string }, seconds: number) => ({
         trigger,
         uid: o.uid,
-        body: envelope(trigger, at(seconds), {
+        body: envelope(trigger, ago(seconds), {
           ...bookingPayload({ ...o, ...who }, trigger === "BOOKING_CANCELLED" ? { status: "CANCELLED" } : {}),
           seatsPerTimeSlot: 10,
           seatsShowAttendees: false,
@@ -269,9 +272,9 @@ export function scenario(name: Scenario, o: SampleOptions): SampleStep[] {
       });
       const guest = { email: `second.${o.email}`, name: "Riley Second" };
       return [
-        seated("BOOKING_CREATED", o, 0),
+        seated("BOOKING_CREATED", o, 60),
         seated("BOOKING_CREATED", guest, 30),
-        seated("BOOKING_CANCELLED", guest, 60),
+        seated("BOOKING_CANCELLED", guest, 0),
       ];
     }
     case "recurring": {
@@ -281,16 +284,17 @@ export function scenario(name: Scenario, o: SampleOptions): SampleStep[] {
           ...o,
           uid: `${o.uid}-${week + 1}`,
           start: plusMinutes(o.start, week * 7 * 24 * 60),
+          at: ago(60),
         })
       ).map((s) => ({ ...s, body: withPayload(s.body, { recurringEvent }) }));
-      const cancelAll = sampleBody("BOOKING_CANCELLED", { ...o, uid: `${o.uid}-1`, at: at(60) });
+      const cancelAll = sampleBody("BOOKING_CANCELLED", { ...o, uid: `${o.uid}-1` });
       return [...occurrences, { ...cancelAll, body: withPayload(cancelAll.body, { recurringEvent }) }];
     }
     case "paid":
       return [
-        sampleBody("BOOKING_PAYMENT_INITIATED", o),
-        sampleBody("BOOKING_PAID", { ...o, at: at(90) }),
-        sampleBody("BOOKING_CREATED", { ...o, at: at(91) }),
+        sampleBody("BOOKING_PAYMENT_INITIATED", { ...o, at: ago(91) }),
+        sampleBody("BOOKING_PAID", { ...o, at: ago(1) }),
+        sampleBody("BOOKING_CREATED", o),
       ];
   }
 }

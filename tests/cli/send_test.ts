@@ -3,7 +3,7 @@
  * each story ends as the Job it tells.
  */
 import assert from "node:assert/strict";
-import { SAMPLE_TRIGGERS } from "../../lib/calcom/samples.ts";
+import { SAMPLE_TRIGGERS, sampleBody, scenario, SCENARIOS } from "../../lib/calcom/samples.ts";
 import { addClient, ADMIN_TOKEN, FIXTURE_SECRET, type JobView, listAll, withServer } from "../_helpers.ts";
 
 const SEND = new URL("../../lib/cli/send.ts", import.meta.url).pathname;
@@ -98,4 +98,25 @@ Deno.test("deno task send: every trigger is accepted; every story ends as the Jo
   const down = await send("http://127.0.0.1:9", "BOOKING_CREATED");
   assert.equal(down.code, 1);
   assert.match(down.stderr, /Cannot reach the service at http:\/\/127\.0\.0\.1:9/);
+});
+
+Deno.test("the sender stamps what it sends at the present: no step of a story comes from the future", () => {
+  const now = "2026-12-07T12:00:00.000Z";
+  const o = { uid: "u1", email: "pat@example.com", name: "Pat", start: "2026-12-08T16:00:00.000Z", at: now };
+  const stamps = (body: string) => {
+    const parsed = JSON.parse(body);
+    return Date.parse(parsed.createdAt);
+  };
+  for (const trigger of SAMPLE_TRIGGERS) {
+    assert.equal(stamps(sampleBody(trigger, o).body), Date.parse(now), trigger);
+  }
+  for (const name of SCENARIOS) {
+    const times = scenario(name, o).map((step) => stamps(step.body));
+    assert.ok(
+      times.every((t) => t <= Date.parse(now)),
+      `${name}: ${times.map((t) => new Date(t).toISOString())}`,
+    );
+    assert.equal(Math.max(...times), Date.parse(now), `${name} ends now`);
+    assert.deepEqual([...times].sort((a, b) => a - b), times, `${name} keeps its order`);
+  }
 });
