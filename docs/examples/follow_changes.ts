@@ -1,11 +1,13 @@
 /**
  * A consumer of calcom-intake's change feed: keeps its own copy of one client's Jobs, saving its
  * cursor with the copy after every page so a restart goes on where it stopped, and reads every Job
- * again when its cursor has expired (410). It only needs `fetch`, so it runs under Deno, Node or a
- * browser; `tests/docs/follow_changes_test.ts` runs it against the real service.
+ * again when its cursor has expired (410). When the service is away (restarting, a network fault,
+ * a 5xx or 429) it waits longer after each failure, up to a minute, and goes on from its cursor;
+ * only a refused token stops it. It only needs `fetch`, so it runs under Deno, Node or a browser;
+ * `tests/docs/follow_changes_test.ts` runs it against the real service, restarted under it.
  *
  *   INTAKE_URL=https://intake.example.com CLIENT_SLUG=acme-plumbing INTAKE_TOKEN=cit_… \
- *     deno run --allow-net --allow-env --allow-read --allow-write docs/examples/follow_changes.ts
+ *     [STATE_FILE=./jobs-state.json] [WAIT_SECONDS=25] deno run --allow-net --allow-env --allow-read --allow-write docs/examples/follow_changes.ts
  */
 
 /** A Job as the feed and `/jobs` show it (only what this example reads). */
@@ -37,11 +39,31 @@ export interface Source {
   token: string;
 }
 
+/** A request the service answered with an error; `retry` says whether waiting can help. */
+export class FeedError extends Error {
+  constructor(readonly status: number, message: string, readonly retryAfterMs: number | null = null) {
+    super(message);
+  }
+  /** 5xx, 429 and 408 pass; a refused token (401, 403) or a wrong slug (404) does not. */
+  get retry(): boolean {
+    return this.status >= 500 || this.status === 429 || this.status === 408;
+  }
+}
+
 async function get(source: Source, path: string, signal?: AbortSignal): Promise<Response> {
   return await fetch(`${source.url.replace(/\/+$/, "")}/api/v1/clients/${source.slug}${path}`, {
     headers: { authorization: `Bearer ${source.token}` },
     signal,
   });
+}
+
+async function failed(what: string, res: Response): Promise<FeedError> {
+  const seconds = Number(res.headers.get("retry-after"));
+  return new FeedError(
+    res.status,
+    `${what}: ${res.status} ${await res.text()}`,
+    Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : null,
+  );
 }
 
 /**
@@ -57,11 +79,14 @@ export async function apply(source: Source, state: State, entry: Entry): Promise
     return;
   }
   // A Job with very many attendees comes trimmed: read it whole.
-  const job = entry.data.job_trimmed
-    ? await (await fetch(`${source.url.replace(/\/+$/, "")}${entry.data.job_url}`, {
+  let job = entry.data.job;
+  if (entry.data.job_trimmed) {
+    const res = await fetch(`${source.url.replace(/\/+$/, "")}${entry.data.job_url}`, {
       headers: { authorization: `Bearer ${source.token}` },
-    })).json() as Job
-    : entry.data.job;
+    });
+    if (!res.ok) throw await failed(`GET ${entry.data.job_url}`, res);
+    job = await res.json() as Job;
+  }
   state.jobs[entry.job_id] = { version: entry.job_version, job };
 }
 
@@ -71,7 +96,7 @@ export async function resync(source: Source): Promise<State> {
   let cursor = "";
   do {
     const res = await get(source, `/jobs?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
-    if (!res.ok) throw new Error(`GET /jobs: ${res.status} ${await res.text()}`);
+    if (!res.ok) throw await failed("GET /jobs", res);
     const page = await res.json() as { items: Job[]; cursor: string | null; changes_cursor: string };
     // The first page's changes_cursor was read before any Job: follow from there.
     state.cursor ??= page.changes_cursor;
@@ -104,12 +129,53 @@ export async function step(
     await save(state);
     return { state, more: true };
   }
-  if (!res.ok) throw new Error(`GET /changes: ${res.status} ${await res.text()}`);
+  if (!res.ok) throw await failed("GET /changes", res);
   const page = await res.json() as { items: Entry[]; next_cursor: string; has_more: boolean };
   for (const entry of page.items) await apply(source, state, entry);
   state.cursor = page.next_cursor;
   await save(state);
   return { state, more: page.has_more };
+}
+
+/**
+ * Follows the feed until `signal` aborts: each failure that waiting can mend (the service away, a
+ * 5xx, a 429) waits longer than the last (1 s doubling to 60 s, with jitter so many consumers do not
+ * come back at once, and never less than a Retry-After), then goes on from the state last saved.
+ * A refused token or a wrong slug is thrown: retrying cannot mend it.
+ */
+export async function follow(
+  source: Source,
+  state: State,
+  save: (state: State) => Promise<void>,
+  options: {
+    waitSeconds?: number;
+    signal?: AbortSignal;
+    onPage?: (state: State) => void;
+    onRetry?: (error: unknown, inMs: number) => void;
+    firstRetryMs?: number;
+    maxRetryMs?: number;
+  } = {},
+): Promise<State> {
+  const { signal, firstRetryMs = 1000, maxRetryMs = 60_000 } = options;
+  let failures = 0;
+  while (!signal?.aborted) {
+    try {
+      ({ state } = await step(source, state, save, options));
+      failures = 0;
+      options.onPage?.(state);
+    } catch (error) {
+      if (signal?.aborted) break;
+      if (error instanceof FeedError && !error.retry) throw error;
+      const backoff = Math.min(maxRetryMs, firstRetryMs * 2 ** failures++) * (0.5 + Math.random() / 2);
+      const inMs = Math.max(backoff, error instanceof FeedError ? error.retryAfterMs ?? 0 : 0);
+      options.onRetry?.(error, inMs);
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, inMs);
+        signal?.addEventListener("abort", () => resolve(clearTimeout(timer)), { once: true });
+      });
+    }
+  }
+  return state;
 }
 
 if (import.meta.main) {
@@ -123,9 +189,16 @@ if (import.meta.main) {
     await Deno.writeTextFile(`${file}.tmp`, JSON.stringify(s));
     await Deno.rename(`${file}.tmp`, file); // a crash never leaves half a file
   };
-  let state: State = await Deno.readTextFile(file).then(JSON.parse).catch(() => ({ cursor: null, jobs: {} }));
-  while (true) {
-    ({ state } = await step(source, state, save));
-    console.log(`${Object.keys(state.jobs).length} jobs, cursor ${state.cursor}`);
-  }
+  const state: State = await Deno.readTextFile(file).then(JSON.parse).catch(() => ({
+    cursor: null,
+    jobs: {},
+  }));
+  await follow(source, state, save, {
+    waitSeconds: Number(Deno.env.get("WAIT_SECONDS") ?? 25),
+    onPage: (s) => console.log(`${Object.keys(s.jobs).length} jobs, cursor ${s.cursor}`),
+    onRetry: (error, inMs) =>
+      console.error(
+        `${error instanceof Error ? error.message : error}; trying again in ${Math.round(inMs)} ms`,
+      ),
+  });
 }

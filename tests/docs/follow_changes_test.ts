@@ -2,21 +2,29 @@
  * The consumer example of docs/consumers.md, run for real: it follows a client's feed with a client
  * token while webhooks (creates, reschedules, cancellations, duplicates), replays and a
  * reconciliation pass run, is restarted from its saved state half-way, and ends with exactly the
- * Jobs the admin API shows.
+ * Jobs the admin API shows; and as its own process, it outlives a restart of the service.
  */
 import assert from "node:assert/strict";
 import { type State, step } from "../../docs/examples/follow_changes.ts";
 import { apiBooking, FAKE_API_KEY, startFakeCalcom } from "../_fake_calcom.ts";
 import {
   addClient,
+  ADMIN_TOKEN,
   bookingCreated,
   calcomBody,
+  FIXTURE_SECRET,
   type JobView,
   listAll,
+  startMain,
   type TestServer,
+  waitFor,
   waitSettled,
   withServer,
+  withTempDir,
 } from "../_helpers.ts";
+import { signBody } from "../../lib/calcom/signature.ts";
+
+const EXAMPLE = new URL("../../docs/examples/follow_changes.ts", import.meta.url).pathname;
 
 const post = async (server: TestServer, body: string) => {
   const res = await server.post("acme", body);
@@ -129,4 +137,79 @@ Deno.test("a consumer following the feed through webhooks, replays, reconciliati
   } finally {
     await fake.close();
   }
+});
+
+Deno.test("the example as its own process survives a restart of the service and goes on from its cursor", async () => {
+  await withTempDir(async (dir) => {
+    const kvPath = `${dir}/kv.sqlite3`;
+    const stateFile = `${dir}/jobs-state.json`;
+    let service = await startMain({ KV_PATH: kvPath });
+    const port = new URL(service.url).port;
+    const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
+    const admin = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+      const res = await fetch(`${service.url}${path}`, { method, headers, body: JSON.stringify(body) });
+      assert.ok(res.ok, `${path}: ${res.status}`);
+      return await res.json();
+    };
+    const book = async (uid: string) => {
+      const body = bookingCreated(uid, `${uid}@example.com`, "2026-10-01T10:00:00.000Z");
+      const res = await fetch(`${service.url}/webhooks/calcom/acme`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-cal-signature-256": await signBody(FIXTURE_SECRET, body),
+        },
+        body,
+      });
+      assert.equal(res.status, 202);
+      await res.body?.cancel();
+    };
+    const held = async () => {
+      try {
+        return Object.values((JSON.parse(await Deno.readTextFile(stateFile)) as State).jobs).length;
+      } catch {
+        return 0;
+      }
+    };
+    await admin("PUT", "/admin/clients/acme", { secret: FIXTURE_SECRET });
+    const { token } = await admin<{ token: string }>("POST", "/admin/clients/acme/tokens", {
+      name: "example",
+      scopes: ["jobs:read", "changes:read"],
+    });
+    const follower = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", EXAMPLE],
+      env: {
+        INTAKE_URL: service.url,
+        CLIENT_SLUG: "acme",
+        INTAKE_TOKEN: token,
+        STATE_FILE: stateFile,
+        WAIT_SECONDS: "1",
+      },
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const stderr = new Response(follower.stderr).text();
+    try {
+      await book("before");
+      await waitFor("the follower to hold the first Job", async () => (await held()) === 1);
+
+      await service.stop("SIGTERM");
+      // Away for a while: the follower's requests fail, and it waits and tries again.
+      await new Promise((r) => setTimeout(r, 2500));
+      service = await startMain({ KV_PATH: kvPath, PORT: port });
+      await book("after");
+      await waitFor("the follower to hold the second Job", async () => (await held()) === 2, 30_000);
+      const state = JSON.parse(await Deno.readTextFile(stateFile)) as State;
+      assert.deepEqual(
+        Object.values(state.jobs).map((h) => h.job.calcom_event_id).sort(),
+        ["after", "before"],
+        "resumed from its cursor: nothing missed, nothing twice",
+      );
+    } finally {
+      follower.kill("SIGTERM");
+      await follower.status;
+      await service.stop("SIGTERM");
+    }
+    assert.match(await stderr, /trying again in \d+ ms/, "it said it would try again");
+  });
 });
