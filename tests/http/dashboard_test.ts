@@ -132,7 +132,7 @@ Deno.test("dashboard in headless Chromium: sign in, add a client, a webhook beco
       const timeline = (await page.locator("ol.timeline").textContent())!;
       assert.match(timeline, /created/);
       assert.match(timeline, /webhook/);
-      assert.match(timeline, /status: — → scheduled/);
+      assert.match(timeline, /Status: — → scheduled/);
       await assertScreen(page, "job timeline");
       await page.screenshot({ path: SCREENSHOT_JOB, fullPage: true });
 
@@ -240,7 +240,7 @@ Deno.test("dashboard in headless Chromium: a broken client (payload template, si
       await page.getByRole("link", { name: "broken" }).click();
       await page.getByRole("heading", { name: "Health" }).waitFor();
       const health = await page.locator("main").innerText();
-      assert.match(health, /payload_template_detected: /);
+      assert.match(health, /payload template detected: /);
       assert.match(health, /1 signature failures/);
       assert.match(health, /2 quarantined/);
       await assertScreen(page, "broken client overview");
@@ -409,4 +409,138 @@ Deno.test("dashboard in headless Chromium: connect a client to Cal.com in one st
   } finally {
     await fake.close();
   }
+});
+
+/** Visible text of `selector` (what a person reads there). */
+const textOf = async (page: Page, selector: string) =>
+  (await page.locator(selector).first().innerText()).trim();
+/** A raw ISO 8601 time, as a person should never have to read one. */
+const RAW_ISO = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
+
+Deno.test("dashboard in headless Chromium: what a new operator found (lists refresh, settings stick, times and names in words, phone width)", async () => {
+  await withServer({ port: true, mode: "inline" }, async (server) => {
+    await withBrowser(async (page) => {
+      await signIn(page, server);
+      await page.getByLabel("Slug").fill("acme");
+      await page.getByRole("button", { name: "Add client" }).click();
+      await page.getByRole("heading", { name: "Set up the webhook in Cal.com" }).waitFor();
+      // The list shows the new client at once, and the form is empty again (no second add by accident).
+      await page.getByRole("link", { name: "acme", exact: true }).waitFor();
+      assert.equal(await page.getByLabel("Slug").inputValue(), "");
+      const secret = (await page.locator("#secret-value").textContent())!;
+      // Never set up: not "healthy".
+      const row = await textOf(page, "tbody tr");
+      assert.match(row, /not set up: no delivery yet/);
+      assert.doesNotMatch(row, /healthy/);
+      assert.match(row, /0 jobs/);
+      await assertScreen(page, "a client just added");
+
+      // Settings, saved from the dashboard, read back after a reload and through the API.
+      await page.getByRole("link", { name: "acme", exact: true }).click();
+      await page.getByRole("heading", { name: "Health" }).waitFor();
+      await page.getByLabel("Business time zone").fill("Asia/Tokyo");
+      await page.getByLabel("Alarm after days without a delivery").fill("5");
+      await page.getByRole("button", { name: "Save settings" }).click();
+      await page.getByRole("status").filter({ hasText: "Settings saved." }).waitFor();
+      await page.reload();
+      await page.getByRole("heading", { name: "Health" }).waitFor();
+      assert.equal(await page.getByLabel("Business time zone").inputValue(), "Asia/Tokyo");
+      assert.equal(await page.getByLabel("Alarm after days without a delivery").inputValue(), "5");
+      const client = await server.admin<ClientView>("GET", "/admin/clients/acme");
+      assert.deepEqual([client.body.time_zone, client.body.silence_days], ["Asia/Tokyo", 5]);
+
+      // A token: shown once, listed at once, the form cleared.
+      await page.getByLabel("Name", { exact: true }).fill("dispatch system");
+      await page.getByRole("button", { name: "Create token" }).click();
+      await page.locator("#token-value").waitFor();
+      await page.getByRole("button", { name: "Revoke the token dispatch system" }).waitFor();
+      assert.equal(await page.getByLabel("Name", { exact: true }).inputValue(), "");
+      // A rotation: the new secret is listed beside the old one at once.
+      await page.getByRole("button", { name: "Rotate: add a new secret" }).click();
+      await page.locator("#secret-value").waitFor();
+      await waitFor(
+        "two secrets listed",
+        async () => (await page.getByRole("button", { name: "Retire" }).count()) === 2,
+      );
+      await assertScreen(page, "token created, secret rotated");
+
+      // A booking, then its reschedule: the timeline and the change log in Tokyo time, in words.
+      for (
+        const body of [
+          BOOKING,
+          calcomBody("BOOKING_RESCHEDULED", "2026-11-01T11:00:00.000Z", {
+            uid: "dash-1-r",
+            rescheduleUid: "dash-1",
+            title: "Estimate dash-1",
+            startTime: "2026-11-21T10:00:00Z",
+            endTime: "2026-11-21T11:00:00Z",
+            attendees: [{ email: "dana@example.org", name: "Dana" }],
+          }),
+        ]
+      ) {
+        const res = await fetch(`${server.url}/webhooks/calcom/acme`, {
+          method: "POST",
+          headers: { "x-cal-signature-256": await sign(secret, body) },
+          body,
+        });
+        assert.equal(res.status, 202);
+        await res.body?.cancel();
+      }
+      await page.goto(`${server.url}/admin#/clients/acme/jobs`);
+      await page.getByRole("link", { name: "Estimate dash-1" }).waitFor();
+      assert.match(await textOf(page, "caption"), /^1 job$/);
+      await page.getByRole("link", { name: "Estimate dash-1" }).click();
+      await page.getByRole("heading", { name: "Timeline" }).waitFor();
+      const timeline = await textOf(page, "ol.timeline");
+      assert.doesNotMatch(timeline, RAW_ISO, timeline);
+      assert.doesNotMatch(timeline, /\w_\w/, `field names in words: ${timeline}`);
+      assert.match(timeline, /Start: .*GMT\+9/);
+      await page.goto(`${server.url}/admin#/clients/acme/changes`);
+      await page.getByText("job.rescheduled").waitFor();
+      const changes = await textOf(page, "tbody");
+      assert.doesNotMatch(changes, RAW_ISO, changes);
+      assert.doesNotMatch(changes, /start_time|end_time|calcom_event_id/, changes);
+      assert.match(changes, /GMT\+9/);
+      await assertScreen(page, "change log in the business's time");
+
+      // Recover without a date says what it needs.
+      await page.getByRole("link", { name: "Endpoints", exact: true }).click();
+      await page.getByRole("heading", { name: "Add an endpoint" }).waitFor();
+      await page.getByLabel("URL", { exact: true }).fill("https://hooks.example.com/calcom");
+      await page.getByRole("button", { name: "Add endpoint" }).click();
+      await page.locator("#endpoint-secret").waitFor();
+      await page.getByRole("region", { name: "Endpoint https://hooks.example.com/calcom" }).waitFor();
+      assert.equal(await page.getByLabel("URL", { exact: true }).inputValue(), "");
+      await page.getByRole("button", { name: "Recover" }).click();
+      await page.getByRole("alert").filter({ hasText: "Recover needs a date and time" }).waitFor();
+      await assertScreen(page, "recover without a date");
+
+      // On a phone, every table's key columns are on the screen (rows become labelled cards).
+      await page.setViewportSize({ width: 390, height: 844 });
+      for (
+        const [path, key, shown] of [["/", "Health", "acme"], [
+          "/clients/acme/jobs",
+          "Title",
+          "Estimate dash-1",
+        ]]
+      ) {
+        await page.goto(`${server.url}/admin#${path}`);
+        await page.getByRole("link", { name: shown, exact: true }).waitFor();
+        const cells = await page.locator("tbody tr").first().locator("td").all();
+        assert.ok(cells.length >= 5, path);
+        for (const cell of cells) {
+          const box = await cell.boundingBox();
+          if (!box) continue; // an empty cell takes no room
+          assert.ok(box.x >= 0 && box.x + box.width <= 390, `${path}: a cell runs off a phone's screen`);
+        }
+        // Runs in the page (a string, since Deno's types have no DOM).
+        const labels: string[] = await page.evaluate(
+          `[...document.querySelectorAll("tbody tr:first-child td")].map((td) => getComputedStyle(td, "::before").content)`,
+        );
+        assert.ok(labels.includes(`"${key}"`), `${path}: cells are labelled (${labels.join(", ")})`);
+        await assertScreen(page, `${path} on a phone`);
+        if (path === "/") await page.screenshot({ path: `${SCREENSHOTS}dashboard-phone.png` });
+      }
+    });
+  });
 });

@@ -7,7 +7,7 @@
  */
 import { call, TOKEN_KEY, whenRefused } from "./api.js";
 import { clientOverview, renderClient, renderClients } from "./clients.js";
-import { alertBox, byId, h, link, page } from "./dom.js";
+import { alertBox, byId, h, link, onRedraw, page } from "./dom.js";
 import {
   clientChanges,
   clientContacts,
@@ -105,5 +105,6 @@ async function route() {
 }
 
 whenRefused(signOut);
+onRedraw(route);
 addEventListener("hashchange", route);
 route();

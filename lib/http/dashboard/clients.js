@@ -15,6 +15,7 @@ import {
   h,
   link,
   page,
+  plural,
   shownOnce,
   status,
   table,
@@ -74,6 +75,10 @@ export function health(client, overview) {
     const state = client.reconciliation.api_key_state ?? "unchecked";
     out.push(badge(`API key ${state}`, state === "rejected" ? "bad" : ""));
   }
+  // Healthy means "working": a client that has never heard from Cal.com has not shown that yet.
+  const heard = overview?.last_delivery_at || client.last_ping;
+  if (!heard && !client.calcom_webhook?.connected_at) out.push(badge("not set up: no delivery yet", "warn"));
+  else if (!heard) out.push(badge("connected, no delivery yet"));
   if (out.length === 0) out.push(badge("healthy", "good"));
   return out;
 }
@@ -159,7 +164,7 @@ export async function renderClients() {
           c.last_ping.signature_valid ? badge("verified", "good") : badge("unverified", "warn"),
         ]
         : "never",
-      String(jobs),
+      plural(jobs, "job"),
       health(c, o),
     ];
   });
@@ -181,7 +186,7 @@ export async function renderClients() {
           body: { slug: slug.value, name: name.value || undefined },
         });
         return calcomSteps(answer.client, answer.secret);
-      }),
+      }, { refresh: true }),
     },
     h("label", { for: "new-slug" }, "Slug", slug),
     h("label", { for: "new-name" }, "Business name", name),
@@ -239,7 +244,7 @@ function calcomWebhookSection(client) {
           );
         }
         return status(`Webhook ${r.deleted} removed from Cal.com.`);
-      }),
+      }, { refresh: true }),
     }, label);
   return [
     h("h2", {}, "Webhook in Cal.com"),
@@ -299,20 +304,22 @@ export async function clientOverview(client) {
       class: "secondary",
       onclick: action(() => secretsOut, async () => {
         await call("removeSecret", { params: { slug: client.slug, secretId: s.id } });
-        return status(`Secret ${s.id} retired. Reload to see the list.`);
-      }),
+        return status(`Secret ${s.id} retired.`);
+      }, { refresh: true }),
     }, "Retire"),
   ]);
   /** @param {Record<string, number>} by */
   const counts = (
     by,
-  ) => (Object.keys(by).length ? Object.entries(by).map(([k, v]) => badge(`${k}: ${v}`)) : "none");
+  ) => (Object.keys(by).length
+    ? Object.entries(by).map(([k, v]) => badge(`${k.replaceAll("_", " ")}: ${v}`))
+    : "none");
   const lastPass = client.reconciliation.last_pass;
   return [
     h("h2", {}, "Health"),
     h("div", {}, health(client, o)),
     client.problems.map((p) =>
-      h("p", { class: "panel important" }, h("strong", {}, p.code, ": "), p.message)
+      h("p", { class: "panel important" }, h("strong", {}, p.code.replaceAll("_", " "), ": "), p.message)
     ),
     urlNote(),
     fields([
@@ -358,7 +365,7 @@ export async function clientOverview(client) {
       onclick: action(() => secretsOut, async () => {
         const { secret } = await call("addSecret", { params, body: {} });
         return calcomSteps(client, secret);
-      }),
+      }, { refresh: true }),
     }, "Rotate: add a new secret"),
     secretsOut,
     h("h2", {}, "Cal.com API (reconciliation)"),
@@ -378,9 +385,8 @@ export async function clientOverview(client) {
           const body = { calcom_api_url: apiUrl.value || null };
           if (apiKey.value) body.calcom_api_key = apiKey.value;
           await call("updateClient", { params, body });
-          apiKey.value = "";
           return status("API access saved.");
-        }),
+        }, { refresh: true }),
       },
       h("label", { for: "api-key" }, "API key (cal_live_…)", apiKey),
       h("label", { for: "api-url" }, "API URL", apiUrl),
@@ -409,7 +415,7 @@ export async function clientOverview(client) {
             body: { time_zone: tz.value || null, silence_days: days.value || null },
           });
           return status("Settings saved.");
-        }),
+        }, { refresh: true }),
       },
       h("label", { for: "client-tz" }, "Business time zone", tz),
       h("label", { for: "silence-days" }, "Alarm after days without a delivery", days),
@@ -456,8 +462,8 @@ async function tokensSection(client) {
       "aria-label": `Revoke the token ${t.name}`,
       onclick: action(() => out, async () => {
         await call("revokeToken", { params: { slug: client.slug, tokenId: t.id } });
-        return status(`Token ${t.name} revoked: its next request is refused. Reload to see the list.`);
-      }),
+        return status(`Token ${t.name} revoked: its next request is refused.`);
+      }, { refresh: true }),
     }, "Revoke"),
   ]);
   return [
@@ -488,7 +494,7 @@ async function tokensSection(client) {
             lead: "Give it to whoever runs that system.",
             more: [["Scopes", made.scopes.join(", ")]],
           });
-        }),
+        }, { refresh: true }),
       },
       h("label", { for: "token-name" }, "Name", name),
       h(

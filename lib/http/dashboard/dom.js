@@ -53,7 +53,14 @@ export const alertBox = (message) => h("p", { role: "alert" }, message);
 export const status = (message) => h("p", { role: "status" }, message);
 
 /**
- * A table; an empty one says so.
+ * "1 job", "2 jobs".
+ * @param {number} n @param {string} one @param {string} [many]
+ */
+export const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * A table; an empty one says so. Each cell carries its column's name, so on a phone's width the
+ * rows stack as cards with every column labelled instead of scrolling the key ones out of sight.
  * @param {string[]} headers
  * @param {Child[][]} rows
  * @param {string} [caption]
@@ -71,11 +78,13 @@ export function table(headers, rows, caption) {
       h(
         "tbody",
         {},
-        rows.length ? rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, c)))) : h(
-          "tr",
-          {},
-          h("td", { colspan: headers.length, class: "muted" }, "Nothing yet."),
-        ),
+        rows.length
+          ? rows.map((r) => h("tr", {}, r.map((c, i) => h("td", { "data-label": headers[i] }, c))))
+          : h(
+            "tr",
+            {},
+            h("td", { colspan: headers.length, class: "muted" }, "Nothing yet."),
+          ),
       ),
     ),
   );
@@ -115,23 +124,42 @@ export function byId(id) {
   return el;
 }
 
+/** How the current screen is drawn again (set by app.js to its router). */
+let redraw = async () => {};
+/** @param {() => Promise<void>} fn */
+export function onRedraw(fn) {
+  redraw = fn;
+}
+
 /**
- * Runs an action from a button or form; what it returns (or its error) shows in `target()`.
+ * Runs an action from a button or form; what it returns (or its error) shows in `target()`. With
+ * `refresh`, a success draws the screen again first (lists show what changed, forms start empty,
+ * so nothing is added twice by accident), and the answer shows in the new screen's element of the
+ * same id.
  * @param {() => HTMLElement} target
  * @param {() => Promise<Child>} run
+ * @param {{ refresh?: boolean }} [options]
  * @returns {(event?: Event) => Promise<void>}
  */
-export function action(target, run) {
+export function action(target, run, options = {}) {
   return async (event) => {
     event?.preventDefault();
     const out = target();
     out.replaceChildren(status("Working…"));
+    let answer;
     try {
-      out.replaceChildren(...nodes([await run()]));
+      answer = await run();
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       if (message !== "unauthorized") out.replaceChildren(alertBox(message));
+      return;
     }
+    if (options.refresh && out.id) {
+      await redraw();
+      const again = document.getElementById(out.id);
+      again?.replaceChildren(...nodes([answer]));
+      again?.scrollIntoView({ block: "nearest" });
+    } else out.replaceChildren(...nodes([answer]));
   };
 }
 
@@ -188,6 +216,31 @@ export function when(iso, timeZone) {
   } catch {
     return iso;
   }
+}
+
+/** An ISO 8601 time as the service writes them (what a change from or to a time holds). */
+export const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** Field names of Jobs as a person says them; others lose their underscores. */
+const FIELD_NAMES = /** @type {Record<string, string>} */ ({
+  start_time: "Start",
+  end_time: "End",
+  calcom_event_id: "Booking uid",
+  previous_event_ids: "Earlier booking uids",
+  booker_email: "Booker's email",
+  booker_time_zone: "Booker's time zone",
+  organizer_email: "Organizer",
+  cancellation_reason: "Cancellation reason",
+  rejection_reason: "Rejection reason",
+  payment_status: "Payment",
+  no_show_host: "Host no-show",
+  event_type_id: "Event type",
+});
+
+/** @param {string} field */
+export function fieldName(field) {
+  const words = FIELD_NAMES[field] ?? field.replaceAll("_", " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
 /** @param {string | null | undefined} iso */

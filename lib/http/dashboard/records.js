@@ -5,7 +5,24 @@
  * and the screens of one Job (its timeline) and one submission (its raw body, replay).
  */
 import { call, download, meta, pathOf } from "./api.js";
-import { action, ago, badge, enc, fields, h, link, page, shownOnce, status, table, when } from "./dom.js";
+import {
+  action,
+  ago,
+  alertBox,
+  badge,
+  enc,
+  fieldName,
+  fields,
+  h,
+  ISO_TIME,
+  link,
+  page,
+  plural,
+  shownOnce,
+  status,
+  table,
+  when,
+} from "./dom.js";
 
 /**
  * @typedef {import("./clients.js").Client} Client
@@ -90,7 +107,7 @@ export async function clientJobs(client, params) {
     table(
       ["Status", `Start (${client.time_zone ?? "UTC"})`, "Start (attendee's time)", "Contact", "Title"],
       rows,
-      `${items.length} jobs`,
+      plural(items.length, "job"),
     ),
   ];
 }
@@ -191,6 +208,7 @@ export async function clientMissed(client) {
  */
 export async function clientChanges(client) {
   const slug = enc(client.slug);
+  const tz = client.time_zone ?? null;
   /** @type {{ items: { id: string, type: string, job_id: string, job_version: number, occurred_at: string, data: { changes: Record<string, [unknown, unknown]>, merged_into?: string } }[] }} */
   const { items } = await call("recentChanges", { params: { slug: client.slug }, query: { limit: "200" } });
   return [
@@ -203,17 +221,11 @@ export async function clientChanges(client) {
         link(`/clients/${slug}/jobs/${enc(e.data.merged_into ?? e.job_id)}`, e.job_id),
         String(e.job_version),
         e.type === "job.created"
-          ? `new: ${changeText(e.data.changes.title?.[1])}, ${changeText(e.data.changes.status?.[1])}, ${
-            changeText(e.data.changes.start_time?.[1])
-          }`
+          ? `new: ${changeText(e.data.changes.title?.[1], tz)}, ${
+            changeText(e.data.changes.status?.[1], tz)
+          }, ${changeText(e.data.changes.start_time?.[1], tz)}`
           : Object.keys(e.data.changes).length
-          ? h(
-            "ul",
-            { class: "changes" },
-            Object.entries(e.data.changes).map(([field, [was, now]]) =>
-              h("li", {}, `${field}: ${changeText(was)} → ${changeText(now)}`)
-            ),
-          )
+          ? changeList(e.data.changes, tz, "changes")
           : e.data.merged_into
           ? `merged into ${e.data.merged_into}`
           : h("span", { class: "muted" }, "a new event, no visible field changed"),
@@ -252,8 +264,8 @@ export async function clientEndpoints(client) {
   const act = (e, name, body, done) =>
     action(() => out, async () => {
       await call(name, { params: { slug: client.slug, id: e.id }, body });
-      return status(`${done} Reload to see it.`);
-    });
+      return status(done);
+    }, { refresh: true });
   const sections = await Promise.all(items.map(async (e) => {
     /** @type {{ items: { at: string, event_id: string, type: string, attempt: number, status: number | null, error: string | null, duration_ms: number, next_retry_at: string | null }[] }} */
     const attempts = await call("endpointAttempts", {
@@ -263,7 +275,6 @@ export async function clientEndpoints(client) {
     const since = /** @type {HTMLInputElement} */ (h("input", {
       id: `since-${e.id}`,
       type: "datetime-local",
-      required: true,
     }));
     return h(
       "section",
@@ -284,7 +295,9 @@ export async function clientEndpoints(client) {
         ["Disabled because", e.disabled_reason],
         [
           "Backlog",
-          `${e.backlog} entries${e.oldest_undelivered_at ? `, oldest ${ago(e.oldest_undelivered_at)}` : ""}`,
+          `${plural(e.backlog, "entry", "entries")}${
+            e.oldest_undelivered_at ? `, oldest ${ago(e.oldest_undelivered_at)}` : ""
+          }`,
         ],
       ]),
       h(
@@ -313,7 +326,7 @@ export async function clientEndpoints(client) {
               value: r.secret,
               lead: "The old one keeps signing beside it for 24 h, so the receiver can switch over.",
             });
-          }),
+          }, { refresh: true }),
         }, "Rotate secret"),
       ),
       h(
@@ -321,12 +334,23 @@ export async function clientEndpoints(client) {
         {
           class: "inline",
           onsubmit: action(() => out, async () => {
+            const from = new Date(since.value);
+            if (!since.value || Number.isNaN(from.getTime())) {
+              since.focus();
+              return alertBox(
+                "Recover needs a date and time: choose since when to deliver everything again (in this browser's time).",
+              );
+            }
             await call("recoverEndpoint", {
               params: { slug: client.slug, id: e.id },
-              body: { since: new Date(since.value).toISOString() },
+              body: { since: from.toISOString() },
             });
-            return status("Recovering: everything since then is delivered again.");
-          }),
+            return status(
+              `Recovering: everything since ${
+                when(from.toISOString(), client.time_zone)
+              } is delivered again.`,
+            );
+          }, { refresh: true }),
         },
         h("label", { for: since.id }, "Deliver again since", since),
         h("button", { type: "submit", class: "secondary" }, "Recover"),
@@ -379,7 +403,7 @@ export async function clientEndpoints(client) {
             value: made.secret,
             lead: "The receiver verifies every delivery with it.",
           });
-        }),
+        }, { refresh: true }),
       },
       h("label", { for: "endpoint-url" }, "URL", url),
       h("button", { type: "submit" }, "Add endpoint"),
@@ -388,13 +412,30 @@ export async function clientEndpoints(client) {
   ];
 }
 
-/** @param {unknown} value */
-function changeText(value) {
+/**
+ * What changed, one line a field: its name in words, the value before and after (times in the
+ * business's time zone).
+ * @param {Record<string, [unknown, unknown]>} changes @param {string | null} tz @param {string} [cls]
+ */
+function changeList(changes, tz, cls) {
+  return h(
+    "ul",
+    cls ? { class: cls } : {},
+    Object.entries(changes).map(([field, [was, now]]) =>
+      h("li", {}, `${fieldName(field)}: ${changeText(was, tz)} → ${changeText(now, tz)}`)
+    ),
+  );
+}
+
+/** @param {unknown} value @param {string | null} tz */
+function changeText(value, tz) {
   if (value === null || value === undefined || value === "") return "—";
   if (Array.isArray(value)) {
     return value.map((v) => (typeof v === "object" && v ? summary(v) : String(v))).join(", ") || "—";
   }
-  return typeof value === "object" ? summary(value) : String(value);
+  if (typeof value === "string" && ISO_TIME.test(value)) return when(value, tz);
+  if (typeof value === "boolean") return value ? "yes" : "no";
+  return typeof value === "object" ? summary(value) : String(value).replaceAll("_", " ");
 }
 
 /**
@@ -449,13 +490,7 @@ export async function renderJob(slug, id) {
           " ",
           link(`/clients/${enc(slug)}/submissions/${enc(e.submission_id)}`, "body"),
           Object.keys(e.changes).length
-            ? h(
-              "ul",
-              {},
-              Object.entries(e.changes).map(([field, [was, now]]) =>
-                h("li", {}, `${field}: ${changeText(was)} → ${changeText(now)}`)
-              ),
-            )
+            ? changeList(e.changes, t.client_time_zone)
             : h("p", { class: "muted" }, "no visible change"),
         )
       ),
@@ -465,8 +500,12 @@ export async function renderJob(slug, id) {
 
 /** @param {string} slug @param {string} id */
 export async function renderSubmission(slug, id) {
-  /** @type {{ submission: Record<string, any>, body: unknown, replayable: boolean }} */
-  const d = await call("submissionDetail", { params: { slug, id } });
+  const [d, client] = await Promise.all([
+    /** @type {Promise<{ submission: Record<string, any>, body: unknown, replayable: boolean }>} */ (
+      call("submissionDetail", { params: { slug, id } })
+    ),
+    /** @type {Promise<Client>} */ (call("showClient", { params: { slug } })),
+  ]);
   const s = d.submission;
   const out = h("div", { id: "replay-result" });
   const canReplay = d.replayable && (s.status === "failed" || s.status === "quarantined");
@@ -478,11 +517,11 @@ export async function renderSubmission(slug, id) {
       ["Status", badge(s.status, bad(s.status))],
       ["Problem", s.error],
       ["Channel", s.channel === "calcom_api" ? "Cal.com API (reconciliation)" : "webhook"],
-      ["Received", when(s.received_at)],
+      ["Received", when(s.received_at, client.time_zone)],
       ["Trigger", s.event_type],
       ["Booking uid", s.booking_uid],
       ["Title", s.title],
-      ["Start", s.start_time ? when(s.start_time) : null],
+      ["Start", s.start_time ? when(s.start_time, client.time_zone) : null],
       ["Attendee", [s.attendee_name, s.attendee_email].filter(Boolean).join(" ")],
       ["Attendee time zone", s.attendee_time_zone],
       ["Organizer", s.organizer_email],
