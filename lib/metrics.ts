@@ -9,6 +9,7 @@
 import client from "prom-client";
 import { SIGNATURE_PROBLEMS } from "./calcom/signature.ts";
 import { WEBHOOK_STATES } from "./calcom/webhooks_api.ts";
+import { DISABLE_AFTER } from "./domain/outbound.ts";
 import { silence } from "./domain/silence.ts";
 import { SUBMISSION_STATUSES } from "./domain/submission.ts";
 import { backlog, countDeadLetters } from "./store/batches.ts";
@@ -133,7 +134,7 @@ export class Metrics {
       );
       gauge(
         "calcom_intake_outbound_endpoints_disabled",
-        "Outbound webhook endpoints that are disabled (by a 410, 5 days of failures, or by hand).",
+        `Outbound webhook endpoints that are disabled (by a 410, ${DISABLE_AFTER} of failures, or by hand).`,
         async () => (await outboundState(kv)).disabled,
       );
       gauge(

@@ -1,5 +1,5 @@
 /**
- * ISO-8601 UTC timestamps (`2026-10-14T16:00:00.000Z`) without `Date#toISOString`, which goes
+ * The service's clock readings: ISO-8601 UTC timestamps (`2026-10-14T16:00:00.000Z`) without `Date#toISOString`, which goes
  * through V8's date cache: a webhook formats five of them (receipt, Cal.com's `createdAt`, start
  * and end time, the log line), and a profile showed them as a measurable share of a request.
  * Same output as `toISOString` for every instant from 1970 to 9999; others are handed to it.
@@ -63,3 +63,15 @@ function pad3(n: number): string {
 
 /** Resolves after `ms` milliseconds (waits and backoffs). */
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A `Retry-After` header (seconds, or an HTTP date) in ms from `now`, or null when absent or
+ * unreadable: one reading for the outbound receivers' answers and Cal.com's 429s.
+ */
+export function retryAfterMs(header: string | null, now: number): number | null {
+  if (!header) return null;
+  const seconds = Number(header.trim());
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const at = Date.parse(header);
+  return Number.isFinite(at) ? Math.max(0, at - now) : null;
+}

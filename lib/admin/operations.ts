@@ -1,10 +1,12 @@
 /**
- * Every admin operation, once: clients and their secrets, reading Jobs, Contacts, Submissions and
- * dead letters, replay, erase, export, reconciliation, backup and restore. `table.ts` says how each
- * is reached (HTTP route, CLI command, dashboard call); the HTTP API, the CLI and the dashboard are
- * adapters over it, so validation (`inputs.ts`), the "a secret is shown once" rule, the webhook URL
- * and signing-key cache invalidation are the same everywhere. Failures are `HttpError`s with a
- * message a person can act on.
+ * Every operation of the admin API and of the client API, once: clients, their secrets and
+ * settings, connecting them to Cal.com, their overview; reading Jobs, Contacts, submissions, dead
+ * letters and the change feed; replay, erase, export, reconciliation; client tokens; outbound
+ * endpoints; backup and restore. `table.ts` says how each is reached (HTTP route, CLI command,
+ * dashboard call); the HTTP routes, the CLI and the dashboard are adapters over it, so validation
+ * (`inputs.ts`), the "a secret is shown once" rule, the webhook URL and signing-key cache
+ * invalidation are the same everywhere. Failures are `HttpError`s with a message a person can act
+ * on.
  */
 import { contactView } from "../domain/contact.ts";
 import { contactsCsv, jobsCsv } from "./export.ts";

@@ -8,7 +8,7 @@ import { type Client, isWeakSecret } from "../store/clients.ts";
 import type { ClientParts } from "../store/client_parts.ts";
 import { silence } from "../domain/silence.ts";
 import { isoUtc } from "../time.ts";
-import { WARN_AFTER_MS } from "../domain/outbound.ts";
+import { DISABLE_AFTER, WARN_AFTER_MS } from "../domain/outbound.ts";
 
 /**
  * A client as every admin answer shows it: never a secret or the API key, its webhook path and (with
@@ -46,7 +46,7 @@ export function clientView(
       problems.push({
         code: "endpoint_failing",
         message:
-          `Deliveries to ${e.url} have failed since ${e.failing_since}; after 5 days of failures the endpoint is disabled. See its attempt log.`,
+          `Deliveries to ${e.url} have failed since ${e.failing_since}; after ${DISABLE_AFTER} of failures the endpoint is disabled. See its attempt log.`,
       });
     }
   }

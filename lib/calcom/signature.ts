@@ -79,3 +79,15 @@ export function toHex(bytes: Uint8Array): string {
   for (const b of bytes) out += b.toString(16).padStart(2, "0");
   return out;
 }
+
+/**
+ * A new secret for a client's webhook in Cal.com: ≥ 32 random bytes, URL-safe base64, so it pastes
+ * cleanly into Cal.com's secret field. Cal.com signs with the secret's text as the HMAC key, so the
+ * `whsec_` prefix is only a label here (unlike an outbound endpoint's Standard Webhooks secret,
+ * `newEndpointSecret`, whose base64 is the key).
+ */
+export function newCalcomWebhookSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return "whsec_" +
+    btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}

@@ -27,6 +27,8 @@ export const DEFAULT_RETRY_SCHEDULE_MS = [
 /** Failing continuously this long disables an endpoint; a day in, its client's health warns. */
 export const DISABLE_AFTER_MS = 5 * 86_400_000;
 export const WARN_AFTER_MS = 86_400_000;
+/** DISABLE_AFTER_MS in words, for every message that names it. */
+export const DISABLE_AFTER = `${DISABLE_AFTER_MS / 86_400_000} days`;
 /** A rotated-out secret keeps signing this long, so receivers can switch over. */
 export const OLD_SECRET_OVERLAP_MS = 86_400_000;
 /** Longest `Retry-After` honoured (a later one is capped). */
@@ -43,7 +45,11 @@ export function deliveryBody(entry: ChangeEntry): string {
   });
 }
 
-/** A new endpoint secret: `whsec_` and the base64 of 32 random bytes. */
+/**
+ * A new outbound endpoint's signing secret, as Standard Webhooks defines it: `whsec_` and the
+ * standard base64 of 32 random bytes, which are the HMAC key (not Cal.com's kind: see
+ * `newCalcomWebhookSecret`).
+ */
 export function newEndpointSecret(): string {
   return "whsec_" + btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
 }
@@ -78,15 +84,6 @@ export function nextAttemptAt(
   return now + Math.max(jittered, asked);
 }
 
-/** A `Retry-After` header (seconds or an HTTP date) in ms from now, or null. */
-export function retryAfterMs(header: string | null, now: number): number | null {
-  if (!header) return null;
-  const seconds = Number(header.trim());
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const at = Date.parse(header);
-  return Number.isFinite(at) ? Math.max(0, at - now) : null;
-}
-
 /**
  * Why a delivery may not go to this address, or null: loopback, private, link-local (the cloud
  * metadata service among them), unspecified, multicast and other reserved ranges, IPv4 and IPv6
@@ -112,7 +109,6 @@ export function forbiddenAddress(address: string): string | null {
   return null;
 }
 
-/** The IPv4 address inside an IPv4-mapped IPv6 one (`::ffff:10.0.0.1`, or as URLs write it, `::ffff:a00:1`). */
 /**
  * Why a URL's host may never be delivered to, from its name alone (an IP literal, `localhost`), or
  * null; any other name is checked on what it resolves to, when it is sent to.
@@ -122,6 +118,7 @@ export function forbiddenHost(host: string): string | null {
   return isIP(host) ? forbiddenAddress(host) : null;
 }
 
+/** The IPv4 address inside an IPv4-mapped IPv6 one (`::ffff:10.0.0.1`, or as URLs write it, `::ffff:a00:1`). */
 function mappedV4(address: string): string | null {
   const dotted = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
   if (dotted) return dotted[1];

@@ -1,7 +1,8 @@
 /**
- * The admin API (`/admin/...`, `Authorization: Bearer $ADMIN_TOKEN`): one route per row of the
- * operations table (`admin/table.ts`), each reading the path, the query fields and the JSON body the
- * row names and answering what the shared admin operation returns. No answer ever carries a secret
+ * The routes of the operations table (`admin/table.ts`): the admin API (`/admin/...`, the admin
+ * token) and the client API (`/api/v1/clients/{slug}/...`, a client token of that client with the
+ * row's scope, or the admin token). Each route reads the path, the query fields and the JSON body
+ * its row names and answers what the shared operation returns. No answer ever carries a secret
  * except the one a call has just created.
  */
 import type { AccessControl } from "../admin/access.ts";

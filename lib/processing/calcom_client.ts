@@ -22,7 +22,7 @@ import {
   webhookAnswerSchema,
   webhookListSchema,
 } from "../calcom/webhooks_api.ts";
-import { sleep } from "../time.ts";
+import { retryAfterMs, sleep } from "../time.ts";
 
 /** Cal.com refused the key (401/403): no pass can work until the operator sets a valid one. */
 export class ApiKeyRejectedError extends Error {
@@ -232,7 +232,12 @@ export class CalcomApi {
             : `Cal.com's API answered ${what} with HTTP ${response.status}${detail ? `: ${detail}` : ""}.`,
         );
       }
-      await sleep(Math.max(wait, retryAfterMs(response) ?? 0));
+      // Cal.com asks for at most a minute or two; a longer wait is the next pass's.
+      const asked = Math.min(
+        retryAfterMs(response.headers.get("retry-after"), Date.now()) ?? 0,
+        MAX_RETRY_AFTER_MS,
+      );
+      await sleep(Math.max(wait, asked));
       wait *= 2;
     }
   }
@@ -260,10 +265,8 @@ export function parseBooking(value: unknown): ApiBooking | null {
   return parsed.success ? parsed.data : null;
 }
 
-function retryAfterMs(response: Response): number | null {
-  const seconds = Number(response.headers.get("retry-after"));
-  return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 120) * 1000 : null;
-}
+/** Longest Retry-After a pass waits out within itself. */
+const MAX_RETRY_AFTER_MS = 120_000;
 
 /** Cal.com's error envelope message (`{error: {message}}`), trimmed; never the request's headers. */
 async function errorDetail(response: Response): Promise<string> {

@@ -14,10 +14,10 @@ import { newId } from "../domain/ids.ts";
 import {
   DELIVERY_TIMEOUT_MS,
   deliveryBody,
+  DISABLE_AFTER,
   DISABLE_AFTER_MS,
   forbiddenAddress,
   nextAttemptAt,
-  retryAfterMs,
   signatures,
   subscribes,
   USER_AGENT,
@@ -36,7 +36,7 @@ import {
   takeLease,
   updateEndpoint,
 } from "../store/endpoints.ts";
-import { isoUtc, nowIso } from "../time.ts";
+import { isoUtc, nowIso, retryAfterMs } from "../time.ts";
 
 export interface OutboundOptions {
   /** Retry intervals (OUTBOUND_RETRY_SCHEDULE_MS), the last one repeated. */
@@ -248,7 +248,7 @@ export class Outbound {
     const disable = outcome.gone
       ? "The endpoint answered 410 Gone."
       : now - Date.parse(failingSince) >= DISABLE_AFTER_MS
-      ? "Every delivery failed for 5 days."
+      ? `Every delivery failed for ${DISABLE_AFTER}.`
       : null;
     const next = disable
       ? null

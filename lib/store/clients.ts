@@ -3,7 +3,7 @@
  * client read ever carries one; every secret change also rewrites the client record, whose
  * versionstamp then invalidates the cached signing keys.
  */
-import { importSigningKey, type SigningKey } from "../calcom/signature.ts";
+import { importSigningKey, newCalcomWebhookSecret, type SigningKey } from "../calcom/signature.ts";
 import {
   clientApiKeyKey,
   clientGenerationKey,
@@ -93,13 +93,6 @@ export interface ClientPing {
 }
 
 export const SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
-
-/** ≥ 32 random bytes, URL-safe, so it pastes cleanly into Cal.com's secret field. */
-export function generateSecret(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return "whsec_" +
-    btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
 
 export async function getClient(kv: Deno.Kv, slug: string): Promise<Client | null> {
   return (await kv.get<Client>(clientKey(slug))).value;
@@ -214,7 +207,7 @@ export async function putClient(
     }
     let secret: ClientSecret | null = null;
     if (!existing.value || input.secret) {
-      const value = input.secret ?? generateSecret();
+      const value = input.secret ?? newCalcomWebhookSecret();
       const current = existing.value
         ? await Array.fromAsync(kv.list<ClientSecret>({ prefix: clientSecretsPrefix(slug) }))
         : [];
@@ -236,7 +229,7 @@ export async function addSecret(kv: Deno.Kv, slug: string, given?: string): Prom
     const existing = await kv.get<Client>(clientKey(slug));
     if (!existing.value) return { op: null, result: null };
     const now = nowIso();
-    const secret: ClientSecret = { id: newId(), secret: given ?? generateSecret(), created_at: now };
+    const secret: ClientSecret = { id: newId(), secret: given ?? newCalcomWebhookSecret(), created_at: now };
     const op = kv.atomic().check(existing)
       .set(clientKey(slug), { ...existing.value, updated_at: now })
       .set(clientSecretKey(slug, secret.id), secret);
