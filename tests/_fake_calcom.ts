@@ -4,7 +4,7 @@
  * paging computed as Cal.com's `getPagination` does, inclusive `updatedAt` bounds, series reads
  * as arrays), checking `Authorization` and `cal-api-version` as Cal.com does (a missing or unknown
  * version gets the legacy 2024-04-15 shape), and able to answer 429s, 401s and slowly. And the
- * user's webhooks (`/v2/webhooks`, `/v2/webhooks/{id}`, shared/calcom/api-v2-webhooks.md): UUID ids,
+ * user's webhooks (`/v2/webhooks`, `/v2/webhooks/{id}`, docs/calcom/api-v2-webhooks.md): UUID ids,
  * a bare-array list paged by take/skip, the secret returned, `active` required, 409 for a second
  * webhook with the same URL, 404 for an unknown id and 403 for another user's, 400 for a subscriber
  * URL that is not https or is private (and for triggers it does not know, with the `isEnum` list), and

@@ -1,8 +1,8 @@
 /**
  * Shared test helpers: a real service over a real KV, called in-process through its handler by
  * default (`{ port: true }` serves it on a real port for tests of the socket itself), signed
- * Cal.com requests, the fixtures (copied from shared/calcom/fixtures), typed admin answers, and
- * polling for asynchronous results.
+ * Cal.com requests, the fixtures (Cal.com's bodies in tests/fixtures, as docs/calcom/webhooks.md
+ * describes them), typed admin answers, and polling for asynchronous results.
  */
 import assert from "node:assert/strict";
 import type { AdminOperations } from "../lib/admin/operations.ts";

@@ -1,5 +1,5 @@
 /**
- * Cal.com's API v2 bookings (`cal-api-version: 2024-08-13`, see shared/calcom/api-v2-bookings.md):
+ * Cal.com's API v2 bookings (`cal-api-version: 2024-08-13`, see docs/calcom/api-v2-bookings.md):
  * the request shapes reconciliation sends and the answers it reads. A booking the API shows
  * becomes one `snapshot` Job event, so it goes through the same derivation as a webhook. Pure.
  */

@@ -1,7 +1,7 @@
 /**
  * The preset dictionary raw Cal.com bodies are deflated with before they are stored: the shapes of
  * every trigger's body (field names, enum values, no one's data), from Cal.com's bodies as
- * `shared/calcom/webhooks.md` describes them. A stored body needs this exact text to be read back,
+ * `docs/calcom/webhooks.md` describes them. A stored body needs this exact text to be read back,
  * so it never changes: a better one is a new encoding beside it (see `store/packed.ts`).
  */
 export const CALCOM_BODY_DICTIONARY_V1: string = [

@@ -1,6 +1,6 @@
 /**
  * Realistic Cal.com webhook bodies for `deno task send`: every trigger the service handles, in the
- * shapes Cal.com's own code builds (see shared/calcom/webhooks.md §3: the wrapped envelope, the
+ * shapes Cal.com's own code builds (see docs/calcom/webhooks.md, Shapes: the wrapped envelope, the
  * cancel path's `+00:00` times and `null` prices, the flat MEETING_* bodies, no-show's
  * `bookingUid`), and whole stories like `stripe trigger`. Pure: the caller signs and sends.
  */

@@ -1,7 +1,7 @@
 /**
  * Zod schemas for the Cal.com bodies this service acts on. They are deliberately loose: Cal.com
  * adds fields freely, sends `null` where a value is "unset", and varies shapes between delivery
- * paths (see shared/calcom/webhooks.md §3), so only the fields we use are described and unknown
+ * paths (see docs/calcom/webhooks.md, Shapes), so only the fields we use are described and unknown
  * keys pass through.
  */
 import { z } from "zod";

@@ -1,5 +1,5 @@
 /**
- * Cal.com's API v2 webhook subscriptions (`/v2/webhooks`, see shared/calcom/api-v2-webhooks.md):
+ * Cal.com's API v2 webhook subscriptions (`/v2/webhooks`, see docs/calcom/api-v2-webhooks.md):
  * the shapes connect and check read and send, the webhook this service wants for a client, and
  * how far a webhook Cal.com shows is from it. Pure: the HTTP calls are `processing/calcom_client.ts`'s.
  */
