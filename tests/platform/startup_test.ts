@@ -6,10 +6,20 @@ import assert from "node:assert/strict";
 import { readServiceLog, withTempDir } from "../_helpers.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+/** `deno run` of the service with the start task's permissions. */
+const SERVICE_ARGS = [
+  "run",
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "--allow-write",
+  "--allow-sys=statfs",
+  MAIN,
+];
 
 async function start(env: Record<string, string>): Promise<{ code: number; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "--allow-sys=statfs", MAIN],
+    args: SERVICE_ARGS,
     env,
     stdout: "null",
     stderr: "piped",
@@ -59,15 +69,7 @@ Deno.test("a volume too small for the storage floor: why and what to set, exit 1
       }
       // With limits that fit, the same volume serves.
       const fits = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-net",
-          "--allow-env",
-          "--allow-read",
-          "--allow-write",
-          "--allow-sys=statfs",
-          MAIN,
-        ],
+        args: SERVICE_ARGS,
         env: {
           KV_PATH: `${dir}/kv.sqlite3`,
           PORT: "0",
@@ -99,15 +101,7 @@ Deno.test("OUTBOUND_ALLOW_PRIVATE on: a warning at start naming its risk; off: n
   await withTempDir(async (dir) => {
     for (const [value, warned] of [["1", true], ["0", false]] as const) {
       const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-net",
-          "--allow-env",
-          "--allow-read",
-          "--allow-write",
-          "--allow-sys=statfs",
-          MAIN,
-        ],
+        args: SERVICE_ARGS,
         env: {
           KV_PATH: `${dir}/kv-${value}.sqlite3`,
           PORT: "0",
