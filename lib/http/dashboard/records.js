@@ -221,9 +221,9 @@ export async function clientChanges(client) {
         link(`/clients/${slug}/jobs/${enc(e.data.merged_into ?? e.job_id)}`, e.job_id),
         String(e.job_version),
         e.type === "job.created"
-          ? `new: ${changeText(e.data.changes.title?.[1], tz)}, ${
-            changeText(e.data.changes.status?.[1], tz)
-          }, ${changeText(e.data.changes.start_time?.[1], tz)}`
+          ? `new: ${changeText("title", e.data.changes.title?.[1], tz)}, ${
+            changeText("status", e.data.changes.status?.[1], tz)
+          }, ${changeText("start_time", e.data.changes.start_time?.[1], tz)}`
           : Object.keys(e.data.changes).length
           ? changeList(e.data.changes, tz, "changes")
           : e.data.merged_into
@@ -422,20 +422,25 @@ function changeList(changes, tz, cls) {
     "ul",
     cls ? { class: cls } : {},
     Object.entries(changes).map(([field, [was, now]]) =>
-      h("li", {}, `${fieldName(field)}: ${changeText(was, tz)} → ${changeText(now, tz)}`)
+      h("li", {}, `${fieldName(field)}: ${changeText(field, was, tz)} → ${changeText(field, now, tz)}`)
     ),
   );
 }
 
-/** @param {unknown} value @param {string | null} tz */
-function changeText(value, tz) {
+/**
+ * A field's value before or after a change, as text: a status in words, a time in `tz`; anything
+ * else as it was (an email or a title keeps its underscores).
+ * @param {string} field @param {unknown} value @param {string | null} tz
+ */
+function changeText(field, value, tz) {
   if (value === null || value === undefined || value === "") return "—";
   if (Array.isArray(value)) {
     return value.map((v) => (typeof v === "object" && v ? summary(v) : String(v))).join(", ") || "—";
   }
   if (typeof value === "string" && ISO_TIME.test(value)) return when(value, tz);
   if (typeof value === "boolean") return value ? "yes" : "no";
-  return typeof value === "object" ? summary(value) : String(value).replaceAll("_", " ");
+  if (field === "status" && typeof value === "string") return label(value);
+  return typeof value === "object" ? summary(value) : String(value);
 }
 
 /**
