@@ -17,12 +17,12 @@ import {
   type OperationInput,
   pathParams,
 } from "../admin/table.ts";
-import { readConfig } from "../config.ts";
+import { type Config, readConfig } from "../config.ts";
 import { HttpError } from "../errors.ts";
 import { jsonLogger } from "../log.ts";
 import { createService } from "../service.ts";
 import { sqliteSnapshot } from "../store/backup.ts";
-import { isRemoteKvPath, openKv } from "../store/kv.ts";
+import { isLocalKvFile, kvFileExists, openKv } from "../store/kv.ts";
 import { render } from "./render.ts";
 import { secretInput, UsageError } from "./secret_input.ts";
 import { nearest } from "./suggest.ts";
@@ -34,10 +34,8 @@ type Values = Record<string, string | boolean | undefined>;
 
 /** How commands reach the store: the local KV (opened only once a command needs it), or a service. */
 export interface Targets {
-  /** Opens the store the settings `env` name (KV_PATH, KV_ACCESS_TOKEN), as the service would. */
-  openLocal: (
-    env: (name: string) => string | undefined,
-  ) => Promise<{ ops: AdminOperations; kvPath: string | null; close: () => Promise<void> }>;
+  /** Opens the store the settings name (KV_PATH, KV_ACCESS_TOKEN), as the service would. */
+  openLocal: (config: Config) => Promise<{ ops: AdminOperations; close: () => Promise<void> }>;
   env: (name: string) => string | undefined;
   /** Warnings (a secret typed on the command line); stderr. */
   warn: (line: string) => void;
@@ -277,12 +275,13 @@ export async function runAdmin(args: string[], targets: Targets): Promise<{ resu
     result = await callOperation(target, name, await inputOf(command, rest, values, targets));
   } else {
     const input = command.op ? await inputOf(command, rest, values, targets) : null;
-    await refuseMissingStore(command, values, env, targets.warn);
-    const local = await targets.openLocal(env);
+    const config = readConfig(env);
+    await refuseMissingStore(command, values, config.kvPath, env("KV_PATH") === undefined, targets.warn);
+    const local = await targets.openLocal(config);
     try {
       result = command.op
         ? await command.op.run(local.ops, input!)
-        : await command.local!(local.ops, rest, values, local.kvPath);
+        : await command.local!(local.ops, rest, values, config.kvPath);
     } finally {
       await local.close();
     }
@@ -356,15 +355,13 @@ async function settingsOf(values: Values, targets: Targets): Promise<(name: stri
 async function refuseMissingStore(
   command: Command,
   values: Values,
-  env: (name: string) => string | undefined,
+  kvPath: string | null,
+  defaultPath: boolean,
   warn: (line: string) => void,
 ) {
-  const kvPath = readConfig(env).kvPath;
-  if (!kvPath || kvPath === ":memory:" || isRemoteKvPath(kvPath)) return;
-  if (await exists(kvPath)) return;
+  if (!isLocalKvFile(kvPath) || await kvFileExists(kvPath)) return;
   const where = `${kvPath}${kvPath.startsWith("/") ? "" : ` (in ${Deno.cwd()})`}`;
-  const pointer =
-    `${env("KV_PATH") === undefined ? "KV_PATH is not set, so this is the default path. " : ""}` +
+  const pointer = `${defaultPath ? "KV_PATH is not set, so this is the default path. " : ""}` +
     `To use the service's store, give the settings it runs with: --env-file /etc/calcom-intake.env on a server ` +
     `set up as docs/deploy.md says, or KV_PATH=/path/to/its.sqlite3.`;
   // Other commands may start a store (a client added before the first start), with a word.
@@ -379,19 +376,9 @@ async function refuseMissingStore(
   );
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
 async function backup(admin: AdminOperations, file: string, sqlite: boolean, kvPath: string | null) {
   if (sqlite) {
-    if (!kvPath || kvPath === ":memory:" || isRemoteKvPath(kvPath)) {
+    if (!isLocalKvFile(kvPath)) {
       throw new UsageError("--sqlite copies a local KV file; this KV_PATH is not one. Leave --sqlite out.");
     }
     await sqliteSnapshot(kvPath, file);
@@ -457,15 +444,13 @@ if (import.meta.main) {
     env: (name) => Deno.env.get(name),
     warn: (line) => console.error(line),
     confirm: Deno.stdin.isTerminal() ? (question) => prompt(question)?.trim().toLowerCase() === "yes" : null,
-    openLocal: async (env) => {
-      const config = readConfig(env);
+    openLocal: async (config) => {
       const kv = await openKv(config.kvPath, config.kvAccessToken);
       const log = jsonLogger((line) => console.error(line));
       // Inline processing: what a command stores (a reconciliation's bookings) is processed here.
       const service = createService(kv, { ...config, processingMode: "inline" }, log, null);
       return {
         ops: service.admins.cli,
-        kvPath: config.kvPath,
         close: async () => {
           await service.idle();
           kv.close();

@@ -10,7 +10,7 @@
  */
 import { statfsSync, type StatsFs } from "node:fs";
 import type { Logger } from "../log.ts";
-import { isRemoteKvPath } from "./kv.ts";
+import { isLocalKvFile } from "./kv.ts";
 
 /**
  * How often free space is read in the background (a statfs call: cheap), and how often once it is
@@ -255,6 +255,6 @@ export function isDiskFull(error: unknown): boolean {
 
 /** The watch for a local KV file; null for `:memory:`, a remote KV, or the platform's attached KV. */
 export function diskWatchFor(kvPath: string | null, limits: DiskLimits, log: Logger): DiskWatch | null {
-  if (kvPath === null || kvPath === ":memory:" || isRemoteKvPath(kvPath)) return null;
+  if (!isLocalKvFile(kvPath)) return null;
   return new DiskWatch(kvPath, limits, log);
 }

@@ -23,7 +23,7 @@ export const LOCAL_KV_PAGE_SIZE = 16384;
 export async function openKv(path: string | null, accessToken: string | null = null): Promise<Deno.Kv> {
   if (path === null) return await Deno.openKv();
   if (isRemoteKvPath(path) && accessToken) Deno.env.set("DENO_KV_ACCESS_TOKEN", accessToken);
-  if (path !== ":memory:" && !isRemoteKvPath(path)) {
+  if (isLocalKvFile(path)) {
     const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
     if (dir) await Deno.mkdir(dir, { recursive: true });
     await createKvFile(path);
@@ -40,12 +40,7 @@ export async function openKv(path: string | null, accessToken: string | null = n
  * the file with SQLite's default pages, and `Deno.openKv` reports any real problem with the path.
  */
 async function createKvFile(path: string): Promise<void> {
-  try {
-    await Deno.lstat(path);
-    return;
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
+  if (await kvFileExists(path)) return;
   try {
     const { DatabaseSync } = await import("node:sqlite");
     const db = new DatabaseSync(path);
@@ -64,6 +59,22 @@ async function createKvFile(path: string): Promise<void> {
 
 export function isRemoteKvPath(path: string): boolean {
   return /^https?:\/\//i.test(path);
+}
+
+/** Whether `path` is a KV file on this machine: not `:memory:`, KV Connect, or (null) Deploy's attached KV. */
+export function isLocalKvFile(path: string | null): path is string {
+  return path !== null && path !== ":memory:" && !isRemoteKvPath(path);
+}
+
+/** Whether a local KV file is there already (`openKv` creates a missing one, empty). */
+export async function kvFileExists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
 }
 
 /**
