@@ -362,6 +362,8 @@ export class AdminOperations {
       body_format: shown?.format ?? "dropped",
       body: shown?.body ?? null,
       replayable: isReplayable(s),
+      // For showing its times as the business reads them, as a Job's timeline does.
+      client_time_zone: client.time_zone ?? null,
     };
   }
 

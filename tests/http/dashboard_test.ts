@@ -511,9 +511,14 @@ Deno.test("dashboard in headless Chromium: what a new operator found (lists refr
       assert.doesNotMatch(changes, /start_time|end_time|calcom_event_id/, changes);
       assert.match(changes, /GMT\+9/);
       await assertScreen(page, "change log in the business's time");
+      await page.goto(`${server.url}/admin#/clients/acme/submissions`);
+      await page.getByRole("navigation", { name: "Submission status" }).waitFor();
+      await page.locator("tbody a").first().click();
+      await page.getByRole("heading", { name: /^Submission/ }).waitFor();
+      assert.match(await textOf(page, "dl.fields"), /Received\s+.*GMT\+9/, "a submission's times too");
 
       // Recover without a date says what it needs.
-      await page.getByRole("link", { name: "Endpoints", exact: true }).click();
+      await page.goto(`${server.url}/admin#/clients/acme/endpoints`);
       await page.getByRole("heading", { name: "Add an endpoint" }).waitFor();
       await page.getByLabel("URL", { exact: true }).fill("https://hooks.example.com/calcom");
       await page.getByRole("button", { name: "Add endpoint" }).click();

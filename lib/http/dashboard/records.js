@@ -505,12 +505,8 @@ export async function renderJob(slug, id) {
 
 /** @param {string} slug @param {string} id */
 export async function renderSubmission(slug, id) {
-  const [d, client] = await Promise.all([
-    /** @type {Promise<{ submission: Record<string, any>, body: unknown, replayable: boolean }>} */ (
-      call("submissionDetail", { params: { slug, id } })
-    ),
-    /** @type {Promise<Client>} */ (call("showClient", { params: { slug } })),
-  ]);
+  /** @type {{ submission: Record<string, any>, body: unknown, replayable: boolean, client_time_zone: string | null }} */
+  const d = await call("submissionDetail", { params: { slug, id } });
   const s = d.submission;
   const out = h("div", { id: "replay-result" });
   const canReplay = d.replayable && (s.status === "failed" || s.status === "quarantined");
@@ -522,11 +518,11 @@ export async function renderSubmission(slug, id) {
       ["Status", badge(s.status, bad(s.status))],
       ["Problem", s.error],
       ["Channel", s.channel === "calcom_api" ? "Cal.com API (reconciliation)" : "webhook"],
-      ["Received", when(s.received_at, client.time_zone)],
+      ["Received", when(s.received_at, d.client_time_zone)],
       ["Trigger", s.event_type],
       ["Booking uid", s.booking_uid],
       ["Title", s.title],
-      ["Start", s.start_time ? when(s.start_time, client.time_zone) : null],
+      ["Start", s.start_time ? when(s.start_time, d.client_time_zone) : null],
       ["Attendee", [s.attendee_name, s.attendee_email].filter(Boolean).join(" ")],
       ["Attendee time zone", s.attendee_time_zone],
       ["Organizer", s.organizer_email],
