@@ -1,8 +1,9 @@
 /**
- * The service's clock readings: ISO-8601 UTC timestamps (`2026-10-14T16:00:00.000Z`) without `Date#toISOString`, which goes
- * through V8's date cache: a webhook formats five of them (receipt, Cal.com's `createdAt`, start
- * and end time, the log line), and a profile showed them as a measurable share of a request.
- * Same output as `toISOString` for every instant from 1970 to 9999; others are handed to it.
+ * The service's clock readings. ISO-8601 UTC timestamps (`2026-10-14T16:00:00.000Z`) without
+ * `Date#toISOString`, which goes through V8's date cache: a webhook formats five of them (receipt,
+ * Cal.com's `createdAt`, start and end time, the log line), and a profile showed them as a
+ * measurable share of a request. Same output as `toISOString` for every instant from 1970 to 9999;
+ * others are handed to it. Also waits, and the one reading of a `Retry-After` header.
  */
 
 const DAY_MS = 86_400_000;

@@ -189,15 +189,23 @@ export async function meteredService(overrides: Partial<Config> = {}) {
   };
 }
 
-/** Posts `body` signed with `secret` to a client's webhook route through `service.handler`; answers the status. */
-export async function postSigned(service: Service, slug: string, body: string, secret = FIXTURE_SECRET) {
-  const res = await service.handler(
-    new Request(`http://in-process.test/webhooks/calcom/${slug}`, {
-      method: "POST",
-      headers: { "x-cal-signature-256": await signBody(secret, body) },
-      body,
-    }),
-  );
+/**
+ * Posts `body` signed with `secret` to a client's webhook route, as Cal.com does: through
+ * `service.handler`, or to a service listening at a base URL; answers the status.
+ */
+export async function postSigned(
+  target: Service | string,
+  slug: string,
+  body: string,
+  secret = FIXTURE_SECRET,
+): Promise<number> {
+  const base = typeof target === "string" ? target : "http://in-process.test";
+  const request = new Request(`${base}/webhooks/calcom/${slug}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-cal-signature-256": await signBody(secret, body) },
+    body,
+  });
+  const res = typeof target === "string" ? await fetch(request) : await target.handler(request);
   await res.body?.cancel();
   return res.status;
 }

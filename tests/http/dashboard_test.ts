@@ -18,6 +18,7 @@ import {
   type ClientView,
   FIXTURE_SECRET,
   found,
+  postSigned,
   type TestServer,
   waitFor,
   withServer,
@@ -91,15 +92,7 @@ Deno.test("dashboard in headless Chromium: sign in, add a client, a webhook beco
       );
 
       // A signed booking to the running server, and a body that is quarantined.
-      const deliver = async (body: string) => {
-        const res = await fetch(`${server.url}/webhooks/calcom/acme`, {
-          method: "POST",
-          headers: { "x-cal-signature-256": await sign(secret, body) },
-          body,
-        });
-        await res.body?.cancel();
-        return res.status;
-      };
+      const deliver = (body: string) => postSigned(server.url, "acme", body, secret);
       assert.equal(await deliver(BOOKING), 202);
       const broken = calcomBody("BOOKING_CREATED", "2026-11-02T10:00:00.000Z", {
         startTime: "2026-11-20T10:00:00Z",
@@ -361,11 +354,6 @@ const BOOKING = bookingCreated("dash-1", "Dana@Example.org", "2026-11-01T10:00:0
   attendees: [{ email: "Dana@Example.org", name: "Dana <b>Bold</b>", timeZone: "America/Denver" }],
 });
 
-async function sign(secret: string, body: string): Promise<string> {
-  const { signBody } = await import("../../lib/calcom/signature.ts");
-  return await signBody(secret, body);
-}
-
 Deno.test("dashboard in headless Chromium: connect a client to Cal.com in one step, see its webhook switched off, repair it", async () => {
   const fake = startFakeCalcom();
   try {
@@ -478,13 +466,7 @@ Deno.test("dashboard in headless Chromium: what a new operator found (lists refr
           }),
         ]
       ) {
-        const res = await fetch(`${server.url}/webhooks/calcom/acme`, {
-          method: "POST",
-          headers: { "x-cal-signature-256": await sign(secret, body) },
-          body,
-        });
-        assert.equal(res.status, 202);
-        await res.body?.cancel();
+        assert.equal(await postSigned(server.url, "acme", body, secret), 202);
       }
       await page.goto(`${server.url}/admin#/clients/acme/jobs`);
       await page.getByRole("link", { name: "Estimate dash_1 (moved)" }).waitFor();

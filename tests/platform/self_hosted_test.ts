@@ -11,16 +11,33 @@ import {
   ADMIN_TOKEN,
   fixture,
   FIXTURE_SECRET,
+  postSigned,
   readServiceLog,
   withServer,
   withTempDir,
 } from "../_helpers.ts";
-import { signBody } from "../../lib/calcom/signature.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const UNIT = Deno.readTextFileSync(`${ROOT}.deploy/calcom-intake.service`);
 const ENV_TEMPLATE = Deno.readTextFileSync(`${ROOT}.deploy/calcom-intake.env`);
 const GUIDE = Deno.readTextFileSync(`${ROOT}docs/deploy.md`);
+
+/** Only what a root shell has: PATH and HOME (no KV_PATH of its own). */
+const BARE_ENV = { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "" };
+
+/** `deno …` in `cwd` with BARE_ENV and `env`, as root would type it: its exit code and output. */
+async function deno(args: string[], cwd: string, env: Record<string, string> = {}) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd,
+    clearEnv: true,
+    env: { ...BARE_ENV, ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
 
 /** `Key=value` lines of the unit's [Service] section. */
 function unitLines(key: string): string[] {
@@ -74,7 +91,7 @@ Deno.test("the guide's backup recipe, on a server set up as written, backs up th
       args,
       cwd: ROOT,
       clearEnv: true,
-      env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...unitEnv, ...settings },
+      env: { ...BARE_ENV, ...unitEnv, ...settings },
       stdout: "piped",
       stderr: "inherit",
     }).spawn();
@@ -88,17 +105,7 @@ Deno.test("the guide's backup recipe, on a server set up as written, backs up th
         body: JSON.stringify({ secret: FIXTURE_SECRET, time_zone: "Europe/Berlin" }),
       });
       assert.equal(put.status, 201, await put.text());
-      const body = fixture("booking_created").body;
-      const posted = await fetch(`${url}/webhooks/calcom/acme`, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "x-cal-signature-256": await signBody(FIXTURE_SECRET, body),
-        },
-        body,
-      });
-      assert.equal(posted.status, 202);
-      await posted.body?.cancel();
+      assert.equal(await postSigned(url, "acme", fixture("booking_created").body), 202);
 
       // Step 6 and 7, as written, run as root in the code's folder with no KV_PATH of their own.
       const commands = recipe();
@@ -107,17 +114,9 @@ Deno.test("the guide's backup recipe, on a server set up as written, backs up th
         assert.match(command, /--env-file \/etc\/calcom-intake\.env/, command);
         const words = moved(command.replace("$(date +%F)", "2026-12-07")).split(/\s+/);
         assert.deepEqual(words.slice(0, 3), ["deno", "task", "admin"]);
-        const run = await new Deno.Command(Deno.execPath(), {
-          args: [...words.slice(1), "--json"],
-          cwd: ROOT,
-          clearEnv: true,
-          env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "" },
-          stdout: "piped",
-          stderr: "piped",
-        }).output();
-        const stderr = new TextDecoder().decode(run.stderr);
-        assert.equal(run.code, 0, `${command}\n${stderr}`);
-        const answer = JSON.parse(new TextDecoder().decode(run.stdout));
+        const run = await deno([...words.slice(1), "--json"], ROOT);
+        assert.equal(run.code, 0, `${command}\n${run.stderr}`);
+        const answer = JSON.parse(run.stdout);
         const restoredFrom = answer.format === "sqlite"
           ? answer.written
           : await restoreInto(`${dir}/restored-${crypto.randomUUID()}.sqlite3`, answer.written);
@@ -138,14 +137,8 @@ Deno.test("the guide's backup recipe, on a server set up as written, backs up th
 });
 
 async function restoreInto(target: string, file: string): Promise<string> {
-  const run = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "admin", "restore", file, "--create"],
-    cwd: ROOT,
-    env: { KV_PATH: target },
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
+  const run = await deno(["task", "admin", "restore", file, "--create"], ROOT, { KV_PATH: target });
+  assert.equal(run.code, 0, run.stderr);
   return target;
 }
 
@@ -157,16 +150,8 @@ Deno.test("backup and restore without the service's settings refuse, name the pa
         `${dir}/out.ndjson`,
       ]]
     ) {
-      const run = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-all", `${ROOT}lib/cli/admin.ts`, ...args],
-        cwd: dir,
-        clearEnv: true,
-        env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const stderr = new TextDecoder().decode(run.stderr);
-      assert.equal(run.code, 1, args.join(" "));
+      const { code, stderr } = await deno(["run", "--allow-all", `${ROOT}lib/cli/admin.ts`, ...args], dir);
+      assert.equal(code, 1, args.join(" "));
       assert.match(stderr, /no KV store at \.\/data\/calcom-intake\.sqlite3 \(in .*\)/, stderr);
       assert.match(stderr, /--env-file \/etc\/calcom-intake\.env/);
       assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), [], "nothing was created");
