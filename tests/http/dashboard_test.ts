@@ -508,7 +508,9 @@ Deno.test("dashboard in headless Chromium: what a new operator found (lists refr
       await page.getByRole("region", { name: "Endpoint https://hooks.example.com/calcom" }).waitFor();
       assert.equal(await page.getByLabel("URL", { exact: true }).inputValue(), "");
       await page.getByRole("button", { name: "Recover" }).click();
-      await page.getByRole("alert").filter({ hasText: "Recover needs a date and time" }).waitFor();
+      // Said beside the endpoint's Recover button, not under "Add an endpoint".
+      await page.getByRole("region", { name: "Endpoint https://hooks.example.com/calcom" }).getByRole("alert")
+        .filter({ hasText: "Recover needs a date and time" }).waitFor();
       await assertScreen(page, "recover without a date");
 
       // On a phone, every table's key columns are on the screen (rows become labelled cards).

@@ -260,13 +260,15 @@ export async function clientEndpoints(client) {
     placeholder: "https://dispatch.example.com/hooks",
     size: 40,
   }));
-  /** @param {EndpointView} e @param {string} name @param {Record<string, unknown>} body @param {string} done */
-  const act = (e, name, body, done) =>
-    action(() => out, async () => {
-      await call(name, { params: { slug: client.slug, id: e.id }, body });
-      return status(done);
-    }, { refresh: true });
   const sections = await Promise.all(items.map(async (e) => {
+    // What this endpoint's actions answer shows in its own panel, beside the buttons pressed.
+    const endpointOut = h("div", { id: `endpoint-result-${e.id}` });
+    /** @param {string} name @param {Record<string, unknown>} body @param {string} done */
+    const act = (name, body, done) =>
+      action(() => endpointOut, async () => {
+        await call(name, { params: { slug: client.slug, id: e.id }, body });
+        return status(done);
+      }, { refresh: true });
     /** @type {{ items: { at: string, event_id: string, type: string, attempt: number, status: number | null, error: string | null, duration_ms: number, next_retry_at: string | null }[] }} */
     const attempts = await call("endpointAttempts", {
       params: { slug: client.slug, id: e.id },
@@ -307,17 +309,17 @@ export async function clientEndpoints(client) {
           ? h("button", {
             type: "button",
             class: "secondary",
-            onclick: act(e, "updateEndpoint", { state: "disabled" }, "Disabled."),
+            onclick: act("updateEndpoint", { state: "disabled" }, "Disabled."),
           }, "Disable")
           : h("button", {
             type: "button",
-            onclick: act(e, "updateEndpoint", { state: "active" }, "Enabled: it goes on where it stopped."),
+            onclick: act("updateEndpoint", { state: "active" }, "Enabled: it goes on where it stopped."),
           }, "Enable"),
         " ",
         h("button", {
           type: "button",
           class: "secondary",
-          onclick: action(() => out, async () => {
+          onclick: action(() => endpointOut, async () => {
             const r = await call("rotateEndpointSecret", { params: { slug: client.slug, id: e.id } });
             return shownOnce({
               id: "new-endpoint",
@@ -333,7 +335,7 @@ export async function clientEndpoints(client) {
         "form",
         {
           class: "inline",
-          onsubmit: action(() => out, async () => {
+          onsubmit: action(() => endpointOut, async () => {
             const from = new Date(since.value);
             if (!since.value || Number.isNaN(from.getTime())) {
               since.focus();
@@ -355,6 +357,7 @@ export async function clientEndpoints(client) {
         h("label", { for: since.id }, "Deliver again since", since),
         h("button", { type: "submit", class: "secondary" }, "Recover"),
       ),
+      endpointOut,
       table(
         ["When", "Event", "Attempt", "Result", "Took", "Next retry", "Resend"],
         attempts.items.map((a) => [
@@ -370,7 +373,7 @@ export async function clientEndpoints(client) {
             type: "button",
             class: "secondary",
             "aria-label": `Resend ${a.event_id}`,
-            onclick: action(() => out, async () => {
+            onclick: action(() => endpointOut, async () => {
               const r = await call("resendToEndpoint", {
                 params: { slug: client.slug, id: e.id, eventId: a.event_id },
               });
