@@ -654,7 +654,10 @@ async function benchCost(withEndpoint = false) {
     return new Response(null, { status: 204 });
   });
   if (withEndpoint) {
-    await service.admins.cli.createEndpoint("acme", { url: `http://127.0.0.1:${receiver.addr.port}/hook` });
+    await service.admins.cli.createEndpoint({
+      slug: "acme",
+      url: `http://127.0.0.1:${receiver.addr.port}/hook`,
+    });
   }
   const rows: Record<string, unknown>[] = [];
   let storedBefore = 0;
@@ -818,7 +821,7 @@ async function benchScale() {
     const endpoints = 500;
     for (let i = 0; i < endpoints; i++) {
       await service.admins.cli.createClient({ slug: `e-${i}`, secret: SECRET });
-      await service.admins.cli.createEndpoint(`e-${i}`, { url: receiver.url });
+      await service.admins.cli.createEndpoint({ slug: `e-${i}`, url: receiver.url });
       await post(service, `e-${i}`, `e-${i}-1`);
     }
     while (receiver.received() < endpoints) await new Promise((r) => setTimeout(r, 20));
@@ -850,9 +853,9 @@ async function benchScale() {
     // Let the last commits' outbound kicks finish, so only the overviews are counted.
     await new Promise((r) => setTimeout(r, 500));
     take();
-    await service.admins.api.clientOverview("small");
+    await service.admins.api.clientOverview({ slug: "small" });
     overview.jobs_200 = take().readUnits;
-    await service.admins.api.clientOverview("big");
+    await service.admins.api.clientOverview({ slug: "big" });
     overview[`jobs_${bigJobs}`] = take().readUnits;
     await close();
   }

@@ -1,10 +1,11 @@
 /**
  * Wires the parts into one service over one KV: the intake pipeline and its processing drivers
- * (queue handler, sweeper), the admin operations, and the HTTP handler. `main.ts` and the tests
+ * (queue handler, sweeper), the operations (one context per caller kind), and the HTTP handler. `main.ts` and the tests
  * both build it here; nothing here decides anything.
  */
 import { AccessControl } from "./admin/access.ts";
-import { AdminOperations, type AdminSource } from "./admin/operations.ts";
+import { type AdminSource, OpsContext } from "./api/context.ts";
+import { type Operations, operations } from "./admin/table.ts";
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { registerAdminRoutes } from "./http/admin.ts";
@@ -45,8 +46,10 @@ export interface Service {
   outbound: Outbound;
   /** Free space of a local KV file (null where there is no disk to watch). */
   disk: DiskWatch | null;
-  /** The admin operations, one per source its audit lines name. */
-  admins: Record<AdminSource, AdminOperations>;
+  /** What operations run with, one per source their audit lines name. */
+  contexts: Record<AdminSource, OpsContext>;
+  /** Every operation of the tables, bound to each context: `admins.cli.listJobs({ slug })`. */
+  admins: Record<AdminSource, Operations>;
   /**
    * Runs the sweeper every `sweepIntervalMs`, and reconciliation of the clients that are due,
    * until the returned function is called.
@@ -127,10 +130,15 @@ export function createService(
     publicUrl: config.publicUrl,
     changeLogRetentionDays: config.changeLogRetentionDays,
   };
+  const contexts = {
+    api: new OpsContext({ ...adminDeps, source: "api" }),
+    cli: new OpsContext({ ...adminDeps, source: "cli" }),
+    dashboard: new OpsContext({ ...adminDeps, source: "dashboard" }),
+  };
   const admins = {
-    api: new AdminOperations({ ...adminDeps, source: "api" }),
-    cli: new AdminOperations({ ...adminDeps, source: "cli" }),
-    dashboard: new AdminOperations({ ...adminDeps, source: "dashboard" }),
+    api: operations(contexts.api),
+    cli: operations(contexts.cli),
+    dashboard: operations(contexts.dashboard),
   };
   const bodies = new BodyReader({
     maxBytes: MAX_BODY_BYTES,
@@ -161,7 +169,7 @@ export function createService(
     "/webhooks/calcom/:slug{/}?",
     countedAsIngest(intake.pressure, webhookRoute({ keys, intake, bodies, reconciler, metrics })),
   );
-  registerAdminRoutes(router, admins, new AccessControl(kv, config.adminToken), {
+  registerAdminRoutes(router, contexts, new AccessControl(kv, config.adminToken), {
     metrics,
     metricsPublic: config.metricsPublic,
   });
@@ -180,6 +188,7 @@ export function createService(
     reconciler,
     outbound,
     disk,
+    contexts,
     admins,
     startSweeping: () => {
       disk?.start();

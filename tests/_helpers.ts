@@ -5,7 +5,7 @@
  * describes them), typed admin answers, and polling for asynchronous results.
  */
 import assert from "node:assert/strict";
-import type { AdminOperations } from "../lib/admin/operations.ts";
+import type { Operations } from "../lib/admin/table.ts";
 import { type Config, readConfig } from "../lib/config.ts";
 import { signBody } from "../lib/calcom/signature.ts";
 import type { contactView } from "../lib/domain/contact.ts";
@@ -37,7 +37,7 @@ export type FixtureName = typeof FIXTURE_NAMES[number];
 export type JobView = ReturnType<typeof jobView>;
 export type ContactView = ReturnType<typeof contactView>;
 export type SubmissionView = ReturnType<typeof submissionView>;
-export type ClientView = Awaited<ReturnType<AdminOperations["showClient"]>>;
+export type ClientView = Awaited<ReturnType<Operations["showClient"]>>;
 export interface ErrorAnswer {
   error: { code: string; message: string };
 }

@@ -4,7 +4,8 @@
  * it; its failures are `HttpError`s in a person's words (service unreachable, token refused).
  */
 import { HttpError } from "../errors.ts";
-import { fillPath, type OperationInput, type OperationName, OPERATIONS } from "./table.ts";
+import { bodyFields, fillPath, type Operation, type OperationInput } from "../api/operation.ts";
+import { type OperationName, OPERATIONS } from "./table.ts";
 
 /** Sent by the dashboard's script and the CLI, so audit lines say where a change came from. */
 export const ADMIN_CLIENT_HEADER = "x-calcom-intake-client";
@@ -22,14 +23,14 @@ export async function callOperation(
   name: OperationName,
   input: Partial<OperationInput> = {},
 ): Promise<unknown> {
-  const op = OPERATIONS[name];
+  const op: Operation = OPERATIONS[name];
   const query = new URLSearchParams();
   for (const [key, value] of Object.entries(input.query ?? {})) {
     if (value !== undefined && value !== "") query.set(key, value);
   }
   const base = target.url.replace(/\/+$/, "");
   const url = `${base}${fillPath(op.path, input.params ?? {})}${query.size ? `?${query}` : ""}`;
-  const hasBody = "body" in op;
+  const hasBody = bodyFields(op) !== null;
   let res: Response;
   try {
     res = await fetch(url, {
@@ -71,6 +72,6 @@ export async function callOperation(
       error.message ?? `The service at ${base} answered HTTP ${res.status}.`,
     );
   }
-  if ("answer" in op && op.answer === "csv") return text;
+  if (op.csv) return text;
   return text ? JSON.parse(text) : null;
 }

@@ -1,215 +1,181 @@
 /**
- * The one table of admin operations: for each, how it is reached (HTTP method and path, the query
- * and body fields it reads, its answer), how the CLI names it, and which `AdminOperations` method
- * runs it. The HTTP routes (`http/admin.ts`), the CLI (`cli/admin.ts`, locally and against a running
- * service through `client.ts`) and the dashboard's API client (served as `/admin/assets/api.json`)
- * are all built from it, so a new operation is its method and one row here (ARCHITECTURE.md has a
- * worked example).
+ * The operator's table: every admin operation, once — how it is reached (method, path under
+ * `/admin`, admin token), its input and answers as schemas (`schemas.ts`, `api/schemas.ts`), how
+ * the CLI names it, and the function that runs it — beside the client API's rows (`api/table.ts`),
+ * which the operator may call too. The HTTP routes (`http/admin.ts`), the CLI (locally and through
+ * `client.ts`), the dashboard's API client (`/admin/assets/api.json`) and both OpenAPI documents are
+ * built from `OPERATIONS`, so a new operation is its function and one row (ARCHITECTURE.md).
  */
-import type { TokenScope } from "../domain/tokens.ts";
-import type { AdminOperations } from "./operations.ts";
+import { z } from "zod";
+import {
+  bodyFields,
+  op,
+  type Operation,
+  type OperationInput,
+  type OpInput,
+  opInput,
+  queryFields,
+} from "../api/operation.ts";
+import type { OpsContext } from "../api/context.ts";
+import { CLIENT_API_OPERATIONS, CLIENT_API_PREFIX, ENDPOINT_OPERATIONS } from "../api/table.ts";
+import {
+  Contact,
+  ContactsPage,
+  Deleted,
+  Job,
+  JobsPage,
+  JobsQuery,
+  PageQuery,
+  TokenScope,
+} from "../api/schemas.ts";
+import { getContactOp, getJobOp, listContactsOp, listJobsOp } from "../api/records.ts";
+import type { TokenScope as Scope } from "../domain/tokens.ts";
+import {
+  addSecretOp,
+  checkCalcomOp,
+  clientOverviewOp,
+  connectCalcomOp,
+  createClientOp,
+  createTokenOp,
+  deleteClientOp,
+  disconnectCalcomOp,
+  listClientsOp,
+  listTokensOp,
+  putClientOp,
+  removeSecretOp,
+  revokeTokenOp,
+  showClientOp,
+  updateClientOp,
+} from "./clients.ts";
+import {
+  deadLettersOp,
+  eraseContactOp,
+  exportCsvOp,
+  getSubmissionOp,
+  jobTimelineOp,
+  listSubmissionsOp,
+  missedWebhooksOp,
+  recentChangesOp,
+  reconcileOp,
+  replayAllOp,
+  replayOneOp,
+  submissionDetailOp,
+} from "./records.ts";
+import {
+  allOf,
+  CalcomWebhookRecord,
+  Client,
+  ClientsPage,
+  ConnectAnswer,
+  DeadLetter,
+  Erasure,
+  IssuedSecret,
+  IssuedToken,
+  MissedWebhook,
+  Overview,
+  PassResult,
+  PutClientAnswer,
+  RecentChanges,
+  ReplaySummary,
+  Submission,
+  SubmissionDetail,
+  SubmissionsPage,
+  SubmissionStatus,
+  Timeline,
+  Token,
+} from "./schemas.ts";
 
-/** An operation's input as every adapter hands it over: strings from the path and query, a JSON body. */
-export interface OperationInput {
-  params: Record<string, string>;
-  query: Record<string, string | undefined>;
-  body: Record<string, unknown>;
-  /** Aborts when the caller goes away (a long-poll stops waiting). */
-  signal?: AbortSignal;
-}
+export type { CliSpec, Operation, OperationInput } from "../api/operation.ts";
+export { fillPath, pathParams } from "../api/operation.ts";
 
-/** How the CLI offers an operation. */
-export interface CliSpec {
-  /** The command words, e.g. "client add". Several rows may share one: see `selectedBy`. */
-  command: string;
-  /**
-   * Positional names, one per path parameter in order (e.g. ["slug", "job-id"]); one written
-   * "=word" is that word typed literally, which picks this row among rows of the same command.
-   */
-  args?: readonly string[];
-  summary: string;
-  /** Columns of the table shown for a listing's items. */
-  columns?: readonly string[];
-  /** A boolean flag that picks this row among rows of the same command (e.g. `submission --body`). */
-  selectedBy?: string;
-  /** Query fields that must be given (the command is refused without them). */
-  required?: readonly string[];
-  /** Destroys data: refused without --yes (or a typed confirmation), and says what. */
-  confirm?: string;
-  /** CLI flag → field, where the flag is not the field's name with `-` for `_`. */
-  flags?: Readonly<Record<string, string>>;
-  /** Fields the CLI fills in itself (e.g. `erase: "true"`: the confirmation is --yes). */
-  fixed?: Readonly<Record<string, string>>;
-}
+const CLIENT_FIELDS = {
+  name: z.string().max(200).nullable().optional(),
+  secret: z.string().optional().describe("Cal.com's signing secret for this client (absent: one is made)."),
+  calcom_api_key: z.string().nullable().optional().describe(
+    'cal_live_… ("" or null removes it); never shown again.',
+  ),
+  calcom_api_url: z.string().nullable().optional().describe("For EU or self-hosted Cal.com."),
+  time_zone: z.string().nullable().optional().describe("IANA, e.g. Europe/Berlin: how times are shown."),
+  silence_days: z.number().int().min(1).nullable().optional().describe(
+    "Alarm after this many days without a delivery (null: when quieter than its usual gap).",
+  ),
+};
+const CLIENT_FLAGS = { "api-key": "calcom_api_key", "api-url": "calcom_api_url" } as const;
+const PAGE = z.strictObject(PageQuery);
+const LIMIT = z.strictObject({ limit: PageQuery.limit });
+const CONFLICT_SLUG = { 409: "A client with this slug exists already." };
+const CALCOM = {
+  502: "Cal.com answered with an error or could not be reached.",
+  503: "Connecting to Cal.com is not available here.",
+};
 
-export interface Operation {
-  method: "GET" | "PUT" | "POST" | "PATCH" | "DELETE";
-  /**
-   * A row of the client API (`/api/v1/clients/:slug/…`): a client token of that client with this
-   * scope may call it, as may the admin token. Rows without are the admin API's.
-   */
-  scope?: TokenScope;
-  /** A URLPattern pathname; `:name` parts become `params`. */
-  path: string;
-  /** Query fields the operation reads. */
-  query?: readonly string[];
-  /** Fields of the JSON object body it reads (an empty body is `{}`). */
-  body?: readonly string[];
-  /** The answer's status: fixed, or chosen from the result (default 200). */
-  status?: number | ((result: never) => number);
-  /** "csv": the result is `{filename, csv}`, answered as a file. */
-  answer?: "json" | "csv";
-  cli?: CliSpec;
-  run: (ops: AdminOperations, input: OperationInput) => Promise<unknown>;
-}
-
-const PAGE = ["limit", "cursor"] as const;
-const ENDPOINT_FIELDS = ["url", "event_types", "description"] as const;
-
-/**
- * Outbound endpoints, managed by the operator (`/admin/…`, with a CLI command each) and by the
- * client's own systems with an `endpoints:write` token (the same rows under `/api/v1/…`).
- */
-const ENDPOINT_OPERATIONS = {
+/** The CLI command of each endpoint row the operator calls under `/admin`. */
+const ENDPOINT_CLI: { [K in keyof typeof ENDPOINT_OPERATIONS]: Operation["cli"] } = {
   createEndpoint: {
-    method: "POST",
-    path: "/admin/clients/:slug/endpoints",
-    body: ENDPOINT_FIELDS,
-    status: 201,
-    cli: {
-      command: "endpoint add",
-      args: ["slug"],
-      summary:
-        "an outbound webhook endpoint (--endpoint-url https://…, --event-types job.created,job.cancelled, --description); its whsec_ secret is printed once",
-      flags: { "endpoint-url": "url" },
-    },
-    run: (ops, { params, body }) => ops.createEndpoint(params.slug, body),
+    command: "endpoint add",
+    args: ["slug"],
+    summary:
+      "an outbound webhook endpoint (--endpoint-url https://…, --event-types job.created,job.cancelled, --description); its whsec_ secret is printed once",
+    flags: { "endpoint-url": "url" },
   },
   listEndpoints: {
-    method: "GET",
-    path: "/admin/clients/:slug/endpoints",
-    cli: {
-      command: "endpoint list",
-      args: ["slug"],
-      summary: "a client's endpoints: state, last success, failing since, backlog",
-      columns: ["id", "url", "state", "last_success_at", "failing_since", "backlog"],
-    },
-    run: (ops, { params }) => ops.listEndpoints(params.slug),
+    command: "endpoint list",
+    args: ["slug"],
+    columns: ["id", "url", "state", "last_success_at", "failing_since", "backlog"],
   },
-  getEndpoint: {
-    method: "GET",
-    path: "/admin/clients/:slug/endpoints/:id",
-    cli: { command: "endpoint show", args: ["slug", "endpoint-id"], summary: "one endpoint" },
-    run: (ops, { params }) => ops.getEndpoint(params.slug, params.id),
-  },
+  getEndpoint: { command: "endpoint show", args: ["slug", "endpoint-id"] },
   updateEndpoint: {
-    method: "PATCH",
-    path: "/admin/clients/:slug/endpoints/:id",
-    body: [...ENDPOINT_FIELDS, "state"],
-    cli: {
-      command: "endpoint update",
-      args: ["slug", "endpoint-id"],
-      summary:
-        "change an endpoint's --endpoint-url, --event-types, --description, or --state active|disabled",
-      flags: { "endpoint-url": "url" },
-    },
-    run: (ops, { params, body }) => ops.updateEndpoint(params.slug, params.id, body),
+    command: "endpoint update",
+    args: ["slug", "endpoint-id"],
+    summary: "change an endpoint's --endpoint-url, --event-types, --description, or --state active|disabled",
+    flags: { "endpoint-url": "url" },
   },
   deleteEndpoint: {
-    method: "DELETE",
-    path: "/admin/clients/:slug/endpoints/:id",
-    cli: {
-      command: "endpoint remove",
-      args: ["slug", "endpoint-id"],
-      summary: "delete an endpoint",
-      confirm: "deletes the endpoint and its attempt log",
-    },
-    run: (ops, { params }) => ops.deleteEndpoint(params.slug, params.id),
+    command: "endpoint remove",
+    args: ["slug", "endpoint-id"],
+    confirm: "deletes the endpoint and its attempt log",
   },
-  rotateEndpointSecret: {
-    method: "POST",
-    path: "/admin/clients/:slug/endpoints/:id/rotate-secret",
-    cli: {
-      command: "endpoint rotate",
-      args: ["slug", "endpoint-id"],
-      summary: "a new secret, printed once (the old one signs too for 24 h)",
-    },
-    run: (ops, { params }) => ops.rotateEndpointSecret(params.slug, params.id),
-  },
+  rotateEndpointSecret: { command: "endpoint rotate", args: ["slug", "endpoint-id"] },
   recoverEndpoint: {
-    method: "POST",
-    path: "/admin/clients/:slug/endpoints/:id/recover",
-    body: ["since"],
-    cli: {
-      command: "endpoint recover",
-      args: ["slug", "endpoint-id"],
-      summary: "deliver again everything since --since ISO (and enable the endpoint)",
-    },
-    run: (ops, { params, body }) => ops.recoverEndpoint(params.slug, params.id, body),
+    command: "endpoint recover",
+    args: ["slug", "endpoint-id"],
+    summary: "deliver again everything since --since ISO (and enable the endpoint)",
   },
   endpointAttempts: {
-    method: "GET",
-    path: "/admin/clients/:slug/endpoints/:id/attempts",
-    query: PAGE,
-    cli: {
-      command: "endpoint attempts",
-      args: ["slug", "endpoint-id"],
-      summary: "an endpoint's delivery attempts, newest first",
-      columns: ["at", "event_id", "type", "attempt", "status", "error", "duration_ms", "next_retry_at"],
-    },
-    run: (ops, { params, query }) => ops.endpointAttempts(params.slug, params.id, page(query)),
+    command: "endpoint attempts",
+    args: ["slug", "endpoint-id"],
+    columns: ["at", "event_id", "type", "attempt", "status", "error", "duration_ms", "next_retry_at"],
   },
-  resendToEndpoint: {
-    method: "POST",
-    path: "/admin/clients/:slug/endpoints/:id/attempts/:eventId/resend",
-    cli: {
-      command: "endpoint resend",
-      args: ["slug", "endpoint-id", "event-id"],
-      summary: "send one event to the endpoint again now",
-    },
-    run: (ops, { params }) => ops.resendToEndpoint(params.slug, params.id, params.eventId),
-  },
-} satisfies Record<string, Operation>;
+  resendToEndpoint: { command: "endpoint resend", args: ["slug", "endpoint-id", "event-id"] },
+};
 
-/** The endpoint rows again under the client API, for a token with `endpoints:write`. */
-const CLIENT_ENDPOINT_OPERATIONS: Record<string, Operation> = Object.fromEntries(
-  Object.entries(ENDPOINT_OPERATIONS as Record<string, Operation>).map(([name, op]) => [
-    `api${name[0].toUpperCase()}${name.slice(1)}`,
-    {
-      ...op,
-      path: op.path.replace("/admin/clients/", "/api/v1/clients/"),
-      scope: "endpoints:write",
-      cli: undefined,
-    },
-  ]),
-);
-const CLIENT_FIELDS = [
-  "name",
-  "secret",
-  "calcom_api_key",
-  "calcom_api_url",
-  "time_zone",
-  "silence_days",
-] as const;
-const CLIENT_FLAGS = { "api-key": "calcom_api_key", "api-url": "calcom_api_url" } as const;
-const page = (q: OperationInput["query"]) => ({ limit: q.limit, cursor: q.cursor });
+/** The endpoint rows again under `/admin` (the admin token), each with its CLI command. */
+const ADMIN_ENDPOINT_OPERATIONS = Object.fromEntries(
+  Object.entries(ENDPOINT_OPERATIONS).map(([name, row]) => [name, {
+    ...row,
+    path: row.path.replace(CLIENT_API_PREFIX, "/admin/clients/:slug"),
+    scope: undefined,
+    cli: ENDPOINT_CLI[name as keyof typeof ENDPOINT_OPERATIONS],
+  }]),
+) as unknown as typeof ENDPOINT_OPERATIONS;
 
-export const OPERATIONS = {
-  listClients: {
+export const ADMIN_OPERATIONS = {
+  listClients: op({
     method: "GET",
     path: "/admin/clients",
-    cli: {
-      command: "client list",
-      summary: "list clients (never shows secrets or API keys)",
-      columns: ["slug", "name", "webhook_path", "has_api_key", "problems"],
-    },
-    run: (ops) => ops.listClients(),
-  },
-  createClient: {
+    summary: "Every client (never a secret's value or an API key)",
+    answer: ClientsPage,
+    cli: { command: "client list", columns: ["slug", "name", "webhook_path", "has_api_key", "problems"] },
+    run: listClientsOp,
+  }),
+  createClient: op({
     method: "POST",
     path: "/admin/clients",
-    body: ["slug", ...CLIENT_FIELDS],
+    summary: "Create a client; its secret (given or new) is answered once",
+    body: z.strictObject({ slug: z.string().describe("1–63 of a-z, 0-9 and -."), ...CLIENT_FIELDS }),
+    answer: PutClientAnswer,
     status: 201,
+    errors: CONFLICT_SLUG,
     cli: {
       command: "client add",
       args: ["slug"],
@@ -217,19 +183,24 @@ export const OPERATIONS = {
         'create a client (its new secret is printed once; an existing slug is refused: use "client update"); --api-key sets its Cal.com API key (never shown again), --api-url for EU/self-hosted Cal.com',
       flags: CLIENT_FLAGS,
     },
-    run: (ops, { body }) => ops.createClient(body),
-  },
-  putClient: {
+    run: createClientOp,
+  }),
+  putClient: op({
     method: "PUT",
     path: "/admin/clients/:slug",
-    body: CLIENT_FIELDS,
-    status: (result: { created: boolean }) => (result.created ? 201 : 200),
-    run: (ops, { params, body }) => ops.putClient(params.slug, body),
-  },
-  updateClient: {
+    summary: "Create or change a client (201 when created)",
+    body: z.strictObject(CLIENT_FIELDS),
+    answer: PutClientAnswer,
+    status: (result) => (result.created ? 201 : 200),
+    statuses: [200, 201],
+    run: putClientOp,
+  }),
+  updateClient: op({
     method: "PATCH",
     path: "/admin/clients/:slug",
-    body: CLIENT_FIELDS,
+    summary: "Change a client's name, settings or Cal.com API access; a given secret is added",
+    body: z.strictObject(CLIENT_FIELDS),
+    answer: PutClientAnswer,
     cli: {
       command: "client update",
       args: ["slug"],
@@ -237,145 +208,154 @@ export const OPERATIONS = {
         'change a client\'s name, time zone, silence alarm or Cal.com API access (--api-key ""  removes the key); --secret adds that secret',
       flags: CLIENT_FLAGS,
     },
-    run: (ops, { params, body }) => ops.updateClient(params.slug, body),
-  },
-  showClient: {
+    run: updateClientOp,
+  }),
+  showClient: op({
     method: "GET",
     path: "/admin/clients/:slug",
-    cli: {
-      command: "client show",
-      args: ["slug"],
-      summary: "one client: webhook URL, secret ids, last ping, reconciliation, problems",
-    },
-    run: (ops, { params }) => ops.showClient(params.slug),
-  },
-  deleteClient: {
+    summary: "One client: webhook URL, secret ids, last ping, reconciliation, problems",
+    answer: Client,
+    cli: { command: "client show", args: ["slug"] },
+    run: showClientOp,
+  }),
+  deleteClient: op({
     method: "DELETE",
     path: "/admin/clients/:slug",
+    summary: "Delete a client and all of its data",
+    answer: Deleted,
     cli: {
       command: "client remove",
       args: ["slug"],
-      summary: "delete a client and all of its data",
       confirm: "deletes the client and every Job, Contact and stored body of it",
     },
-    run: (ops, { params }) => ops.deleteClient(params.slug),
-  },
-  clientOverview: {
+    run: deleteClientOp,
+  }),
+  clientOverview: op({
     method: "GET",
     path: "/admin/clients/:slug/overview",
-    cli: {
-      command: "client overview",
-      args: ["slug"],
-      summary: "one client's numbers and health: Jobs/submissions by status, last delivery, silence",
-    },
-    run: (ops, { params }) => ops.clientOverview(params.slug),
-  },
-  connectCalcom: {
+    summary: "One client's numbers and health: Jobs/submissions by status, last delivery, silence",
+    answer: Overview,
+    cli: { command: "client overview", args: ["slug"] },
+    run: clientOverviewOp,
+  }),
+  connectCalcom: op({
     method: "POST",
     path: "/admin/clients/:slug/calcom-webhook",
+    summary: "Create (or correct) the client's webhook in Cal.com with its API key",
+    description:
+      "Our URL, every booking trigger, a fresh secret, no payload template, active. Where deliveries may have been lost, a reconciliation pass follows.",
+    answer: ConnectAnswer,
+    errors: { ...CALCOM, 409: "The client has no Cal.com API key, or PUBLIC_URL is not set." },
     cli: {
       command: "client connect",
       args: ["slug"],
       summary:
         "create (or correct) the client's webhook in Cal.com with its API key: our URL, every booking trigger, a fresh secret, no payload template, active",
     },
-    run: (ops, { params }) => ops.connectCalcom(params.slug),
-  },
-  checkCalcom: {
+    run: connectCalcomOp,
+  }),
+  checkCalcom: op({
     method: "POST",
     path: "/admin/clients/:slug/calcom-webhook/check",
+    summary: "Compare the client's webhook in Cal.com with what it should be now",
+    description: "Reconciliation does it with every pass; this answers the state it recorded.",
+    answer: CalcomWebhookRecord,
+    errors: CALCOM,
     cli: {
       command: "client check",
       args: ["slug"],
       summary:
         "compare the client's webhook in Cal.com with what it should be now (reconciliation does it with every pass)",
     },
-    run: (ops, { params }) => ops.checkCalcom(params.slug),
-  },
-  disconnectCalcom: {
+    run: checkCalcomOp,
+  }),
+  disconnectCalcom: op({
     method: "DELETE",
     path: "/admin/clients/:slug/calcom-webhook",
+    summary: "Remove the client's webhook from Cal.com (only one delivering to this service)",
+    answer: z.strictObject({ deleted: z.string(), subscriber_url: z.string() }),
+    errors: CALCOM,
     cli: {
       command: "client disconnect",
       args: ["slug"],
-      summary: "remove the client's webhook from Cal.com (only one delivering to this service)",
       confirm:
         "removes the client's webhook from Cal.com: no booking reaches the service by webhook after it",
     },
-    run: (ops, { params }) => ops.disconnectCalcom(params.slug),
-  },
-  addSecret: {
+    run: disconnectCalcomOp,
+  }),
+  addSecret: op({
     method: "POST",
     path: "/admin/clients/:slug/secrets",
-    body: ["secret"],
+    summary: "Add a secret (rotation); answered once",
+    body: z.strictObject({ secret: CLIENT_FIELDS.secret }),
+    answer: z.strictObject({ secret: IssuedSecret }),
     status: 201,
-    cli: { command: "secret add", args: ["slug"], summary: "add a secret (rotation); printed once" },
-    run: (ops, { params, body }) => ops.addSecret(params.slug, body),
-  },
-  removeSecret: {
+    cli: { command: "secret add", args: ["slug"] },
+    run: addSecretOp,
+  }),
+  removeSecret: op({
     method: "DELETE",
     path: "/admin/clients/:slug/secrets/:secretId",
-    cli: {
-      command: "secret remove",
-      args: ["slug", "secret-id"],
-      summary: "retire a secret (not the last one)",
-    },
-    run: (ops, { params }) => ops.removeSecret(params.slug, params.secretId),
-  },
-  listJobs: {
+    summary: "Retire a secret (not the last one)",
+    answer: z.strictObject({ removed: z.string() }),
+    errors: { 409: "It is the client's only secret." },
+    cli: { command: "secret remove", args: ["slug", "secret-id"] },
+    run: removeSecretOp,
+  }),
+  listJobs: op({
     method: "GET",
     path: "/admin/clients/:slug/jobs",
-    query: [...PAGE, "status", "email", "calcom_event_id"],
+    summary: "A client's Jobs (filter by status, any attendee's email, or a booking uid)",
+    query: JobsQuery,
+    answer: JobsPage,
     cli: {
       command: "jobs",
       args: ["slug"],
       summary: "a client's Jobs (filter by --status, --email of any attendee, or --calcom-event-id)",
       columns: ["id", "status", "start_time", "booker_email", "title", "calcom_event_id"],
     },
-    run: (ops, { params, query }) =>
-      ops.listJobs(params.slug, page(query), query.calcom_event_id, {
-        status: query.status,
-        email: query.email,
-      }),
-  },
-  getJob: {
+    run: listJobsOp,
+  }),
+  getJob: op({
     method: "GET",
     path: "/admin/clients/:slug/jobs/:id",
-    cli: { command: "job", args: ["slug", "job-id"], summary: "one Job" },
-    run: (ops, { params }) => ops.getJob(params.slug, params.id),
-  },
-  jobTimeline: {
+    summary: "One Job",
+    answer: Job,
+    cli: { command: "job", args: ["slug", "job-id"] },
+    run: getJobOp,
+  }),
+  jobTimeline: op({
     method: "GET",
     path: "/admin/clients/:slug/jobs/:id/timeline",
-    cli: {
-      command: "timeline",
-      args: ["slug", "job-id"],
-      summary: "a Job's history: every webhook and API snapshot in Cal.com's time order and what it changed",
-    },
-    run: (ops, { params }) => ops.jobTimeline(params.slug, params.id),
-  },
-  listContacts: {
+    summary: "A Job's history: every webhook and API snapshot in Cal.com's time order and what it changed",
+    answer: Timeline,
+    cli: { command: "timeline", args: ["slug", "job-id"] },
+    run: jobTimelineOp,
+  }),
+  listContacts: op({
     method: "GET",
     path: "/admin/clients/:slug/contacts",
+    summary: "A client's Contacts",
     query: PAGE,
-    cli: {
-      command: "contacts",
-      args: ["slug"],
-      summary: "a client's Contacts",
-      columns: ["id", "email", "name", "phone", "time_zone"],
-    },
-    run: (ops, { params, query }) => ops.listContacts(params.slug, page(query)),
-  },
-  getContact: {
+    answer: ContactsPage,
+    cli: { command: "contacts", args: ["slug"], columns: ["id", "email", "name", "phone", "time_zone"] },
+    run: listContactsOp,
+  }),
+  getContact: op({
     method: "GET",
     path: "/admin/clients/:slug/contacts/:id",
-    cli: { command: "contact", args: ["slug", "contact-id"], summary: "one Contact" },
-    run: (ops, { params }) => ops.getContact(params.slug, params.id),
-  },
-  eraseContact: {
+    summary: "One Contact",
+    answer: Contact,
+    cli: { command: "contact", args: ["slug", "contact-id"] },
+    run: getContactOp,
+  }),
+  eraseContact: op({
     method: "DELETE",
     path: "/admin/clients/:slug/contacts/:id",
-    query: ["erase"],
+    summary: "Erase a person from every Job, event and stored body of the client (cannot be undone)",
+    description: "Needs ?erase=true. The scrubbed raw bodies can no longer be replayed.",
+    query: z.strictObject({ erase: z.literal("true").optional() }),
+    answer: Erasure,
     cli: {
       command: "erase",
       args: ["slug", "contact-id"],
@@ -384,104 +364,114 @@ export const OPERATIONS = {
       confirm: "erases this person from every Job, event and stored body of the client, for good",
       fixed: { erase: "true" },
     },
-    run: (ops, { params, query }) => ops.eraseContact(params.slug, params.id, query.erase),
-  },
-  listSubmissions: {
+    run: eraseContactOp,
+  }),
+  listSubmissions: op({
     method: "GET",
     path: "/admin/clients/:slug/submissions",
-    query: [...PAGE, "status"],
+    summary: "A client's submissions (deliveries as received)",
+    query: z.strictObject({ ...PageQuery, status: SubmissionStatus.optional() }),
+    answer: SubmissionsPage,
     cli: {
       command: "submissions",
       args: ["slug"],
       summary: "a client's submissions (--status pending|processed|ignored|failed|quarantined)",
       columns: ["id", "status", "event_type", "booking_uid", "received_at", "error"],
     },
-    run: (ops, { params, query }) =>
-      ops.listSubmissions(params.slug, { ...page(query), status: query.status }),
-  },
-  getSubmission: {
+    run: listSubmissionsOp,
+  }),
+  getSubmission: op({
     method: "GET",
     path: "/admin/clients/:slug/submissions/:id",
-    cli: { command: "submission", args: ["slug", "submission-id"], summary: "one submission" },
-    run: (ops, { params }) => ops.getSubmission(params.slug, params.id),
-  },
-  submissionDetail: {
+    summary: "One submission",
+    answer: Submission,
+    cli: { command: "submission", args: ["slug", "submission-id"] },
+    run: getSubmissionOp,
+  }),
+  submissionDetail: op({
     method: "GET",
     path: "/admin/clients/:slug/submissions/:id/body",
-    cli: {
-      command: "submission",
-      args: ["slug", "submission-id"],
-      selectedBy: "body",
-      summary: "one submission with its raw body, secrets redacted",
-    },
-    run: (ops, { params }) => ops.submissionDetail(params.slug, params.id),
-  },
-  replayOne: {
+    summary: "One submission with its raw body, secrets redacted",
+    answer: SubmissionDetail,
+    cli: { command: "submission", args: ["slug", "submission-id"], selectedBy: "body" },
+    run: submissionDetailOp,
+  }),
+  replayOne: op({
     method: "POST",
     path: "/admin/clients/:slug/submissions/:id/replay",
-    cli: {
-      command: "replay",
-      args: ["slug", "submission-id"],
-      summary: "re-run one submission with today's code",
-    },
-    run: (ops, { params }) => ops.replayOne(params.slug, params.id),
-  },
-  replayAll: {
+    summary: "Re-run one submission with today's code",
+    answer: Submission,
+    errors: { 409: "Its raw body was scrubbed or dropped." },
+    cli: { command: "replay", args: ["slug", "submission-id"] },
+    run: replayOneOp,
+  }),
+  replayAll: op({
     method: "POST",
     path: "/admin/clients/:slug/replay",
-    query: ["status"],
-    cli: {
-      command: "replay",
-      args: ["slug"],
-      required: ["status"],
-      summary: "re-run every submission of the client with that --status (e.g. failed)",
-    },
-    run: (ops, { params, query }) => ops.replayAll(params.slug, query.status),
-  },
-  exportJobs: {
+    summary: "Re-run every submission of the client with a status (e.g. failed)",
+    query: z.strictObject({ status: SubmissionStatus.optional() }),
+    answer: ReplaySummary,
+    cli: { command: "replay", args: ["slug"], required: ["status"] },
+    run: replayAllOp,
+  }),
+  exportJobs: op({
     method: "GET",
     path: "/admin/clients/:slug/jobs.csv",
-    answer: "csv",
+    summary: "A client's Jobs as CSV",
+    answer: z.string(),
+    csv: true,
     cli: {
       command: "export",
       args: ["slug", "=jobs"],
       summary: "a client's Jobs as CSV (to stdout, or --out FILE)",
     },
-    run: (ops, { params }) => ops.exportCsv(params.slug, "jobs"),
-  },
-  exportContacts: {
+    run: (ctx, input) => exportCsvOp(ctx, { ...input, what: "jobs" }),
+  }),
+  exportContacts: op({
     method: "GET",
     path: "/admin/clients/:slug/contacts.csv",
-    answer: "csv",
+    summary: "A client's Contacts as CSV",
+    answer: z.string(),
+    csv: true,
     cli: {
       command: "export",
       args: ["slug", "=contacts"],
       summary: "a client's Contacts as CSV (to stdout, or --out FILE)",
     },
-    run: (ops, { params }) => ops.exportCsv(params.slug, "contacts"),
-  },
-  reconcile: {
+    run: (ctx, input) => exportCsvOp(ctx, { ...input, what: "contacts" }),
+  }),
+  reconcile: op({
     method: "POST",
     path: "/admin/clients/:slug/reconcile",
-    cli: { command: "reconcile", args: ["slug"], summary: "one reconciliation pass with Cal.com's API now" },
-    run: (ops, { params }) => ops.reconcile(params.slug),
-  },
-  missedWebhooks: {
+    summary: "One reconciliation pass with Cal.com's API now",
+    answer: PassResult,
+    errors: CALCOM,
+    cli: { command: "reconcile", args: ["slug"] },
+    run: reconcileOp,
+  }),
+  missedWebhooks: op({
     method: "GET",
     path: "/admin/clients/:slug/missed_webhooks",
-    query: ["limit"],
+    summary: "Bookings Cal.com's API showed that no webhook delivered",
+    query: LIMIT,
+    answer: allOf(MissedWebhook, "MissedWebhooks"),
     cli: {
       command: "missed-webhooks",
       args: ["slug"],
-      summary: "bookings Cal.com's API showed that no webhook delivered",
       columns: ["uid", "booking_status", "booking_updated_at", "found_at", "job_id"],
     },
-    run: (ops, { params, query }) => ops.missedWebhooks(params.slug, query.limit),
-  },
-  createToken: {
+    run: missedWebhooksOp,
+  }),
+  createToken: op({
     method: "POST",
     path: "/admin/clients/:slug/tokens",
-    body: ["name", "scopes", "expires_at"],
+    summary: "A client token for the client API; its value is answered once",
+    body: z.strictObject({
+      name: z.string().describe("Who uses it."),
+      scopes: z.array(TokenScope),
+      expires_at: z.string().nullable().optional(),
+    }),
+    answer: IssuedToken,
     status: 201,
     cli: {
       command: "token add",
@@ -489,89 +479,57 @@ export const OPERATIONS = {
       summary:
         "a client token for the client API (--name who uses it, --scopes jobs:read,contacts:read,changes:read,endpoints:write, --expires-at ISO); printed once",
     },
-    run: (ops, { params, body }) => ops.createToken(params.slug, body),
-  },
-  listTokens: {
+    run: createTokenOp,
+  }),
+  listTokens: op({
     method: "GET",
     path: "/admin/clients/:slug/tokens",
+    summary: "A client's tokens (never their values)",
+    answer: allOf(Token, "Tokens"),
     cli: {
       command: "token list",
       args: ["slug"],
-      summary: "a client's tokens (never their values)",
       columns: ["id", "name", "scopes", "created_at", "expires_at", "last_used_at"],
     },
-    run: (ops, { params }) => ops.listTokens(params.slug),
-  },
-  revokeToken: {
+    run: listTokensOp,
+  }),
+  revokeToken: op({
     method: "DELETE",
     path: "/admin/clients/:slug/tokens/:tokenId",
-    cli: { command: "token revoke", args: ["slug", "token-id"], summary: "revoke a client token at once" },
-    run: (ops, { params }) => ops.revokeToken(params.slug, params.tokenId),
-  },
-  recentChanges: {
+    summary: "Revoke a client token at once",
+    answer: z.strictObject({ revoked: z.string() }),
+    cli: { command: "token revoke", args: ["slug", "token-id"] },
+    run: revokeTokenOp,
+  }),
+  recentChanges: op({
     method: "GET",
     path: "/admin/clients/:slug/changes",
-    query: ["limit"],
+    summary: "The newest entries of a client's change log, newest first",
+    query: LIMIT,
+    answer: RecentChanges,
     cli: {
       command: "changes",
       args: ["slug"],
-      summary: "the newest entries of a client's change log, newest first",
       columns: ["occurred_at", "type", "job_id", "job_version", "id"],
     },
-    run: (ops, { params, query }) => ops.recentChanges(params.slug, query.limit),
-  },
-  // ---- the client API: a client token of the client with the row's scope, or the admin token --
-  apiChanges: {
-    method: "GET",
-    path: "/api/v1/clients/:slug/changes",
-    scope: "changes:read",
-    query: ["cursor", "limit", "wait"],
-    run: (ops, input) =>
-      ops.changes(input.params.slug, input.query, input.query.wait ? input.signal : undefined),
-  },
-  apiListJobs: {
-    method: "GET",
-    path: "/api/v1/clients/:slug/jobs",
-    scope: "jobs:read",
-    query: [...PAGE, "status", "email", "calcom_event_id"],
-    run: (ops, { params, query }) =>
-      ops.apiListJobs(params.slug, page(query), query.calcom_event_id, {
-        status: query.status,
-        email: query.email,
-      }),
-  },
-  apiGetJob: {
-    method: "GET",
-    path: "/api/v1/clients/:slug/jobs/:id",
-    scope: "jobs:read",
-    run: (ops, { params }) => ops.getJob(params.slug, params.id),
-  },
-  apiListContacts: {
-    method: "GET",
-    path: "/api/v1/clients/:slug/contacts",
-    scope: "contacts:read",
-    query: PAGE,
-    run: (ops, { params, query }) => ops.listContacts(params.slug, page(query)),
-  },
-  apiGetContact: {
-    method: "GET",
-    path: "/api/v1/clients/:slug/contacts/:id",
-    scope: "contacts:read",
-    run: (ops, { params }) => ops.getContact(params.slug, params.id),
-  },
-  deadLetters: {
+    run: recentChangesOp,
+  }),
+  deadLetters: op({
     method: "GET",
     path: "/admin/dead_letters",
-    cli: {
-      command: "dead-letters",
-      summary: "queue messages that exhausted their retries",
-      columns: ["batch_id", "attempts", "dead_at", "handled_at"],
-    },
-    run: (ops) => ops.deadLetters(),
-  },
-  ...ENDPOINT_OPERATIONS,
-  ...CLIENT_ENDPOINT_OPERATIONS,
+    summary: "Queue messages that exhausted their retries",
+    answer: allOf(DeadLetter, "DeadLetters"),
+    cli: { command: "dead-letters", columns: ["batch_id", "attempts", "dead_at", "handled_at"] },
+    run: deadLettersOp,
+  }),
+  ...ADMIN_ENDPOINT_OPERATIONS,
 } satisfies Record<string, Operation>;
+
+/** Every row: the operator's and the client API's. */
+export const OPERATIONS = { ...ADMIN_OPERATIONS, ...CLIENT_API_OPERATIONS } satisfies Record<
+  string,
+  Operation
+>;
 
 export type OperationName = keyof typeof OPERATIONS;
 
@@ -581,33 +539,43 @@ export const OPERATION_LIST: readonly [OperationName, Operation][] = Object.entr
   Operation,
 ][];
 
-/** The names of a path's `:params`, in order. */
-export function pathParams(path: string): string[] {
-  return [...path.matchAll(/:([A-Za-z_]\w*)/g)].map((m) => m[1]);
+/** Each operation as a function of one input object, answering as its schema says. */
+export type Operations = {
+  [K in OperationName]: (input?: OpInput) => Promise<z.output<(typeof OPERATIONS)[K]["answer"]>>;
+};
+
+/** The operations bound to one context (what the CLI, the tests and the bench call). */
+export function operations(ctx: OpsContext): Operations {
+  return Object.fromEntries(
+    OPERATION_LIST.map(([name, row]) => [name, (input: OpInput = {}) => row.run(ctx, input)]),
+  ) as Operations;
 }
 
-/** The path with its params filled in (each encoded as one path segment). */
-export function fillPath(path: string, params: Record<string, string>): string {
-  return path.replace(/:([A-Za-z_]\w*)/g, (_, name: string) => {
-    const value = params[name];
-    if (value === undefined) throw new Error(`Missing path parameter "${name}" for ${path}.`);
-    return encodeURIComponent(value);
-  });
+/** Runs a row with the adapters' `{params, query, body}`. */
+export function runOperation(ctx: OpsContext, row: Operation, input: Partial<OperationInput>) {
+  return row.run(ctx, opInput(input));
 }
 
 /** What a browser or a remote client needs of the table: no code, only the shapes. */
 export function publicTable(): Record<
   string,
-  Omit<Operation, "run" | "status" | "cli" | "scope"> & { scope: TokenScope | null }
+  {
+    method: string;
+    path: string;
+    scope: Scope | null;
+    query: string[];
+    body: string[];
+    answer: "json" | "csv";
+  }
 > {
   return Object.fromEntries(
-    OPERATION_LIST.map(([name, op]) => [name, {
-      method: op.method,
-      path: op.path,
-      scope: op.scope ?? null,
-      query: op.query ?? [],
-      body: op.body ?? [],
-      answer: op.answer ?? "json",
+    OPERATION_LIST.map(([name, row]) => [name, {
+      method: row.method,
+      path: row.path,
+      scope: row.scope ?? null,
+      query: queryFields(row),
+      body: bodyFields(row) ?? [],
+      answer: row.csv ? "csv" : "json",
     }]),
   );
 }

@@ -9,7 +9,9 @@
  */
 import { parseArgs } from "node:util";
 import { type AdminTarget, callOperation } from "../admin/client.ts";
-import type { AdminOperations } from "../admin/operations.ts";
+import type { OpsContext } from "../api/context.ts";
+import { bodyFields, opInput, queryFields } from "../api/operation.ts";
+import { backup as backupLines, restore } from "../admin/backup.ts";
 import {
   type CliSpec,
   type Operation,
@@ -35,7 +37,7 @@ type Values = Record<string, string | boolean | undefined>;
 /** How commands reach the store: the local KV (opened only once a command needs it), or a service. */
 export interface Targets {
   /** Opens the store the settings name (KV_PATH, KV_ACCESS_TOKEN), as the service would. */
-  openLocal: (config: Config) => Promise<{ ops: AdminOperations; close: () => Promise<void> }>;
+  openLocal: (config: Config) => Promise<{ ctx: OpsContext; close: () => Promise<void> }>;
   env: (name: string) => string | undefined;
   /** Warnings (a secret typed on the command line); stderr. */
   warn: (line: string) => void;
@@ -45,10 +47,10 @@ export interface Targets {
 
 /** A command: an operations-table row, or one of the local-only ones. */
 interface Command {
-  spec: CliSpec;
+  spec: CliSpec & { summary: string };
   op: Operation | null;
   /** Local-only commands (backup, restore). */
-  local?: (ops: AdminOperations, pos: string[], opt: Values, kvPath: string | null) => Promise<unknown>;
+  local?: (ctx: OpsContext, pos: string[], opt: Values, kvPath: string | null) => Promise<unknown>;
   localOptions?: string[];
 }
 
@@ -67,7 +69,7 @@ const LOCAL_ONLY: Command[] = [
     },
     op: null,
     localOptions: ["sqlite"],
-    local: (ops, pos, opt, kvPath) => backup(ops, pos[0], opt.sqlite === true, kvPath),
+    local: (ctx, pos, opt, kvPath) => backup(ctx, pos[0], opt.sqlite === true, kvPath),
   },
   {
     spec: {
@@ -78,16 +80,27 @@ const LOCAL_ONLY: Command[] = [
     },
     op: null,
     localOptions: ["force", "create"],
-    local: (ops, pos, opt) => ops.restore(readLines(pos[0]), opt.force === true),
+    local: (ctx, pos, opt) => restore(ctx, { lines: readLines(pos[0]), force: opt.force === true }),
   },
 ];
 
+function lowerFirst(text: string): string {
+  return text[0].toLowerCase() + text.slice(1);
+}
+
 const COMMANDS: Command[] = [
-  ...OPERATION_LIST.flatMap(([, op]) => (op.cli ? [{ spec: op.cli, op }] : [])),
+  ...OPERATION_LIST.flatMap(([, op]) =>
+    op.cli ? [{ spec: { ...op.cli, summary: op.cli.summary ?? lowerFirst(op.summary) }, op }] : []
+  ),
   ...LOCAL_ONLY,
 ];
 
 const flagOf = (field: string) => field.replaceAll("_", "-");
+
+/** The query and body fields a row reads. */
+function fieldsOf(op: Operation | null): string[] {
+  return op ? [...queryFields(op), ...(bodyFields(op) ?? [])] : [];
+}
 
 /** The command's options: its row's query and body fields (renamed by `flags`), and its own. */
 function optionsOf(c: Command): string[] {
@@ -95,9 +108,9 @@ function optionsOf(c: Command): string[] {
   const renamed = new Map(Object.entries(spec.flags ?? {}).map(([flag, field]) => [field, flag]));
   const fixed = new Set(Object.keys(spec.fixed ?? {}));
   const argNames = new Set((spec.args ?? []).map((a) => a.replaceAll("-", "_")));
-  const fields = [...(op?.query ?? []), ...(op?.body ?? [])].filter((f) => !fixed.has(f) && !argNames.has(f));
+  const fields = [...fieldsOf(op)].filter((f) => !fixed.has(f) && !argNames.has(f));
   const options = fields.map((f) => renamed.get(f) ?? flagOf(f));
-  if (op?.answer === "csv") options.push("out");
+  if (op?.csv) options.push("out");
   if (spec.selectedBy) options.push(spec.selectedBy);
   if (spec.confirm) options.push("yes");
   return [...options, ...(c.localOptions ?? [])];
@@ -199,12 +212,13 @@ async function inputOf(
     else input.body[arg.replaceAll("-", "_")] = value;
   });
   const renamed = new Map(Object.entries(spec.flags ?? {}).map(([flag, field]) => [field, flag]));
-  for (const field of [...(op!.query ?? []), ...(op!.body ?? [])]) {
+  const query = queryFields(op!);
+  for (const field of fieldsOf(op)) {
     const flag = renamed.get(field) ?? flagOf(field);
     let value = values[flag];
     if (typeof value !== "string") continue;
     if (SECRET_FLAGS.has(flag)) value = await secretInput(flag, value, null, targets.warn);
-    if ((op!.query ?? []).includes(field)) input.query[field] = value as string;
+    if (query.includes(field)) input.query[field] = value as string;
     else input.body[field] = value;
   }
   for (const [field, value] of Object.entries(spec.fixed ?? {})) input.query[field] = value;
@@ -280,12 +294,12 @@ export async function runAdmin(args: string[], targets: Targets): Promise<{ resu
     const local = await targets.openLocal(config);
     try {
       result = command.op
-        ? await command.op.run(local.ops, input!)
-        : await command.local!(local.ops, rest, values, config.kvPath);
+        ? await command.op.run(local.ctx, opInput(input!))
+        : await command.local!(local.ctx, rest, values, config.kvPath);
     } finally {
       await local.close();
     }
-    if (command.op?.answer === "csv") result = (result as { csv: string }).csv;
+    if (command.op?.csv) result = (result as { csv: string }).csv;
   }
   if (typeof result === "string" && typeof values.out === "string") {
     await Deno.writeTextFile(values.out, result);
@@ -376,7 +390,7 @@ async function refuseMissingStore(
   );
 }
 
-async function backup(admin: AdminOperations, file: string, sqlite: boolean, kvPath: string | null) {
+async function backup(ctx: OpsContext, file: string, sqlite: boolean, kvPath: string | null) {
   if (sqlite) {
     if (!isLocalKvFile(kvPath)) {
       throw new UsageError("--sqlite copies a local KV file; this KV_PATH is not one. Leave --sqlite out.");
@@ -389,7 +403,7 @@ async function backup(admin: AdminOperations, file: string, sqlite: boolean, kvP
   const encoder = new TextEncoder();
   let entries = -1;
   try {
-    for await (const line of admin.backup()) {
+    for await (const line of backupLines(ctx)) {
       await writeAll(out, encoder.encode(line + "\n"));
       entries++;
     }
@@ -450,7 +464,7 @@ if (import.meta.main) {
       // Inline processing: what a command stores (a reconciliation's bookings) is processed here.
       const service = createService(kv, { ...config, processingMode: "inline" }, log, null);
       return {
-        ops: service.admins.cli,
+        ctx: service.contexts.cli,
         close: async () => {
           await service.idle();
           kv.close();

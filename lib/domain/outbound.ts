@@ -1,7 +1,8 @@
 /**
  * Outbound webhooks, pure: what a delivery of a change-log entry carries on the wire (Standard
- * Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature` over `id.timestamp.body`), the
- * endpoint secrets' format, the retry schedule, and which addresses a delivery may never go to.
+ * Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature` over `id.timestamp.body`), an
+ * endpoint's record and the rules that change it (create, edit, disable and enable, rotate,
+ * recover), the secrets' format, the retry schedule, and which addresses a delivery may never go to.
  */
 import { createHmac } from "node:crypto";
 import { isIP } from "node:net";
@@ -35,6 +36,137 @@ export const OLD_SECRET_OVERLAP_MS = 86_400_000;
 const MAX_RETRY_AFTER_MS = 86_400_000;
 
 export const USER_AGENT = "calcom-intake-webhooks/1 (Standard Webhooks)";
+
+export interface EndpointSecret {
+  secret: string;
+  created_at: string;
+  /** A rotated-out secret signs until then too; null for the current one. */
+  expires_at: string | null;
+}
+
+/** An outbound endpoint; `P` is its position in the change log (the store's type). */
+export interface EndpointRecord<P> {
+  id: string;
+  client: string;
+  url: string;
+  /** The change types it gets; null: all. */
+  event_types: ChangeType[] | null;
+  description: string | null;
+  state: "active" | "disabled";
+  disabled_reason: string | null;
+  disabled_at: string | null;
+  secrets: EndpointSecret[];
+  created_at: string;
+  updated_at: string;
+  /** Everything up to here was delivered (or not subscribed to). */
+  position: P;
+  /** Failed attempts of the next entry. */
+  failures: number;
+  next_attempt_at: string | null;
+  failing_since: string | null;
+  last_success_at: string | null;
+}
+
+export interface Attempt {
+  id: string;
+  event_id: string;
+  type: string;
+  attempt: number;
+  at: string;
+  status: number | null;
+  error: string | null;
+  duration_ms: number;
+  /** The first 1 KiB of the answer's body. */
+  response_body: string | null;
+  next_retry_at: string | null;
+  /** "resend": sent on request, outside the endpoint's order. */
+  kind: "delivery" | "resend";
+}
+
+/** What re-enabling an endpoint clears: it starts afresh on its next entry. */
+export const RETRY_RESET = { failures: 0, next_attempt_at: null, failing_since: null } as const;
+
+/** A new endpoint: active, with one fresh secret, getting every change after `position`. */
+export function newEndpointRecord<P>(
+  fields: Pick<EndpointRecord<P>, "id" | "client" | "url" | "event_types" | "description" | "position">,
+  now: string,
+): EndpointRecord<P> {
+  return {
+    ...fields,
+    state: "active",
+    disabled_reason: null,
+    disabled_at: null,
+    secrets: [{ secret: newEndpointSecret(), created_at: now, expires_at: null }],
+    created_at: now,
+    updated_at: now,
+    ...RETRY_RESET,
+    last_success_at: null,
+  };
+}
+
+/** The current signing secret (the one a create or rotate answers). */
+export function currentSecret(e: EndpointRecord<unknown>): string {
+  return e.secrets.find((s) => s.expires_at === null)?.secret ?? e.secrets.at(-1)!.secret;
+}
+
+/**
+ * An edit: new url, types or description; disabling records why and when; enabling clears the
+ * retry state, so it goes on from its position and nothing it missed while disabled is skipped.
+ */
+export function editedEndpoint<E extends EndpointRecord<unknown>>(
+  e: E,
+  change: {
+    url?: string;
+    event_types?: ChangeType[] | null;
+    description?: string | null;
+    state?: "active" | "disabled";
+  },
+  now: string,
+): E {
+  return {
+    ...e,
+    ...(change.url !== undefined ? { url: change.url } : {}),
+    ...(change.event_types !== undefined ? { event_types: change.event_types } : {}),
+    ...(change.description !== undefined ? { description: change.description } : {}),
+    ...(change.state === "disabled" && e.state !== "disabled"
+      ? { state: "disabled", disabled_reason: "Disabled by hand.", disabled_at: now }
+      : {}),
+    ...(change.state === "active"
+      ? { ...RETRY_RESET, state: "active", disabled_reason: null, disabled_at: null }
+      : {}),
+    updated_at: now,
+  };
+}
+
+/** A new secret beside the live ones; each old one keeps signing for OLD_SECRET_OVERLAP_MS (expired ones go). */
+export function rotatedEndpoint<E extends EndpointRecord<unknown>>(e: E, now: number): E {
+  return {
+    ...e,
+    secrets: [
+      ...e.secrets
+        .filter((s) => !s.expires_at || Date.parse(s.expires_at) > now)
+        .map((s) => ({
+          ...s,
+          expires_at: s.expires_at ?? new Date(now + OLD_SECRET_OVERLAP_MS).toISOString(),
+        })),
+      { secret: newEndpointSecret(), created_at: new Date(now).toISOString(), expires_at: null },
+    ],
+    updated_at: new Date(now).toISOString(),
+  };
+}
+
+/** Moved back to `position` and enabled, retry state cleared: everything after it is delivered again. */
+export function recoveredEndpoint<P, E extends EndpointRecord<P>>(e: E, position: P, now: string): E {
+  return {
+    ...e,
+    ...RETRY_RESET,
+    position,
+    state: "active",
+    disabled_reason: null,
+    disabled_at: null,
+    updated_at: now,
+  };
+}
 
 /** The body of a delivery: the entry's type and time, its data with the Job's id and version added. */
 export function deliveryBody(entry: ChangeEntry): string {

@@ -6,9 +6,10 @@
  * except the one a call has just created.
  */
 import type { AccessControl } from "../admin/access.ts";
-import type { AdminOperations, AdminSource } from "../admin/operations.ts";
+import type { AdminSource, OpsContext } from "../api/context.ts";
+import { bodyFields, queryFields } from "../api/operation.ts";
 import { ADMIN_CLIENT_HEADER } from "../admin/client.ts";
-import { OPERATION_LIST } from "../admin/table.ts";
+import { OPERATION_LIST, runOperation } from "../admin/table.ts";
 import { HttpError } from "../errors.ts";
 import { json } from "./errors.ts";
 import type { Router } from "./router.ts";
@@ -18,7 +19,7 @@ const MAX_ADMIN_BODY = 64 * 1024;
 
 export function registerAdminRoutes(
   router: Router,
-  admins: Record<AdminSource, AdminOperations>,
+  contexts: Record<AdminSource, OpsContext>,
   access: AccessControl,
   observability: { metrics: Metrics; metricsPublic: boolean },
 ): void {
@@ -37,11 +38,15 @@ export function registerAdminRoutes(
         }
       } else await access.admin(authorization);
       const from = ctx.req.headers.get(ADMIN_CLIENT_HEADER);
-      const admin = from === "dashboard" ? admins.dashboard : from === "cli" ? admins.cli : admins.api;
+      const context = from === "dashboard"
+        ? contexts.dashboard
+        : from === "cli"
+        ? contexts.cli
+        : contexts.api;
       const query = Object.fromEntries(
-        (op.query ?? []).map((name) => [name, ctx.url.searchParams.get(name) ?? undefined]),
+        queryFields(op).map((name) => [name, ctx.url.searchParams.get(name) ?? undefined]),
       );
-      const body = op.body ? await readJsonObject(ctx.req) : {};
+      const body = bodyFields(op) ? await readJsonObject(ctx.req) : {};
       const params = Object.fromEntries(
         Object.entries(ctx.params).filter((e): e is [string, string] => e[1] !== undefined),
       );
@@ -49,7 +54,7 @@ export function registerAdminRoutes(
       try {
         // The signal is read only by an operation that waits (a long-poll): reading it makes Deno
         // watch the connection.
-        result = await op.run(admin, {
+        result = await runOperation(context, op, {
           params,
           query,
           body,
@@ -64,7 +69,7 @@ export function registerAdminRoutes(
         throw error;
       }
       if (op.scope) metrics.clientApiRequest(params.slug, "ok");
-      if (op.answer === "csv") {
+      if (op.csv) {
         const { filename, csv } = result as { filename: string; csv: string };
         return new Response(csv, {
           headers: {

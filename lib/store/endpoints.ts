@@ -4,7 +4,7 @@
  * deliverer at a time sends to it (across processes and instances); and the attempt log, which
  * expires by itself.
  */
-import type { ChangeType } from "../domain/changes.ts";
+import type { Attempt, EndpointRecord, EndpointSecret } from "../domain/outbound.ts";
 import { type LogPosition, readLog } from "./changes.ts";
 import {
   allEndpointsPrefix,
@@ -17,50 +17,9 @@ import {
 } from "./keys.ts";
 import { commit, listPage, type Page, withOccRetry } from "./kv.ts";
 
-export interface EndpointSecret {
-  secret: string;
-  created_at: string;
-  /** A rotated-out secret signs until then too; null for the current one. */
-  expires_at: string | null;
-}
-
-export interface Endpoint {
-  id: string;
-  client: string;
-  url: string;
-  /** The change types it gets; null: all. */
-  event_types: ChangeType[] | null;
-  description: string | null;
-  state: "active" | "disabled";
-  disabled_reason: string | null;
-  disabled_at: string | null;
-  secrets: EndpointSecret[];
-  created_at: string;
-  updated_at: string;
-  /** Everything up to here was delivered (or not subscribed to). */
-  position: LogPosition;
-  /** Failed attempts of the next entry. */
-  failures: number;
-  next_attempt_at: string | null;
-  failing_since: string | null;
-  last_success_at: string | null;
-}
-
-export interface Attempt {
-  id: string;
-  event_id: string;
-  type: string;
-  attempt: number;
-  at: string;
-  status: number | null;
-  error: string | null;
-  duration_ms: number;
-  /** The first 1 KiB of the answer's body. */
-  response_body: string | null;
-  next_retry_at: string | null;
-  /** "resend": sent on request, outside the endpoint's order. */
-  kind: "delivery" | "resend";
-}
+/** An endpoint as stored: the domain's record, positioned in its client's change log. */
+export type Endpoint = EndpointRecord<LogPosition>;
+export type { Attempt, EndpointSecret };
 
 /** Stores a new endpoint; false when the client does not exist. */
 export async function createEndpoint(kv: Deno.Kv, endpoint: Endpoint): Promise<boolean> {

@@ -29,9 +29,9 @@ Deno.test("the Clients list reads under one unit per client; an overview costs t
     assert.equal(list.items.find((c) => c.slug === "c-0")?.activity.jobs_by_status.scheduled, 60);
     assert.ok(listCost <= 60, `the Clients list: ${listCost} read units for 60 clients`);
 
-    const big = await ops.clientOverview("c-0");
+    const big = await ops.clientOverview({ slug: "c-0" });
     const bigCost = take().readUnits;
-    const small = await ops.clientOverview("c-1");
+    const small = await ops.clientOverview({ slug: "c-1" });
     const smallCost = take().readUnits;
     assert.equal(big.jobs_by_status.scheduled, 60);
     assert.equal(small.jobs_by_status.scheduled, 2);

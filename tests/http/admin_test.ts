@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { AdminOperations } from "../../lib/admin/operations.ts";
+import type { Operations } from "../../lib/admin/table.ts";
 import {
   addClient,
   type ClientView,
@@ -15,8 +15,8 @@ import {
   withServer,
 } from "../_helpers.ts";
 
-type PutAnswer = Awaited<ReturnType<AdminOperations["putClient"]>>;
-type SecretAnswer = Awaited<ReturnType<AdminOperations["addSecret"]>>;
+type PutAnswer = Awaited<ReturnType<Operations["putClient"]>>;
+type SecretAnswer = Awaited<ReturnType<Operations["addSecret"]>>;
 
 Deno.test("admin API answers 503 with a way forward when ADMIN_TOKEN is unset", async () => {
   await withServer({ adminToken: null }, async (server) => {

@@ -4,7 +4,7 @@
  * bodies, hostile Host headers, garbage admin ids and cursors, weak secrets and odd email spellings.
  */
 import assert from "node:assert/strict";
-import type { AdminOperations } from "../../lib/admin/operations.ts";
+import type { Operations } from "../../lib/admin/table.ts";
 import {
   addClient,
   bookingCreated,
@@ -18,7 +18,7 @@ import {
   withServer,
 } from "../_helpers.ts";
 
-type PutAnswer = Awaited<ReturnType<AdminOperations["putClient"]>>;
+type PutAnswer = Awaited<ReturnType<Operations["putClient"]>>;
 
 const at = (i: number) => new Date(Date.UTC(2026, 9, 1) + i * 1000).toISOString();
 

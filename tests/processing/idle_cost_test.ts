@@ -69,7 +69,7 @@ Deno.test("an idle minute with caught-up outbound endpoints writes nothing and r
     for (let i = 0; i < clients; i++) {
       const slug = `e-${i}`;
       await service.admins.cli.createClient({ slug, secret: FIXTURE_SECRET });
-      await service.admins.cli.createEndpoint(slug, { url: receiver.url });
+      await service.admins.cli.createEndpoint({ slug, url: receiver.url });
       assert.equal(await postSigned(service, slug, bookingCreated(`${slug}-1`, `p${i}@example.org`)), 202);
     }
     await tick(service);

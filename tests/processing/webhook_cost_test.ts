@@ -49,7 +49,7 @@ Deno.test("a booking's webhooks cost at most 9 write units when created and 30 o
       assert.ok(costs[k].reads <= 5, `${k}: ${JSON.stringify(costs[k])}`);
     }
     assert.deepEqual(costs.duplicate, { atomics: 0, reads: costs.duplicate.reads, writes: 0 });
-    const jobs = await service.admins.cli.listJobs("acme", { limit: 10 });
+    const jobs = await service.admins.cli.listJobs({ slug: "acme", limit: 10 });
     assert.deepEqual(jobs.items.map((j) => j.status).sort(), ["cancelled", "scheduled"]);
   } finally {
     await close();

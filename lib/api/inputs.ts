@@ -26,6 +26,7 @@ const CURSOR_PATTERN = /^[A-Za-z0-9_=.-]{1,2000}$/;
 export interface PageInput {
   limit?: unknown;
   cursor?: unknown;
+  [field: string]: unknown;
 }
 
 export async function listing<V>(list: () => Promise<Page<V>>): Promise<Page<V>> {
@@ -248,7 +249,9 @@ export function optionalExpiry(value: unknown, now: number): string | null {
 }
 
 /** A feed page's size (1–500, default 100) and long-poll wait (0–30 s, default 0). */
-export function feedPage(input: { limit?: unknown; wait?: unknown }): { limit: number; waitSeconds: number } {
+export function feedPage(
+  input: { limit?: unknown; wait?: unknown; [field: string]: unknown },
+): { limit: number; waitSeconds: number } {
   const limit = input.limit === undefined || input.limit === "" ? 100 : Number(input.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT) {
     throw new HttpError(400, "invalid_limit", `limit must be a whole number from 1 to ${MAX_PAGE_LIMIT}.`);

@@ -1,0 +1,224 @@
+/**
+ * The client API's contract as zod schemas: what a business's system reads (Jobs, Contacts, the
+ * change log, its endpoints and their attempts), what it receives (`job.*` webhook bodies), and
+ * the one error shape. The operations table names these for each route; the OpenAPI document
+ * (`openapi.ts`), the TypeScript types consumers generate from it, and the dashboard's JSDoc types
+ * all come from here, and the test suite checks every real answer against them. Objects are
+ * strict: a field added to an answer without adding it here fails the suite.
+ */
+import { z } from "zod";
+import { CHANGE_TYPES } from "../domain/changes.ts";
+import { JOB_STATUSES } from "../domain/job.ts";
+import { TOKEN_SCOPES } from "../domain/tokens.ts";
+
+const time = z.string().describe("An ISO 8601 time in UTC, e.g. 2026-12-07T14:00:00.000Z.");
+const nullableTime = time.nullable();
+const text = z.string().nullable();
+
+export const ErrorAnswer = z.strictObject({
+  error: z.looseObject({
+    code: z.string().describe("Stable and machine-readable, e.g. unknown_job, invalid_cursor."),
+    message: z.string().describe("What went wrong and what to do about it, in a person's words."),
+  }),
+}).meta({ id: "Error", description: "Every refusal has this shape, whatever the status." });
+
+export const JobStatus = z.enum(JOB_STATUSES as [string, ...string[]]).meta({ id: "JobStatus" });
+export const ChangeType = z.enum(CHANGE_TYPES).meta({ id: "ChangeType" });
+export const TokenScope = z.enum(TOKEN_SCOPES).meta({ id: "TokenScope" });
+
+export const JobAttendee = z.strictObject({
+  contact_id: z.string().nullable(),
+  email: z.string().describe("Normalised (lower case, trimmed)."),
+  name: text,
+  no_show: z.boolean(),
+}).meta({ id: "JobAttendee" });
+
+export const JobEventSummary = z.strictObject({
+  submission_id: z.string(),
+  kind: z.string().describe(
+    "What the event said: created, rescheduled, cancelled, paid, no_show, snapshot, …",
+  ),
+  source: z.enum(["webhook", "api"]),
+  uid: z.string().describe("The Cal.com booking uid the event was about."),
+  at: time.describe("Cal.com's time of the event; a Job's state is derived from its events in this order."),
+}).meta({ id: "JobEventSummary" });
+
+export const Job = z.strictObject({
+  id: z.string(),
+  version: z.number().int().optional().describe(
+    "Rises by one with every change; absent on Jobs not changed since the change log began.",
+  ),
+  client: z.string(),
+  contact_id: z.string().nullable().describe("The booker's Contact."),
+  calcom_event_id: z.string().describe("The current Cal.com booking uid (a reschedule moves it)."),
+  previous_event_ids: z.array(z.string()),
+  status: JobStatus,
+  title: text,
+  start_time: nullableTime,
+  end_time: nullableTime,
+  location: text,
+  organizer_email: text,
+  responses: z.record(z.string(), z.unknown()).describe("The booking form's answers as Cal.com sent them."),
+  booker_email: text,
+  booker_time_zone: text,
+  attendees: z.array(JobAttendee),
+  cancellation_reason: text,
+  rejection_reason: text,
+  payment_status: z.enum(["pending", "paid"]).nullable(),
+  payment_id: text,
+  seated: z.boolean(),
+  events: z.array(JobEventSummary),
+  created_at: time,
+  updated_at: time,
+}).meta({ id: "Job", description: "One appointment: one per booking, followed across reschedules." });
+
+export const Contact = z.strictObject({
+  id: z.string(),
+  client: z.string(),
+  email: z.string().describe("The normalised address: the Contact's identity."),
+  email_as_sent: text,
+  name: text,
+  time_zone: text,
+  phone: text,
+  created_at: time,
+  updated_at: time,
+}).meta({ id: "Contact", description: "One person, by email." });
+
+const changedPairs = z.record(z.string(), z.tuple([z.unknown(), z.unknown()])).describe(
+  "Which fields of the Job changed: [old, new]. A very long pair is summarised as {trimmed: true}; an erasure says [null, null].",
+);
+
+const entryDataFields = {
+  job: Job.nullable().describe("The Job after the change (null for job.merged)."),
+  job_trimmed: z.boolean().describe("True when `job` was trimmed to fit: read it whole at `job_url`."),
+  job_url: z.string().describe("The Job's path in the client API."),
+  changes: changedPairs,
+  previous_calcom_event_id: z.string().nullable(),
+  calcom_event_id: z.string().nullable(),
+  merged_into: z.string().optional().describe("job.merged: the Job it is now part of."),
+};
+
+export const ChangeEntry = z.strictObject({
+  id: z.string().describe(
+    "Stable per (Job, version): the same on every read and every delivery (webhook-id).",
+  ),
+  type: ChangeType,
+  job_id: z.string(),
+  job_version: z.number().int().describe("Apply an entry only if it is newer than the version you hold."),
+  occurred_at: time.describe("When the service committed the change."),
+  business_at: nullableTime.describe("Cal.com's time of the newest event the change applied."),
+  data: z.strictObject(entryDataFields),
+}).meta({ id: "ChangeEntry", description: "One entry of a client's change log." });
+
+/** The body of an outbound `job.*` webhook, for one change type (`domain/outbound.ts` builds it). */
+export function webhookBody(type: (typeof CHANGE_TYPES)[number]) {
+  return z.strictObject({
+    type: z.literal(type),
+    timestamp: time.describe("When the change was committed (the entry's occurred_at)."),
+    data: z.strictObject({
+      ...entryDataFields,
+      job_id: z.string(),
+      job_version: z.number().int(),
+    }),
+  });
+}
+
+export const ChangesPage = z.strictObject({
+  items: z.array(ChangeEntry),
+  next_cursor: z.string().describe("Pass it as `cursor` to read on; it is the same when nothing was new."),
+  has_more: z.boolean().describe("True when more entries are waiting: read again at once."),
+}).meta({ id: "ChangesPage" });
+
+/** A listing: its items and the cursor of the next page (null: the last page). */
+export function pageOf<T extends z.ZodType>(item: T, id: string) {
+  return z.strictObject({ items: z.array(item), cursor: z.string().nullable() }).meta({ id });
+}
+
+export const JobsPage = pageOf(Job, "JobsPage");
+export const ClientJobsPage = z.strictObject({
+  items: z.array(Job),
+  cursor: z.string().nullable(),
+  changes_cursor: z.string().describe(
+    "The change log's end when the listing began: follow /changes from it and nothing is missed.",
+  ),
+}).meta({ id: "ClientJobsPage" });
+export const ContactsPage = pageOf(Contact, "ContactsPage");
+
+export const EndpointState = z.enum(["active", "disabled"]);
+
+export const Endpoint = z.strictObject({
+  id: z.string(),
+  url: z.string(),
+  event_types: z.array(ChangeType).nullable().describe("The change types it gets; null: every type."),
+  description: text,
+  state: EndpointState,
+  disabled_reason: text,
+  disabled_at: nullableTime,
+  secrets: z.array(z.strictObject({ created_at: time, expires_at: nullableTime })).describe(
+    "Its signing secrets (never their values): a rotated-out one signs beside the new one until it expires.",
+  ),
+  created_at: time,
+  updated_at: time,
+  failures: z.number().int().describe("Failed attempts of the next entry."),
+  next_attempt_at: nullableTime,
+  failing_since: nullableTime,
+  last_success_at: nullableTime,
+  backlog: z.number().int().describe("Entries committed but not yet delivered."),
+  oldest_undelivered_at: nullableTime,
+}).meta({ id: "Endpoint", description: "Where the client's job.* webhooks are delivered." });
+
+export const EndpointWithSecret = z.strictObject({
+  ...Endpoint.shape,
+  secret: z.string().describe("whsec_…: the signing secret, shown this once."),
+}).meta({ id: "EndpointWithSecret" });
+
+export const EndpointsPage = pageOf(Endpoint, "EndpointsPage");
+
+export const Attempt = z.strictObject({
+  id: z.string(),
+  event_id: z.string(),
+  type: z.string(),
+  attempt: z.number().int(),
+  at: time,
+  status: z.number().int().nullable().describe("The receiver's HTTP status (null: no answer)."),
+  error: text,
+  duration_ms: z.number().int(),
+  response_body: text.describe("The first KiB of the receiver's answer."),
+  next_retry_at: nullableTime,
+  kind: z.enum(["delivery", "resend"]),
+}).meta({ id: "Attempt", description: "One delivery attempt to an endpoint." });
+
+export const AttemptsPage = pageOf(Attempt, "AttemptsPage");
+
+export const Deleted = z.strictObject({ deleted: z.string() }).meta({ id: "Deleted" });
+
+export const RecoveringEndpoint = z.strictObject({
+  ...Endpoint.shape,
+  recovering_since: time,
+}).meta({ id: "RecoveringEndpoint" });
+
+// ---- inputs --------------------------------------------------------------------------------
+
+export const PageQuery = {
+  limit: z.string().optional().describe("Items per page, 1–500 (default 50)."),
+  cursor: z.string().optional().describe("The `cursor` of the page before."),
+};
+
+export const JobsQuery = z.strictObject({
+  ...PageQuery,
+  status: JobStatus.optional(),
+  email: z.string().optional().describe("Jobs any of whose attendees has this email."),
+  calcom_event_id: z.string().optional().describe("The Job of this booking uid (current or previous)."),
+});
+
+export const EndpointFields = {
+  url: z.string().describe("https://… (a private address is refused unless the operator allows it)."),
+  event_types: z.array(ChangeType).nullable().describe("Only these change types (null or absent: all)."),
+  description: z.string().max(500).nullable(),
+};
+
+export type JobAnswer = z.infer<typeof Job>;
+export type ContactAnswer = z.infer<typeof Contact>;
+export type ChangeEntryAnswer = z.infer<typeof ChangeEntry>;
+export type EndpointAnswer = z.infer<typeof Endpoint>;
+export type AttemptAnswer = z.infer<typeof Attempt>;

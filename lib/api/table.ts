@@ -1,0 +1,203 @@
+/**
+ * The client API's table: every route a business's own system may call under
+ * `/api/v1/clients/{slug}/…` with a client token (`cit_…`) of that client holding the row's scope
+ * (or with the admin token): the change feed, Jobs, Contacts, and its outbound endpoints. Each row
+ * declares its input and answers as schemas (`schemas.ts`); the routes, the OpenAPI document and
+ * the operator's copies of the endpoint rows (`admin/table.ts`) are made from it.
+ */
+import { z } from "zod";
+import { MAX_WAIT_SECONDS } from "./inputs.ts";
+import { op, type Operation } from "./operation.ts";
+import { changesOp, clientJobsOp } from "./feed.ts";
+import { getContactOp, getJobOp, listContactsOp } from "./records.ts";
+import {
+  createEndpointOp,
+  deleteEndpointOp,
+  endpointAttemptsOp,
+  getEndpointOp,
+  listEndpointsOp,
+  recoverEndpointOp,
+  resendToEndpointOp,
+  rotateEndpointSecretOp,
+  updateEndpointOp,
+} from "./endpoints.ts";
+import {
+  Attempt,
+  AttemptsPage,
+  ChangesPage,
+  ClientJobsPage,
+  Contact,
+  ContactsPage,
+  Deleted,
+  Endpoint as EndpointSchema,
+  EndpointFields,
+  EndpointsPage,
+  EndpointState,
+  EndpointWithSecret,
+  Job,
+  JobsQuery,
+  PageQuery,
+  RecoveringEndpoint,
+} from "./schemas.ts";
+
+export const CLIENT_API_PREFIX = "/api/v1/clients/:slug";
+
+/** Outbound endpoints: rows of the client API, and (with a CLI command each) of the operator's. */
+export const ENDPOINT_OPERATIONS = {
+  createEndpoint: op({
+    method: "POST",
+    path: `${CLIENT_API_PREFIX}/endpoints`,
+    scope: "endpoints:write",
+    summary: "Add an outbound webhook endpoint",
+    description:
+      "It gets every change committed from now on, signed per Standard Webhooks with its whsec_ secret, which this answer shows once.",
+    body: z.strictObject({
+      url: EndpointFields.url,
+      event_types: EndpointFields.event_types.optional(),
+      description: EndpointFields.description.optional(),
+    }),
+    answer: EndpointWithSecret,
+    status: 201,
+    run: createEndpointOp,
+  }),
+  listEndpoints: op({
+    method: "GET",
+    path: `${CLIENT_API_PREFIX}/endpoints`,
+    scope: "endpoints:write",
+    summary: "A client's endpoints, with state, last success, failing since and backlog",
+    answer: EndpointsPage,
+    run: listEndpointsOp,
+  }),
+  getEndpoint: op({
+    method: "GET",
+    path: `${CLIENT_API_PREFIX}/endpoints/:id`,
+    scope: "endpoints:write",
+    summary: "One endpoint",
+    answer: EndpointSchema,
+    run: getEndpointOp,
+  }),
+  updateEndpoint: op({
+    method: "PATCH",
+    path: `${CLIENT_API_PREFIX}/endpoints/:id`,
+    scope: "endpoints:write",
+    summary: "Change an endpoint's url, event types, description or state",
+    description:
+      "Enabled again (state active), it goes on from where it stopped: nothing it missed while disabled is skipped.",
+    body: z.strictObject({
+      url: EndpointFields.url.optional(),
+      event_types: EndpointFields.event_types.optional(),
+      description: EndpointFields.description.optional(),
+      state: EndpointState.optional(),
+    }),
+    answer: EndpointSchema,
+    run: updateEndpointOp,
+  }),
+  deleteEndpoint: op({
+    method: "DELETE",
+    path: `${CLIENT_API_PREFIX}/endpoints/:id`,
+    scope: "endpoints:write",
+    summary: "Delete an endpoint and its attempt log",
+    answer: Deleted,
+    run: deleteEndpointOp,
+  }),
+  rotateEndpointSecret: op({
+    method: "POST",
+    path: `${CLIENT_API_PREFIX}/endpoints/:id/rotate-secret`,
+    scope: "endpoints:write",
+    summary: "A new signing secret, shown once; the old one signs beside it for 24 h",
+    answer: EndpointWithSecret,
+    run: rotateEndpointSecretOp,
+  }),
+  recoverEndpoint: op({
+    method: "POST",
+    path: `${CLIENT_API_PREFIX}/endpoints/:id/recover`,
+    scope: "endpoints:write",
+    summary: "Deliver again everything committed since a time (and enable the endpoint)",
+    description:
+      "The change log keeps CHANGE_LOG_RETENTION_DAYS; a time before that starts at the oldest entry kept.",
+    body: z.strictObject({ since: z.string().describe("An ISO 8601 time.") }),
+    answer: RecoveringEndpoint,
+    run: recoverEndpointOp,
+  }),
+  endpointAttempts: op({
+    method: "GET",
+    path: `${CLIENT_API_PREFIX}/endpoints/:id/attempts`,
+    scope: "endpoints:write",
+    summary: "An endpoint's delivery attempts, newest first",
+    query: z.strictObject(PageQuery),
+    answer: AttemptsPage,
+    run: endpointAttemptsOp,
+  }),
+  resendToEndpoint: op({
+    method: "POST",
+    path: `${CLIENT_API_PREFIX}/endpoints/:id/attempts/:eventId/resend`,
+    scope: "endpoints:write",
+    summary: "Send one event to the endpoint again now; answers the attempt",
+    answer: Attempt,
+    errors: { 503: "Outbound delivery does not run here." },
+    run: resendToEndpointOp,
+  }),
+} satisfies Record<string, Operation>;
+
+export const CLIENT_API_OPERATIONS = {
+  apiChanges: op({
+    method: "GET",
+    path: `${CLIENT_API_PREFIX}/changes`,
+    scope: "changes:read",
+    summary: "The client's change log after a cursor, oldest first",
+    description:
+      "Every change of every Job, once, in commit order. Start without a cursor (the oldest entry kept) or with the " +
+      "`changes_cursor` of a Job listing; pass each answer's `next_cursor` to read on. With `wait`, an empty page is " +
+      "held until an entry is committed. Entries are kept CHANGE_LOG_RETENTION_DAYS (default 30); a cursor older " +
+      "than that answers 410 `cursor_expired` (copy the Jobs again, then follow from the listing's `changes_cursor`).",
+    query: z.strictObject({
+      cursor: z.string().optional().describe(
+        "The `next_cursor` of the page before (absent: the oldest entry kept).",
+      ),
+      limit: z.string().optional().describe("Entries per page, 1–500 (default 100)."),
+      wait: z.string().optional().describe(`Seconds (0–${MAX_WAIT_SECONDS}) to hold an empty page open.`),
+    }),
+    answer: ChangesPage,
+    errors: { 410: "The cursor is older than the log's retention." },
+    run: changesOp,
+  }),
+  apiListJobs: op({
+    method: "GET",
+    path: `${CLIENT_API_PREFIX}/jobs`,
+    scope: "jobs:read",
+    summary: "The client's Jobs, newest first, with the change log's end as `changes_cursor`",
+    query: JobsQuery,
+    answer: ClientJobsPage,
+    run: clientJobsOp,
+  }),
+  apiGetJob: op({
+    method: "GET",
+    path: `${CLIENT_API_PREFIX}/jobs/:id`,
+    scope: "jobs:read",
+    summary: "One Job",
+    answer: Job,
+    run: getJobOp,
+  }),
+  apiListContacts: op({
+    method: "GET",
+    path: `${CLIENT_API_PREFIX}/contacts`,
+    scope: "contacts:read",
+    summary: "The client's Contacts",
+    query: z.strictObject(PageQuery),
+    answer: ContactsPage,
+    run: listContactsOp,
+  }),
+  apiGetContact: op({
+    method: "GET",
+    path: `${CLIENT_API_PREFIX}/contacts/:id`,
+    scope: "contacts:read",
+    summary: "One Contact",
+    answer: Contact,
+    run: getContactOp,
+  }),
+  ...Object.fromEntries(
+    Object.entries(ENDPOINT_OPERATIONS).map((
+      [name, row],
+    ) => [`api${name[0].toUpperCase()}${name.slice(1)}`, row]),
+  ) as { [K in keyof typeof ENDPOINT_OPERATIONS as `api${Capitalize<K>}`]: (typeof ENDPOINT_OPERATIONS)[K] },
+} satisfies Record<string, Operation>;
