@@ -172,6 +172,7 @@ export function createService(
   registerAdminRoutes(router, contexts, new AccessControl(kv, config.adminToken), {
     metrics,
     metricsPublic: config.metricsPublic,
+    changeLogRetentionDays: config.changeLogRetentionDays,
   });
   registerDashboard(router, config.publicUrl);
   const handle = compose(

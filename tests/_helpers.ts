@@ -16,6 +16,7 @@ import { createService, type Service } from "../lib/service.ts";
 import { openKv } from "../lib/store/kv.ts";
 import { meteredKv } from "../lib/store/metered.ts";
 import { listenQueue } from "../lib/store/queue.ts";
+import { contract } from "./_contract.ts";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 export const FIXTURE_SECRET = "whsec_fixture_test_secret_123";
@@ -78,6 +79,8 @@ export interface TestServer {
     path: string,
     body?: unknown,
   ) => Promise<{ status: number; body: T }>;
+  /** Which statuses each documented operation answered (by operationId). */
+  answered: Map<string, Set<number>>;
   /** Signs `body` with `secret` and posts it to the client's webhook URL. */
   post: (slug: string, body: string, secret?: string, headers?: Record<string, string>) => Promise<Response>;
   close: () => Promise<void>;
@@ -108,17 +111,19 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   const listener = config.processingMode === "queue" && options.listen !== false
     ? listenQueue(kv, service.queueHandler)
     : null;
+  // Every answer of a documented route is checked against the OpenAPI documents (tests/_contract.ts).
+  const violations: string[] = [];
+  const answered = new Map<string, Set<number>>();
+  const handler = contract().wrap(service.handler, violations, answered);
   const server = options.port
-    ? Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, service.handler)
+    ? Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler)
     : null;
   const url = server ? `http://127.0.0.1:${server.addr.port}` : "http://in-process.test";
   // The test's own connection pool, closed before the server shuts down: a graceful shutdown waits
   // for idle keep-alive connections (on Deno 2.5, for minutes).
   const client = server ? Deno.createHttpClient({}) : null;
   const request = (path: string, init?: RequestInit) =>
-    client
-      ? fetch(`${url}${path}`, { ...init, client })
-      : service.handler(new Request(`${url}${path}`, init));
+    client ? fetch(`${url}${path}`, { ...init, client }) : handler(new Request(`${url}${path}`, init));
 
   const admin = async <T = ErrorAnswer>(method: string, path: string, body?: unknown) => {
     const res = await request(path, {
@@ -152,6 +157,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     logs: log.lines,
     config,
     fetch: request,
+    answered,
     admin,
     post,
     close: async () => {
@@ -160,6 +166,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
       await service.idle();
       kv.close();
       await listener;
+      assert.deepEqual(violations, [], "answers that break the OpenAPI contract");
     },
   };
 }

@@ -10,21 +10,14 @@
  *     [STATE_FILE=./jobs-state.json] [WAIT_SECONDS=25] deno run --allow-net --allow-env --allow-read --allow-write docs/examples/follow_changes.ts
  */
 
-/** A Job as the feed and `/jobs` show it (only what this example reads). */
-export interface Job {
-  id: string;
-  version?: number;
-  [field: string]: unknown;
-}
+import type { components, operations } from "./client_api.d.ts";
 
-export interface Entry {
-  id: string;
-  type: "job.created" | "job.updated" | "job.rescheduled" | "job.cancelled" | "job.merged" | "job.erased";
-  job_id: string;
-  job_version: number;
-  occurred_at: string;
-  data: { job: Job | null; job_trimmed: boolean; job_url: string; merged_into?: string };
-}
+// The client API's own types, generated from its OpenAPI document (`deno task contract`, or
+// `npx openapi-typescript https://intake.example.com/api/v1/openapi.json`): none written by hand.
+export type Job = components["schemas"]["Job"];
+export type Entry = components["schemas"]["ChangeEntry"];
+type ChangesPage = operations["apiChanges"]["responses"]["200"]["content"]["application/json"];
+type JobsPage = operations["apiListJobs"]["responses"]["200"]["content"]["application/json"];
 
 /** What the consumer keeps: where it is in the feed, and its copy of every Job with its version. */
 export interface State {
@@ -97,7 +90,7 @@ export async function resync(source: Source): Promise<State> {
   do {
     const res = await get(source, `/jobs?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
     if (!res.ok) throw await failed("GET /jobs", res);
-    const page = await res.json() as { items: Job[]; cursor: string | null; changes_cursor: string };
+    const page = await res.json() as JobsPage;
     // The first page's changes_cursor was read before any Job: follow from there.
     state.cursor ??= page.changes_cursor;
     for (const job of page.items) state.jobs[job.id] = { version: job.version ?? 0, job };
@@ -130,7 +123,7 @@ export async function step(
     return { state, more: true };
   }
   if (!res.ok) throw await failed("GET /changes", res);
-  const page = await res.json() as { items: Entry[]; next_cursor: string; has_more: boolean };
+  const page = await res.json() as ChangesPage;
   for (const entry of page.items) await apply(source, state, entry);
   state.cursor = page.next_cursor;
   await save(state);

@@ -17,6 +17,7 @@ import {
   queryFields,
 } from "../api/operation.ts";
 import type { OpsContext } from "../api/context.ts";
+import { openApiDocument } from "../api/openapi.ts";
 import { CLIENT_API_OPERATIONS, CLIENT_API_PREFIX, ENDPOINT_OPERATIONS } from "../api/table.ts";
 import {
   Contact,
@@ -578,4 +579,18 @@ export function publicTable(): Record<
       answer: row.csv ? "csv" : "json",
     }]),
   );
+}
+
+/** The operator's API as an OpenAPI 3.1 document (`/admin/openapi.json`). */
+export function adminApiDocument(): Record<string, unknown> {
+  return openApiDocument({
+    title: "calcom-intake admin API",
+    version: "1.0.0",
+    description:
+      "The operator's API: clients, their secrets, Cal.com connection and tokens; their Jobs, Contacts, submissions, " +
+      "replay, erase, export and reconciliation; outbound endpoints. Every route takes `Authorization: Bearer " +
+      "<ADMIN_TOKEN>`. The client API (`/api/v1/openapi.json`) is what a business's own system calls; the admin " +
+      'token may call it too. Every refusal is `{"error": {"code", "message"}}`.',
+    operations: ADMIN_OPERATIONS,
+  });
 }

@@ -10,6 +10,7 @@ import { z } from "zod";
 import { CHANGE_TYPES } from "../domain/changes.ts";
 import { JOB_STATUSES } from "../domain/job.ts";
 import { TOKEN_SCOPES } from "../domain/tokens.ts";
+import { MAX_PAGE_LIMIT, MAX_WAIT_SECONDS } from "./inputs.ts";
 
 const time = z.string().describe("An ISO 8601 time in UTC, e.g. 2026-12-07T14:00:00.000Z.");
 const nullableTime = time.nullable();
@@ -199,8 +200,19 @@ export const RecoveringEndpoint = z.strictObject({
 
 // ---- inputs --------------------------------------------------------------------------------
 
+/** The feed's query: where to read from, how much, how long to wait for something new. */
+export const FeedQuery = {
+  cursor: z.string().optional().describe(
+    "The `next_cursor` of the page before (absent: the oldest entry kept).",
+  ),
+  limit: z.number().int().min(1).max(MAX_PAGE_LIMIT).optional().describe("Entries per page (default 100)."),
+  wait: z.number().min(0).max(MAX_WAIT_SECONDS).optional().describe(
+    "Seconds to hold an empty page open until an entry is committed (default 0: answer at once).",
+  ),
+};
+
 export const PageQuery = {
-  limit: z.string().optional().describe("Items per page, 1–500 (default 50)."),
+  limit: z.number().int().min(1).max(MAX_PAGE_LIMIT).optional().describe("Items per page (default 50)."),
   cursor: z.string().optional().describe("The `cursor` of the page before."),
 };
 

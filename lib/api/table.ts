@@ -6,7 +6,6 @@
  * the operator's copies of the endpoint rows (`admin/table.ts`) are made from it.
  */
 import { z } from "zod";
-import { MAX_WAIT_SECONDS } from "./inputs.ts";
 import { op, type Operation } from "./operation.ts";
 import { changesOp, clientJobsOp } from "./feed.ts";
 import { getContactOp, getJobOp, listContactsOp } from "./records.ts";
@@ -34,6 +33,7 @@ import {
   EndpointsPage,
   EndpointState,
   EndpointWithSecret,
+  FeedQuery,
   Job,
   JobsQuery,
   PageQuery,
@@ -150,13 +150,7 @@ export const CLIENT_API_OPERATIONS = {
       "`changes_cursor` of a Job listing; pass each answer's `next_cursor` to read on. With `wait`, an empty page is " +
       "held until an entry is committed. Entries are kept CHANGE_LOG_RETENTION_DAYS (default 30); a cursor older " +
       "than that answers 410 `cursor_expired` (copy the Jobs again, then follow from the listing's `changes_cursor`).",
-    query: z.strictObject({
-      cursor: z.string().optional().describe(
-        "The `next_cursor` of the page before (absent: the oldest entry kept).",
-      ),
-      limit: z.string().optional().describe("Entries per page, 1–500 (default 100)."),
-      wait: z.string().optional().describe(`Seconds (0–${MAX_WAIT_SECONDS}) to hold an empty page open.`),
-    }),
+    query: z.strictObject(FeedQuery),
     answer: ChangesPage,
     errors: { 410: "The cursor is older than the log's retention." },
     run: changesOp,

@@ -9,7 +9,8 @@ import type { AccessControl } from "../admin/access.ts";
 import type { AdminSource, OpsContext } from "../api/context.ts";
 import { bodyFields, queryFields } from "../api/operation.ts";
 import { ADMIN_CLIENT_HEADER } from "../admin/client.ts";
-import { OPERATION_LIST, runOperation } from "../admin/table.ts";
+import { adminApiDocument, OPERATION_LIST, runOperation } from "../admin/table.ts";
+import { clientApiDocument } from "../api/openapi.ts";
 import { HttpError } from "../errors.ts";
 import { json } from "./errors.ts";
 import type { Router } from "./router.ts";
@@ -21,7 +22,7 @@ export function registerAdminRoutes(
   router: Router,
   contexts: Record<AdminSource, OpsContext>,
   access: AccessControl,
-  observability: { metrics: Metrics; metricsPublic: boolean },
+  observability: { metrics: Metrics; metricsPublic: boolean; changeLogRetentionDays: number },
 ): void {
   const { metrics } = observability;
   for (const [, op] of OPERATION_LIST) {
@@ -85,10 +86,26 @@ export function registerAdminRoutes(
     });
   }
 
+  // The contracts, made once: the client API's is public (a business's developer reads it before
+  // holding a token), the operator's behind the admin token.
+  const clientDocument = JSON.stringify(clientApiDocument(observability.changeLogRetentionDays));
+  const adminDocument = JSON.stringify(adminApiDocument());
+  router.on("GET", "/api/v1/openapi.json", () => openApiAnswer(clientDocument));
+  router.on("GET", "/admin/openapi.json", async (ctx) => {
+    await access.admin(ctx.req.headers.get("authorization"));
+    return openApiAnswer(adminDocument);
+  });
+
   // Prometheus text; behind the admin token unless METRICS_PUBLIC=1.
   router.on("GET", "/metrics", async (ctx) => {
     if (!observability.metricsPublic) await access.admin(ctx.req.headers.get("authorization"));
     return new Response(await metrics.text(), { headers: { "content-type": metrics.contentType } });
+  });
+}
+
+function openApiAnswer(document: string): Response {
+  return new Response(document, {
+    headers: { "content-type": "application/json; charset=utf-8", "access-control-allow-origin": "*" },
   });
 }
 

@@ -118,18 +118,34 @@ Deno.test("a batch whose processing keeps failing ends in a dead-letter record a
     await addClient(server, "acme");
     // A submission whose body chunk is missing: processing throws on every attempt.
     const id = "01JBROKEN0000000000000000";
-    const submission: Partial<Submission> = {
+    const submission: Submission = {
       id,
       client: "acme",
       channel: "calcom",
       status: "pending",
       error: null,
       received_at: new Date().toISOString(),
+      processed_at: null,
+      secret_id: "s1",
       body: null,
       body_chunks: 1,
+      body_bytes: 100,
       body_sha256: "0".repeat(64),
+      batch_id: "b1",
       attempts: 0,
       job_ids: [],
+      event_type: "BOOKING_CREATED",
+      booking_uid: "uid-broken",
+      title: null,
+      start_time: null,
+      end_time: null,
+      attendee_name: null,
+      attendee_email: null,
+      attendee_time_zone: null,
+      organizer_email: null,
+      rescheduled_from_uid: null,
+      cancellation_reason: null,
+      created_at: null,
     };
     const message: ProcessBatchMessage = { type: "process_batch", batch_id: "b1" };
     await server.kv.atomic()
