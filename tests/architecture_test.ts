@@ -1,7 +1,8 @@
 /**
- * The layout rules the codebase promises (README "Layout"), checked on the source itself: KV is
- * touched only in `lib/store/`, whose key layout lives in `keys.ts`; `domain/` imports nothing
- * above it; signatures are verified with WebCrypto; the Deploy cron is registered at top level.
+ * The layout rules the codebase promises (ARCHITECTURE.md), checked on the source itself: the layers
+ * import only downwards (domain < calcom < store < processing < api < admin < http < cli); KV is
+ * touched only in `lib/store/`, whose key layout lives in `keys.ts`; signatures are verified with
+ * WebCrypto; the Deploy cron is registered at top level.
  */
 import assert from "node:assert/strict";
 
@@ -62,24 +63,80 @@ Deno.test("no KV call or raw key literal outside lib/store/, and no key literal 
   assert.deepEqual(offenders, []);
 });
 
-Deno.test("domain/ imports only domain/ (and built-ins); calcom/ never imports the store, processing or http", async () => {
-  const offenders: string[] = [];
+/**
+ * Each module of lib/ and its rank: a module may import only modules of a lower rank or of its
+ * own folder. The top-level helpers sit between the layers they serve: `errors`, `time`, `bytes`
+ * and `log` under everything; `metrics` and `config` (which read the store's types) above the
+ * store; `service` and `startup` (the wiring) above http. The client API (`api/`) and the
+ * operator's (`admin/`) are one tier, with admin building on api and never the other way.
+ */
+const RANKS: [RegExp, number, string][] = [
+  [/^(errors|time|bytes|log)\.ts$/, 0, "base"],
+  [/^domain\//, 1, "domain"],
+  [/^calcom\//, 2, "calcom"],
+  [/^store\//, 3, "store"],
+  [/^(metrics|config)\.ts$/, 3.5, "metrics/config"],
+  [/^processing\//, 4, "processing"],
+  [/^api\//, 5, "api"],
+  [/^admin\//, 5.5, "admin"],
+  [/^http\//, 6, "http"],
+  [/^(service|startup)\.ts$/, 6.5, "service"],
+  [/^cli\//, 7, "cli"],
+];
+
+function rankOf(path: string): [number, string] {
+  const found = RANKS.find(([pattern]) => pattern.test(path));
+  if (!found) throw new Error(`lib/${path} is in no layer: give it one in RANKS`);
+  return [found[1], found[2]];
+}
+
+/** Every relative import of lib/, as [importer, imported], both relative to lib/. */
+async function libImports(): Promise<[string, string][]> {
+  const out: [string, string][] = [];
+  const lib = new URL("lib/", ROOT).pathname;
   for (const { path, text } of await sources("lib/")) {
-    const imports = [...text.matchAll(/from "(\.[^"]+)"/g)].map((m) => m[1]);
-    for (const target of imports) {
-      const resolved = new URL(target, new URL(path, ROOT)).pathname.replace(
-        new URL("lib/", ROOT).pathname,
-        "",
-      );
-      if (path.startsWith("lib/domain/") && !resolved.startsWith("domain/")) {
-        offenders.push(`${path} → ${target}`);
-      }
-      if (path.startsWith("lib/calcom/") && /^(store|processing|http|admin)\//.test(resolved)) {
-        offenders.push(`${path} → ${target}`);
-      }
+    for (const m of text.matchAll(/(?:from|import\() ?"(\.[^"]+)"/g)) {
+      const resolved = new URL(m[1], new URL(path, ROOT)).pathname;
+      if (resolved.startsWith(lib)) out.push([path.slice(4), resolved.slice(lib.length)]);
+    }
+  }
+  return out;
+}
+
+Deno.test("the layers import only downwards: domain < calcom < store < processing < api < admin < http < cli", async () => {
+  const offenders: string[] = [];
+  const edges = await libImports();
+  for (const [from, to] of edges) {
+    const [fromRank, fromLayer] = rankOf(from);
+    const [toRank, toLayer] = rankOf(to);
+    const sameFolder = from.split("/")[0] === to.split("/")[0] && from.includes("/");
+    if (toRank > fromRank || (toRank === fromRank && !sameFolder && fromLayer !== "base")) {
+      offenders.push(`${from} (${fromLayer}) imports ${to} (${toLayer})`);
     }
   }
   assert.deepEqual(offenders, []);
+  // The rule can fail: the layers do import one another, downwards.
+  const layersSeen = new Set(edges.map(([from, to]) => `${rankOf(from)[1]}→${rankOf(to)[1]}`));
+  for (
+    const edge of [
+      "calcom→domain",
+      "store→domain",
+      "processing→store",
+      "admin→api",
+      "http→admin",
+      "cli→admin",
+    ]
+  ) {
+    assert.ok(layersSeen.has(edge), edge);
+  }
+});
+
+Deno.test("the layer check names an upward import", () => {
+  const [low] = rankOf("domain/job.ts");
+  const [high] = rankOf("processing/intake.ts");
+  assert.ok(high > low);
+  assert.throws(() => rankOf("somewhere/new.ts"), /in no layer/);
+  assert.ok(rankOf("api/table.ts")[0] < rankOf("admin/table.ts")[0], "admin builds on api, not the reverse");
 });
 
 Deno.test("signatures are verified with WebCrypto, not hand-built HMAC states", async () => {

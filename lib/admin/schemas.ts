@@ -271,3 +271,4 @@ export type OverviewAnswer = z.infer<typeof Overview>;
 export type SubmissionAnswer = z.infer<typeof Submission>;
 export type TimelineAnswer = z.infer<typeof Timeline>;
 export type TokenAnswer = z.infer<typeof Token>;
+export type IssuedSecretAnswer = z.infer<typeof IssuedSecret>;

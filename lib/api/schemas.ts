@@ -7,7 +7,7 @@
  * strict: a field added to an answer without adding it here fails the suite.
  */
 import { z } from "zod";
-import { CHANGE_TYPES } from "../domain/changes.ts";
+import { CHANGE_ID_PATTERN, CHANGE_TYPES } from "../domain/changes.ts";
 import { JOB_STATUSES } from "../domain/job.ts";
 import { TOKEN_SCOPES } from "../domain/tokens.ts";
 import { MAX_PAGE_LIMIT, MAX_WAIT_SECONDS } from "./inputs.ts";
@@ -100,12 +100,14 @@ const entryDataFields = {
 };
 
 export const ChangeEntry = z.strictObject({
-  id: z.string().describe(
+  id: z.string().regex(CHANGE_ID_PATTERN).describe(
     "Stable per (Job, version): the same on every read and every delivery (webhook-id).",
   ),
   type: ChangeType,
   job_id: z.string(),
-  job_version: z.number().int().describe("Apply an entry only if it is newer than the version you hold."),
+  job_version: z.number().int().min(1).describe(
+    "Apply an entry only if it is newer than the version you hold.",
+  ),
   occurred_at: time.describe("When the service committed the change."),
   business_at: nullableTime.describe("Cal.com's time of the newest event the change applied."),
   data: z.strictObject(entryDataFields),

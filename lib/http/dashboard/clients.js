@@ -23,27 +23,13 @@ import {
 } from "./dom.js";
 
 /**
- * @typedef {{ code: string, message: string }} Problem
- * @typedef {{
- *   slug: string, name: string | null, time_zone?: string | null, silence_days?: number | null,
- *   calcom_api_url: string, webhook_path: string, webhook_url: string | null, webhook_url_problem: string | null,
- *   secrets: { id: string, created_at: string, weak: boolean }[],
- *   last_ping: { at: string, signature_valid: boolean } | null, has_api_key: boolean,
- *   webhook_version: string | null, problems: Problem[],
- *   reconciliation: { api_key_state: string | null, missed_webhooks: number,
- *     last_pass: { finished_at: string, ok: boolean } | null },
- *   calcom_webhook: CalcomWebhook | null, activity: Overview,
- * }} Client
- * @typedef {{
- *   state: string, webhook_id: string | null, missing_triggers: string[], checked_at: string | null,
- *   connected_at: string | null, error: string | null,
- * }} CalcomWebhook
- * @typedef {{
- *   jobs_by_status: Record<string, number>, submissions_by_status: Record<string, number>,
- *   contacts: number, signature_failures: number, last_delivery_at: string | null,
- *   usual_gap_ms?: number | null, silent: boolean,
- * }} Overview
- * @typedef {{ id: string, secret: string }} IssuedSecret
+ * The answers' types, from the schemas the service validates them with (`lib/admin/schemas.ts`).
+ * @typedef {import("../../admin/schemas.ts").ClientAnswer} Client
+ * @typedef {Client["problems"][number]} Problem
+ * @typedef {NonNullable<Client["calcom_webhook"]>} CalcomWebhook
+ * @typedef {import("../../admin/schemas.ts").OverviewAnswer} Overview
+ * @typedef {Client["activity"]} Activity what the Clients list and the Overview both show
+ * @typedef {import("../../admin/schemas.ts").IssuedSecretAnswer} IssuedSecret
  */
 
 /**
@@ -55,7 +41,7 @@ export const webhookUrl = (client) => client.webhook_url ?? location.origin + cl
 /**
  * Badges for everything that needs the operator's attention, or "healthy".
  * @param {Client} client
- * @param {Overview | null} overview
+ * @param {Activity | null} overview
  */
 export function health(client, overview) {
   const out = [];

@@ -27,13 +27,8 @@ import {
 /**
  * @typedef {import("./clients.js").Client} Client
  * @typedef {import("./dom.js").Child} Child
- * @typedef {{ email: string, name: string | null, no_show?: boolean }} Attendee
- * @typedef {{
- *   id: string, status: string, title: string | null, calcom_event_id: string, start_time: string | null,
- *   end_time: string | null, booker_email: string | null, booker_time_zone: string | null,
- *   attendees: Attendee[], previous_event_ids: string[], organizer_email: string | null,
- *   location: string | null, cancellation_reason: string | null, payment_status: string | null,
- * }} Job
+ * @typedef {import("../../api/schemas.ts").JobAnswer} Job
+ * @typedef {Job["attendees"][number]} Attendee
  */
 
 /** @param {string} s */
@@ -235,11 +230,7 @@ export async function clientChanges(client) {
 }
 
 /**
- * @typedef {{
- *   id: string, url: string, state: string, disabled_reason: string | null, description: string | null,
- *   event_types: string[] | null, last_success_at: string | null, failing_since: string | null,
- *   next_attempt_at: string | null, backlog: number, oldest_undelivered_at: string | null,
- * }} EndpointView
+ * @typedef {import("../../api/schemas.ts").EndpointAnswer} EndpointView
  */
 
 /**
