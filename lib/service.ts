@@ -5,7 +5,7 @@
  */
 import { AccessControl } from "./admin/access.ts";
 import { type AdminSource, OpsContext } from "./api/context.ts";
-import { type Operations, operations } from "./admin/table.ts";
+import { type Operations, operations } from "./admin/operations.ts";
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { registerAdminRoutes } from "./http/admin.ts";

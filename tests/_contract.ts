@@ -7,7 +7,7 @@
  */
 import { Ajv2020 } from "ajv/dist/2020";
 import { clientApiDocument } from "../lib/api/openapi.ts";
-import { adminApiDocument } from "../lib/admin/table.ts";
+import { adminApiDocument } from "../lib/admin/operations.ts";
 import { readConfig } from "../lib/config.ts";
 
 type Json = Record<string, unknown>;

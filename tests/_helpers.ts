@@ -5,7 +5,7 @@
  * describes them), typed admin answers, and polling for asynchronous results.
  */
 import assert from "node:assert/strict";
-import type { Operations } from "../lib/admin/table.ts";
+import type { Operations } from "../lib/admin/operations.ts";
 import { type Config, readConfig } from "../lib/config.ts";
 import { signBody } from "../lib/calcom/signature.ts";
 import type { contactView } from "../lib/domain/contact.ts";

@@ -4,20 +4,11 @@
  * the CLI names it, and the function that runs it — beside the client API's rows (`api/table.ts`),
  * which the operator may call too. The HTTP routes (`http/admin.ts`), the CLI (locally and through
  * `client.ts`), the dashboard's API client (`/admin/assets/api.json`) and both OpenAPI documents are
- * built from `OPERATIONS`, so a new operation is its function and one row (ARCHITECTURE.md).
+ * built from `OPERATIONS` (`operations.ts` binds them), so a new operation is its function and one
+ * row (ARCHITECTURE.md).
  */
 import { z } from "zod";
-import {
-  bodyFields,
-  op,
-  type Operation,
-  type OperationInput,
-  type OpInput,
-  opInput,
-  queryFields,
-} from "../api/operation.ts";
-import type { OpsContext } from "../api/context.ts";
-import { openApiDocument } from "../api/openapi.ts";
+import { op, type Operation } from "../api/operation.ts";
 import { CLIENT_API_OPERATIONS, CLIENT_API_PREFIX, ENDPOINT_OPERATIONS } from "../api/table.ts";
 import {
   Contact,
@@ -30,7 +21,6 @@ import {
   TokenScope,
 } from "../api/schemas.ts";
 import { getContactOp, getJobOp, listContactsOp, listJobsOp } from "../api/records.ts";
-import type { TokenScope as Scope } from "../domain/tokens.ts";
 import {
   addSecretOp,
   checkCalcomOp,
@@ -539,58 +529,3 @@ export const OPERATION_LIST: readonly [OperationName, Operation][] = Object.entr
   OperationName,
   Operation,
 ][];
-
-/** Each operation as a function of one input object, answering as its schema says. */
-export type Operations = {
-  [K in OperationName]: (input?: OpInput) => Promise<z.output<(typeof OPERATIONS)[K]["answer"]>>;
-};
-
-/** The operations bound to one context (what the CLI, the tests and the bench call). */
-export function operations(ctx: OpsContext): Operations {
-  return Object.fromEntries(
-    OPERATION_LIST.map(([name, row]) => [name, (input: OpInput = {}) => row.run(ctx, input)]),
-  ) as Operations;
-}
-
-/** Runs a row with the adapters' `{params, query, body}`. */
-export function runOperation(ctx: OpsContext, row: Operation, input: Partial<OperationInput>) {
-  return row.run(ctx, opInput(input));
-}
-
-/** What a browser or a remote client needs of the table: no code, only the shapes. */
-export function publicTable(): Record<
-  string,
-  {
-    method: string;
-    path: string;
-    scope: Scope | null;
-    query: string[];
-    body: string[];
-    answer: "json" | "csv";
-  }
-> {
-  return Object.fromEntries(
-    OPERATION_LIST.map(([name, row]) => [name, {
-      method: row.method,
-      path: row.path,
-      scope: row.scope ?? null,
-      query: queryFields(row),
-      body: bodyFields(row) ?? [],
-      answer: row.csv ? "csv" : "json",
-    }]),
-  );
-}
-
-/** The operator's API as an OpenAPI 3.1 document (`/admin/openapi.json`). */
-export function adminApiDocument(): Record<string, unknown> {
-  return openApiDocument({
-    title: "calcom-intake admin API",
-    version: "1.0.0",
-    description:
-      "The operator's API: clients, their secrets, Cal.com connection and tokens; their Jobs, Contacts, submissions, " +
-      "replay, erase, export and reconciliation; outbound endpoints. Every route takes `Authorization: Bearer " +
-      "<ADMIN_TOKEN>`. The client API (`/api/v1/openapi.json`) is what a business's own system calls; the admin " +
-      'token may call it too. Every refusal is `{"error": {"code", "message"}}`.',
-    operations: ADMIN_OPERATIONS,
-  });
-}

@@ -8,8 +8,10 @@
 import type { AccessControl } from "../admin/access.ts";
 import type { AdminSource, OpsContext } from "../api/context.ts";
 import { bodyFields, queryFields } from "../api/operation.ts";
+import { countedCall, countRefusal } from "../api/metrics.ts";
 import { ADMIN_CLIENT_HEADER } from "../admin/client.ts";
-import { adminApiDocument, OPERATION_LIST, runOperation } from "../admin/table.ts";
+import { OPERATION_LIST } from "../admin/table.ts";
+import { adminApiDocument, runOperation } from "../admin/operations.ts";
 import { clientApiDocument } from "../api/openapi.ts";
 import { HttpError } from "../errors.ts";
 import { json } from "./errors.ts";
@@ -29,14 +31,13 @@ export function registerAdminRoutes(
     router.on(op.method, op.path, async (ctx) => {
       ctx.slug = ctx.params.slug ?? null;
       const authorization = ctx.req.headers.get("authorization");
+      // The client API counts its requests by outcome (`api/metrics.ts`).
       if (op.scope) {
-        // The client API counts its requests by outcome (metric labels only name known clients).
-        try {
-          await access.client(authorization, ctx.params.slug ?? "", op.scope);
-        } catch (error) {
-          metrics.clientApiRequest(null, error instanceof HttpError ? error.code : "internal_error");
-          throw error;
-        }
+        await countRefusal(
+          metrics,
+          null,
+          () => access.client(authorization, ctx.params.slug ?? "", op.scope!),
+        );
       } else await access.admin(authorization);
       const from = ctx.req.headers.get(ADMIN_CLIENT_HEADER);
       const context = from === "dashboard"
@@ -44,18 +45,17 @@ export function registerAdminRoutes(
         : from === "cli"
         ? contexts.cli
         : contexts.api;
-      const query = Object.fromEntries(
-        queryFields(op).map((name) => [name, ctx.url.searchParams.get(name) ?? undefined]),
-      );
-      const body = bodyFields(op) ? await readJsonObject(ctx.req) : {};
       const params = Object.fromEntries(
         Object.entries(ctx.params).filter((e): e is [string, string] => e[1] !== undefined),
       );
-      let result: unknown;
-      try {
+      const answer = async () => {
+        const query = Object.fromEntries(
+          queryFields(op).map((name) => [name, ctx.url.searchParams.get(name) ?? undefined]),
+        );
+        const body = bodyFields(op) ? await readJsonObject(ctx.req) : {};
         // The signal is read only by an operation that waits (a long-poll): reading it makes Deno
         // watch the connection.
-        result = await runOperation(context, op, {
+        return await runOperation(context, op, {
           params,
           query,
           body,
@@ -63,13 +63,8 @@ export function registerAdminRoutes(
             return ctx.req.signal;
           },
         });
-      } catch (error) {
-        if (op.scope) {
-          metrics.clientApiRequest(params.slug, error instanceof HttpError ? error.code : "internal_error");
-        }
-        throw error;
-      }
-      if (op.scope) metrics.clientApiRequest(params.slug, "ok");
+      };
+      const result = op.scope ? await countedCall(metrics, params.slug, answer) : await answer();
       if (op.csv) {
         const { filename, csv } = result as { filename: string; csv: string };
         return new Response(csv, {

@@ -4,7 +4,7 @@
  * the script signs in with the admin token and reads everything from the admin API. A strict
  * Content-Security-Policy allows only these files.
  */
-import { publicTable } from "../admin/table.ts";
+import { publicTable } from "../admin/operations.ts";
 import { webhookUrlProblem } from "../calcom/webhooks_api.ts";
 import { TRIGGERS } from "../calcom/triggers.ts";
 import { JOB_STATUSES } from "../domain/job.ts";
@@ -19,6 +19,7 @@ const ASSETS: Record<string, string> = {
   "dom.js": JS,
   "clients.js": JS,
   "records.js": JS,
+  "endpoints.js": JS,
   "app.css": "text/css; charset=utf-8",
 };
 

@@ -3,7 +3,8 @@
  * command of `deno task admin`, and the dashboard gets the same shapes from `api.json`.
  */
 import assert from "node:assert/strict";
-import { fillPath, OPERATION_LIST, pathParams, publicTable } from "../../lib/admin/table.ts";
+import { fillPath, OPERATION_LIST, pathParams } from "../../lib/admin/table.ts";
+import { publicTable } from "../../lib/admin/operations.ts";
 import { USAGE } from "../../lib/cli/admin.ts";
 import { withServer } from "../_helpers.ts";
 

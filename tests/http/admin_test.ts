@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Operations } from "../../lib/admin/table.ts";
+import type { Operations } from "../../lib/admin/operations.ts";
 import {
   addClient,
   type ClientView,

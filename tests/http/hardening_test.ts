@@ -4,7 +4,7 @@
  * bodies, hostile Host headers, garbage admin ids and cursors, weak secrets and odd email spellings.
  */
 import assert from "node:assert/strict";
-import type { Operations } from "../../lib/admin/table.ts";
+import type { Operations } from "../../lib/admin/operations.ts";
 import {
   addClient,
   bookingCreated,

@@ -3,7 +3,7 @@
 /**
  * The operator's dashboard: a small browser app over the admin API (the same operations as the API
  * and the CLI, reached through `api.js`). This module signs in and out and routes `#/…` addresses
- * to the screens of `clients.js` and `records.js`.
+ * to the screens of `clients.js`, `records.js` and `endpoints.js`.
  */
 import { call, TOKEN_KEY, whenRefused } from "./api.js";
 import { clientOverview, renderClient, renderClients } from "./clients.js";
@@ -11,13 +11,13 @@ import { alertBox, byId, h, link, onRedraw, page } from "./dom.js";
 import {
   clientChanges,
   clientContacts,
-  clientEndpoints,
   clientJobs,
   clientMissed,
   clientSubmissions,
   renderJob,
   renderSubmission,
 } from "./records.js";
+import { clientEndpoints } from "./endpoints.js";
 
 /** The tabs of a client's page. */
 const CLIENT_VIEWS = {
