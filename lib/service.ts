@@ -85,7 +85,7 @@ export function createService(
   });
   // Inline is where KV is billed (Deno Deploy, KV Connect): store compactly there, for speed elsewhere.
   const compact = config.processingMode === "inline";
-  const processor = new Processor(kv, log, metrics, (client) => outbound.kick(client), compact);
+  const processor = new Processor(kv, log, metrics, compact);
   const intake = new Intake(kv, processor, log, {
     mode: config.processingMode,
     queue: { delayMs: config.queueRetryDelayMs, backoffSchedule: config.queueBackoffMs ?? undefined },
@@ -193,6 +193,8 @@ export function createService(
     admins,
     startSweeping: () => {
       disk?.start();
+      // Now, not in a minute: what is due, and the watches that wake outbound from then on.
+      outbound.runDue().catch((error) => log.error("outbound sweep failed", { error: String(error) }));
       const timer = setInterval(() => {
         sweeper.sweepOnce().catch((error) => log.error("sweep failed", { error: String(error) }));
         outbound.runDue().catch((error) => log.error("outbound sweep failed", { error: String(error) }));

@@ -108,6 +108,8 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   const kv = await openKv(config.kvPath);
   const log = memoryLogger();
   const service = createService(kv, config, log);
+  // As main.ts's startSweeping does: what is due, and the log-head watches that wake outbound.
+  await service.outbound.runDue();
   const listener = config.processingMode === "queue" && options.listen !== false
     ? listenQueue(kv, service.queueHandler)
     : null;

@@ -2,9 +2,11 @@
  * Outbound webhooks: every change-log entry an endpoint subscribes to is POSTed to it, signed as
  * Standard Webhooks, at least once and in log order. What is to be sent is decided from the log and
  * the endpoint's durable position in it, so nothing is lost when a process dies between a commit
- * and a POST: the position moves only after a 2xx. Delivery runs right after a commit that appended
- * to a client's log (`kick`), from the minute's cron and an in-process interval (`runDue`), and for
- * a retry due soon, on a timer. One deliverer per endpoint at a time (a KV lease); each endpoint has
+ * and a POST: the position moves only after a 2xx. Delivery starts when a client's log head moves
+ * (a watch on the key the feed's long-poll watches too, so every writer on every instance wakes
+ * it: processing, erase, merges, reconciliation), when an endpoint is enabled or recovered
+ * (`kick`), from the minute's cron and an in-process interval (`runDue`), and for a retry due soon,
+ * on a timer. One deliverer per endpoint at a time (a KV lease); each endpoint has
  * its own loop, so a slow or dead one never holds up another, nor ingest.
  */
 import { lookup } from "node:dns/promises";
@@ -24,7 +26,7 @@ import {
 } from "../domain/outbound.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { atLogEnd, logHeads, type LogPosition, readLog } from "../store/changes.ts";
+import { atLogEnd, logHeads, type LogPosition, readLog, WATCH_KEYS, watchHeads } from "../store/changes.ts";
 import {
   allEndpoints,
   type Attempt,
@@ -75,9 +77,12 @@ export class Outbound {
   /** Endpoints waiting for a free place (MAX_ENDPOINTS_IN_FLIGHT), in arrival order. */
   readonly #queued = new Map<string, Endpoint>();
   readonly #timers = new Map<string, ReturnType<typeof setTimeout>>();
-  /** Clients known to have endpoints (kicks for the others read nothing), refreshed by `runDue`. */
-  #withEndpoints: Set<string> | null = null;
-  /** Set by `idle`: no new retry timers (the process is stopping). */
+  /** Clients known to have endpoints, refreshed by `runDue`: their log heads are watched. */
+  readonly #withEndpoints = new Set<string>();
+  /** The running watches (WATCH_KEYS clients each), and the client list they were started for. */
+  #watches: { stop: AbortController; done: Promise<void> }[] = [];
+  #watchedList = "";
+  /** Set by `idle`: no new retry timers or watches (the process is stopping). */
   #stopping = false;
 
   constructor(
@@ -87,20 +92,23 @@ export class Outbound {
     private readonly options: OutboundOptions,
   ) {}
 
-  /** A commit appended to `slug`'s log: deliver to its endpoints now (in the background). */
+  /** Deliver to `slug`'s endpoints now, in the background (its log moved, or an endpoint was enabled). */
   kick(slug: string): void {
-    if (this.#withEndpoints && !this.#withEndpoints.has(slug)) return;
     (async () => {
       for (const endpoint of await listEndpoints(this.kv, slug)) this.#start(endpoint);
     })().catch((error) => this.log.error("outbound kick failed", { slug, error: String(error) }));
   }
 
-  /** Tells that `slug` has endpoints now (one was created in this process). */
+  /** Tells that `slug` has endpoints now (one was created in this process): its log head is watched. */
   noteEndpoints(slug: string): void {
-    this.#withEndpoints?.add(slug);
+    this.#withEndpoints.add(slug);
+    this.#watch();
   }
 
-  /** Every endpoint with something due: the minute's cron and the in-process interval. */
+  /**
+   * Every endpoint with something due, and the watches of its clients' log heads: at start, from
+   * the minute's cron and the in-process interval.
+   */
   async runDue(): Promise<void> {
     const clients = new Set<string>();
     // An endpoint already at its client's log end has nothing to deliver: no lease, no log read.
@@ -110,7 +118,29 @@ export class Outbound {
       if (atLogEnd(endpoint.position, heads.get(endpoint.client))) continue;
       this.#start(endpoint);
     }
-    this.#withEndpoints = clients;
+    for (const slug of this.#withEndpoints) if (!clients.has(slug)) this.#withEndpoints.delete(slug);
+    for (const slug of clients) this.#withEndpoints.add(slug);
+    this.#watch();
+  }
+
+  /** Watches the log heads of the clients with endpoints (restarted only when that set changes). */
+  #watch(): void {
+    const clients = [...this.#withEndpoints].sort();
+    const list = clients.join("\n");
+    if (this.#stopping || list === this.#watchedList) return;
+    this.#watchedList = list;
+    for (const w of this.#watches) w.stop.abort();
+    this.#watches = [];
+    for (let i = 0; i < clients.length; i += WATCH_KEYS) {
+      const group = clients.slice(i, i + WATCH_KEYS);
+      const stop = new AbortController();
+      const done = watchHeads(this.kv, group, (slug) => this.kick(slug), stop.signal).catch((error) => {
+        // The next runDue (within a minute) starts it again; until then the cron delivers.
+        this.log.error("outbound watch failed", { clients: group.length, error: String(error) });
+        if (this.#watchedList === list) this.#watchedList = "";
+      });
+      this.#watches.push({ stop, done });
+    }
   }
 
   /** Resolves when the deliveries running in this process have finished (new ones may start after). */
@@ -121,6 +151,9 @@ export class Outbound {
   /** Resolves when deliveries started in this process have finished; no retry timer is left. */
   async idle(): Promise<void> {
     this.#stopping = true;
+    for (const w of this.#watches) w.stop.abort();
+    await Promise.all(this.#watches.map((w) => w.done));
+    this.#watches = [];
     await this.settled();
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();

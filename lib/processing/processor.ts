@@ -65,15 +65,10 @@ export interface ProcessOptions {
 }
 
 export class Processor {
-  /**
-   * `onChanges`: told the client of every commit that appended to a change log (outbound webhooks
-   * deliver right after it).
-   */
   constructor(
     private readonly kv: Deno.Kv,
     private readonly log: Logger,
     private readonly metrics: Metrics | null = null,
-    private readonly onChanges: ((client: string) => void) | null = null,
     /** Jobs and the change log stored packed: where KV bills per KiB (inline mode, `store/packed.ts`). */
     private readonly compact = false,
   ) {}
@@ -228,7 +223,6 @@ export class Processor {
   }
 
   #observe(plan: Plan): void {
-    if (plan.changes.length > 0) this.onChanges?.(plan.client);
     if (!this.metrics) return;
     this.metrics.submissions.inc({ client: plan.client, status: plan.status });
     this.metrics.processingLatency.observe(Math.max(0, Date.now() - Date.parse(plan.receivedAt)) / 1000);

@@ -218,6 +218,40 @@ export async function waitForChange(
   }
 }
 
+/** Most keys one `kv.watch` takes. */
+export const WATCH_KEYS = 10;
+
+/**
+ * Calls `onMove(client)` each time the head of one of `clients`' logs moves (at most WATCH_KEYS
+ * clients: one watch), until `signal` aborts. The first state read is the baseline, not a move.
+ * Every commit that appends to a log sets its head (`plan.ts`), on any instance, so this hears every
+ * writer; watch coalesces, so one call may stand for several commits.
+ */
+export async function watchHeads(
+  kv: Deno.Kv,
+  clients: readonly string[],
+  onMove: (client: string) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  if (signal.aborted || clients.length === 0) return;
+  const reader = kv.watch(clients.map(changeHeadKey)).getReader();
+  const stop = () => reader.cancel().catch(() => {});
+  signal.addEventListener("abort", stop, { once: true });
+  try {
+    let seen: (string | null)[] | null = null;
+    while (true) {
+      const step = await reader.read();
+      if (step.done) return;
+      const stamps = step.value.map((e) => e.versionstamp);
+      if (seen) stamps.forEach((stamp, i) => stamp !== seen![i] && onMove(clients[i]));
+      seen = stamps;
+    }
+  } finally {
+    signal.removeEventListener("abort", stop);
+    await reader.cancel().catch(() => {});
+  }
+}
+
 /** Drops the log's commits older than `cutoff` (ISO); returns how many entries went. */
 export async function trimLog(kv: Deno.Kv, client: string, cutoff: string, now: string): Promise<number> {
   let dropped = 0;

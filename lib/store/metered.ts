@@ -3,7 +3,8 @@
  * wrapping it: a read
  * unit per 4 KiB read (a get per key; a listing per 4 KiB it returns), a write unit per 1 KiB
  * written per key (rounded up; a delete or a sum is one), values sized as V8 serialises them (as KV
- * stores them). By collection (a key's first part), so a feature's share can be told apart.
+ * stores them; each state a watch delivers reads its keys). By collection (a key's first part), so a
+ * feature's share can be told apart.
  */
 import { serialize } from "node:v8";
 
@@ -149,6 +150,18 @@ export function meteredKv(kv: Deno.Kv): { kv: Deno.Kv; take: () => KvCost } {
           };
           return wrapped;
         };
+      }
+      if (prop === "watch") {
+        // Each state a watch delivers is read: one read of every watched key.
+        return (keys: Deno.KvKey[], options?: { raw?: boolean }) =>
+          target.watch(keys, options).pipeThrough(
+            new TransformStream<Deno.KvEntryMaybe<unknown>[], Deno.KvEntryMaybe<unknown>[]>({
+              transform(entries, controller) {
+                for (const e of entries) readEntry(e);
+                controller.enqueue(entries);
+              },
+            }),
+          );
       }
       if (prop === "set") {
         return async (key: Deno.KvKey, v: unknown, options?: { expireIn?: number }) => {

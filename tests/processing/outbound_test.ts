@@ -13,6 +13,7 @@ import {
   addClient,
   bookingCreated,
   type ErrorAnswer,
+  fixture,
   type TestServer,
   waitFor,
   withServer,
@@ -307,4 +308,60 @@ Deno.test("SSRF: loopback, 10.x, the metadata address, a name that resolves to a
     null,
     "allowed with OUTBOUND_ALLOW_PRIVATE",
   );
+});
+
+Deno.test("one booking created, rescheduled, cancelled: the feed and the pushed bodies say so, in order", async () => {
+  const hook = receiver(() => new Response(null, { status: 204 }));
+  try {
+    await withServer({ mode: "inline", env: ENV }, async (server) => {
+      await addClient(server, "acme");
+      const endpoint = await addEndpoint(server, hook.url);
+      for (const name of ["booking_created", "booking_rescheduled", "booking_cancelled"] as const) {
+        const res = await server.post("acme", fixture(name).body);
+        assert.equal(res.status, 202);
+        await res.body?.cancel();
+      }
+      const expected = [["job.created", 1], ["job.rescheduled", 2], ["job.cancelled", 3]];
+      const feed = await server.admin<{ items: { type: string; job_version: number }[] }>(
+        "GET",
+        "/api/v1/clients/acme/changes",
+      );
+      assert.deepEqual(feed.body.items.map((e) => [e.type, e.job_version]), expected);
+      await waitFor("three deliveries", () => hook.received.length >= 3 || undefined);
+      const pushed = hook.received.map((r) => verified(endpoint.secret, r));
+      assert.deepEqual(pushed.map((p) => [p.type, p.data.job_version]), expected);
+    });
+  } finally {
+    await hook.close();
+  }
+});
+
+Deno.test("a commit by another instance, and an erasure, wake delivery at once (the log head is the signal)", async () => {
+  const hook = receiver(() => new Response(null, { status: 204 }));
+  const dir = await Deno.makeTempDir();
+  const kvPath = `${dir}/kv.sqlite3`;
+  try {
+    // Instance A takes the webhooks; it started before any endpoint existed, so it watches nothing.
+    await withServer({ mode: "inline", env: ENV, kvPath }, async (a) => {
+      await addClient(a, "acme");
+      // Instance B manages the endpoint: only its watch on acme's log head can deliver.
+      await withServer({ mode: "inline", env: ENV, kvPath }, async (b) => {
+        const endpoint = await addEndpoint(b, hook.url);
+        await book(a, "x-1");
+        await waitFor("A's commit delivered by B", () => hook.received.length >= 1 || undefined);
+        assert.equal(verified(endpoint.secret, hook.received[0]).type, "job.created");
+        const contacts = await a.admin<{ items: { id: string }[] }>("GET", "/admin/clients/acme/contacts");
+        const erased = await a.admin(
+          "DELETE",
+          `/admin/clients/acme/contacts/${contacts.body.items[0].id}?erase=true`,
+        );
+        assert.equal(erased.status, 200);
+        await waitFor("the erasure delivered", () => hook.received.length >= 2 || undefined);
+        assert.equal(verified(endpoint.secret, hook.received[1]).type, "job.erased");
+      });
+    });
+  } finally {
+    await hook.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
