@@ -472,8 +472,11 @@ export interface components {
       /** @description The change types it gets; null: every type. */
       event_types: components["schemas"]["ChangeType"][] | null;
       description: string | null;
-      /** @enum {string} */
-      state: "active" | "disabled";
+      /**
+       * @description behind_retention: stopped, it fell further behind than the change log keeps; recover it since a time.
+       * @enum {string}
+       */
+      state: "active" | "disabled" | "behind_retention";
       disabled_reason: string | null;
       disabled_at: string | null;
       /** @description Its signing secrets (never their values): a rotated-out one signs beside the new one until it expires. */
@@ -508,8 +511,11 @@ export interface components {
       /** @description The change types it gets; null: every type. */
       event_types: components["schemas"]["ChangeType"][] | null;
       description: string | null;
-      /** @enum {string} */
-      state: "active" | "disabled";
+      /**
+       * @description behind_retention: stopped, it fell further behind than the change log keeps; recover it since a time.
+       * @enum {string}
+       */
+      state: "active" | "disabled" | "behind_retention";
       disabled_reason: string | null;
       disabled_at: string | null;
       /** @description Its signing secrets (never their values): a rotated-out one signs beside the new one until it expires. */
@@ -540,8 +546,11 @@ export interface components {
       /** @description The change types it gets; null: every type. */
       event_types: components["schemas"]["ChangeType"][] | null;
       description: string | null;
-      /** @enum {string} */
-      state: "active" | "disabled";
+      /**
+       * @description behind_retention: stopped, it fell further behind than the change log keeps; recover it since a time.
+       * @enum {string}
+       */
+      state: "active" | "disabled" | "behind_retention";
       disabled_reason: string | null;
       disabled_at: string | null;
       /** @description Its signing secrets (never their values): a rotated-out one signs beside the new one until it expires. */
@@ -572,8 +581,9 @@ export interface components {
     /** @description One delivery attempt to an endpoint. */
     Attempt: {
       id: string;
-      event_id: string;
-      type: string;
+      /** @description The entry sent (null: the log could not be read, kind log_read). */
+      event_id: string | null;
+      type: string | null;
       attempt: number;
       /** @description An ISO 8601 time in UTC, e.g. 2026-12-07T14:00:00.000Z. */
       at: string;
@@ -585,7 +595,7 @@ export interface components {
       response_body: string | null;
       next_retry_at: string | null;
       /** @enum {string} */
-      kind: "delivery" | "resend";
+      kind: "delivery" | "resend" | "log_read";
     };
   };
   responses: never;

@@ -8,7 +8,7 @@ import { type Client, isWeakSecret } from "../store/clients.ts";
 import type { ClientParts } from "../store/client_parts.ts";
 import { silence } from "../domain/silence.ts";
 import { isoUtc } from "../time.ts";
-import { DISABLE_AFTER, WARN_AFTER_MS } from "../domain/outbound.ts";
+import { BEHIND_RETENTION_REASON, DISABLE_AFTER, WARN_AFTER_MS } from "../domain/outbound.ts";
 
 /**
  * A client as every admin answer shows it: never a secret or the API key, its webhook path and (with
@@ -36,7 +36,12 @@ export function clientView(
     problems.push({ code: `calcom_webhook_${p.state}`, message: p.message });
   }
   for (const e of parts.endpoints) {
-    if (e.state === "disabled") {
+    if (e.state === "behind_retention") {
+      problems.push({
+        code: "endpoint_behind_retention",
+        message: `Outbound endpoint ${e.url} (${e.id}) has stopped. ${BEHIND_RETENTION_REASON}`,
+      });
+    } else if (e.state === "disabled") {
       problems.push({
         code: "endpoint_disabled",
         message:

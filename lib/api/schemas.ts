@@ -147,7 +147,11 @@ export const ClientJobsPage = z.strictObject({
 }).meta({ id: "ClientJobsPage" });
 export const ContactsPage = pageOf(Contact, "ContactsPage");
 
-export const EndpointState = z.enum(["active", "disabled"]);
+export const EndpointState = z.enum(["active", "disabled", "behind_retention"]).describe(
+  "behind_retention: stopped, it fell further behind than the change log keeps; recover it since a time.",
+);
+/** What a caller may set (behind_retention is the service's to say). */
+export const EndpointStateInput = z.enum(["active", "disabled"]);
 
 export const Endpoint = z.strictObject({
   id: z.string(),
@@ -179,8 +183,10 @@ export const EndpointsPage = pageOf(Endpoint, "EndpointsPage");
 
 export const Attempt = z.strictObject({
   id: z.string(),
-  event_id: z.string(),
-  type: z.string(),
+  event_id: z.string().nullable().describe(
+    "The entry sent (null: the log could not be read, kind log_read).",
+  ),
+  type: z.string().nullable(),
   attempt: z.number().int(),
   at: time,
   status: z.number().int().nullable().describe("The receiver's HTTP status (null: no answer)."),
@@ -188,7 +194,7 @@ export const Attempt = z.strictObject({
   duration_ms: z.number().int(),
   response_body: text.describe("The first KiB of the receiver's answer."),
   next_retry_at: nullableTime,
-  kind: z.enum(["delivery", "resend"]),
+  kind: z.enum(["delivery", "resend", "log_read"]),
 }).meta({ id: "Attempt", description: "One delivery attempt to an endpoint." });
 
 export const AttemptsPage = pageOf(Attempt, "AttemptsPage");

@@ -52,7 +52,8 @@ export interface EndpointRecord<P> {
   /** The change types it gets; null: all. */
   event_types: ChangeType[] | null;
   description: string | null;
-  state: "active" | "disabled";
+  /** `behind_retention`: stopped, its position older than the change log keeps (only recover helps). */
+  state: EndpointState;
   disabled_reason: string | null;
   disabled_at: string | null;
   secrets: EndpointSecret[];
@@ -67,10 +68,13 @@ export interface EndpointRecord<P> {
   last_success_at: string | null;
 }
 
+export type EndpointState = "active" | "disabled" | "behind_retention";
+
 export interface Attempt {
   id: string;
-  event_id: string;
-  type: string;
+  /** The entry sent (null: no entry could be read, `kind` "log_read"). */
+  event_id: string | null;
+  type: string | null;
   attempt: number;
   at: string;
   status: number | null;
@@ -79,8 +83,8 @@ export interface Attempt {
   /** The first 1 KiB of the answer's body. */
   response_body: string | null;
   next_retry_at: string | null;
-  /** "resend": sent on request, outside the endpoint's order. */
-  kind: "delivery" | "resend";
+  /** "resend": sent on request, outside the endpoint's order; "log_read": the log could not be read. */
+  kind: "delivery" | "resend" | "log_read";
 }
 
 /** What re-enabling an endpoint clears: it starts afresh on its next entry. */
@@ -134,6 +138,22 @@ export function editedEndpoint<E extends EndpointRecord<unknown>>(
     ...(change.state === "active"
       ? { ...RETRY_RESET, state: "active", disabled_reason: null, disabled_at: null }
       : {}),
+    updated_at: now,
+  };
+}
+
+/** Why an endpoint stopped when its position fell out of the change log's retention, and the fix. */
+export const BEHIND_RETENTION_REASON =
+  "It was behind for longer than the change log keeps (CHANGE_LOG_RETENTION_DAYS), so entries it never got are gone. Recover it since a time the log still holds (Recover in the dashboard, or deno task admin endpoint recover SLUG ID --since ISO): it delivers everything from there.";
+
+/** Stopped: its position is older than what the log keeps; nothing more is tried until a recover. */
+export function behindRetention<E extends EndpointRecord<unknown>>(e: E, now: string): E {
+  return {
+    ...e,
+    ...RETRY_RESET,
+    state: "behind_retention",
+    disabled_reason: BEHIND_RETENTION_REASON,
+    disabled_at: now,
     updated_at: now,
   };
 }

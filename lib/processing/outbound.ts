@@ -14,6 +14,8 @@ import { isIP } from "node:net";
 import type { ChangeEntry } from "../domain/changes.ts";
 import { newId } from "../domain/ids.ts";
 import {
+  BEHIND_RETENTION_REASON,
+  behindRetention,
   DELIVERY_TIMEOUT_MS,
   deliveryBody,
   DISABLE_AFTER,
@@ -26,7 +28,16 @@ import {
 } from "../domain/outbound.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { atLogEnd, logHeads, type LogPosition, readLog, WATCH_KEYS, watchHeads } from "../store/changes.ts";
+import {
+  atLogEnd,
+  ExpiredFeedCursorError,
+  logHeads,
+  type LogPage,
+  type LogPosition,
+  readLog,
+  WATCH_KEYS,
+  watchHeads,
+} from "../store/changes.ts";
 import {
   allEndpoints,
   type Attempt,
@@ -213,8 +224,10 @@ export class Outbound {
         const dueIn = endpoint.next_attempt_at ? Date.parse(endpoint.next_attempt_at) - Date.now() : 0;
         if (dueIn > 0) return this.#retryLater(endpoint, dueIn);
         if (items.length === 0) {
-          const page = await readLog(this.kv, slug, endpoint.position, READ_AHEAD).catch(() => null);
-          if (!page || page.items.length === 0) return;
+          const page = await readLog(this.kv, slug, endpoint.position, READ_AHEAD).catch((e: unknown) => e);
+          if (page instanceof ExpiredFeedCursorError) return await this.#fellBehind(endpoint);
+          if (!isLogPage(page)) return await this.#readFailed(endpoint, page);
+          if (page.items.length === 0) return;
           ({ items, positions } = page);
         }
         // Entries it does not subscribe to are passed over: its position moves past them.
@@ -309,6 +322,58 @@ export class Outbound {
     }
     if (updated && next) this.#retryLater(updated, Date.parse(next) - now);
     return null;
+  }
+
+  /**
+   * Its position is older than the log keeps: stopped as `behind_retention` (a health problem names
+   * the fix, recover), with an attempt saying why; nothing is retried until then.
+   */
+  async #fellBehind(endpoint: Endpoint): Promise<void> {
+    const now = nowIso();
+    await updateEndpoint(this.kv, endpoint.client, endpoint.id, (e) => behindRetention(e, now));
+    await recordAttempt(
+      this.kv,
+      endpoint.client,
+      endpoint.id,
+      this.#logAttempt(BEHIND_RETENTION_REASON),
+      this.options.attemptRetentionMs,
+    );
+    this.log.warn("endpoint behind retention", { slug: endpoint.client, endpoint_id: endpoint.id });
+  }
+
+  /** The log could not be read (KV failing): recorded and logged; the next tick tries again. */
+  async #readFailed(endpoint: Endpoint, error: unknown): Promise<void> {
+    const message = `The change log could not be read: ${
+      error instanceof Error ? error.message : String(error)
+    }`;
+    this.log.error("outbound log read failed", {
+      slug: endpoint.client,
+      endpoint_id: endpoint.id,
+      error: message,
+    });
+    await recordAttempt(
+      this.kv,
+      endpoint.client,
+      endpoint.id,
+      this.#logAttempt(message),
+      this.options.attemptRetentionMs,
+    ).catch(() => {});
+  }
+
+  #logAttempt(error: string): Attempt {
+    return {
+      id: newId(),
+      event_id: null,
+      type: null,
+      attempt: 0,
+      at: nowIso(),
+      status: null,
+      error,
+      duration_ms: 0,
+      response_body: null,
+      next_retry_at: null,
+      kind: "log_read",
+    };
   }
 
   async #advance(endpoint: Endpoint, position: LogPosition): Promise<Endpoint | null> {
@@ -478,4 +543,8 @@ export async function destinationProblem(url: string, allowPrivate: boolean): Pr
     if (why) return `refused: ${host} is ${why === "not an IP address" ? "not reachable" : why} (${address})`;
   }
   return null;
+}
+
+function isLogPage(value: unknown): value is LogPage {
+  return typeof value === "object" && value !== null && "items" in value && "positions" in value;
 }

@@ -311,7 +311,12 @@ export async function findEntry(kv: Deno.Kv, client: string, id: string): Promis
 
 /** The position just before the first entry committed at or after `since` (the log's end when none is). */
 export async function positionBefore(kv: Deno.Kv, client: string, since: string): Promise<LogPosition> {
-  let position: LogPosition = START;
+  // Before the oldest entry kept, it starts there: just after what retention dropped (not at the
+  // log's start, which retention made an expired position).
+  const state = (await kv.get<LogState>(changeLogStateKey(client))).value;
+  let position: LogPosition = state
+    ? { versionstamp: state.trimmed_through, index: state.trimmed_through_entries - 1 }
+    : START;
   for await (const entry of kv.list<StoredLogValue>({ prefix: changeLogPrefix(client) })) {
     if (entry.value.committed_at >= since) return position;
     position = { versionstamp: entry.key[2] as string, index: logCount(entry.value) - 1 };

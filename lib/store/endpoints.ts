@@ -4,8 +4,8 @@
  * deliverer at a time sends to it (across processes and instances); and the attempt log, which
  * expires by itself.
  */
-import type { Attempt, EndpointRecord, EndpointSecret } from "../domain/outbound.ts";
-import { type LogPosition, readLog } from "./changes.ts";
+import { type Attempt, type EndpointRecord, type EndpointSecret, subscribes } from "../domain/outbound.ts";
+import { ExpiredFeedCursorError, type LogPosition, readLog } from "./changes.ts";
 import {
   allEndpointsPrefix,
   clientKey,
@@ -126,9 +126,16 @@ export async function endpointBacklog(
   endpoint: Endpoint,
   max = 1000,
 ): Promise<{ entries: number; oldest_at: string | null }> {
-  const page = await readLog(kv, endpoint.client, endpoint.position, max).catch(() => null);
+  // Stopped behind retention, its position names entries the log no longer has: nothing to count.
+  if (endpoint.state === "behind_retention") return { entries: 0, oldest_at: null };
+  const page = await readLog(kv, endpoint.client, endpoint.position, max).catch((error) => {
+    if (error instanceof ExpiredFeedCursorError) return null;
+    throw error;
+  });
   if (!page) return { entries: 0, oldest_at: null };
-  return { entries: page.items.length, oldest_at: page.items[0]?.occurred_at ?? null };
+  // Only what it is sent: entries of types it does not subscribe to are passed over.
+  const wanted = page.items.filter((e) => subscribes(endpoint.event_types, e.type));
+  return { entries: wanted.length, oldest_at: wanted[0]?.occurred_at ?? null };
 }
 
 /** Disabled endpoints, and the backlog of the active ones (what `/metrics` shows). */
@@ -139,7 +146,7 @@ export async function outboundState(
   let backlog = 0;
   let oldest: number | null = null;
   for await (const endpoint of allEndpoints(kv)) {
-    if (endpoint.state === "disabled") {
+    if (endpoint.state !== "active") {
       disabled++;
       continue;
     }

@@ -9,6 +9,8 @@ import assert from "node:assert/strict";
 import { Webhook as StandardWebhook } from "standardwebhooks";
 import { Webhook as SvixWebhook } from "svix";
 import { destinationProblem } from "../../lib/processing/outbound.ts";
+import { Retention } from "../../lib/processing/retention.ts";
+import { memoryLogger } from "../../lib/log.ts";
 import {
   addClient,
   bookingCreated,
@@ -363,5 +365,70 @@ Deno.test("a commit by another instance, and an erasure, wake delivery at once (
   } finally {
     await hook.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an endpoint left behind past retention is a state: behind_retention, a problem naming recover, an attempt saying why", async () => {
+  const hook = receiver(() => new Response(null, { status: 204 }));
+  try {
+    await withServer({ mode: "inline", env: { ...ENV, CHANGE_LOG_RETENTION_DAYS: "1" } }, async (server) => {
+      await addClient(server, "acme");
+      const endpoint = await addEndpoint(server, hook.url);
+      const onlyCancels = await addEndpoint(server, hook.url, { event_types: ["job.cancelled"] });
+      await book(server, "r-1");
+      await waitFor("the first delivered", () => hook.received.length >= 1 || undefined);
+      const path = `/admin/clients/acme/endpoints/${endpoint.id}`;
+      assert.equal((await server.admin("PATCH", path, { state: "disabled" })).status, 200);
+      await book(server, "r-2");
+      const disabled = await server.admin<EndpointAnswer>("GET", path);
+      assert.equal(disabled.body.backlog, 1, "what it missed while disabled");
+      const other = await server.admin<EndpointAnswer>(
+        "GET",
+        `/admin/clients/acme/endpoints/${onlyCancels.id}`,
+      );
+      assert.equal(other.body.backlog, 0, "the backlog counts only the types it subscribes to");
+
+      // Two days later, retention has dropped what the disabled endpoint never got.
+      const retention = new Retention(server.kv, 0, memoryLogger(), 1);
+      assert.ok(await retention.trimChangeLogs(Date.now() + 2 * 86_400_000) >= 1);
+      assert.equal((await server.admin("PATCH", path, { state: "active" })).status, 200);
+      const stopped = await waitFor("behind_retention", async () => {
+        const e = await server.admin<EndpointAnswer>("GET", path);
+        return e.body.state === "behind_retention" ? e.body : undefined;
+      });
+      assert.match(String(stopped.disabled_reason), /CHANGE_LOG_RETENTION_DAYS.*recover/i);
+      assert.equal(stopped.backlog, 0);
+      const client = await server.admin<{ problems: { code: string; message: string }[] }>(
+        "GET",
+        "/admin/clients/acme",
+      );
+      const problem = client.body.problems.find((p) => p.code === "endpoint_behind_retention");
+      assert.ok(problem, JSON.stringify(client.body.problems));
+      assert.match(problem.message, /endpoint recover .*--since/);
+      const attempts = await server.admin<
+        { items: { kind: string; error: string; event_id: string | null }[] }
+      >(
+        "GET",
+        `${path}/attempts`,
+      );
+      assert.equal(attempts.body.items[0].kind, "log_read");
+      assert.equal(attempts.body.items[0].event_id, null);
+      assert.match(attempts.body.items[0].error, /longer than the change log keeps/);
+      assert.equal(hook.received.length, 1, "nothing was sent from a position the log no longer has");
+      assert.ok(server.logs.some((l) => l.includes("endpoint behind retention")));
+
+      // Recover since a time the log still holds: active again, and what is there arrives.
+      await book(server, "r-3");
+      const recovered = await server.admin<EndpointAnswer>("POST", `${path}/recover`, {
+        since: new Date(Date.now() - 60_000).toISOString(),
+      });
+      assert.equal(recovered.status, 200);
+      assert.equal(recovered.body.state, "active");
+      await waitFor("r-3 delivered after the recover", () => hook.received.length >= 2 || undefined);
+      const after = await server.admin<{ problems: { code: string }[] }>("GET", "/admin/clients/acme");
+      assert.ok(!after.body.problems.some((p) => p.code === "endpoint_behind_retention"));
+    });
+  } finally {
+    await hook.close();
   }
 });

@@ -40,7 +40,7 @@ export async function clientEndpoints(client) {
         await call(name, { params: { slug: client.slug, id: e.id }, body });
         return status(done);
       }, { refresh: true });
-    /** @type {{ items: { at: string, event_id: string, type: string, attempt: number, status: number | null, error: string | null, duration_ms: number, next_retry_at: string | null }[] }} */
+    /** @type {{ items: import("../../api/schemas.ts").AttemptAnswer[] }} */
     const attempts = await call("endpointAttempts", {
       params: { slug: client.slug, id: e.id },
       query: { limit: "20" },
@@ -57,7 +57,7 @@ export async function clientEndpoints(client) {
         {},
         e.url,
         " ",
-        badge(e.state, e.state === "disabled" ? "bad" : e.failing_since ? "warn" : "good"),
+        badge(e.state.replaceAll("_", " "), e.state !== "active" ? "bad" : e.failing_since ? "warn" : "good"),
       ),
       fields([
         ["Description", e.description],
@@ -82,6 +82,9 @@ export async function clientEndpoints(client) {
             class: "secondary",
             onclick: act("updateEndpoint", { state: "disabled" }, "Disabled."),
           }, "Disable")
+          : e.state === "behind_retention"
+          // Enabling would stop again at once: only a recover since a time the log holds helps.
+          ? h("span", { class: "muted" }, "Recover it below to start again.")
           : h("button", {
             type: "button",
             onclick: act("updateEndpoint", { state: "active" }, "Enabled: it goes on where it stopped."),
@@ -131,27 +134,39 @@ export async function clientEndpoints(client) {
       endpointOut,
       table(
         ["When", "Event", "Attempt", "Result", "Took", "Next retry", "Resend"],
-        attempts.items.map((a) => [
-          when(a.at, client.time_zone),
-          [a.type, " ", h("code", {}, a.event_id)],
-          String(a.attempt),
-          a.status !== null
-            ? badge(`HTTP ${a.status}`, a.status < 300 ? "good" : "bad")
-            : badge(a.error ?? "failed", "bad"),
-          `${a.duration_ms} ms`,
-          a.next_retry_at ? when(a.next_retry_at, client.time_zone) : "—",
-          h("button", {
-            type: "button",
-            class: "secondary",
-            "aria-label": `Resend ${a.event_id}`,
-            onclick: action(() => endpointOut, async () => {
-              const r = await call("resendToEndpoint", {
-                params: { slug: client.slug, id: e.id, eventId: a.event_id },
-              });
-              return status(`Resent: ${r.status !== null ? `HTTP ${r.status}` : r.error}.`);
-            }),
-          }, "Resend"),
-        ]),
+        attempts.items.map((a) =>
+          a.kind === "log_read"
+            ? [
+              when(a.at, client.time_zone),
+              "the change log",
+              "—",
+              badge(a.error ?? "could not be read", "bad"),
+              "—",
+              "—",
+              "—",
+            ]
+            : [
+              when(a.at, client.time_zone),
+              [a.type, " ", h("code", {}, a.event_id)],
+              String(a.attempt),
+              a.status !== null
+                ? badge(`HTTP ${a.status}`, a.status < 300 ? "good" : "bad")
+                : badge(a.error ?? "failed", "bad"),
+              `${a.duration_ms} ms`,
+              a.next_retry_at ? when(a.next_retry_at, client.time_zone) : "—",
+              h("button", {
+                type: "button",
+                class: "secondary",
+                "aria-label": `Resend ${a.event_id}`,
+                onclick: action(() => endpointOut, async () => {
+                  const r = await call("resendToEndpoint", {
+                    params: { slug: client.slug, id: e.id, eventId: a.event_id ?? "" },
+                  });
+                  return status(`Resent: ${r.status !== null ? `HTTP ${r.status}` : r.error}.`);
+                }),
+              }, "Resend"),
+            ]
+        ),
         `Attempts (newest first)`,
       ),
     );
