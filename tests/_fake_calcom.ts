@@ -85,6 +85,11 @@ export interface FakeCalcom {
   lateMs: number;
   /** Whether the key is refused (401). */
   rejectKey: boolean;
+  /**
+   * Webhook ids the list shows while a read, change or delete of the id answers 404 (Cal.com's
+   * answers disagreeing, as a stale replica's would); creating one for its URL still answers 409.
+   */
+  ghosts: Set<string>;
   /** Webhooks of every user, by id (a test adds, changes or removes them as a person would in Cal.com). */
   webhooks: Map<string, FakeWebhook>;
   /** The triggers this Cal.com knows (an older one knows fewer). */
@@ -113,6 +118,7 @@ export function startFakeCalcom(apiKey = FAKE_API_KEY): FakeCalcom {
     lateMs: 0,
     rejectKey: false,
     webhooks: new Map(),
+    ghosts: new Set(),
     triggers: [...CALCOM_TRIGGERS],
     rateLimitPerMinute: 120,
     addWebhook: (fields) => {
@@ -275,7 +281,9 @@ export function startFakeCalcom(apiKey = FAKE_API_KEY): FakeCalcom {
     if (!id || !["GET", "PATCH", "DELETE"].includes(req.method)) {
       return error(404, "NotFoundException", `Cannot ${req.method} ${url.pathname}`, url);
     }
-    if (!hook) return error(404, "NotFoundException", `Webhook (${decodeURIComponent(id)}) not found`, url);
+    if (!hook || fake.ghosts.has(hook.id)) {
+      return error(404, "NotFoundException", `Webhook (${decodeURIComponent(id)}) not found`, url);
+    }
     if (hook.userId !== FAKE_USER_ID) {
       return error(
         403,

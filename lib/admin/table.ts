@@ -96,7 +96,10 @@ const PAGE = z.strictObject(PageQuery);
 const LIMIT = z.strictObject({ limit: PageQuery.limit });
 const CONFLICT_SLUG = { 409: "A client with this slug exists already." };
 const CALCOM = {
-  502: "Cal.com answered with an error or could not be reached.",
+  422: "calcom_api_key_rejected: Cal.com refused the client's API key; set a new one (the message says how).",
+  502:
+    "calcom_api_failed: Cal.com answered with an error or could not be reached; calcom_api_inconsistent: " +
+    "its answers contradicted each other (the message says what it said and what to do).",
   503: "Connecting to Cal.com is not available here.",
 };
 

@@ -32,6 +32,7 @@ import {
   getApiKey,
   getClient,
   listSecrets,
+  removeSecret,
   SIGNING_KEY_TTL_MS,
   type SigningKeyCache,
 } from "../store/clients.ts";
@@ -82,11 +83,12 @@ export class CalcomWebhooks {
     const { client, api, url } = await this.#prepare(slug);
     const record = await getCalcomWebhook(this.kv, slug);
     const wanted: WantedWebhook = { slug, subscriberUrl: url, triggers: WANTED_TRIGGERS };
+    const run: ConnectRun = { fallbacks: 0, secret: null, secretMaybeStored: false, said: [] };
     try {
-      const hook = await this.#find(api, record, slug, url);
+      const hook = await this.#find(api, record, slug, url, run);
       const result = hook
-        ? await this.#correct(api, client, hook, wanted)
-        : await this.#create(api, client, wanted);
+        ? await this.#correct(api, client, hook, wanted, null, run)
+        : await this.#create(api, client, wanted, run);
       await updateCalcomWebhook(this.kv, slug, () => ({
         observed_at: nowIso(),
         webhook_id: result.webhook_id,
@@ -106,8 +108,19 @@ export class CalcomWebhooks {
       });
       return result;
     } catch (error) {
+      await this.#dropUnused(slug, run);
       throw await this.#failed(slug, error, "connect");
     }
+  }
+
+  /**
+   * A connect that failed leaves no secret Cal.com was never told of: one every request carrying it
+   * was refused (404, 409, 400) is removed again; one a request may have stored (no answer) stays.
+   */
+  async #dropUnused(slug: string, run: ConnectRun): Promise<void> {
+    if (!run.secret || run.secretMaybeStored) return;
+    await removeSecret(this.kv, slug, run.secret.id).catch(() => {});
+    this.options.keys?.invalidate(slug);
   }
 
   /**
@@ -193,19 +206,28 @@ export class CalcomWebhooks {
    * user has for our URL, else one for this client's path under another address (a URL since
    * changed); null when there is none.
    */
-  async #find(api: CalcomApi, record: CalcomWebhookRecord, slug: string, url: string) {
+  async #find(api: CalcomApi, record: CalcomWebhookRecord, slug: string, url: string, run?: ConnectRun) {
     const known = record.webhook_id ? await api.getWebhook(record.webhook_id) : null;
+    if (record.webhook_id && !known) run?.said.push(`GET /webhooks/${record.webhook_id} answered 404`);
     if (known && sameUrl(known.subscriberUrl, url)) return known;
     const all = await api.listWebhooks();
     return all.find((h) => h.subscriberUrl === url) ?? all.find((h) => sameUrl(h.subscriberUrl, url)) ??
       known ?? all.find((h) => deliversToSlug(h.subscriberUrl, slug)) ?? null;
   }
 
-  async #create(api: CalcomApi, client: Client, wanted: WantedWebhook): Promise<ConnectResult> {
-    const secret = await this.#freshSecret(client.slug);
+  async #create(
+    api: CalcomApi,
+    client: Client,
+    wanted: WantedWebhook,
+    run: ConnectRun,
+  ): Promise<ConnectResult> {
+    const secret = run.secret ?? await this.#freshSecret(client.slug, run);
     let triggers = wanted.triggers;
     for (let attempt = 0; attempt < 2; attempt++) {
-      const answer = await api.createWebhook(createBody({ ...wanted, triggers }, secret.secret));
+      const answer = await carrying(
+        run,
+        () => api.createWebhook(createBody({ ...wanted, triggers }, secret.secret)),
+      );
       if ("created" in answer) {
         return {
           action: "created",
@@ -218,10 +240,15 @@ export class CalcomWebhooks {
         };
       }
       if ("conflict" in answer) {
-        // Made meanwhile (or an exact-URL webhook the list did not show yet): correct that one.
+        // Made meanwhile (or an exact-URL webhook the list did not show yet): correct that one, once.
+        run.said.push(`POST /webhooks answered 409 (a webhook for ${wanted.subscriberUrl} exists)`);
         const hook = (await api.listWebhooks()).find((h) => h.subscriberUrl === wanted.subscriberUrl);
-        if (!hook) break;
-        return { ...(await this.#correct(api, client, hook, wanted, secret)), new_secret_id: secret.id };
+        if (!hook) run.said.push(`GET /webhooks lists none for ${wanted.subscriberUrl}`);
+        if (!hook || run.fallbacks++ >= 1) throw inconsistent(wanted.subscriberUrl, run);
+        return {
+          ...(await this.#correct(api, client, hook, wanted, secret, run)),
+          new_secret_id: secret.id,
+        };
       }
       triggers = supported(wanted.triggers, answer.triggers);
     }
@@ -238,11 +265,12 @@ export class CalcomWebhooks {
     client: Client,
     hook: CalcomWebhook,
     wanted: WantedWebhook,
-    given: { id: string; secret: string } | null = null,
+    given: { id: string; secret: string } | null,
+    run: ConnectRun,
   ): Promise<ConnectResult> {
     const live = await listSecrets(this.kv, client.slug);
     const kept = given ?? live.find((s) => s.secret === hook.secret) ?? null;
-    const secret = kept ?? await this.#freshSecret(client.slug);
+    const secret = kept ?? run.secret ?? await this.#freshSecret(client.slug, run);
     let triggers = wanted.triggers;
     for (let attempt = 0; attempt < 2; attempt++) {
       const patch = repairPatch(hook, { ...wanted, triggers }, secret.secret);
@@ -256,10 +284,14 @@ export class CalcomWebhooks {
         repaired_delivery: ["active", "subscriber_url", "secret"].some((f) => changed.includes(f)),
       };
       if (changed.length === 0) return { action: "unchanged", ...result };
-      const answer = await api.patchWebhook(hook.id, patch);
+      const answer = "secret" in patch
+        ? await carrying(run, () => api.patchWebhook(hook.id, patch))
+        : await api.patchWebhook(hook.id, patch);
       if (answer === null) {
-        // Deleted while we looked: create it afresh (with the secret already live).
-        return await this.#create(api, client, wanted);
+        // Deleted while we looked: create it afresh (with the secret already live), once.
+        run.said.push(`PATCH /webhooks/${hook.id} answered 404 though GET /webhooks lists it`);
+        if (run.fallbacks++ >= 1) throw inconsistent(wanted.subscriberUrl, run);
+        return await this.#create(api, client, wanted, run);
       }
       if ("updated" in answer) return { action: "updated", ...result };
       triggers = supported(wanted.triggers, answer.triggers);
@@ -276,9 +308,10 @@ export class CalcomWebhooks {
    * signing keys learn of it at once, other instances' within their cache's lifetime, which this
    * waits out before Cal.com is told.
    */
-  async #freshSecret(slug: string): Promise<{ id: string; secret: string }> {
+  async #freshSecret(slug: string, run: ConnectRun): Promise<{ id: string; secret: string }> {
     const secret = await addSecret(this.kv, slug);
     if (!secret) throw gone(slug);
+    run.secret = secret;
     this.options.keys?.invalidate(slug);
     await sleep(SIGNING_KEY_TTL_MS + 100);
     return secret;
@@ -333,12 +366,47 @@ export class CalcomWebhooks {
         checked_at: nowIso(),
         error: null,
       }));
-      return new HttpError(502, "api_key_rejected", message);
+      // The key is wrong, not Cal.com down: a 422 that names the fix, not a 502.
+      return new HttpError(422, "calcom_api_key_rejected", message.replaceAll("{slug}", slug));
     }
     await this.#record(slug, () => ({ error: message }));
     this.log.warn(`calcom webhook ${what} failed`, { slug, error: message });
     return new HttpError(502, "calcom_api_failed", `${message} Nothing else was changed; try again later.`);
   }
+}
+
+/** What one connect call did so far: the fallbacks it took, the secret it added, what Cal.com said. */
+interface ConnectRun {
+  /** Create-after-404 or correct-after-409 steps taken (one at most: Cal.com's answers disagree). */
+  fallbacks: number;
+  /** The one secret this connect added (reused by every step), or null. */
+  secret: { id: string; secret: string } | null;
+  /** A request carrying it got no answer: Cal.com may have stored it, so it stays. */
+  secretMaybeStored: boolean;
+  said: string[];
+}
+
+/** A call that sends the run's new secret: one that fails without an answer may have stored it. */
+async function carrying<T>(run: ConnectRun, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (!(error instanceof ApiKeyRejectedError)) run.secretMaybeStored = true;
+    throw error;
+  }
+}
+
+/** Cal.com's answers contradict each other: connect stops (a bounded number of calls) and says so. */
+function inconsistent(url: string, run: ConnectRun): HttpError {
+  return new HttpError(
+    502,
+    "calcom_api_inconsistent",
+    `Cal.com's answers contradict each other (${
+      run.said.join("; ")
+    }), so the webhook for ${url} could not be ` +
+      "created or corrected. Nothing was changed and no new secret was kept. Try again in a few minutes; if it " +
+      "persists, delete the webhook for this URL in Cal.com (Settings → Developer → Webhooks) and connect again.",
+  );
 }
 
 function gone(slug: string): HttpError {

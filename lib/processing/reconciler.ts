@@ -265,7 +265,11 @@ export class Reconciler {
         error: message,
       }));
       await this.#checkWebhook(slug);
-      throw new HttpError(502, outcome, `${message} Applied before it stopped: ${JSON.stringify(summary)}.`);
+      const applied = `Applied before it stopped: ${JSON.stringify(summary)}.`;
+      // A refused key is the operator's to fix (422, the fix named), not Cal.com being down (502).
+      throw rejected
+        ? new HttpError(422, "calcom_api_key_rejected", `${message.replaceAll("{slug}", slug)} ${applied}`)
+        : new HttpError(502, outcome, `${message} ${applied}`);
     }
   }
 

@@ -219,17 +219,47 @@ Deno.test("a key Cal.com refuses is api_key_rejected; connect and check say so w
   await withConnectable(async ({ server, fake }) => {
     fake.rejectKey = true;
     const res = await server.admin<ErrorAnswer>("POST", `/admin/clients/${SLUG}/calcom-webhook/check`);
-    assert.equal(res.status, 502);
-    assert.equal(res.body.error.code, "api_key_rejected");
+    assert.equal(res.status, 422);
+    assert.equal(res.body.error.code, "calcom_api_key_rejected");
     assert.equal((await client(server)).calcom_webhook?.state, "api_key_rejected");
     const connecting = await server.admin<ErrorAnswer>("POST", `/admin/clients/${SLUG}/calcom-webhook`);
-    assert.equal(connecting.status, 502);
-    assert.match(connecting.body.error.message, /API key/);
+    assert.equal(connecting.status, 422, "a refused key is the operator's to fix, not a Cal.com outage");
+    assert.equal(connecting.body.error.code, "calcom_api_key_rejected");
+    assert.match(connecting.body.error.message, /Create a new key in Cal.com.*PUT \/admin\/clients\/acme/);
     assert.equal(fake.webhooks.size, 0);
     // A new key starts unchecked.
     fake.rejectKey = false;
     await server.admin("PATCH", `/admin/clients/${SLUG}`, { calcom_api_key: FAKE_API_KEY });
     assert.equal((await client(server)).calcom_webhook?.state, "unchecked");
+  });
+});
+
+Deno.test("a Cal.com whose answers disagree: connect ends within 30 s, says so, and keeps no secret Cal.com refused", async () => {
+  await withConnectable(async ({ server, fake }) => {
+    // The list shows our webhook; reading or changing its id answers 404; creating one answers 409.
+    const ghost = fake.addWebhook({ subscriberUrl: OUR_URL, secret: "someone-elses-secret", active: false });
+    fake.ghosts.add(ghost.id);
+    const before = (await client(server)).secret_ids;
+    const requestsBefore = fake.requests.length;
+    const started = performance.now();
+    const res = await server.admin<ErrorAnswer>("POST", `/admin/clients/${SLUG}/calcom-webhook`);
+    const tookMs = performance.now() - started;
+    assert.equal(res.status, 502, JSON.stringify(res.body));
+    assert.equal(res.body.error.code, "calcom_api_inconsistent");
+    assert.match(res.body.error.message, /answered 404.*answered 409/);
+    assert.match(res.body.error.message, /delete the webhook for this URL in Cal\.com/);
+    assert.ok(tookMs < 30_000, `answered in ${Math.round(tookMs)} ms`);
+    assert.ok(
+      fake.requests.length - requestsBefore <= 12,
+      `${fake.requests.length - requestsBefore} Cal.com calls`,
+    );
+    assert.deepEqual((await client(server)).secret_ids, before, "no secret Cal.com was never told of stays");
+
+    // Once Cal.com agrees with itself again, connect repairs the webhook (with one new secret).
+    fake.ghosts.clear();
+    const repaired = await connect(server);
+    assert.equal(repaired.action, "updated");
+    assert.equal((await client(server)).secret_ids.length, before.length + 1);
   });
 });
 

@@ -401,9 +401,14 @@ Deno.test("429s are waited out with one request in flight; a refused key marks t
 
       fake.rejectKey = true;
       const refused = await reconcile(server, "acme");
-      assert.equal(refused.status, 502);
+      assert.equal(refused.status, 422, "the key is wrong: the operator's to fix, not Cal.com down");
       const error = (refused.body as unknown as { error: { code: string; message: string } }).error;
-      assert.equal(error.code, "api_key_rejected");
+      assert.equal(error.code, "calcom_api_key_rejected");
+      assert.match(
+        error.message,
+        /PUT \/admin\/clients\/acme \{"calcom_api_key"/,
+        "names the fix for this client",
+      );
       const view = await client(server, "acme");
       assert.equal(view.reconciliation.api_key_state, "rejected");
       assert.ok(view.problems.some((p) => p.code === "api_key_rejected" && /API key/.test(p.message)));
