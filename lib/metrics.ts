@@ -19,6 +19,25 @@ import { outboundState } from "./store/endpoints.ts";
 
 /** How a reconciliation pass ends (the `outcome` label of its counter). */
 export const RECONCILE_OUTCOMES = ["ok", "api_key_rejected", "calcom_api_failed"] as const;
+/** How a Cal.com API call fails (the `kind` label of its counter). */
+export const CALCOM_API_ERROR_KINDS = ["rate_limited", "rejected", "server", "network", "other"] as const;
+export type CalcomApiErrorKind = typeof CALCOM_API_ERROR_KINDS[number];
+/** What an outbound attempt came to (the `outcome` label of its counter). */
+export const DELIVERY_OUTCOMES = ["delivered", "failed", "gone"] as const;
+/**
+ * The refusals of the client API counted before anything else (their series exist from start,
+ * under client "unknown": a refused request never names a client in a label).
+ */
+export const CLIENT_API_REFUSALS = [
+  "unauthorized",
+  "invalid_token",
+  "token_expired",
+  "unknown_client",
+  "insufficient_scope",
+  "invalid_cursor",
+  "cursor_expired",
+  "internal_error",
+] as const;
 
 export class Metrics {
   readonly registry = new client.Registry();
@@ -73,7 +92,7 @@ export class Metrics {
     );
     this.apiErrors = counter(
       "calcom_intake_calcom_api_errors_total",
-      "Failed Cal.com API calls, by client and kind (rate_limited, rejected, server, network).",
+      `Failed Cal.com API calls, by client and kind (${CALCOM_API_ERROR_KINDS.join(", ")}).`,
       ["client", "kind"],
     );
     this.changes = counter(
@@ -88,9 +107,12 @@ export class Metrics {
     );
     this.deliveries = counter(
       "calcom_intake_outbound_deliveries_total",
-      "Outbound webhook attempts in this process, by outcome (delivered, failed, gone).",
+      `Outbound webhook attempts in this process, by outcome (${DELIVERY_OUTCOMES.join(", ")}).`,
       ["outcome"],
     );
+    // Series from start, at 0: an alert on their increase can fire on the first one.
+    for (const outcome of DELIVERY_OUTCOMES) this.deliveries.inc({ outcome }, 0);
+    for (const outcome of CLIENT_API_REFUSALS) this.clientApiRequests.inc({ client: "unknown", outcome }, 0);
     const perClient = <L extends string>(name: string, help: string, labelNames: L[]) =>
       new client.Gauge<L>({ name, help, labelNames, registers });
     this.clientLastDelivery = perClient(
@@ -214,6 +236,8 @@ export class Metrics {
       for (const status of SUBMISSION_STATUSES) this.submissions.inc({ ...labels, status }, 0);
       for (const outcome of RECONCILE_OUTCOMES) this.reconcileRuns.inc({ ...labels, outcome }, 0);
       this.missedWebhooks.inc(labels, 0);
+      for (const kind of CALCOM_API_ERROR_KINDS) this.apiErrors.inc({ ...labels, kind }, 0);
+      this.clientApiRequests.inc({ ...labels, outcome: "ok" }, 0);
     }
   }
 

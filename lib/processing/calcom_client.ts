@@ -5,6 +5,7 @@
  * past 120 requests/minute) and retries 5xx and network errors a few times. The key is sent only
  * in the Authorization header and never appears in an error or a log line.
  */
+import type { CalcomApiErrorKind } from "../metrics.ts";
 import {
   type ApiBooking,
   apiBookingSchema,
@@ -52,7 +53,7 @@ export interface ClientOptions {
   /** Retries of one call after 429/5xx/network errors. */
   retries?: number;
   /** Told of every failed call (for metrics). */
-  onError?: (kind: "rate_limited" | "rejected" | "server" | "network" | "other") => void;
+  onError?: (kind: CalcomApiErrorKind) => void;
 }
 
 export interface ListPage {

@@ -116,6 +116,8 @@ Deno.test("/metrics: per-client last delivery, silence and webhook state, and ev
           ["calcom_intake_submissions_total", { status: "failed" }],
           ["calcom_intake_reconcile_runs_total", { outcome: "api_key_rejected" }],
           ["calcom_intake_missed_webhooks_total", {}],
+          ["calcom_intake_calcom_api_errors_total", { kind: "rejected" }],
+          ["calcom_intake_client_api_requests_total", { outcome: "ok" }],
         ] as const
       ) {
         const family = families.find((f) => f.name === name);
@@ -125,6 +127,15 @@ Deno.test("/metrics: per-client last delivery, silence and webhook state, and ev
         assert.equal(series?.value, "0", `${name} ${client} ${JSON.stringify(labels)} exists at 0`);
       }
     }
+    // Families without a client label, and refusals (never labelled with a client), from start too.
+    for (const outcome of ["delivered", "failed", "gone"]) {
+      const series = families.find((f) => f.name === "calcom_intake_outbound_deliveries_total")?.metrics
+        .find((m) => m.labels?.outcome === outcome);
+      assert.equal(series?.value, "0", `deliveries ${outcome} exists at 0`);
+    }
+    const refused = families.find((f) => f.name === "calcom_intake_client_api_requests_total")?.metrics
+      .find((m) => m.labels?.client === "unknown" && m.labels?.outcome === "insufficient_scope");
+    assert.equal(refused?.value, "0");
     // A client that is gone takes its gauges with it.
     assert.equal((await server.admin("DELETE", "/admin/clients/quiet")).status, 200);
     families = await scrape();
