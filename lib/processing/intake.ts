@@ -144,7 +144,10 @@ export class Intake {
         template: null,
         delivery: false,
       });
-      if (note) await writeNote(this.kv, note);
+      if (note) {
+        await writeNote(this.kv, note);
+        this.#webhookState.learn(generationOf(delivery), note);
+      }
       return { kind: "ping", signatureValid: true };
     }
     const submission = createSubmission({
@@ -172,6 +175,8 @@ export class Intake {
     });
     if (webhook && committed.kind === "stored") {
       this.metrics?.submissions.inc({ client: slug, status: submission.status });
+      // Its note was written in the commit that stored it (a duplicate's was not).
+      if (note) this.#webhookState.learn(generationOf(delivery), note);
     }
     const fresh = webhook && committed.kind === "stored";
     const followUp = fresh && meaning.kind === "booking" ? meaning.follow_up ?? null : null;
@@ -198,14 +203,22 @@ export class Intake {
     if (applied) return applied;
     let committed: Committed;
     try {
-      committed = await this.#batcher.ingest(submission, guard, options.note ?? null);
+      committed = await this.#batcher.ingest(
+        submission,
+        guard,
+        options.note ?? null,
+        options.meaning ?? null,
+      );
     } catch (error) {
       if (!isDiskFull(error)) throw error;
       this.#disk?.check();
       throw storageLow();
     }
     if (committed.kind === "stored" && committed.batch) {
-      const handed = options.meaning ? { entry: committed.entry, meaning: options.meaning } : null;
+      // Every member of the commit, as stored and as understood: the run reads none of them back.
+      const handed = committed.members.flatMap((m) =>
+        m.meaning ? [{ entry: m.entry, meaning: m.meaning }] : []
+      );
       const processing = this.#processAfterCommit(committed.batch, options.awaitProcessing === true, handed);
       if (this.#inline || options.awaitProcessing) await processing;
     }
@@ -232,15 +245,13 @@ export class Intake {
   }
 
   /**
-   * Starts (or joins) processing the batch in this process, with the submission as just stored
-   * (it travels with the batch to the run, which neither reads it back nor parses it again).
+   * Starts (or joins) processing the batch in this process, with its submissions as just stored
+   * (they travel with the batch to the run, which neither reads them back nor parses them again).
    */
-  #processAfterCommit(batch: PendingBatch, mustRun: boolean, handed: HandedOff | null): Promise<void> {
+  #processAfterCommit(batch: PendingBatch, mustRun: boolean, handed: readonly HandedOff[]): Promise<void> {
+    // The batch's first member to get here started its run with every member's entry.
     const started = this.#afterCommit.get(batch.id);
-    if (started) {
-      if (handed) this.scheduler.handOver(batch.id, handed);
-      return started;
-    }
+    if (started) return started;
     if (!this.#inline && !mustRun && this.scheduler.queuedSubmissions >= MAX_FAST_PATH_BACKLOG) {
       return Promise.resolve();
     }
@@ -257,8 +268,8 @@ export class Intake {
    * A batch with failures gets one more attempt at once: the usual cause is a conflict with a
    * concurrent commit, which a re-plan resolves. What still fails waits for the queue or the sweeper.
    */
-  async #runTwice(batch: PendingBatch, handed: HandedOff | null): Promise<void> {
-    const first = await this.scheduler.run(batch, handed ? [handed] : []);
+  async #runTwice(batch: PendingBatch, handed: readonly HandedOff[]): Promise<void> {
+    const first = await this.scheduler.run(batch, handed);
     if (first.failures.length > 0) await this.scheduler.run(batch);
   }
 }

@@ -10,15 +10,15 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { refId, type SubmissionRef } from "../store/batches.ts";
 import { planSubmission } from "../store/bookings.ts";
-import { commitPlans, type Plan, planSize } from "../store/plan.ts";
+import { commitPlans, type Plan, planSize, plansOp } from "../store/plan.ts";
 import { type Arrival, storeApplied } from "../store/arrival.ts";
 import { ClientGoneError, type ClientGuard } from "../store/clients.ts";
 import type { Committed } from "../store/group_commit.ts";
 import type { KvNote } from "../store/reconcile.ts";
 import { pendingBatchKey } from "../store/keys.ts";
-import { ConflictError, MAX_OCC_ATTEMPTS } from "../store/kv.ts";
+import { withOccRetry } from "../store/kv.ts";
 import { getSubmissionEntries, readBody, recordAttemptFailure } from "../store/submissions.ts";
-import { nowIso, sleep } from "../time.ts";
+import { nowIso } from "../time.ts";
 
 /** KV's limits per atomic commit. */
 const MAX_CHECKS = 100;
@@ -169,14 +169,11 @@ export class Processor {
    * concurrent writer got there first. The plan committed, or null when there was nothing to do.
    */
   async #applyAlone(ref: SubmissionRef, options: ProcessOptions): Promise<Plan | null> {
-    for (let attempt = 1;; attempt++) {
+    return await withOccRetry(`process submission ${ref[1]}`, async () => {
       const [entry] = await getSubmissionEntries(this.kv, [ref]);
       const plan = await this.#plan(entry, options);
-      if (!plan) return null;
-      if (await commitPlans(this.kv, [plan])) return plan;
-      if (attempt >= MAX_OCC_ATTEMPTS) throw new ConflictError(`process submission ${ref[1]}`, attempt);
-      await sleep(Math.random() * 2 ** Math.min(attempt - 1, 6));
-    }
+      return plan ? { op: plansOp(this.kv, [plan]), result: plan } : { op: null, result: null };
+    });
   }
 
   /** The plan for a submission as it is now, or null when there is nothing to do. */
@@ -219,7 +216,7 @@ export class Processor {
     if (arrival.kind === "duplicate") return { kind: "duplicate", submission_id: received.id };
     if (arrival.kind === "not_applied") return null;
     this.#observe(arrival.plan);
-    return { kind: "stored", entry: arrival.entry, batch: null };
+    return { kind: "stored", entry: arrival.entry, batch: null, members: [] };
   }
 
   #observe(plan: Plan): void {

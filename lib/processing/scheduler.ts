@@ -18,8 +18,6 @@ const MAX_RUN_SUBMISSIONS = 600;
 const CONCURRENT_RUNS = 2;
 /** Submissions planned at once: bounds the KV reads in flight, so ingest commits are not queued behind them. */
 const CHUNK = 60;
-/** Body bytes of just-stored submissions held for their batch's run at most; past it, runs read KV. */
-const MAX_HANDED_OFF_BYTES = 2 * 1024 * 1024;
 
 /** What one batch's run did: its submissions that failed (the others are settled). */
 export interface BatchResult {
@@ -30,7 +28,10 @@ interface Waiting {
   batch: PendingBatch;
   done: PromiseWithResolvers<BatchResult>;
   queuedAt: number;
-  /** What the pipeline handed over for the batch's submissions, by `refId`, until its run takes it. */
+  /**
+   * The batch's submissions as their commit stored them, by `refId`, until its run takes them (the
+   * records hold no body: what is held is what they were found to mean).
+   */
   handed: Map<string, HandedOff>;
 }
 
@@ -42,7 +43,6 @@ export class BatchScheduler {
   #queuedSubmissions = 0;
   #byBatch = new Map<string, Promise<BatchResult>>();
   #waiting = new Map<string, Waiting>();
-  #handedBytes = 0;
   #loops = 0;
 
   constructor(
@@ -72,40 +72,22 @@ export class BatchScheduler {
   }
 
   /**
-   * Processes a batch (joining a run already scheduled for the same batch). `handed`: submissions
-   * of it just stored (see `handOver`).
+   * Processes a batch (joining a run already scheduled for the same batch). `handed`: its
+   * submissions as the commit that stored them answered them (what is not handed is read from KV).
    */
   run(batch: PendingBatch, handed: readonly HandedOff[] = []): Promise<BatchResult> {
     const existing = this.#byBatch.get(batch.id);
-    if (existing) {
-      for (const h of handed) this.handOver(batch.id, h);
-      return existing;
-    }
+    if (existing) return existing;
     const done = Promise.withResolvers<BatchResult>();
-    const waiting: Waiting = { batch, done, queuedAt: performance.now(), handed: new Map() };
+    const byRef = new Map(handed.map((h) => [refId([h.entry.value.client, h.entry.value.id]), h]));
+    const waiting: Waiting = { batch, done, queuedAt: performance.now(), handed: byRef };
     this.#queue.push(waiting);
     this.#waiting.set(batch.id, waiting);
-    for (const h of handed) this.handOver(batch.id, h);
     this.#queuedSubmissions += batch.refs.length;
     this.#byBatch.set(batch.id, done.promise);
     done.promise.catch(() => {});
     if (this.#loops < CONCURRENT_RUNS) this.#loop();
     return done.promise;
-  }
-
-  /**
-   * Gives a waiting batch a submission of it as its commit stored it, so its run neither reads it
-   * back nor parses its body again. Dropped (the run reads KV) once the run has started, or past
-   * MAX_HANDED_OFF_BYTES held.
-   */
-  handOver(batchId: string, handed: HandedOff): void {
-    const waiting = this.#waiting.get(batchId);
-    const bytes = handed.entry.value.body_bytes;
-    if (!waiting || this.#handedBytes + bytes > MAX_HANDED_OFF_BYTES) return;
-    const id = refId([handed.entry.value.client, handed.entry.value.id]);
-    if (waiting.handed.has(id)) return;
-    waiting.handed.set(id, handed);
-    this.#handedBytes += bytes;
   }
 
   async #loop(): Promise<void> {
@@ -114,7 +96,6 @@ export class BatchScheduler {
       while (this.#queue.length > 0) {
         const run = this.#takeRun();
         const handed = new Map(run.flatMap((w) => [...w.handed]));
-        for (const h of handed.values()) this.#handedBytes -= h.entry.value.body_bytes;
         try {
           const refs = run.flatMap((w) => w.batch.refs);
           const failures: ProcessResult["failures"] = [];

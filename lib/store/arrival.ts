@@ -10,10 +10,10 @@ import type { Interpretation, Submission } from "../domain/submission.ts";
 import { planSubmission } from "./bookings.ts";
 import { ClientGoneError, type ClientGuard } from "./clients.ts";
 import { submissionBodyChunkKey, submissionKey } from "./keys.ts";
-import { commit, getAll } from "./kv.ts";
+import { commit } from "./kv.ts";
+import { placeBody, triageFailedCommit } from "./delivery.ts";
 import { keyId, type Plan, plansOp } from "./plan.ts";
 import type { KvNote } from "./reconcile.ts";
-import { COMPACT_BODY_ENCODING, INLINE_BODY_LIMIT, withPackedBody } from "./submissions.ts";
 
 export type Arrival =
   /** Stored and applied: `entry` is the settled record as committed, `plan` what the commit did. */
@@ -38,12 +38,10 @@ export async function storeApplied(
   note: KvNote | null,
   now: () => string,
 ): Promise<Arrival> {
-  const packed = withPackedBody(received, COMPACT_BODY_ENCODING);
-  const body = packed.body;
-  if (received.status !== "pending" || !body || body.length > INLINE_BODY_LIMIT) {
-    return { kind: "not_applied" };
-  }
-  const pending: Submission = { ...packed, body: null, body_chunks: 1, batch_id: null };
+  const placed = received.status === "pending" ? placeBody(received, true) : null;
+  if (!placed) return { kind: "not_applied" };
+  const body = placed.body;
+  const pending: Submission = { ...placed.record, batch_id: null };
   const key = submissionKey(pending.client, pending.id);
   // Cal.com sends a webhook once, so a duplicate is found by the commit; the same API snapshot
   // comes back with every pass that reads an unchanged booking, so it is looked for first.
@@ -63,9 +61,9 @@ export async function storeApplied(
       const settled = plan.sets.find(([k]) => keyId(k) === keyId(key))![1] as Submission;
       return { kind: "applied", entry: { key, value: settled, versionstamp: result.versionstamp }, plan };
     }
-    const [stored, generation] = await getAll(kv, [key, guard.key]);
-    if (stored.versionstamp !== null) return { kind: "duplicate" };
-    if (generation.versionstamp !== guard.versionstamp) throw new ClientGoneError(guard.slug);
+    const [verdict] = await triageFailedCommit(kv, [{ submission: pending, guard }]);
+    if (verdict === "gone") throw new ClientGoneError(guard.slug);
+    if (verdict === "duplicate") return { kind: "duplicate" };
   }
   return { kind: "not_applied" };
 }

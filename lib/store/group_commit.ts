@@ -6,15 +6,16 @@
  * holding its submission succeeded, and with which batch; what happens next is the pipeline's.
  * A stored duplicate never fails the others, and neither does a member whose write KV refuses.
  */
-import type { Submission } from "../domain/submission.ts";
+import type { Interpretation, Submission } from "../domain/submission.ts";
 import { newId } from "../domain/ids.ts";
 import { addPendingBatch, type BatchQueueOptions, type PendingBatch, type SubmissionRef } from "./batches.ts";
 import { submissionBodyChunkKey, submissionKey } from "./keys.ts";
 import { ClientGoneError, type ClientGuard } from "./clients.ts";
-import { commit, getAll } from "./kv.ts";
+import { commit } from "./kv.ts";
+import { placeBody, triageFailedCommit } from "./delivery.ts";
 import type { KvNote } from "./reconcile.ts";
 import { CountDeltas } from "./counts.ts";
-import { COMPACT_BODY_ENCODING, INLINE_BODY_LIMIT, storeBodyChunks, withPackedBody } from "./submissions.ts";
+import { COMPACT_BODY_ENCODING, storeBodyChunks, withPackedBody } from "./submissions.ts";
 
 /**
  * KV allows 100 checks per atomic: each request uses one (its submission key must be new) and each
@@ -33,12 +34,20 @@ const MAX_COMMIT_ATTEMPTS = 6;
 /** Commits allowed in flight at once: commit latency, not CPU, bounds a single stream. */
 const DEFAULT_MAX_IN_FLIGHT = 2;
 
+/** A submission as its commit stored it, with what its body was found to mean (null: not given). */
+export interface StoredMember {
+  entry: Deno.KvEntry<Submission>;
+  meaning: Interpretation | null;
+}
+
 export type Committed =
   /**
    * Stored now, as `entry` (the record and the commit's versionstamp, for a checked commit that
-   * follows); `batch` is null for a settled-on-arrival submission (ignored, quarantined).
+   * follows); `batch` is null for a settled-on-arrival submission (ignored, quarantined). `members`:
+   * every pending submission the same commit stored in `batch`, so whoever processes the batch
+   * reads none of them back.
    */
-  | { kind: "stored"; entry: Deno.KvEntry<Submission>; batch: PendingBatch | null }
+  | { kind: "stored"; entry: Deno.KvEntry<Submission>; batch: PendingBatch | null; members: StoredMember[] }
   /** The same body was stored before (by this commit's neighbour or an earlier request). */
   | { kind: "duplicate"; submission_id: string };
 
@@ -58,6 +67,7 @@ interface Waiting {
   /** A small write that goes with it (what the delivery told about its client's webhook). */
   note: KvNote | null;
   guard: ClientGuard;
+  meaning: Interpretation | null;
   resolve: (outcome: Committed) => void;
   reject: (error: unknown) => void;
   /** Requests with the same body in the same batch: answered as duplicates of this one. */
@@ -82,15 +92,18 @@ export class IngestBatcher {
    * Stores a submission durably (or finds the earlier one with the same body), as long as its
    * client is still the one `guard` was read from; otherwise rejects with ClientGoneError.
    */
-  async ingest(received: Submission, guard: ClientGuard, note: KvNote | null = null): Promise<Committed> {
+  async ingest(
+    received: Submission,
+    guard: ClientGuard,
+    note: KvNote | null = null,
+    meaning: Interpretation | null = null,
+  ): Promise<Committed> {
+    const placed = placeBody(received, this.options.compact === true);
+    if (placed) return await this.#enqueue(placed.record, placed.body, guard, note, meaning);
     const submission = withPackedBody(received, this.options.compact ? COMPACT_BODY_ENCODING : null);
-    const body = submission.body;
-    if (body && body.length <= INLINE_BODY_LIMIT) {
-      return await this.#enqueue({ ...submission, body: null, body_chunks: 1 }, body, guard, note);
-    }
     const stored = await storeBodyChunks(this.kv, submission);
     return stored
-      ? await this.#enqueue(stored, null, guard, note)
+      ? await this.#enqueue(stored, null, guard, note, meaning)
       : { kind: "duplicate", submission_id: submission.id };
   }
 
@@ -99,9 +112,10 @@ export class IngestBatcher {
     body: Uint8Array | null,
     guard: ClientGuard,
     note: KvNote | null,
+    meaning: Interpretation | null,
   ): Promise<Committed> {
     const { promise, resolve, reject } = Promise.withResolvers<Committed>();
-    this.#waiting.push({ submission, body, note, guard, resolve, reject, followers: [] });
+    this.#waiting.push({ submission, body, note, guard, meaning, resolve, reject, followers: [] });
     if (!this.#scheduled) {
       // Let requests that arrive in the same turn join the same commit.
       this.#scheduled = true;
@@ -147,7 +161,7 @@ export class IngestBatcher {
       for (let attempt = 1; remaining.length > 0; attempt++) {
         if (await this.#tryCommit(remaining)) return;
         // A client was deleted, or some body was already stored: answer those and commit the rest again.
-        remaining = await this.#answerStoredDuplicates(await this.#refuseGoneClients(remaining));
+        remaining = await this.#triage(remaining);
         if (attempt >= MAX_COMMIT_ATTEMPTS && remaining.length > 0) {
           throw new Error("Could not store the submission batch: KV kept rejecting the commit.");
         }
@@ -185,34 +199,33 @@ export class IngestBatcher {
     const batch = refs.length > 0 ? addPendingBatch(op, batchId, refs, this.options.queue) : null;
     const result = await commit(op);
     if (!result.ok) return false;
-    for (const w of members) {
-      const { submission: s } = w;
-      const entry = { key: submissionKey(s.client, s.id), value: s, versionstamp: result.versionstamp };
-      answer(w, { kind: "stored", entry, batch });
-    }
+    const entries = members.map(({ submission: s }) => ({
+      key: submissionKey(s.client, s.id),
+      value: s,
+      versionstamp: result.versionstamp,
+    }));
+    const stored = batch
+      ? members.flatMap((w, i) =>
+        w.submission.status === "pending" ? [{ entry: entries[i], meaning: w.meaning }] : []
+      )
+      : [];
+    members.forEach((w, i) => answer(w, { kind: "stored", entry: entries[i], batch, members: stored }));
     return true;
   }
 
-  /** Members whose client's generation changed (deleted, or re-created) are refused, not stored. */
-  async #refuseGoneClients(members: Waiting[]): Promise<Waiting[]> {
-    const guards = guardsOf(members);
-    const now = await getAll(this.kv, guards.map((g) => g.key));
-    const gone = new Set(guards.filter((g, i) => now[i].versionstamp !== g.versionstamp).map((g) => g.slug));
-    if (gone.size === 0) return members;
-    return members.filter((w) => {
-      if (!gone.has(w.guard.slug)) return true;
-      answerError(w, new ClientGoneError(w.guard.slug));
-      return false;
-    });
-  }
-
-  async #answerStoredDuplicates(members: Waiting[]): Promise<Waiting[]> {
-    const keys = members.map(({ submission: s }) => submissionKey(s.client, s.id));
-    const entries = await getAll(this.kv, keys);
+  /**
+   * After a failed commit: members whose client is gone are refused, those stored meanwhile are
+   * duplicates (`delivery.ts` tells which); the rest go into the next commit.
+   */
+  async #triage(members: Waiting[]): Promise<Waiting[]> {
+    const verdicts = await triageFailedCommit(
+      this.kv,
+      members.map((w) => ({ submission: w.submission, guard: w.guard })),
+    );
     return members.filter((w, i) => {
-      if (entries[i].versionstamp === null) return true;
-      answer(w, { kind: "duplicate", submission_id: w.submission.id });
-      return false;
+      if (verdicts[i] === "gone") answerError(w, new ClientGoneError(w.guard.slug));
+      else if (verdicts[i] === "duplicate") answer(w, { kind: "duplicate", submission_id: w.submission.id });
+      return verdicts[i] === "retry";
     });
   }
 }

@@ -15,11 +15,20 @@ export interface KvCost {
   bytesWritten: number;
   /** Write units and bytes by collection. */
   byCollection: Record<string, { writeUnits: number; bytes: number }>;
+  /** Read units by collection (a listing's, by its prefix's collection). */
+  readsByCollection: Record<string, number>;
 }
 
 const KIB = 1024;
 
-const empty = (): KvCost => ({ atomics: 0, readUnits: 0, writeUnits: 0, bytesWritten: 0, byCollection: {} });
+const empty = (): KvCost => ({
+  atomics: 0,
+  readUnits: 0,
+  writeUnits: 0,
+  bytesWritten: 0,
+  byCollection: {},
+  readsByCollection: {},
+});
 
 function keyBytes(key: Deno.KvKey): number {
   return key.reduce<number>((n, part) => n + (typeof part === "symbol" ? 10 : serialize(part).byteLength), 0);
@@ -47,11 +56,13 @@ export function meteredKv(kv: Deno.Kv): { kv: Deno.Kv; take: () => KvCost } {
     c.writeUnits += units;
     c.bytes += bytes;
   };
+  const read = (key: Deno.KvKey | undefined, units: number) => {
+    cost.readUnits += units;
+    const collection = String(key?.[0] ?? "");
+    cost.readsByCollection[collection] = (cost.readsByCollection[collection] ?? 0) + units;
+  };
   const readEntry = (entry: Deno.KvEntryMaybe<unknown>) => {
-    cost.readUnits += Math.max(
-      1,
-      Math.ceil((entry.value === null ? 0 : valueBytes(entry.value)) / (4 * KIB)),
-    );
+    read(entry.key, Math.max(1, Math.ceil((entry.value === null ? 0 : valueBytes(entry.value)) / (4 * KIB))));
   };
 
   const atomic = () => {
@@ -128,7 +139,8 @@ export function meteredKv(kv: Deno.Kv): { kv: Deno.Kv; take: () => KvCost } {
           const settle = () => {
             if (counted) return;
             counted = true;
-            cost.readUnits += Math.max(1, Math.ceil(bytes / (4 * KIB)));
+            const prefix = "prefix" in selector ? selector.prefix : "start" in selector ? selector.start : [];
+            read(prefix, Math.max(1, Math.ceil(bytes / (4 * KIB))));
           };
           const wrapped = {
             get cursor() {

@@ -323,7 +323,12 @@ export class WebhookStateRecorder {
   ): Promise<KvNote | null> {
     const { slug } = client;
     const cacheKey = `${slug}\u0000${client.generation}`;
-    const known = this.#known.get(cacheKey) ?? (await this.#read(slug));
+    let known = this.#known.get(cacheKey);
+    if (!known) {
+      // What KV holds may be cached at once; what this delivery adds, only once it is committed.
+      known = await this.#read(slug);
+      this.#known.set(cacheKey, known);
+    }
     const version = seen.version ?? known.webhook_version;
     const at = Date.parse(seen.at);
     const last = known.deliveries?.at(-1);
@@ -339,8 +344,12 @@ export class WebhookStateRecorder {
     };
     const changed = next.webhook_version !== known.webhook_version ||
       (next.payload_template_detected === null) !== (known.payload_template_detected === null) || newMinute;
-    this.#known.set(cacheKey, changed ? next : known);
     return changed ? { key: clientWebhookStateKey(slug), value: next } : null;
+  }
+
+  /** The note was committed: later deliveries start from it (a failed commit taught nothing). */
+  learn(client: { slug: string; generation: string | null }, note: KvNote): void {
+    this.#known.set(`${client.slug}\u0000${client.generation}`, note.value as WebhookState);
   }
 
   /** The stored state, its delivery times filled in first if it is older than they are. */

@@ -55,3 +55,34 @@ Deno.test("a booking's webhooks cost at most 9 write units when created and 30 o
     await close();
   }
 });
+
+Deno.test("processing reads back no submission its commit just stored: one delivery alone, and a burst", async () => {
+  // Queue mode: stored by the group commit, processed right after it in this process.
+  const { kv, service, take, close } = await meteredService({ processingMode: "queue" });
+  try {
+    await putClient(kv, "acme", { secret: FIXTURE_SECRET });
+    assert.equal(await postSigned(service, "acme", bookingCreated("warm-up", "warm@example.org")), 202);
+    await service.intake.idle();
+    take();
+    assert.equal(await postSigned(service, "acme", bookingCreated("alone-1", "alone@example.org")), 202);
+    await service.intake.idle();
+    const alone = take();
+    assert.equal(alone.readsByCollection.submissions ?? 0, 0, JSON.stringify(alone.readsByCollection));
+
+    // 40 at once share commits: every member's entry reaches the run, none is read back.
+    const statuses = await Promise.all(
+      Array.from(
+        { length: 40 },
+        (_, i) => postSigned(service, "acme", bookingCreated(`burst-${i}`, `b${i}@example.org`)),
+      ),
+    );
+    assert.deepEqual(statuses, Array(40).fill(202));
+    await service.intake.idle();
+    const burst = take();
+    assert.equal(burst.readsByCollection.submissions ?? 0, 0, JSON.stringify(burst.readsByCollection));
+    const jobs = await service.admins.cli.listJobs({ slug: "acme", limit: 100 });
+    assert.equal(jobs.items.length, 42, "every delivery was processed");
+  } finally {
+    await close();
+  }
+});
