@@ -69,6 +69,14 @@ const MAX_ENDPOINTS_IN_FLIGHT = 32;
 /** A retry due within this long is waited for in-process; later ones are left to the cron. */
 const TIMER_HORIZON_MS = 60_000;
 
+/** A delivery that succeeded, not yet recorded. */
+interface Delivered {
+  entry: ChangeEntry;
+  /** Where the endpoint goes on from once it is recorded. */
+  position: LogPosition;
+  outcome: Outcome;
+}
+
 /** What one attempt came to. */
 interface Outcome {
   ok: boolean;
@@ -216,24 +224,42 @@ export class Outbound {
   async #drive(slug: string, id: string): Promise<void> {
     if (!(await takeLease(this.kv, slug, id, this.#owner, this.options.leaseMs))) return;
     let leasedAt = Date.now();
+    // Successes not yet recorded: their attempts and the new position are written in one commit a
+    // page (a crash before it only delivers them again: at least once, never lost).
+    const state: { endpoint: Endpoint | null; delivered: Delivered[] } = {
+      endpoint: await getEndpoint(this.kv, slug, id),
+      delivered: [],
+    };
+    const record = async () => {
+      if (state.delivered.length > 0 && state.endpoint) {
+        state.endpoint = await this.#recordDelivered(state.endpoint, state.delivered);
+      }
+      state.delivered = [];
+    };
     try {
-      let endpoint = await getEndpoint(this.kv, slug, id);
       let items: ChangeEntry[] = [];
       let positions: LogPosition[] = [];
-      while (endpoint && endpoint.state === "active") {
+      while (state.endpoint && state.endpoint.state === "active") {
+        const endpoint: Endpoint = state.endpoint;
         const dueIn = endpoint.next_attempt_at ? Date.parse(endpoint.next_attempt_at) - Date.now() : 0;
         if (dueIn > 0) return this.#retryLater(endpoint, dueIn);
         if (items.length === 0) {
-          const page = await readLog(this.kv, slug, endpoint.position, READ_AHEAD).catch((e: unknown) => e);
-          if (page instanceof ExpiredFeedCursorError) return await this.#fellBehind(endpoint);
-          if (!isLogPage(page)) return await this.#readFailed(endpoint, page);
+          await record();
+          if (!state.endpoint) return;
+          const page = await readLog(this.kv, slug, state.endpoint.position, READ_AHEAD).catch((e: unknown) =>
+            e
+          );
+          if (page instanceof ExpiredFeedCursorError) return await this.#fellBehind(state.endpoint);
+          if (!isLogPage(page)) return await this.#readFailed(state.endpoint, page);
           if (page.items.length === 0) return;
           ({ items, positions } = page);
+          continue;
         }
         // Entries it does not subscribe to are passed over: its position moves past them.
-        const index = items.findIndex((e) => subscribes(endpoint!.event_types, e.type));
+        const index = items.findIndex((e) => subscribes(endpoint.event_types, e.type));
         if (index === -1) {
-          endpoint = await this.#advance(endpoint, positions.at(-1)!);
+          await record();
+          if (state.endpoint) state.endpoint = await this.#advance(state.endpoint, positions.at(-1)!);
           items = [];
           continue;
         }
@@ -242,54 +268,60 @@ export class Outbound {
           leasedAt = Date.now();
         }
         const outcome = await this.#send(endpoint, items[index]);
-        endpoint = await this.#settle(endpoint, items[index], positions[index], outcome);
+        if (outcome.ok) {
+          this.metrics?.deliveries.inc({ outcome: "delivered" });
+          state.delivered.push({ entry: items[index], position: positions[index], outcome });
+        } else {
+          await record();
+          if (state.endpoint) state.endpoint = await this.#settle(state.endpoint, items[index], outcome);
+        }
         items = items.slice(index + 1);
         positions = positions.slice(index + 1);
       }
     } finally {
+      await record().catch((error) =>
+        this.log.error("outbound record failed", { endpoint_id: id, error: String(error) })
+      );
       await releaseLease(this.kv, slug, id, this.#owner).catch(() => {});
     }
   }
 
   /**
-   * Records the attempt and moves the endpoint on: the endpoint as it is now, or null to stop
-   * (a retry is scheduled; or someone moved its position meanwhile, e.g. a recover).
+   * Records deliveries that succeeded, in order, and moves the endpoint past the last of them, in
+   * one commit; only from where they started: a position moved meanwhile (a recover) stands.
    */
-  async #settle(
-    endpoint: Endpoint,
-    entry: ChangeEntry,
-    position: LogPosition,
-    outcome: Outcome,
-  ): Promise<Endpoint | null> {
+  async #recordDelivered(endpoint: Endpoint, delivered: readonly Delivered[]): Promise<Endpoint | null> {
+    const attempts = delivered.map((d, i) =>
+      this.#attempt(d.entry, i === 0 ? endpoint.failures + 1 : 1, d.outcome, null)
+    );
+    const now = Date.now();
+    return await updateEndpoint(
+      this.kv,
+      endpoint.client,
+      endpoint.id,
+      (e) =>
+        samePosition(e.position, endpoint.position)
+          ? {
+            ...e,
+            position: delivered.at(-1)!.position,
+            failures: 0,
+            next_attempt_at: null,
+            failing_since: null,
+            last_success_at: isoUtc(now),
+          }
+          : null,
+      { attempts, retentionMs: this.options.attemptRetentionMs },
+    );
+  }
+
+  /**
+   * Records a failed attempt: a retry scheduled (null: stop now, the timer or the cron goes on), or
+   * the endpoint disabled (a 410, or failing for DISABLE_AFTER).
+   */
+  async #settle(endpoint: Endpoint, entry: ChangeEntry, outcome: Outcome): Promise<Endpoint | null> {
     const now = Date.now();
     const attemptNo = endpoint.failures + 1;
-    this.metrics?.deliveries.inc({ outcome: outcome.ok ? "delivered" : outcome.gone ? "gone" : "failed" });
-    if (outcome.ok) {
-      await recordAttempt(
-        this.kv,
-        endpoint.client,
-        endpoint.id,
-        this.#attempt(entry, attemptNo, outcome, null),
-        this.options.attemptRetentionMs,
-      );
-      // Only from where this delivery started: a position moved meanwhile (a recover) stands.
-      return await updateEndpoint(
-        this.kv,
-        endpoint.client,
-        endpoint.id,
-        (e) =>
-          samePosition(e.position, endpoint.position)
-            ? {
-              ...e,
-              position,
-              failures: 0,
-              next_attempt_at: null,
-              failing_since: null,
-              last_success_at: isoUtc(now),
-            }
-            : null,
-      );
-    }
+    this.metrics?.deliveries.inc({ outcome: outcome.gone ? "gone" : "failed" });
     const failingSince = endpoint.failing_since ?? isoUtc(now);
     const disable = outcome.gone
       ? "The endpoint answered 410 Gone."
@@ -299,20 +331,14 @@ export class Outbound {
     const next = disable
       ? null
       : isoUtc(nextAttemptAt(now, endpoint.failures, this.options.schedule, outcome.retryAfterMs));
-    await recordAttempt(
-      this.kv,
-      endpoint.client,
-      endpoint.id,
-      this.#attempt(entry, attemptNo, outcome, next),
-      this.options.attemptRetentionMs,
-    );
+    const attempt = this.#attempt(entry, attemptNo, outcome, next);
     const updated = await updateEndpoint(this.kv, endpoint.client, endpoint.id, (e) => ({
       ...e,
       failures: e.failures + 1,
       next_attempt_at: next,
       failing_since: failingSince,
       ...(disable ? { state: "disabled" as const, disabled_reason: disable, disabled_at: nowIso() } : {}),
-    }));
+    }), { attempts: [attempt], retentionMs: this.options.attemptRetentionMs });
     if (disable) {
       this.log.warn("endpoint disabled", {
         slug: endpoint.client,

@@ -51,12 +51,18 @@ export async function updateEndpoint(
   slug: string,
   id: string,
   change: (endpoint: Endpoint) => Endpoint | null,
+  /** Attempts recorded in the same commit (only if the change is made). */
+  log?: { attempts: readonly Attempt[]; retentionMs: number },
 ): Promise<Endpoint | null> {
   return await withOccRetry(`update endpoint ${id}`, async () => {
     const entry = await kv.get<Endpoint>(endpointKey(slug, id));
     const next = entry.value ? change(entry.value) : null;
     if (!next) return { op: null, result: null };
-    return { op: kv.atomic().check(entry).set(entry.key, next), result: next };
+    const op = kv.atomic().check(entry).set(entry.key, next);
+    for (const a of log?.attempts ?? []) {
+      op.set(endpointAttemptKey(slug, id, a.id), a, { expireIn: log!.retentionMs });
+    }
+    return { op, result: next };
   });
 }
 
