@@ -1,8 +1,19 @@
 /**
- * Structured JSON logging: one line per record on stdout (errors on stderr). Callers pass only
- * fields that are safe to show: never secrets, signatures, tokens or raw bodies.
+ * Structured JSON logging: one line per record on stdout (errors on stderr), each with the request
+ * id of the request it happened in (also for work a request started, such as its processing) and,
+ * when traces are on, the trace and span ids. Callers pass only fields that are safe to show:
+ * never secrets, signatures, tokens or raw bodies.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { nowIso } from "./time.ts";
+import { traceIds } from "./trace.ts";
+
+const requestScope = new AsyncLocalStorage<{ request_id: string }>();
+
+/** Runs `fn` with `requestId` on every line logged inside it (and in what it starts). */
+export function withRequestId<T>(requestId: string, fn: () => T): T {
+  return requestScope.run({ request_id: requestId }, fn);
+}
 
 export type LogFields = Record<string, unknown>;
 
@@ -14,7 +25,10 @@ export interface Logger {
 
 export function jsonLogger(write: (line: string, level: string) => void = batchedStdWrite()): Logger {
   const emit = (level: string) => (msg: string, fields: LogFields = {}) =>
-    write(JSON.stringify({ ts: nowIso(), level, msg, ...fields }), level);
+    write(
+      JSON.stringify({ ts: nowIso(), level, msg, ...requestScope.getStore(), ...traceIds(), ...fields }),
+      level,
+    );
   return { info: emit("info"), warn: emit("warn"), error: emit("error") };
 }
 

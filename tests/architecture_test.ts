@@ -65,13 +65,13 @@ Deno.test("no KV call or raw key literal outside lib/store/, and no key literal 
 
 /**
  * Each module of lib/ and its rank: a module may import only modules of a lower rank or of its
- * own folder. The top-level helpers sit between the layers they serve: `errors`, `time`, `bytes`
- * and `log` under everything; `metrics` and `config` (which read the store's types) above the
+ * own folder. The top-level helpers sit between the layers they serve: `errors`, `time`, `bytes`,
+ * `log` and `trace` under everything; `metrics` and `config` (which read the store's types) above the
  * store; `service` and `startup` (the wiring) above http. The client API (`api/`) and the
  * operator's (`admin/`) are one tier, with admin building on api and never the other way.
  */
 const RANKS: [RegExp, number, string][] = [
-  [/^(errors|time|bytes|log)\.ts$/, 0, "base"],
+  [/^(errors|time|bytes|log|trace)\.ts$/, 0, "base"],
   [/^domain\//, 1, "domain"],
   [/^calcom\//, 2, "calcom"],
   [/^store\//, 3, "store"],

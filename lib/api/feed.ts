@@ -3,6 +3,7 @@
  * `wait` until something is committed; and the Job listing that hands out the log's end as a
  * cursor, so a consumer can copy everything and then follow the feed without a gap.
  */
+import { inSpan } from "../trace.ts";
 import {
   ExpiredFeedCursorError,
   InvalidFeedCursorError,
@@ -39,8 +40,15 @@ export async function changesOp(ctx: OpsContext, input: OpInput) {
   if (page.items.length === 0 && waitSeconds > 0) {
     // Only a waiting call reads the signal: reading it makes Deno watch the connection.
     const signal = input.signal ?? new AbortController().signal;
-    await waitForChange(ctx.kv, client.slug, waitSeconds * 1000, signal);
-    if (!signal.aborted) page = await read();
+    page = await inSpan("feed.wait", {
+      "calcom_intake.client": client.slug,
+      "calcom_intake.wait_s": waitSeconds,
+    }, async (span) => {
+      await waitForChange(ctx.kv, client.slug, waitSeconds * 1000, signal);
+      const next = signal.aborted ? page : await read();
+      span.setAttribute("calcom_intake.entries", next.items.length);
+      return next;
+    });
   }
   return {
     items: page.items,

@@ -2,6 +2,7 @@
  * The one place errors become JSON answers: `{"error": {"code": "...", "message": "..."}}`, as a
  * middleware. Unexpected errors are logged and become a 500 without internals.
  */
+import { failActiveSpan } from "../trace.ts";
 import { HttpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Middleware } from "./context.ts";
@@ -45,6 +46,7 @@ export function mapErrors(log: Logger): Middleware {
       // waiting for it (it would hold up a graceful shutdown).
       if (ctx.req.body && !ctx.req.bodyUsed) ctx.req.body.cancel().catch(() => {});
       ctx.outcome = error instanceof HttpError ? error.code : "internal_error";
+      if (!(error instanceof HttpError) || error.status >= 500) failActiveSpan(error);
       if (!(error instanceof HttpError)) {
         log.error("unhandled error", {
           request_id: ctx.requestId,

@@ -1,15 +1,16 @@
 /**
- * One JSON log line per request, and its `X-Request-Id` echoed on the answer; and the webhook
+ * One JSON log line per request, its `X-Request-Id` echoed on the answer and on every line logged
+ * while it is handled (`withRequestId`); and the webhook
  * request counter. Outermost middleware, so they see the status the error mapping chose.
  */
 import { PING_TRIGGER, triggerRule } from "../calcom/triggers.ts";
-import type { Logger } from "../log.ts";
+import { type Logger, withRequestId } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Middleware } from "./context.ts";
 
 export function requestLog(log: Logger): Middleware {
   return async (ctx, next) => {
-    const response = await next();
+    const response = await withRequestId(ctx.requestId, next);
     response.headers.set("x-request-id", ctx.requestId);
     log.info("request", {
       request_id: ctx.requestId,

@@ -3,10 +3,13 @@
  * another method answers 405 with `Allow`; an unknown path answers a JSON 404.
  */
 import { HttpError } from "../errors.ts";
+import { nameRequestSpan } from "../trace.ts";
 import type { Handler, Params, RequestContext } from "./context.ts";
 
 interface Route {
   pattern: URLPattern;
+  /** The pathname as registered (`/webhooks/calcom/:slug{/}?`): the span's route. */
+  path: string;
   handlers: Map<string, Handler>;
 }
 
@@ -21,7 +24,7 @@ export class Router {
     const pattern = new URLPattern({ pathname });
     let route = this.#routes.find((r) => r.pattern.pathname === pattern.pathname);
     if (!route) {
-      route = { pattern, handlers: new Map() };
+      route = { pattern, path: pathname, handlers: new Map() };
       this.#routes.push(route);
     }
     route.handlers.set(method, handler);
@@ -44,6 +47,8 @@ export class Router {
       });
     }
     ctx.params = { ...params };
+    // The request's span is named by its route, never by the path (which names a client).
+    nameRequestSpan(method, route.path);
     return handler(ctx);
   }
 

@@ -5,6 +5,7 @@
  * past 120 requests/minute) and retries 5xx and network errors a few times. The key is sent only
  * in the Authorization header and never appears in an error or a log line.
  */
+import { inSpan } from "../trace.ts";
 import type { CalcomApiErrorKind } from "../metrics.ts";
 import {
   type ApiBooking,
@@ -168,7 +169,20 @@ export class CalcomApi {
 
   #call(path: string, init: CallInit = {}): Promise<{ status: number; body: unknown }> {
     const previous = inFlight.get(this.apiKey) ?? Promise.resolve();
-    const run = previous.catch(() => {}).then(() => this.#callWithRetries(path, init));
+    const method = init.method ?? "GET";
+    // One span a call (retries included); Deno's own fetch spans sit under it. The key is a header,
+    // never an attribute.
+    const run = previous.catch(() => {}).then(() =>
+      inSpan(
+        "calcom.api",
+        { "http.request.method": method, "calcom_intake.path": path.split("?")[0] },
+        async (span) => {
+          const answer = await this.#callWithRetries(path, init);
+          span.setAttribute("http.response.status_code", answer.status);
+          return answer;
+        },
+      )
+    );
     const settled = run.catch(() => {});
     inFlight.set(this.apiKey, settled);
     settled.then(() => {

@@ -7,6 +7,7 @@
  * that delivers to us. A fresh secret joins the client's live secrets before Cal.com gets it, so
  * the first delivery verifies. Secrets and the key never reach a log line or an answer.
  */
+import { inSpan } from "../trace.ts";
 import { DEFAULT_API_URL } from "../calcom/api.ts";
 import {
   type CalcomWebhook,
@@ -79,7 +80,18 @@ export class CalcomWebhooks {
   ) {}
 
   /** Creates, or adopts and corrects, the client's webhook in Cal.com. Connecting twice changes nothing. */
-  async connect(slug: string): Promise<ConnectResult> {
+  connect(slug: string): Promise<ConnectResult> {
+    return inSpan("calcom.connect", { "calcom_intake.client": slug }, async (span) => {
+      const result = await this.#connect(slug);
+      span.setAttributes({
+        "calcom_intake.action": result.action,
+        "calcom_intake.webhook_id": result.webhook_id,
+      });
+      return result;
+    });
+  }
+
+  async #connect(slug: string): Promise<ConnectResult> {
     const { client, api, url } = await this.#prepare(slug);
     const record = await getCalcomWebhook(this.kv, slug);
     const wanted: WantedWebhook = { slug, subscriberUrl: url, triggers: WANTED_TRIGGERS };
@@ -127,7 +139,15 @@ export class CalcomWebhooks {
    * Compares the client's webhook in Cal.com with what it should be and records the state. A key
    * Cal.com refuses is a state (`api_key_rejected`); Cal.com unreachable is a 502, the state kept.
    */
-  async check(slug: string): Promise<CalcomWebhookRecord> {
+  check(slug: string): Promise<CalcomWebhookRecord> {
+    return inSpan("calcom.check", { "calcom_intake.client": slug }, async (span) => {
+      const record = await this.#check(slug);
+      span.setAttribute("calcom_intake.state", record.state);
+      return record;
+    });
+  }
+
+  async #check(slug: string): Promise<CalcomWebhookRecord> {
     const client = await this.#client(slug);
     const problem = webhookUrlProblem(this.options.publicUrl);
     if (problem) {

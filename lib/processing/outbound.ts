@@ -9,6 +9,7 @@
  * on a timer. One deliverer per endpoint at a time (a KV lease); each endpoint has
  * its own loop, so a slow or dead one never holds up another, nor ingest.
  */
+import { failSpan, inSpan, traceOf } from "../trace.ts";
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import type { ChangeEntry } from "../domain/changes.ts";
@@ -447,7 +448,26 @@ export class Outbound {
   }
 
   /** One POST, signed; never follows a redirect; refuses addresses it may not reach. */
-  async #send(endpoint: Endpoint, entry: ChangeEntry): Promise<Outcome> {
+  /**
+   * One attempt, in a span under the trace of the commit that made the entry when this process
+   * made it (`trace.ts`): the endpoint and event by id, the status and duration, never a secret.
+   */
+  #send(endpoint: Endpoint, entry: ChangeEntry): Promise<Outcome> {
+    return inSpan("outbound.attempt", {
+      "calcom_intake.client": endpoint.client,
+      "calcom_intake.endpoint_id": endpoint.id,
+      "calcom_intake.event_id": entry.id,
+      "calcom_intake.event_type": entry.type,
+    }, async (span) => {
+      const outcome = await this.#post(endpoint, entry);
+      span.setAttribute("calcom_intake.duration_ms", Math.round(outcome.durationMs));
+      if (outcome.status !== null) span.setAttribute("http.response.status_code", outcome.status);
+      if (!outcome.ok) failSpan(span, outcome.error ?? "failed");
+      return outcome;
+    }, { parent: traceOf(entry.id) });
+  }
+
+  async #post(endpoint: Endpoint, entry: ChangeEntry): Promise<Outcome> {
     const started = performance.now();
     const failed = (error: string, extra: Partial<Outcome> = {}): Outcome => ({
       ok: false,

@@ -4,6 +4,7 @@
  * unless replayed) and safe under concurrent runs (every commit is checked by versionstamp).
  * Submissions that touch disjoint entries share a commit.
  */
+import { failSpan, inSpan, rememberTrace } from "../trace.ts";
 import { interpretStored } from "../calcom/interpret.ts";
 import { type Interpretation, isReplayable, type Submission } from "../domain/submission.ts";
 import type { Logger } from "../log.ts";
@@ -73,7 +74,19 @@ export class Processor {
     private readonly compact = false,
   ) {}
 
-  async process(refs: readonly SubmissionRef[], options: ProcessOptions = {}): Promise<ProcessResult> {
+  process(refs: readonly SubmissionRef[], options: ProcessOptions = {}): Promise<ProcessResult> {
+    return inSpan("process.batch", { "calcom_intake.submissions": refs.length }, async (span) => {
+      const result = await this.#processLogged(refs, options);
+      span.setAttributes({
+        "calcom_intake.applied": result.applied,
+        "calcom_intake.failed": result.failures.length,
+      });
+      if (result.failures.length > 0) failSpan(span, `${result.failures.length} submission(s) failed`);
+      return result;
+    });
+  }
+
+  async #processLogged(refs: readonly SubmissionRef[], options: ProcessOptions): Promise<ProcessResult> {
     const started = performance.now();
     const result = await this.#process(refs, options);
     if (result.applied > 0 || result.failures.length > 0) {
@@ -203,7 +216,15 @@ export class Processor {
   ): Promise<Committed | null> {
     let arrival: Arrival;
     try {
-      arrival = await storeApplied(this.kv, received, meaning, guard, note, nowIso);
+      arrival = await inSpan(
+        "kv.store_applied",
+        { "calcom_intake.client": received.client },
+        async (span) => {
+          const done = await storeApplied(this.kv, received, meaning, guard, note, nowIso);
+          span.setAttribute("calcom_intake.outcome", done.kind);
+          return done;
+        },
+      );
     } catch (error) {
       if (error instanceof ClientGoneError) throw error;
       this.log.warn("single commit failed; storing the delivery pending", {
@@ -220,6 +241,8 @@ export class Processor {
   }
 
   #observe(plan: Plan): void {
+    // Its delivery to endpoints continues this trace (`trace.ts`).
+    for (const c of plan.changes) rememberTrace(c.id);
     if (!this.metrics) return;
     this.metrics.submissions.inc({ client: plan.client, status: plan.status });
     this.metrics.processingLatency.observe(Math.max(0, Date.now() - Date.parse(plan.receivedAt)) / 1000);

@@ -11,6 +11,7 @@
  * show. A lease keeps one pass per client (and so one request in flight per key) across
  * instances. A failed pass leaves the checkpoint where it was and never affects webhook ingest.
  */
+import { inSpan } from "../trace.ts";
 import { changedAt, DEFAULT_API_URL, PAGE_SIZE } from "../calcom/api.ts";
 import { newId } from "../domain/ids.ts";
 import type { Job } from "../domain/job.ts";
@@ -103,7 +104,18 @@ export class Reconciler {
   async reconcile(slug: string): Promise<PassResult> {
     // A pass already running here for this client is waited for: then this one starts.
     const before = this.#bySlug.get(slug) ?? Promise.resolve();
-    const run = before.catch(() => {}).then(() => this.#pass(slug));
+    const run = before.catch(() => {}).then(() =>
+      inSpan("reconcile.pass", { "calcom_intake.client": slug }, async (span) => {
+        const result = await this.#pass(slug);
+        span.setAttributes({
+          "calcom_intake.fetched": result.fetched,
+          "calcom_intake.created": result.created,
+          "calcom_intake.updated": result.updated,
+          "calcom_intake.missed_webhooks": result.missed_webhooks,
+        });
+        return result;
+      })
+    );
     const settled = run.catch(() => {});
     this.#bySlug.set(slug, settled);
     this.#running.add(run);

@@ -12,6 +12,7 @@ import { addPendingBatch, type BatchQueueOptions, type PendingBatch, type Submis
 import { submissionBodyChunkKey, submissionKey } from "./keys.ts";
 import { ClientGoneError, type ClientGuard } from "./clients.ts";
 import { commit } from "./kv.ts";
+import { activeSpanContext, inSpan, type SpanContext } from "../trace.ts";
 import { placeBody, triageFailedCommit } from "./delivery.ts";
 import type { KvNote } from "./reconcile.ts";
 import { CountDeltas } from "./counts.ts";
@@ -68,6 +69,8 @@ interface Waiting {
   note: KvNote | null;
   guard: ClientGuard;
   meaning: Interpretation | null;
+  /** The request's span, linked from the commit's (which only one request's trace contains). */
+  span: SpanContext | undefined;
   resolve: (outcome: Committed) => void;
   reject: (error: unknown) => void;
   /** Requests with the same body in the same batch: answered as duplicates of this one. */
@@ -115,7 +118,17 @@ export class IngestBatcher {
     meaning: Interpretation | null,
   ): Promise<Committed> {
     const { promise, resolve, reject } = Promise.withResolvers<Committed>();
-    this.#waiting.push({ submission, body, note, guard, meaning, resolve, reject, followers: [] });
+    this.#waiting.push({
+      submission,
+      body,
+      note,
+      guard,
+      meaning,
+      span: activeSpanContext(),
+      resolve,
+      reject,
+      followers: [],
+    });
     if (!this.#scheduled) {
       // Let requests that arrive in the same turn join the same commit.
       this.#scheduled = true;
@@ -175,7 +188,19 @@ export class IngestBatcher {
   }
 
   /** One atomic commit of the batch; false when a member's key already existed (nothing written). */
-  async #tryCommit(members: Waiting[]): Promise<boolean> {
+  #tryCommit(members: Waiting[]): Promise<boolean> {
+    const bytes = members.reduce((n, w) => n + (w.body?.length ?? 0) + RECORD_OVERHEAD_BYTES, 0);
+    return inSpan("kv.group_commit", {
+      "calcom_intake.entries": members.length,
+      "calcom_intake.bytes": bytes,
+    }, async (span) => {
+      const ok = await this.#commitOnce(members);
+      span.setAttribute("calcom_intake.outcome", ok ? "committed" : "conflict");
+      return ok;
+    }, { links: members.map((w) => w.span) });
+  }
+
+  async #commitOnce(members: Waiting[]): Promise<boolean> {
     const batchId = newId();
     const op = this.kv.atomic();
     const refs: SubmissionRef[] = [];
