@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { signBody } from "../../lib/calcom/signature.ts";
 import { ADMIN_TOKEN, bookingCreated, FIXTURE_SECRET, startMain, waitFor, withTempDir } from "../_helpers.ts";
+import { apiBooking, FAKE_API_KEY, startFakeCalcom } from "../_fake_calcom.ts";
 
 interface OtlpSpan {
   traceId: string;
@@ -41,6 +42,8 @@ const attr = (s: OtlpSpan, key: string) => {
 
 Deno.test("one trace from the webhook to the delivery, spans named by route, and nothing secret in any attribute", async () => {
   const otlp = collector();
+  const fake = startFakeCalcom();
+  fake.put(apiBooking("missed-1"));
   let delivered = 0;
   const receiver = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     await req.body?.cancel();
@@ -52,6 +55,7 @@ Deno.test("one trace from the webhook to the delivery, spans named by route, and
       const service = await startMain({
         KV_PATH: `${dir}/kv.sqlite3`,
         OUTBOUND_ALLOW_PRIVATE: "1",
+        PUBLIC_URL: "https://intake.example.com",
         OTEL_DENO: "true",
         OTEL_SERVICE_NAME: "calcom-intake",
         OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
@@ -119,6 +123,20 @@ Deno.test("one trace from the webhook to the delivery, spans named by route, and
         assert.equal(String(attr(attempt, "http.response.status_code")), "204");
         assert.equal(attr(attempt, "calcom_intake.endpoint_id"), endpoint.body.id);
         await waitFor("the long-poll's span", () => otlp.spans.find((s) => s.name === "feed.wait"));
+        // Cal.com's side: connect the client's webhook, and a reconciliation pass, with its API key.
+        const keyed = await call("PATCH", "/admin/clients/acme", {
+          calcom_api_key: FAKE_API_KEY,
+          calcom_api_url: fake.url,
+        });
+        assert.equal(keyed.status, 200);
+        assert.equal((await call("POST", "/admin/clients/acme/calcom-webhook")).status, 200);
+        assert.equal((await call("POST", "/admin/clients/acme/reconcile")).status, 200);
+        for (const name of ["calcom.connect", "reconcile.pass", "calcom.api"]) {
+          await waitFor(`a ${name} span`, () => otlp.spans.find((s) => s.name === name));
+        }
+        const given = [...fake.webhooks.values()].map((w) => w.secret).filter((x): x is string => !!x);
+        assert.equal(given.length, 1, "connect gave Cal.com a secret");
+
         // Every span named by its route: no client's slug in any span name.
         assert.deepEqual(otlp.spans.filter((s) => s.name.includes("acme")).map((s) => s.name), []);
 
@@ -133,9 +151,17 @@ Deno.test("one trace from the webhook to the delivery, spans named by route, and
         assert.equal(line?.trace_id, webhook.traceId);
         assert.ok(line?.request_id);
 
-        // Nothing secret, anywhere: the client secret, the admin and client tokens, the endpoint's
-        // signing secret, Cal.com's signature.
-        const secrets = [FIXTURE_SECRET, ADMIN_TOKEN, token.body.token, endpoint.body.secret, signature];
+        // Nothing secret, anywhere: the client's secrets (given, and the one connect made), the admin
+        // and client tokens, the endpoint's signing secret, Cal.com's signature and API key.
+        const secrets = [
+          FIXTURE_SECRET,
+          ...given,
+          ADMIN_TOKEN,
+          token.body.token,
+          endpoint.body.secret,
+          signature,
+          FAKE_API_KEY,
+        ];
         const leaks = otlp.spans.flatMap((s) =>
           s.attributes.flatMap((a) =>
             secrets.filter((x) => JSON.stringify(a.value).includes(x)).map(() => `${s.name}: ${a.key}`)
@@ -150,5 +176,6 @@ Deno.test("one trace from the webhook to the delivery, spans named by route, and
   } finally {
     await receiver.shutdown();
     await otlp.close();
+    await fake.close();
   }
 });
