@@ -104,6 +104,8 @@ export class Outbound {
   #watchedList = "";
   /** Set by `idle`: no new retry timers or watches (the process is stopping). */
   #stopping = false;
+  /** Receivers' connections, this deliverer's own: closed when it stops, so none outlives the service. */
+  #client: Deno.HttpClient | null = null;
 
   constructor(
     private readonly kv: Deno.Kv,
@@ -177,6 +179,12 @@ export class Outbound {
     await this.settled();
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
+    this.#client?.close();
+    this.#client = null;
+  }
+
+  #http(): Deno.HttpClient {
+    return this.#client ??= Deno.createHttpClient({});
   }
 
   /** Sends one entry to an endpoint now, outside its order (a resend); records and answers the attempt. */
@@ -494,6 +502,7 @@ export class Outbound {
     );
     try {
       const res = await fetch(endpoint.url, {
+        client: this.#http(),
         method: "POST",
         redirect: "manual",
         signal: timeout.signal,
