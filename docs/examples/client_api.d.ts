@@ -203,6 +203,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/clients/{slug}/endpoints/{id}/test": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Send a test event to the endpoint now; answers the attempt
+     * @description Made-up data with "test": true in the body and a webhook-id starting test_, signed like every delivery; recorded in the attempt log, never in the change log. The endpoint's position and retries are left alone.
+     */
+    post: operations["apiSendTestEvent"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export interface webhooks {
   "job.created": {
@@ -594,8 +614,15 @@ export interface components {
       /** @description The first KiB of the receiver's answer. */
       response_body: string | null;
       next_retry_at: string | null;
-      /** @enum {string} */
-      kind: "delivery" | "resend" | "log_read";
+      /**
+       * @description resend: sent again by hand; test: a test event (its event_id test_…, never in the change log); log_read: the log could not be read.
+       * @enum {string}
+       */
+      kind: "delivery" | "resend" | "test" | "log_read";
+      /** @description The headers the request was sent with (never the signature). */
+      request_headers?: {
+        [key: string]: string;
+      };
     };
   };
   responses: never;
@@ -1655,6 +1682,99 @@ export interface operations {
       };
     };
   };
+  apiSendTestEvent: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        slug: string;
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** @description Which event to imitate (default job.created). */
+          type?: components["schemas"]["ChangeType"];
+        };
+      };
+    };
+    responses: {
+      /** @description Send a test event to the endpoint now; answers the attempt */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Attempt"];
+        };
+      };
+      /** @description The input is not valid: the message says which field and what to send. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No token, or a token that is not valid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The token lacks the scope endpoints:write. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No such client (or not one this token may reach), or no such record of it. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The body is larger than 64 KiB. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Outbound delivery does not run here. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Any other refusal or failure; the message says what to do. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
   "webhook.job.created": {
     parameters: {
       query?: never;
@@ -1676,6 +1796,11 @@ export interface operations {
           type: "job.created";
           /** @description When the change was committed (the entry's occurred_at). */
           timestamp: string;
+          /**
+           * @description Only on a test event sent by hand (its webhook-id starts test_): made-up data, not a change.
+           * @constant
+           */
+          test?: true;
           data: {
             /** @description The Job after the change (null for job.merged). */
             job: components["schemas"]["Job"] | null;
@@ -1738,6 +1863,11 @@ export interface operations {
           type: "job.updated";
           /** @description When the change was committed (the entry's occurred_at). */
           timestamp: string;
+          /**
+           * @description Only on a test event sent by hand (its webhook-id starts test_): made-up data, not a change.
+           * @constant
+           */
+          test?: true;
           data: {
             /** @description The Job after the change (null for job.merged). */
             job: components["schemas"]["Job"] | null;
@@ -1800,6 +1930,11 @@ export interface operations {
           type: "job.rescheduled";
           /** @description When the change was committed (the entry's occurred_at). */
           timestamp: string;
+          /**
+           * @description Only on a test event sent by hand (its webhook-id starts test_): made-up data, not a change.
+           * @constant
+           */
+          test?: true;
           data: {
             /** @description The Job after the change (null for job.merged). */
             job: components["schemas"]["Job"] | null;
@@ -1862,6 +1997,11 @@ export interface operations {
           type: "job.cancelled";
           /** @description When the change was committed (the entry's occurred_at). */
           timestamp: string;
+          /**
+           * @description Only on a test event sent by hand (its webhook-id starts test_): made-up data, not a change.
+           * @constant
+           */
+          test?: true;
           data: {
             /** @description The Job after the change (null for job.merged). */
             job: components["schemas"]["Job"] | null;
@@ -1924,6 +2064,11 @@ export interface operations {
           type: "job.merged";
           /** @description When the change was committed (the entry's occurred_at). */
           timestamp: string;
+          /**
+           * @description Only on a test event sent by hand (its webhook-id starts test_): made-up data, not a change.
+           * @constant
+           */
+          test?: true;
           data: {
             /** @description The Job after the change (null for job.merged). */
             job: components["schemas"]["Job"] | null;
@@ -1986,6 +2131,11 @@ export interface operations {
           type: "job.erased";
           /** @description When the change was committed (the entry's occurred_at). */
           timestamp: string;
+          /**
+           * @description Only on a test event sent by hand (its webhook-id starts test_): made-up data, not a change.
+           * @constant
+           */
+          test?: true;
           data: {
             /** @description The Job after the change (null for job.merged). */
             job: components["schemas"]["Job"] | null;

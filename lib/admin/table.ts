@@ -141,6 +141,12 @@ const ENDPOINT_CLI: { [K in keyof typeof ENDPOINT_OPERATIONS]: Operation["cli"] 
     columns: ["at", "event_id", "type", "attempt", "status", "error", "duration_ms", "next_retry_at"],
   },
   resendToEndpoint: { command: "endpoint resend", args: ["slug", "endpoint-id", "event-id"] },
+  sendTestEvent: {
+    command: "endpoint test",
+    args: ["slug", "endpoint-id"],
+    summary:
+      "send a test event (--type job.cancelled; default job.created) to the endpoint now; never in the change log",
+  },
 };
 
 /** The endpoint rows again under `/admin` (the admin token), each with its CLI command. */

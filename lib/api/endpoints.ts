@@ -14,6 +14,7 @@ import {
   newEndpointRecord,
   recoveredEndpoint,
   rotatedEndpoint,
+  testEntry,
 } from "../domain/outbound.ts";
 import { HttpError } from "../errors.ts";
 import { findEntry, logEnd, positionBefore } from "../store/changes.ts";
@@ -175,6 +176,21 @@ export async function resendToEndpointOp(ctx: OpsContext, input: OpInput) {
   }
   const attempt = await ctx.deps.outbound.resend(current, entry);
   ctx.audit("endpoint.resend", { slug: current.client, endpoint_id: current.id, event_id: eventId });
+  return attempt;
+}
+
+/**
+ * Sends a test event of `type` (default job.created) to the endpoint now: made-up data, `"test":
+ * true` in the body, a `test_…` webhook-id; recorded in its attempt log, never in the change log.
+ */
+export async function sendTestEventOp(ctx: OpsContext, input: OpInput) {
+  const current = await findEndpoint(ctx, input);
+  const [type] = optionalEventTypes(input.type === undefined ? undefined : [input.type]) ?? ["job.created"];
+  if (!ctx.deps.outbound) {
+    throw new HttpError(503, "outbound_unavailable", "Outbound delivery is not available here.");
+  }
+  const attempt = await ctx.deps.outbound.sendTest(current, testEntry(current.client, type, Date.now()));
+  ctx.audit("endpoint.test", { slug: current.client, endpoint_id: current.id, type });
   return attempt;
 }
 

@@ -118,6 +118,9 @@ export function webhookBody(type: (typeof CHANGE_TYPES)[number]) {
   return z.strictObject({
     type: z.literal(type),
     timestamp: time.describe("When the change was committed (the entry's occurred_at)."),
+    test: z.literal(true).optional().describe(
+      "Only on a test event sent by hand (its webhook-id starts test_): made-up data, not a change.",
+    ),
     data: z.strictObject({
       ...entryDataFields,
       job_id: z.string(),
@@ -194,7 +197,12 @@ export const Attempt = z.strictObject({
   duration_ms: z.number().int(),
   response_body: text.describe("The first KiB of the receiver's answer."),
   next_retry_at: nullableTime,
-  kind: z.enum(["delivery", "resend", "log_read"]),
+  kind: z.enum(["delivery", "resend", "test", "log_read"]).describe(
+    "resend: sent again by hand; test: a test event (its event_id test_…, never in the change log); log_read: the log could not be read.",
+  ),
+  request_headers: z.record(z.string(), z.string()).optional().describe(
+    "The headers the request was sent with (never the signature).",
+  ),
 }).meta({ id: "Attempt", description: "One delivery attempt to an endpoint." });
 
 export const AttemptsPage = pageOf(Attempt, "AttemptsPage");

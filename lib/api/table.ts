@@ -18,12 +18,14 @@ import {
   recoverEndpointOp,
   resendToEndpointOp,
   rotateEndpointSecretOp,
+  sendTestEventOp,
   updateEndpointOp,
 } from "./endpoints.ts";
 import {
   Attempt,
   AttemptsPage,
   ChangesPage,
+  ChangeType,
   ClientJobsPage,
   Contact,
   ContactsPage,
@@ -136,6 +138,21 @@ export const ENDPOINT_OPERATIONS = {
     answer: Attempt,
     errors: { 503: "Outbound delivery does not run here." },
     run: resendToEndpointOp,
+  }),
+  sendTestEvent: op({
+    method: "POST",
+    path: `${CLIENT_API_PREFIX}/endpoints/:id/test`,
+    scope: "endpoints:write",
+    summary: "Send a test event to the endpoint now; answers the attempt",
+    description:
+      'Made-up data with "test": true in the body and a webhook-id starting test_, signed like every delivery; ' +
+      "recorded in the attempt log, never in the change log. The endpoint's position and retries are left alone.",
+    body: z.strictObject({
+      type: ChangeType.optional().describe("Which event to imitate (default job.created)."),
+    }),
+    answer: Attempt,
+    errors: { 503: "Outbound delivery does not run here." },
+    run: sendTestEventOp,
   }),
 } satisfies Record<string, Operation>;
 

@@ -6,7 +6,8 @@
  */
 import { createHmac } from "node:crypto";
 import { isIP } from "node:net";
-import type { ChangeEntry, ChangeType } from "./changes.ts";
+import { type ChangeEntry, changeEntry, type ChangeType } from "./changes.ts";
+import type { Job } from "./job.ts";
 
 /** Success is a 2xx within this long. */
 export const DELIVERY_TIMEOUT_MS = 15_000;
@@ -83,8 +84,13 @@ export interface Attempt {
   /** The first 1 KiB of the answer's body. */
   response_body: string | null;
   next_retry_at: string | null;
-  /** "resend": sent on request, outside the endpoint's order; "log_read": the log could not be read. */
-  kind: "delivery" | "resend" | "log_read";
+  /**
+   * "resend": sent on request, outside the endpoint's order; "test": a test event sent by hand
+   * (never a change-log entry); "log_read": the log could not be read.
+   */
+  kind: "delivery" | "resend" | "test" | "log_read";
+  /** The headers it was sent with (never the signature); absent on attempts recorded before. */
+  request_headers?: Record<string, string>;
 }
 
 /** What re-enabling an endpoint clears: it starts afresh on its next entry. */
@@ -189,12 +195,66 @@ export function recoveredEndpoint<P, E extends EndpointRecord<P>>(e: E, position
 }
 
 /** The body of a delivery: the entry's type and time, its data with the Job's id and version added. */
-export function deliveryBody(entry: ChangeEntry): string {
+export function deliveryBody(entry: ChangeEntry, test = false): string {
   return JSON.stringify({
     type: entry.type,
     timestamp: entry.occurred_at,
+    ...(test ? { test: true } : {}),
     data: { ...entry.data, job_id: entry.job_id, job_version: entry.job_version },
   });
+}
+
+/** A test event's id: `test_` and 32 hex digits, which no change-log entry's id (`chg_…`) can be. */
+export function testEventId(): string {
+  return "test_" +
+    [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * A test event of `type` for a client: a made-up Job (a test person, a booking tomorrow) in an
+ * entry with a `test_…` id, so a receiver can check its handling before a real change arrives.
+ */
+export function testEntry(client: string, type: ChangeType, now: number): ChangeEntry {
+  const at = (ms: number) => new Date(now + ms).toISOString();
+  const job: Job = {
+    id: "job_test",
+    version: 1,
+    client,
+    contact_id: null,
+    calcom_event_id: "test-booking-uid",
+    previous_event_ids: type === "job.rescheduled" ? ["test-earlier-booking-uid"] : [],
+    status: type === "job.cancelled" ? "cancelled" : "scheduled",
+    title: "Test event from calcom-intake",
+    start_time: at(86_400_000),
+    end_time: at(86_400_000 + 3_600_000),
+    location: null,
+    organizer_email: null,
+    responses: {},
+    booker_email: "test.person@example.com",
+    booker_time_zone: "UTC",
+    attendees: [{ contact_id: null, email: "test.person@example.com", name: "Test Person", no_show: false }],
+    cancellation_reason: type === "job.cancelled" ? "A test cancellation" : null,
+    rejection_reason: null,
+    payment_status: null,
+    payment_id: null,
+    seated: false,
+    events: [],
+    created_at: at(0),
+    updated_at: at(0),
+  };
+  const entry = changeEntry(client, null, job, at(0), type);
+  const merged = type === "job.merged" ? { job: null, changes: {}, merged_into: "job_test_survivor" } : {};
+  return { ...entry, id: testEventId(), data: { ...entry.data, ...merged } };
+}
+
+/** The headers a delivery is sent with, as its attempt records them (the signature is left out). */
+export function recordedHeaders(id: string, timestamp: number): Record<string, string> {
+  return {
+    "content-type": "application/json",
+    "user-agent": USER_AGENT,
+    "webhook-id": id,
+    "webhook-timestamp": String(timestamp),
+  };
 }
 
 /**

@@ -23,6 +23,7 @@ import {
   DISABLE_AFTER_MS,
   forbiddenAddress,
   nextAttemptAt,
+  recordedHeaders,
   signatures,
   subscribes,
   USER_AGENT,
@@ -88,6 +89,8 @@ interface Outcome {
   durationMs: number;
   /** 410 Gone: the receiver asks to be disabled. */
   gone: boolean;
+  /** What was sent (never the signature); null when nothing was. */
+  requestHeaders: Record<string, string> | null;
 }
 
 export class Outbound {
@@ -185,6 +188,18 @@ export class Outbound {
 
   #http(): Deno.HttpClient {
     return this.#client ??= Deno.createHttpClient({});
+  }
+
+  /**
+   * Sends a test event now: `entry` is synthetic (its id `test_…`, never in the change log) and its
+   * body says `"test": true`; the attempt is recorded as kind "test" and answered. The endpoint's
+   * position and retry state are left alone.
+   */
+  async sendTest(endpoint: Endpoint, entry: ChangeEntry): Promise<Attempt> {
+    const outcome = await this.#send(endpoint, entry, true);
+    const attempt = this.#attempt(entry, 1, outcome, null, "test");
+    await recordAttempt(this.kv, endpoint.client, endpoint.id, attempt, this.options.attemptRetentionMs);
+    return attempt;
   }
 
   /** Sends one entry to an endpoint now, outside its order (a resend); records and answers the attempt. */
@@ -452,22 +467,22 @@ export class Outbound {
       response_body: o.responseBody,
       next_retry_at: nextRetryAt,
       kind,
+      ...(o.requestHeaders ? { request_headers: o.requestHeaders } : {}),
     };
   }
 
-  /** One POST, signed; never follows a redirect; refuses addresses it may not reach. */
   /**
-   * One attempt, in a span under the trace of the commit that made the entry when this process
+   * One attempt (one POST, signed; never following a redirect; refusing addresses it may not reach), in a span under the trace of the commit that made the entry when this process
    * made it (`trace.ts`): the endpoint and event by id, the status and duration, never a secret.
    */
-  #send(endpoint: Endpoint, entry: ChangeEntry): Promise<Outcome> {
+  #send(endpoint: Endpoint, entry: ChangeEntry, test = false): Promise<Outcome> {
     return inSpan("outbound.attempt", {
       "calcom_intake.client": endpoint.client,
       "calcom_intake.endpoint_id": endpoint.id,
       "calcom_intake.event_id": entry.id,
       "calcom_intake.event_type": entry.type,
     }, async (span) => {
-      const outcome = await this.#post(endpoint, entry);
+      const outcome = await this.#post(endpoint, entry, test);
       span.setAttribute("calcom_intake.duration_ms", Math.round(outcome.durationMs));
       if (outcome.status !== null) span.setAttribute("http.response.status_code", outcome.status);
       if (!outcome.ok) failSpan(span, outcome.error ?? "failed");
@@ -475,7 +490,7 @@ export class Outbound {
     }, { parent: traceOf(entry.id) });
   }
 
-  async #post(endpoint: Endpoint, entry: ChangeEntry): Promise<Outcome> {
+  async #post(endpoint: Endpoint, entry: ChangeEntry, test = false): Promise<Outcome> {
     const started = performance.now();
     const failed = (error: string, extra: Partial<Outcome> = {}): Outcome => ({
       ok: false,
@@ -485,12 +500,14 @@ export class Outbound {
       responseBody: null,
       durationMs: performance.now() - started,
       gone: false,
+      requestHeaders: null,
       ...extra,
     });
     const refusal = await destinationProblem(endpoint.url, this.options.allowPrivate);
     if (refusal) return failed(refusal);
-    const body = deliveryBody(entry);
+    const body = deliveryBody(entry, test);
     const timestamp = Math.floor(Date.now() / 1000);
+    const sent = recordedHeaders(entry.id, timestamp);
     const now = Date.now();
     const live = endpoint.secrets.filter((s) => !s.expires_at || Date.parse(s.expires_at) > now).map((s) =>
       s.secret
@@ -506,18 +523,13 @@ export class Outbound {
         method: "POST",
         redirect: "manual",
         signal: timeout.signal,
-        headers: {
-          "content-type": "application/json",
-          "user-agent": USER_AGENT,
-          "webhook-id": entry.id,
-          "webhook-timestamp": String(timestamp),
-          "webhook-signature": signatures(live, entry.id, timestamp, body),
-        },
+        headers: { ...sent, "webhook-signature": signatures(live, entry.id, timestamp, body) },
         body,
       });
       const text = await readSome(res, 1024);
       const outcome = {
         status: res.status,
+        requestHeaders: sent,
         responseBody: text,
         durationMs: performance.now() - started,
         retryAfterMs: retryAfterMs(res.headers.get("retry-after"), Date.now()),
@@ -534,7 +546,7 @@ export class Outbound {
         : error instanceof Error
         ? error.message
         : String(error);
-      return failed(message);
+      return failed(message, { requestHeaders: sent });
     } finally {
       clearTimeout(timer);
     }

@@ -258,6 +258,8 @@ Deno.test("every route answers a success and an error that keep the contract; de
         await call("GET", `${E}/${endpoint.id}/attempts?cursor=not-a-cursor`, 400);
         await call("POST", `${E}/${endpoint.id}/attempts/${found(changes[0]).id}/resend`, 200);
         await call("POST", `${E}/${endpoint.id}/attempts/not-an-event/resend`, 400);
+        await call("POST", `${E}/${endpoint.id}/test`, 200, { type: "job.cancelled" });
+        await call("POST", `${E}/${endpoint.id}/test`, 400, { type: "job.exploded" });
         const spare = await call("POST", E, 201, { url: "https://receiver.example.com/hook" }) as {
           id: string;
         };

@@ -284,6 +284,14 @@ Deno.test("dashboard in headless Chromium: an outbound endpoint is added, delive
           await page.reload();
           await page.getByText("HTTP 204").waitFor();
           await assertScreen(page, "endpoint with its attempts");
+          await page.getByRole("button", { name: "Send test event" }).click();
+          await page.getByRole("status").filter({
+            hasText: "Test event sent: the endpoint answered HTTP 204.",
+          })
+            .waitFor();
+          assert.equal(JSON.parse(received.at(-1)!).test, true, "the receiver got the test event");
+          await page.reload();
+          await page.getByText("HTTP 204").nth(1).waitFor();
           await page.getByRole("button", { name: "Disable" }).click();
           await page.getByRole("status").filter({ hasText: "Disabled." }).waitFor();
           await page.reload();

@@ -432,3 +432,57 @@ Deno.test("an endpoint left behind past retention is a state: behind_retention, 
     await hook.close();
   }
 });
+
+Deno.test("a test event: made-up data marked test, a test_ id, verified, in the attempt log with its headers, never in the change log", async () => {
+  const hook = receiver(() => new Response("thanks", { status: 200 }));
+  try {
+    await withServer({ mode: "inline", env: ENV }, async (server) => {
+      await addClient(server, "acme");
+      const endpoint = await addEndpoint(server, hook.url);
+      const path = `/admin/clients/acme/endpoints/${endpoint.id}`;
+      const before = await server.admin<EndpointAnswer & { position?: unknown }>("GET", path);
+      const sent = await server.admin<
+        { kind: string; event_id: string; status: number; request_headers: Record<string, string> }
+      >(
+        "POST",
+        `${path}/test`,
+        { type: "job.rescheduled" },
+      );
+      assert.equal(sent.status, 200, JSON.stringify(sent.body));
+      assert.equal(sent.body.kind, "test");
+      assert.equal(sent.body.status, 200);
+      assert.match(sent.body.event_id, /^test_[0-9a-f]{32}$/, "cannot collide with a chg_ entry id");
+      assert.equal(hook.received.length, 1);
+      const payload = verified(endpoint.secret, hook.received[0]) as ReturnType<typeof verified> & {
+        test?: boolean;
+      };
+      assert.equal(payload.type, "job.rescheduled");
+      assert.equal(payload.test, true);
+      assert.equal(hook.received[0].id, sent.body.event_id);
+      // The headers it was sent with are recorded, never the signature.
+      assert.equal(sent.body.request_headers["webhook-id"], sent.body.event_id);
+      assert.equal(sent.body.request_headers["webhook-signature"], undefined);
+      const attempts = await server.admin<{ items: { kind: string }[] }>("GET", `${path}/attempts`);
+      assert.deepEqual(attempts.body.items.map((a) => a.kind), ["test"]);
+      const feed = await server.admin<{ items: unknown[] }>("GET", "/api/v1/clients/acme/changes");
+      assert.deepEqual(feed.body.items, [], "a test event is never a change");
+      const after = await server.admin<EndpointAnswer>("GET", path);
+      assert.deepEqual(
+        {
+          failures: after.body.failures,
+          last_success_at: after.body.last_success_at,
+          backlog: after.body.backlog,
+        },
+        {
+          failures: before.body.failures,
+          last_success_at: before.body.last_success_at,
+          backlog: before.body.backlog,
+        },
+      );
+      const refused = await server.admin<ErrorAnswer>("POST", `${path}/test`, { type: "job.exploded" });
+      assert.equal(refused.status, 400);
+    });
+  } finally {
+    await hook.close();
+  }
+});

@@ -104,6 +104,17 @@ export async function clientEndpoints(client) {
             });
           }, { refresh: true }),
         }, "Rotate secret"),
+        " ",
+        h("button", {
+          type: "button",
+          class: "secondary",
+          onclick: action(() => endpointOut, async () => {
+            const r = await call("sendTestEvent", { params: { slug: client.slug, id: e.id }, body: {} });
+            return r.status !== null && r.status < 300
+              ? status(`Test event sent: the endpoint answered HTTP ${r.status}.`)
+              : alertBox(`Test event sent; it failed: ${r.status !== null ? `HTTP ${r.status}` : r.error}.`);
+          }, { refresh: true }),
+        }, "Send test event"),
       ),
       h(
         "form",
@@ -154,7 +165,8 @@ export async function clientEndpoints(client) {
                 : badge(a.error ?? "failed", "bad"),
               `${a.duration_ms} ms`,
               a.next_retry_at ? when(a.next_retry_at, client.time_zone) : "—",
-              h("button", {
+              // A test event is not in the change log: there is nothing to resend.
+              a.kind === "test" ? "test event" : h("button", {
                 type: "button",
                 class: "secondary",
                 "aria-label": `Resend ${a.event_id}`,
