@@ -223,6 +223,44 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/clients/{slug}/tokens": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The client's tokens (never their values) */
+    get: operations["apiListTokens"];
+    put?: never;
+    /**
+     * A client token for the client API; its value is answered once
+     * @description Only its hash is kept. Made with a client token, it may hold only scopes that token holds, and expires no later than it (by default: when it does).
+     */
+    post: operations["apiCreateToken"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/clients/{slug}/tokens/{tokenId}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** Revoke a client token at once */
+    delete: operations["apiRevokeToken"];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export interface webhooks {
   "job.created": {
@@ -623,6 +661,31 @@ export interface components {
       request_headers?: {
         [key: string]: string;
       };
+    };
+    IssuedToken: {
+      id: string;
+      name: string;
+      scopes: components["schemas"]["TokenScope"][];
+      /** @description An ISO 8601 time in UTC, e.g. 2026-12-07T14:00:00.000Z. */
+      created_at: string;
+      expires_at: string | null;
+      /** @description cit_…, shown once. */
+      token: string;
+    };
+    /** @enum {string} */
+    TokenScope: "jobs:read" | "contacts:read" | "changes:read" | "endpoints:write" | "tokens:write";
+    Tokens: {
+      items: components["schemas"]["Token"][];
+      cursor: null;
+    };
+    Token: {
+      id: string;
+      name: string;
+      scopes: components["schemas"]["TokenScope"][];
+      /** @description An ISO 8601 time in UTC, e.g. 2026-12-07T14:00:00.000Z. */
+      created_at: string;
+      expires_at: string | null;
+      last_used_at: string | null;
     };
   };
   responses: never;
@@ -1757,6 +1820,228 @@ export interface operations {
       };
       /** @description Outbound delivery does not run here. */
       503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Any other refusal or failure; the message says what to do. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  apiListTokens: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        slug: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The client's tokens (never their values) */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Tokens"];
+        };
+      };
+      /** @description The input is not valid: the message says which field and what to send. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No token, or a token that is not valid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The token lacks the scope tokens:write. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No such client (or not one this token may reach), or no such record of it. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Any other refusal or failure; the message says what to do. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  apiCreateToken: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        slug: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** @description Who uses it. */
+          name: string;
+          scopes: components["schemas"]["TokenScope"][];
+          expires_at?: string | null;
+        };
+      };
+    };
+    responses: {
+      /** @description A client token for the client API; its value is answered once */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["IssuedToken"];
+        };
+      };
+      /** @description The input is not valid: the message says which field and what to send. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No token, or a token that is not valid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description scope_not_held / expiry_beyond_own: more than the calling token may give. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No such client (or not one this token may reach), or no such record of it. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The body is larger than 64 KiB. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Any other refusal or failure; the message says what to do. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  apiRevokeToken: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        slug: string;
+        tokenId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Revoke a client token at once */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            revoked: string;
+          };
+        };
+      };
+      /** @description The input is not valid: the message says which field and what to send. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No token, or a token that is not valid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The token lacks the scope tokens:write. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No such client (or not one this token may reach), or no such record of it. */
+      404: {
         headers: {
           [name: string]: unknown;
         };

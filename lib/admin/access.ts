@@ -5,13 +5,18 @@
  * hash, after its checksum is checked without any KV read). No token is ever logged.
  */
 import { timingSafeEqual } from "node:crypto";
-import { isWellFormedToken, TOKEN_PREFIX, tokenHash, type TokenScope } from "../domain/tokens.ts";
+import {
+  type Caller,
+  isWellFormedToken,
+  TOKEN_PREFIX,
+  tokenHash,
+  type TokenScope,
+} from "../domain/tokens.ts";
 import { HttpError } from "../errors.ts";
 import { findToken, touchToken } from "../store/tokens.ts";
 import { nowIso } from "../time.ts";
 
-/** Who a request is. */
-export type Caller = { kind: "admin" } | { kind: "token"; slug: string; tokenId: string };
+export type { Caller };
 
 /** last_used_at is written at most this often per token (a write per request would cost more than the read). */
 const TOUCH_EVERY_MS = 60_000;
@@ -88,7 +93,7 @@ export class AccessControl {
       );
     }
     this.#touch(slug, token.id);
-    return { kind: "token", slug, tokenId: token.id };
+    return { kind: "token", slug, tokenId: token.id, scopes: token.scopes, expiresAt: token.expires_at };
   }
 
   async #isAdmin(given: string | null): Promise<boolean> {

@@ -1,11 +1,9 @@
 /**
  * The operator's clients: create, change, remove; their secrets (rotation); their overview (the
- * numbers and health the dashboard shows); connecting their webhook in Cal.com; and the client
- * tokens their developers use. A secret or token is answered only by the call that made it; every
+ * numbers and health the dashboard shows); and connecting their webhook in Cal.com (client tokens
+ * are `api/tokens.ts`). A secret is answered only by the call that made it; every
  * change writes an audit line and tells the webhook route's key cache at once.
  */
-import { newId } from "../domain/ids.ts";
-import { newToken, tokenHash } from "../domain/tokens.ts";
 import { HttpError } from "../errors.ts";
 import type { OpsContext } from "../api/context.ts";
 import {
@@ -15,12 +13,10 @@ import {
   optionalApiKey,
   optionalApiUrl,
   optionalDays,
-  optionalExpiry,
   optionalSecret,
   optionalString,
   optionalTimeZone,
   validId,
-  validScopes,
   validSlug,
 } from "../api/inputs.ts";
 import type { OpInput } from "../api/operation.ts";
@@ -41,7 +37,6 @@ import { allContacts } from "../store/contacts.ts";
 import { allJobs } from "../store/jobs.ts";
 import { deliveryTimes, resetApiKeyState, scheduleReconcile } from "../store/reconcile.ts";
 import { allSubmissions } from "../store/submissions.ts";
-import { type ClientToken, createToken, listTokens, revokeToken } from "../store/tokens.ts";
 import { nowIso } from "../time.ts";
 import { clientView, issued, silenceView } from "./views.ts";
 
@@ -253,46 +248,4 @@ function connectMessage(r: ConnectResult): string {
     }); it delivers to ${r.subscriber_url}.`;
   }
   return `Webhook ${r.webhook_id} in Cal.com is already as it should be; nothing was changed.`;
-}
-
-// ---- client tokens ---------------------------------------------------------------------------
-
-/** A new client token, answered once with its value (only its hash is kept). */
-export async function createTokenOp(ctx: OpsContext, input: OpInput) {
-  const client = await ctx.client(input.slug);
-  const name = optionalString(input.name, "name", MAX_NAME_LENGTH);
-  if (!name) throw new HttpError(400, "invalid_name", 'Give the token a "name" that says who uses it.');
-  const scopes = validScopes(input.scopes);
-  const expiresAt = optionalExpiry(input.expires_at, Date.now());
-  const token = newToken();
-  const record: ClientToken = {
-    id: newId(),
-    name,
-    scopes,
-    token_hash: tokenHash(token),
-    created_at: nowIso(),
-    expires_at: expiresAt,
-    last_used_at: null,
-  };
-  if (!(await createToken(ctx.kv, client.slug, record))) throw noClient(client.slug);
-  ctx.audit("token.create", { slug: client.slug, token_id: record.id, scopes, expires_at: expiresAt });
-  const { token_hash: _hash, last_used_at: _used, ...shown } = record;
-  return { ...shown, token };
-}
-
-export async function listTokensOp(ctx: OpsContext, input: OpInput) {
-  const client = await ctx.client(input.slug);
-  const tokens = await listTokens(ctx.kv, client.slug);
-  return { items: tokens.map(({ token_hash: _hash, ...shown }) => shown), cursor: null };
-}
-
-/** Revokes a token at once: its next request is refused. */
-export async function revokeTokenOp(ctx: OpsContext, input: OpInput) {
-  const client = await ctx.client(input.slug);
-  const tokenId = validId(input.tokenId, "token");
-  if (!(await revokeToken(ctx.kv, client.slug, tokenId))) {
-    throw new HttpError(404, "unknown_token", `Client "${client.slug}" has no token ${tokenId}.`);
-  }
-  ctx.audit("token.revoke", { slug: client.slug, token_id: tokenId });
-  return { revoked: tokenId };
 }

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { WEBHOOK_STATES } from "../calcom/webhooks_api.ts";
 import { SUBMISSION_STATUSES } from "../domain/submission.ts";
-import { ChangeEntry, Job, TokenScope } from "../api/schemas.ts";
+import { ChangeEntry, Job } from "../api/schemas.ts";
 
 const time = z.string();
 const nullableTime = time.nullable();
@@ -204,20 +204,6 @@ export const Timeline = z.strictObject({
   })),
 }).meta({ id: "Timeline" });
 
-const tokenFields = {
-  id: z.string(),
-  name: z.string(),
-  scopes: z.array(TokenScope),
-  created_at: time,
-  expires_at: nullableTime,
-};
-export const Token = z.strictObject({ ...tokenFields, last_used_at: nullableTime }).meta({ id: "Token" });
-export const IssuedToken = z.strictObject({
-  ...tokenFields,
-  token: z.string().describe("cit_…, shown once."),
-})
-  .meta({ id: "IssuedToken" });
-
 export const ReplaySummary = z.strictObject({
   status: SubmissionStatus,
   replayed: z.number().int(),
@@ -270,5 +256,4 @@ export type ClientAnswer = z.infer<typeof Client>;
 export type OverviewAnswer = z.infer<typeof Overview>;
 export type SubmissionAnswer = z.infer<typeof Submission>;
 export type TimelineAnswer = z.infer<typeof Timeline>;
-export type TokenAnswer = z.infer<typeof Token>;
 export type IssuedSecretAnswer = z.infer<typeof IssuedSecret>;

@@ -9,17 +9,13 @@
  */
 import { z } from "zod";
 import { op, type Operation } from "../api/operation.ts";
-import { CLIENT_API_OPERATIONS, CLIENT_API_PREFIX, ENDPOINT_OPERATIONS } from "../api/table.ts";
 import {
-  Contact,
-  ContactsPage,
-  Deleted,
-  Job,
-  JobsPage,
-  JobsQuery,
-  PageQuery,
-  TokenScope,
-} from "../api/schemas.ts";
+  CLIENT_API_OPERATIONS,
+  CLIENT_API_PREFIX,
+  ENDPOINT_OPERATIONS,
+  TOKEN_OPERATIONS,
+} from "../api/table.ts";
+import { Contact, ContactsPage, Deleted, Job, JobsPage, JobsQuery, PageQuery } from "../api/schemas.ts";
 import { getContactOp, getJobOp, listContactsOp, listJobsOp } from "../api/records.ts";
 import {
   addSecretOp,
@@ -27,14 +23,11 @@ import {
   clientOverviewOp,
   connectCalcomOp,
   createClientOp,
-  createTokenOp,
   deleteClientOp,
   disconnectCalcomOp,
   listClientsOp,
-  listTokensOp,
   putClientOp,
   removeSecretOp,
-  revokeTokenOp,
   showClientOp,
   updateClientOp,
 } from "./clients.ts";
@@ -61,7 +54,6 @@ import {
   DeadLetter,
   Erasure,
   IssuedSecret,
-  IssuedToken,
   MissedWebhook,
   Overview,
   PassResult,
@@ -73,7 +65,6 @@ import {
   SubmissionsPage,
   SubmissionStatus,
   Timeline,
-  Token,
 } from "./schemas.ts";
 
 export type { CliSpec, Operation, OperationInput } from "../api/operation.ts";
@@ -149,15 +140,39 @@ const ENDPOINT_CLI: { [K in keyof typeof ENDPOINT_OPERATIONS]: Operation["cli"] 
   },
 };
 
-/** The endpoint rows again under `/admin` (the admin token), each with its CLI command. */
-const ADMIN_ENDPOINT_OPERATIONS = Object.fromEntries(
-  Object.entries(ENDPOINT_OPERATIONS).map(([name, row]) => [name, {
-    ...row,
-    path: row.path.replace(CLIENT_API_PREFIX, "/admin/clients/:slug"),
-    scope: undefined,
-    cli: ENDPOINT_CLI[name as keyof typeof ENDPOINT_OPERATIONS],
-  }]),
-) as unknown as typeof ENDPOINT_OPERATIONS;
+/** The CLI command of each token row the operator calls under `/admin`. */
+const TOKEN_CLI: { [K in keyof typeof TOKEN_OPERATIONS]: Operation["cli"] } = {
+  createToken: {
+    command: "token add",
+    args: ["slug"],
+    summary:
+      "a client token for the client API (--name who uses it, --scopes jobs:read,contacts:read,changes:read,endpoints:write,tokens:write, --expires-at ISO); printed once",
+  },
+  listTokens: {
+    command: "token list",
+    args: ["slug"],
+    columns: ["id", "name", "scopes", "created_at", "expires_at", "last_used_at"],
+  },
+  revokeToken: { command: "token revoke", args: ["slug", "token-id"] },
+};
+
+/** Client-API rows again under `/admin` (the admin token), each with its CLI command. */
+function asAdminRows<T extends Record<string, Operation>>(
+  rows: T,
+  cli: { [K in keyof T]: Operation["cli"] },
+): T {
+  return Object.fromEntries(
+    Object.entries(rows).map(([name, row]) => [name, {
+      ...row,
+      path: row.path.replace(CLIENT_API_PREFIX, "/admin/clients/:slug"),
+      scope: undefined,
+      cli: cli[name as keyof T],
+    }]),
+  ) as unknown as T;
+}
+
+const ADMIN_ENDPOINT_OPERATIONS = asAdminRows(ENDPOINT_OPERATIONS, ENDPOINT_CLI);
+const ADMIN_TOKEN_OPERATIONS = asAdminRows(TOKEN_OPERATIONS, TOKEN_CLI);
 
 export const ADMIN_OPERATIONS = {
   listClients: op({
@@ -462,45 +477,6 @@ export const ADMIN_OPERATIONS = {
     },
     run: missedWebhooksOp,
   }),
-  createToken: op({
-    method: "POST",
-    path: "/admin/clients/:slug/tokens",
-    summary: "A client token for the client API; its value is answered once",
-    body: z.strictObject({
-      name: z.string().describe("Who uses it."),
-      scopes: z.array(TokenScope),
-      expires_at: z.string().nullable().optional(),
-    }),
-    answer: IssuedToken,
-    status: 201,
-    cli: {
-      command: "token add",
-      args: ["slug"],
-      summary:
-        "a client token for the client API (--name who uses it, --scopes jobs:read,contacts:read,changes:read,endpoints:write, --expires-at ISO); printed once",
-    },
-    run: createTokenOp,
-  }),
-  listTokens: op({
-    method: "GET",
-    path: "/admin/clients/:slug/tokens",
-    summary: "A client's tokens (never their values)",
-    answer: allOf(Token, "Tokens"),
-    cli: {
-      command: "token list",
-      args: ["slug"],
-      columns: ["id", "name", "scopes", "created_at", "expires_at", "last_used_at"],
-    },
-    run: listTokensOp,
-  }),
-  revokeToken: op({
-    method: "DELETE",
-    path: "/admin/clients/:slug/tokens/:tokenId",
-    summary: "Revoke a client token at once",
-    answer: z.strictObject({ revoked: z.string() }),
-    cli: { command: "token revoke", args: ["slug", "token-id"] },
-    run: revokeTokenOp,
-  }),
   recentChanges: op({
     method: "GET",
     path: "/admin/clients/:slug/changes",
@@ -523,6 +499,7 @@ export const ADMIN_OPERATIONS = {
     run: deadLettersOp,
   }),
   ...ADMIN_ENDPOINT_OPERATIONS,
+  ...ADMIN_TOKEN_OPERATIONS,
 } satisfies Record<string, Operation>;
 
 /** Every row: the operator's and the client API's. */

@@ -7,7 +7,7 @@
  * OpenAPI documents are all built from the rows, so none of them keeps a copy.
  */
 import type { z } from "zod";
-import type { TokenScope } from "../domain/tokens.ts";
+import type { Caller, TokenScope } from "../domain/tokens.ts";
 import type { OpsContext } from "./context.ts";
 
 /** An operation's input as every adapter hands it over: strings from the path and query, a JSON body. */
@@ -17,13 +17,15 @@ export interface OperationInput {
   body: Record<string, unknown>;
   /** Aborts when the caller goes away (a long-poll stops waiting). */
   signal?: AbortSignal;
+  /** Who calls (the HTTP routes say; the CLI is the operator). */
+  caller?: Caller;
 }
 
 /**
  * What an operation's function takes: one object of its path params, query and body fields
  * (untyped: the function validates each into a value or a 400 that says what to send).
  */
-export type OpInput = Record<string, unknown> & { signal?: AbortSignal };
+export type OpInput = Record<string, unknown> & { signal?: AbortSignal; caller?: Caller };
 
 /** How the CLI offers an operation. */
 export interface CliSpec {
@@ -105,6 +107,9 @@ export function bodyFields(op: Operation): string[] | null {
 /** The adapters' `{params, query, body}` as the one object an operation takes. */
 export function opInput(input: Partial<OperationInput>): OpInput {
   const merged: OpInput = { ...input.body, ...input.query, ...input.params };
+  // Not a field a caller can send: set by the route from the token it checked.
+  delete merged.caller;
+  if (input.caller) Object.defineProperty(merged, "caller", { value: input.caller, enumerable: false });
   if (input.signal) {
     Object.defineProperty(merged, "signal", { get: () => input.signal, enumerable: false });
   }

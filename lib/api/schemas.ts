@@ -214,6 +214,25 @@ export const RecoveringEndpoint = z.strictObject({
   recovering_since: time,
 }).meta({ id: "RecoveringEndpoint" });
 
+// ---- client tokens -------------------------------------------------------------------------
+
+const tokenFields = {
+  id: z.string(),
+  name: z.string(),
+  scopes: z.array(TokenScope),
+  created_at: time,
+  expires_at: nullableTime,
+};
+export const Token = z.strictObject({ ...tokenFields, last_used_at: nullableTime }).meta({ id: "Token" });
+export const IssuedToken = z.strictObject({
+  ...tokenFields,
+  token: z.string().describe("cit_…, shown once."),
+})
+  .meta({ id: "IssuedToken" });
+
+export const TokensPage = z.strictObject({ items: z.array(Token), cursor: z.null() }).meta({ id: "Tokens" });
+export type TokenAnswer = z.infer<typeof Token>;
+
 // ---- inputs --------------------------------------------------------------------------------
 
 /** The feed's query: where to read from, how much, how long to wait for something new. */

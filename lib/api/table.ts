@@ -1,7 +1,8 @@
 /**
  * The client API's table: every route a business's own system may call under
  * `/api/v1/clients/{slug}/…` with a client token (`cit_…`) of that client holding the row's scope
- * (or with the admin token): the change feed, Jobs, Contacts, and its outbound endpoints. Each row
+ * (or with the admin token): the change feed, Jobs, Contacts, its outbound endpoints and its client
+ * tokens. Each row
  * declares its input and answers as schemas (`schemas.ts`); the routes, the OpenAPI document and
  * the operator's copies of the endpoint rows (`admin/table.ts`) are made from it.
  */
@@ -9,6 +10,7 @@ import { z } from "zod";
 import { op, type Operation } from "./operation.ts";
 import { changesOp, clientJobsOp } from "./feed.ts";
 import { getContactOp, getJobOp, listContactsOp } from "./records.ts";
+import { createTokenOp, listTokensOp, revokeTokenOp } from "./tokens.ts";
 import {
   createEndpointOp,
   deleteEndpointOp,
@@ -36,10 +38,13 @@ import {
   EndpointStateInput,
   EndpointWithSecret,
   FeedQuery,
+  IssuedToken,
   Job,
   JobsQuery,
   PageQuery,
   RecoveringEndpoint,
+  TokenScope,
+  TokensPage,
 } from "./schemas.ts";
 
 export const CLIENT_API_PREFIX = "/api/v1/clients/:slug";
@@ -156,6 +161,51 @@ export const ENDPOINT_OPERATIONS = {
   }),
 } satisfies Record<string, Operation>;
 
+/** Client tokens: rows of the client API (a token with tokens:write), and of the operator's. */
+export const TOKEN_OPERATIONS = {
+  createToken: op({
+    method: "POST",
+    path: `${CLIENT_API_PREFIX}/tokens`,
+    scope: "tokens:write",
+    summary: "A client token for the client API; its value is answered once",
+    description:
+      "Only its hash is kept. Made with a client token, it may hold only scopes that token holds, and expires " +
+      "no later than it (by default: when it does).",
+    body: z.strictObject({
+      name: z.string().describe("Who uses it."),
+      scopes: z.array(TokenScope),
+      expires_at: z.string().nullable().optional(),
+    }),
+    answer: IssuedToken,
+    status: 201,
+    errors: { 403: "scope_not_held / expiry_beyond_own: more than the calling token may give." },
+    run: createTokenOp,
+  }),
+  listTokens: op({
+    method: "GET",
+    path: `${CLIENT_API_PREFIX}/tokens`,
+    scope: "tokens:write",
+    summary: "The client's tokens (never their values)",
+    answer: TokensPage,
+    run: listTokensOp,
+  }),
+  revokeToken: op({
+    method: "DELETE",
+    path: `${CLIENT_API_PREFIX}/tokens/:tokenId`,
+    scope: "tokens:write",
+    summary: "Revoke a client token at once",
+    answer: z.strictObject({ revoked: z.string() }),
+    run: revokeTokenOp,
+  }),
+} satisfies Record<string, Operation>;
+
+/** A client-API name for a shared row: `createToken` → `apiCreateToken`. */
+function apiNamed<T extends Record<string, Operation>>(rows: T) {
+  return Object.fromEntries(
+    Object.entries(rows).map(([name, row]) => [`api${name[0].toUpperCase()}${name.slice(1)}`, row]),
+  ) as { [K in keyof T & string as `api${Capitalize<K>}`]: T[K] };
+}
+
 export const CLIENT_API_OPERATIONS = {
   apiChanges: op({
     method: "GET",
@@ -206,9 +256,6 @@ export const CLIENT_API_OPERATIONS = {
     answer: Contact,
     run: getContactOp,
   }),
-  ...Object.fromEntries(
-    Object.entries(ENDPOINT_OPERATIONS).map((
-      [name, row],
-    ) => [`api${name[0].toUpperCase()}${name.slice(1)}`, row]),
-  ) as { [K in keyof typeof ENDPOINT_OPERATIONS as `api${Capitalize<K>}`]: (typeof ENDPOINT_OPERATIONS)[K] },
+  ...apiNamed(ENDPOINT_OPERATIONS),
+  ...apiNamed(TOKEN_OPERATIONS),
 } satisfies Record<string, Operation>;

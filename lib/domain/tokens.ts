@@ -6,8 +6,23 @@
 import { sha256Hex } from "./ids.ts";
 
 /** What a client token may do in the client API, each on its own client only. */
-export const TOKEN_SCOPES = ["jobs:read", "contacts:read", "changes:read", "endpoints:write"] as const;
+/**
+ * What a client token may do. `tokens:write`: create (within its own scopes and expiry), list and
+ * revoke the client's tokens, so a business hands out its developers' tokens itself.
+ */
+export const TOKEN_SCOPES = [
+  "jobs:read",
+  "contacts:read",
+  "changes:read",
+  "endpoints:write",
+  "tokens:write",
+] as const;
 export type TokenScope = typeof TOKEN_SCOPES[number];
+
+/** Who a request is: the operator (admin token), or a client token with its scopes and expiry. */
+export type Caller =
+  | { kind: "admin" }
+  | { kind: "token"; slug: string; tokenId: string; scopes: readonly TokenScope[]; expiresAt: string | null };
 
 export const TOKEN_PREFIX = "cit_";
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

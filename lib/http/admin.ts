@@ -32,13 +32,13 @@ export function registerAdminRoutes(
       ctx.slug = ctx.params.slug ?? null;
       const authorization = ctx.req.headers.get("authorization");
       // The client API counts its requests by outcome (`api/metrics.ts`).
-      if (op.scope) {
-        await countRefusal(
+      const caller = op.scope
+        ? await countRefusal(
           metrics,
           null,
           () => access.client(authorization, ctx.params.slug ?? "", op.scope!),
-        );
-      } else await access.admin(authorization);
+        )
+        : await access.admin(authorization);
       const from = ctx.req.headers.get(ADMIN_CLIENT_HEADER);
       const context = from === "dashboard"
         ? contexts.dashboard
@@ -59,6 +59,7 @@ export function registerAdminRoutes(
           params,
           query,
           body,
+          caller,
           get signal() {
             return ctx.req.signal;
           },

@@ -234,7 +234,7 @@ Deno.test("every route answers a success and an error that keep the contract; de
       // Client tokens, and the client API with one.
       const issued = await call("POST", `${A}/acme/tokens`, 201, {
         name: "dispatch",
-        scopes: ["jobs:read", "contacts:read", "changes:read", "endpoints:write"],
+        scopes: ["jobs:read", "contacts:read", "changes:read", "endpoints:write", "tokens:write"],
       }) as { id: string; token: string };
       await call("POST", `${A}/acme/tokens`, 400, { scopes: ["jobs:read"] });
       await call("GET", `${A}/acme/tokens`, 200);
@@ -288,6 +288,15 @@ Deno.test("every route answers a success and an error that keep the contract; de
       await call("GET", `${C}/contacts?limit=x`, 400);
       await call("GET", `${C}/contacts/${contactId}`, 200);
       await call("GET", `${C}/contacts/unknown`, 404);
+      const child = await call("POST", `${C}/tokens`, 201, { name: "dev", scopes: ["jobs:read"] }) as {
+        id: string;
+      };
+      await call("POST", `${C}/tokens`, 400, { name: "dev" });
+      await call("GET", `${C}/tokens`, 200);
+      await call("DELETE", `${C}/tokens/${child.id}`, 200);
+      await call("DELETE", `${C}/tokens/${child.id}`, 404);
+      token = "cit_not_a_token";
+      await call("GET", `${C}/tokens`, 401);
       token = ADMIN_TOKEN;
 
       // What cannot be undone, last.

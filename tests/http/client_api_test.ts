@@ -329,3 +329,65 @@ Deno.test("an erased person leaves a job.erased entry and no trace in the feed",
     assert.ok(!JSON.stringify(feed.body).includes("er-1@example.com"), "no trace of the person in any entry");
   });
 });
+
+Deno.test("a token with tokens:write hands out tokens within its own scopes and expiry, lists and revokes them", async () => {
+  await withServer({}, async (server) => {
+    await addClient(server, "acme");
+    await addClient(server, "other");
+    const expires = new Date(Date.now() + 86_400_000).toISOString();
+    const res = await server.admin<IssuedToken>("POST", "/admin/clients/acme/tokens", {
+      name: "portal",
+      scopes: ["tokens:write", "jobs:read"],
+      expires_at: expires,
+    });
+    assert.equal(res.status, 201);
+    const parent = res.body.token;
+    const send = async (method: string, path: string, body?: unknown) => {
+      const r = await server.fetch(path, {
+        method,
+        headers: { authorization: `Bearer ${parent}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: r.status, body: await r.json() };
+    };
+    const child = await send("POST", "/api/v1/clients/acme/tokens", {
+      name: "developer",
+      scopes: ["jobs:read"],
+    });
+    assert.equal(child.status, 201, JSON.stringify(child.body));
+    assert.equal(child.body.expires_at, expires, "it expires when its maker does, at the latest");
+    assert.equal((await call(server, child.body.token, "/api/v1/clients/acme/jobs")).status, 200);
+    assert.equal((await call(server, child.body.token, "/api/v1/clients/acme/tokens")).status, 403);
+
+    const wider = await send("POST", "/api/v1/clients/acme/tokens", {
+      name: "x",
+      scopes: ["endpoints:write"],
+    });
+    assert.equal(wider.status, 403);
+    assert.equal(wider.body.error.code, "scope_not_held");
+    const later = await send("POST", "/api/v1/clients/acme/tokens", {
+      name: "x",
+      scopes: ["jobs:read"],
+      expires_at: new Date(Date.now() + 7 * 86_400_000).toISOString(),
+    });
+    assert.equal(later.status, 403);
+    assert.equal(later.body.error.code, "expiry_beyond_own");
+    assert.equal(
+      (await send("GET", "/api/v1/clients/other/tokens")).status,
+      404,
+      "another client's: not there",
+    );
+
+    const listed = await send("GET", "/api/v1/clients/acme/tokens");
+    assert.equal(listed.status, 200);
+    assert.deepEqual(listed.body.items.map((t: { name: string }) => t.name).sort(), ["developer", "portal"]);
+    assert.ok(!JSON.stringify(listed.body).includes("cit_"), "never a token's value");
+    assert.equal((await send("DELETE", `/api/v1/clients/acme/tokens/${child.body.id}`)).status, 200);
+    assert.equal(
+      (await call(server, child.body.token, "/api/v1/clients/acme/jobs")).status,
+      401,
+      "revoked at once",
+    );
+    assert.ok(server.logs.some((l) => l.includes('"token.create"') && l.includes('"by_token"')));
+  });
+});
