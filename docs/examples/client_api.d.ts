@@ -791,6 +791,10 @@ export interface operations {
         email?: string;
         /** @description The Job of this booking uid (current or previous). */
         calcom_event_id?: string;
+        /** @description Jobs that start at or after this ISO time. */
+        start_from?: string;
+        /** @description Jobs that start before this ISO time. */
+        start_before?: string;
       };
       header?: never;
       path: {

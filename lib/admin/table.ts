@@ -320,13 +320,14 @@ export const ADMIN_OPERATIONS = {
   listJobs: op({
     method: "GET",
     path: "/admin/clients/:slug/jobs",
-    summary: "A client's Jobs (filter by status, any attendee's email, or a booking uid)",
+    summary: "A client's Jobs (filter by status, any attendee's email, start time, or a booking uid)",
     query: JobsQuery,
     answer: JobsPage,
     cli: {
       command: "jobs",
       args: ["slug"],
-      summary: "a client's Jobs (filter by --status, --email of any attendee, or --calcom-event-id)",
+      summary:
+        "a client's Jobs (filter by --status, --email of any attendee, --start-from / --start-before ISO, or --calcom-event-id)",
       columns: ["id", "status", "start_time", "booker_email", "title", "calcom_event_id"],
     },
     run: listJobsOp,

@@ -99,6 +99,20 @@ export function optionalJobStatus(status: unknown): JobStatus | null {
   return status as JobStatus;
 }
 
+/** An optional ISO date-time filter (`field` names it in the refusal), as UTC ISO; null when absent. */
+export function optionalTime(value: unknown, field: string): string | null {
+  if (value === undefined || value === null || value === "") return null;
+  const at = typeof value === "string" ? Date.parse(value) : NaN;
+  if (!Number.isFinite(at)) {
+    throw new HttpError(
+      400,
+      "invalid_time",
+      `${field} must be an ISO date-time, e.g. "2026-12-01T00:00:00Z".`,
+    );
+  }
+  return new Date(at).toISOString();
+}
+
 export function optionalTimeZone(value: unknown): string | null {
   if (value === null || value === "") return null;
   try {

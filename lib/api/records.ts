@@ -8,13 +8,14 @@ import { HttpError } from "../errors.ts";
 import { getContact, listContacts } from "../store/contacts.ts";
 import { getJob, getJobByEventId, listJobs } from "../store/jobs.ts";
 import type { OpsContext } from "./context.ts";
-import { listing, optionalJobStatus, pageOf, validEventId, validId } from "./inputs.ts";
+import { listing, optionalJobStatus, optionalTime, pageOf, validEventId, validId } from "./inputs.ts";
 import type { OpInput } from "./operation.ts";
 import type { Client } from "../store/clients.ts";
 
 /**
  * Jobs, or with `calcom_event_id` the Job any of whose booking uids (current or previous) it is;
- * `status` and `email` (any attendee's) filter the listing.
+ * `status`, `email` (any attendee's) and the start time (`start_from` ≤ start < `start_before`)
+ * filter the listing.
  */
 export async function listJobsOp(ctx: OpsContext, input: OpInput) {
   return await jobsOf(ctx, await ctx.client(input.slug), input);
@@ -30,8 +31,16 @@ export async function jobsOf(ctx: OpsContext, client: Client, input: OpInput) {
   const email = input.email === undefined || input.email === null || input.email === ""
     ? null
     : normalizeEmail(String(input.email)) ?? String(input.email).trim().toLowerCase();
-  const keep = status || email
-    ? (j: Job) => (!status || j.status === status) && (!email || j.attendees.some((a) => a.email === email))
+  const from = optionalTime(input.start_from, "start_from");
+  const before = optionalTime(input.start_before, "start_before");
+  const starts = (j: Job) => {
+    const at = j.start_time ? Date.parse(j.start_time) : NaN;
+    return (!from || at >= Date.parse(from)) && (!before || at < Date.parse(before));
+  };
+  const keep = status || email || from || before
+    ? (j: Job) =>
+      (!status || j.status === status) && (!email || j.attendees.some((a) => a.email === email)) &&
+      (!(from || before) || starts(j))
     : undefined;
   return await listing(() => listJobs(ctx.kv, client.slug, { ...pageOf(input), view: jobView, keep }));
 }

@@ -256,6 +256,8 @@ export const JobsQuery = z.strictObject({
   status: JobStatus.optional(),
   email: z.string().optional().describe("Jobs any of whose attendees has this email."),
   calcom_event_id: z.string().optional().describe("The Job of this booking uid (current or previous)."),
+  start_from: z.string().optional().describe("Jobs that start at or after this ISO time."),
+  start_before: z.string().optional().describe("Jobs that start before this ISO time."),
 });
 
 export const EndpointFields = {

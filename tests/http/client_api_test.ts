@@ -391,3 +391,42 @@ Deno.test("a token with tokens:write hands out tokens within its own scopes and 
     assert.ok(server.logs.some((l) => l.includes('"token.create"') && l.includes('"by_token"')));
   });
 });
+
+Deno.test("Jobs by start time: start_from ≤ start < start_before, with the other filters; a bad time is refused", async () => {
+  await withServer({ mode: "inline" }, async (server) => {
+    await addClient(server, "acme");
+    const token = (await issue(server, "acme", ["jobs:read"])).token;
+    for (
+      const [uid, start] of [["d-1", "2026-10-14T16:00:00Z"], ["d-2", "2026-10-20T09:00:00Z"], [
+        "d-3",
+        "2026-11-01T00:00:00Z",
+      ]]
+    ) {
+      const res = await server.post(
+        "acme",
+        bookingCreated(uid, `${uid}@example.com`, "2026-10-02T21:14:07.352Z", {
+          startTime: start,
+          endTime: start,
+        }),
+      );
+      assert.equal(res.status, 202);
+      await res.body?.cancel();
+    }
+    const uids = async (query: string) =>
+      (await call<{ items: { calcom_event_id: string }[] }>(
+        server,
+        token,
+        `/api/v1/clients/acme/jobs?${query}`,
+      ))
+        .body.items.map((j) => j.calcom_event_id).sort();
+    assert.deepEqual(await uids("start_from=2026-10-15T00:00:00Z&start_before=2026-11-01T00:00:00Z"), [
+      "d-2",
+    ]);
+    assert.deepEqual(await uids("start_from=2026-10-20T09:00:00Z"), ["d-2", "d-3"], "from is inclusive");
+    assert.deepEqual(await uids("start_before=2026-10-20T09:00:00Z"), ["d-1"], "before is exclusive");
+    assert.deepEqual(await uids("start_before=2026-10-21T00:00:00Z&email=d-2@example.com"), ["d-2"]);
+    const bad = await call(server, token, "/api/v1/clients/acme/jobs?start_from=yesterday");
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.code, "invalid_time");
+  });
+});

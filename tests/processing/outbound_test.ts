@@ -352,6 +352,13 @@ Deno.test("a commit by another instance, and an erasure, wake delivery at once (
         await book(a, "x-1");
         await waitFor("A's commit delivered by B", () => hook.received.length >= 1 || undefined);
         assert.equal(verified(endpoint.secret, hook.received[0]).type, "job.created");
+        // B has recorded that delivery (two connections to one SQLite file in one process contend
+        // for its write lock; Deno 2.5 then answers "database is locked" rather than waiting).
+        await waitFor("the delivery recorded", async () => {
+          const e = await b.admin<EndpointAnswer>("GET", `/admin/clients/acme/endpoints/${endpoint.id}`);
+          return e.body.last_success_at ?? undefined;
+        });
+        await b.service.outbound.settled();
         const contacts = await a.admin<{ items: { id: string }[] }>("GET", "/admin/clients/acme/contacts");
         const erased = await a.admin(
           "DELETE",
