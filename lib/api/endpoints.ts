@@ -30,6 +30,7 @@ import {
 } from "../store/endpoints.ts";
 import { nowIso } from "../time.ts";
 import type { OpsContext } from "./context.ts";
+import type { Outbound } from "../processing/outbound.ts";
 import {
   listing,
   noClient,
@@ -171,10 +172,7 @@ export async function resendToEndpointOp(ctx: OpsContext, input: OpInput) {
       `Client "${current.client}" has no event ${eventId} (or it is past retention).`,
     );
   }
-  if (!ctx.deps.outbound) {
-    throw new HttpError(503, "outbound_unavailable", "Outbound delivery is not available here.");
-  }
-  const attempt = await ctx.deps.outbound.resend(current, entry);
+  const attempt = await outboundOf(ctx).resend(current, entry);
   ctx.audit("endpoint.resend", { slug: current.client, endpoint_id: current.id, event_id: eventId });
   return attempt;
 }
@@ -186,12 +184,17 @@ export async function resendToEndpointOp(ctx: OpsContext, input: OpInput) {
 export async function sendTestEventOp(ctx: OpsContext, input: OpInput) {
   const current = await findEndpoint(ctx, input);
   const [type] = optionalEventTypes(input.type === undefined ? undefined : [input.type]) ?? ["job.created"];
+  const attempt = await outboundOf(ctx).sendTest(current, testEntry(current.client, type, Date.now()));
+  ctx.audit("endpoint.test", { slug: current.client, endpoint_id: current.id, type });
+  return attempt;
+}
+
+/** What sends now (a resend, a test event), or a 503 where nothing delivers (a CLI on a local KV). */
+function outboundOf(ctx: OpsContext): Outbound {
   if (!ctx.deps.outbound) {
     throw new HttpError(503, "outbound_unavailable", "Outbound delivery is not available here.");
   }
-  const attempt = await ctx.deps.outbound.sendTest(current, testEntry(current.client, type, Date.now()));
-  ctx.audit("endpoint.test", { slug: current.client, endpoint_id: current.id, type });
-  return attempt;
+  return ctx.deps.outbound;
 }
 
 async function findEndpoint(ctx: OpsContext, input: OpInput): Promise<Endpoint> {

@@ -107,8 +107,9 @@ export function bodyFields(op: Operation): string[] | null {
 /** The adapters' `{params, query, body}` as the one object an operation takes. */
 export function opInput(input: Partial<OperationInput>): OpInput {
   const merged: OpInput = { ...input.body, ...input.query, ...input.params };
-  // Not a field a caller can send: set by the route from the token it checked.
+  // Not fields a caller can send: set by the route (the token it checked, the connection).
   delete merged.caller;
+  delete merged.signal;
   if (input.caller) Object.defineProperty(merged, "caller", { value: input.caller, enumerable: false });
   if (input.signal) {
     Object.defineProperty(merged, "signal", { get: () => input.signal, enumerable: false });

@@ -26,7 +26,6 @@ import {
   recordedHeaders,
   signatures,
   subscribes,
-  USER_AGENT,
 } from "../domain/outbound.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
@@ -196,19 +195,26 @@ export class Outbound {
    * position and retry state are left alone.
    */
   async sendTest(endpoint: Endpoint, entry: ChangeEntry): Promise<Attempt> {
-    const outcome = await this.#send(endpoint, entry, true);
-    const attempt = this.#attempt(entry, 1, outcome, null, "test");
-    await recordAttempt(this.kv, endpoint.client, endpoint.id, attempt, this.options.attemptRetentionMs);
-    return attempt;
+    return (await this.#sendNow(endpoint, entry, "test")).attempt;
   }
 
   /** Sends one entry to an endpoint now, outside its order (a resend); records and answers the attempt. */
   async resend(endpoint: Endpoint, entry: ChangeEntry): Promise<Attempt> {
-    const outcome = await this.#send(endpoint, entry);
-    const attempt = this.#attempt(entry, 1, outcome, null, "resend");
-    await recordAttempt(this.kv, endpoint.client, endpoint.id, attempt, this.options.attemptRetentionMs);
-    this.metrics?.deliveries.inc({ outcome: outcome.ok ? "delivered" : "failed" });
+    const { attempt, ok } = await this.#sendNow(endpoint, entry, "resend");
+    this.metrics?.deliveries.inc({ outcome: ok ? "delivered" : "failed" });
     return attempt;
+  }
+
+  /** One attempt outside the endpoint's order, recorded on its own and answered. */
+  async #sendNow(
+    endpoint: Endpoint,
+    entry: ChangeEntry,
+    kind: "test" | "resend",
+  ): Promise<{ attempt: Attempt; ok: boolean }> {
+    const outcome = await this.#send(endpoint, entry, kind === "test");
+    const attempt = this.#attempt(entry, 1, outcome, null, kind);
+    await recordAttempt(this.kv, endpoint.client, endpoint.id, attempt, this.options.attemptRetentionMs);
+    return { attempt, ok: outcome.ok };
   }
 
   #start(endpoint: Endpoint): void {
@@ -380,14 +386,10 @@ export class Outbound {
    */
   async #fellBehind(endpoint: Endpoint): Promise<void> {
     const now = nowIso();
-    await updateEndpoint(this.kv, endpoint.client, endpoint.id, (e) => behindRetention(e, now));
-    await recordAttempt(
-      this.kv,
-      endpoint.client,
-      endpoint.id,
-      this.#logAttempt(BEHIND_RETENTION_REASON),
-      this.options.attemptRetentionMs,
-    );
+    await updateEndpoint(this.kv, endpoint.client, endpoint.id, (e) => behindRetention(e, now), {
+      attempts: [this.#logAttempt(BEHIND_RETENTION_REASON)],
+      retentionMs: this.options.attemptRetentionMs,
+    });
     this.log.warn("endpoint behind retention", { slug: endpoint.client, endpoint_id: endpoint.id });
   }
 

@@ -38,10 +38,10 @@ export async function storeApplied(
   note: KvNote | null,
   now: () => string,
 ): Promise<Arrival> {
-  const placed = received.status === "pending" ? placeBody(received, true) : null;
-  if (!placed) return { kind: "not_applied" };
-  const body = placed.body;
-  const pending: Submission = { ...placed.record, batch_id: null };
+  if (received.status !== "pending") return { kind: "not_applied" };
+  const { record, body } = placeBody(received, true);
+  if (!body) return { kind: "not_applied" };
+  const pending: Submission = { ...record, batch_id: null };
   const key = submissionKey(pending.client, pending.id);
   // Cal.com sends a webhook once, so a duplicate is found by the commit; the same API snapshot
   // comes back with every pass that reads an unchanged booking, so it is looked for first.

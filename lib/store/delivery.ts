@@ -13,17 +13,23 @@ import { getAll } from "./kv.ts";
 import { COMPACT_BODY_ENCODING, INLINE_BODY_LIMIT, withPackedBody } from "./submissions.ts";
 
 /**
- * The record to commit and the body that goes beside it as chunk 0 (packed where KV bills per
- * KiB), or null when the body is too large for one commit and must be stored in chunks first.
+ * The submission packed (where KV bills per KiB), split for its commit: `body` goes beside the
+ * record as its chunk 0; when `body` is null the body is too large for one commit, and `record`
+ * still holds it, to be stored in chunks first.
  */
 export function placeBody(
   received: Submission,
   compact: boolean,
-): { record: Submission; body: Uint8Array } | null {
+): { record: Submission; body: Uint8Array | null } {
   const packed = withPackedBody(received, compact ? COMPACT_BODY_ENCODING : null);
   const body = packed.body;
-  if (!body || body.length > INLINE_BODY_LIMIT) return null;
+  if (!body || body.length > INLINE_BODY_LIMIT) return { record: packed, body: null };
   return { record: { ...packed, body: null, body_chunks: 1 }, body };
+}
+
+/** The members' client guards, one per client (a commit checks each once). */
+export function guardsOf(members: readonly { guard: ClientGuard }[]): ClientGuard[] {
+  return [...new Map(members.map((m) => [m.guard.slug, m.guard])).values()];
 }
 
 /** What a submission of a failed commit is now: stored by someone else, its client gone, or to retry. */
@@ -34,7 +40,7 @@ export async function triageFailedCommit(
   kv: Deno.Kv,
   members: readonly { submission: Submission; guard: ClientGuard }[],
 ): Promise<Verdict[]> {
-  const guards = [...new Map(members.map((m) => [m.guard.slug, m.guard])).values()];
+  const guards = guardsOf(members);
   const keys = members.map(({ submission: s }) => submissionKey(s.client, s.id));
   const read = await getAll(kv, [...keys, ...guards.map((g) => g.key)]);
   const gone = new Set(

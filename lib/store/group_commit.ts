@@ -13,10 +13,10 @@ import { submissionBodyChunkKey, submissionKey } from "./keys.ts";
 import { ClientGoneError, type ClientGuard } from "./clients.ts";
 import { commit } from "./kv.ts";
 import { activeSpanContext, inSpan, type SpanContext } from "../trace.ts";
-import { placeBody, triageFailedCommit } from "./delivery.ts";
+import { guardsOf, placeBody, triageFailedCommit } from "./delivery.ts";
 import type { KvNote } from "./reconcile.ts";
 import { CountDeltas } from "./counts.ts";
-import { COMPACT_BODY_ENCODING, storeBodyChunks, withPackedBody } from "./submissions.ts";
+import { storeBodyChunks } from "./submissions.ts";
 
 /**
  * KV allows 100 checks per atomic: each request uses one (its submission key must be new) and each
@@ -101,13 +101,12 @@ export class IngestBatcher {
     note: KvNote | null = null,
     meaning: Interpretation | null = null,
   ): Promise<Committed> {
-    const placed = placeBody(received, this.options.compact === true);
-    if (placed) return await this.#enqueue(placed.record, placed.body, guard, note, meaning);
-    const submission = withPackedBody(received, this.options.compact ? COMPACT_BODY_ENCODING : null);
-    const stored = await storeBodyChunks(this.kv, submission);
+    const { record, body } = placeBody(received, this.options.compact === true);
+    if (body) return await this.#enqueue(record, body, guard, note, meaning);
+    const stored = await storeBodyChunks(this.kv, record);
     return stored
       ? await this.#enqueue(stored, null, guard, note, meaning)
-      : { kind: "duplicate", submission_id: submission.id };
+      : { kind: "duplicate", submission_id: record.id };
   }
 
   #enqueue(
@@ -253,11 +252,6 @@ export class IngestBatcher {
       return verdicts[i] === "retry";
     });
   }
-}
-
-/** The members' client guards, one per client. */
-function guardsOf(members: Waiting[]): ClientGuard[] {
-  return [...new Map(members.map((w) => [w.guard.slug, w.guard])).values()];
 }
 
 /** Identical bodies in one batch: the first is committed, the others follow its answer. */
