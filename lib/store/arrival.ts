@@ -10,7 +10,6 @@ import type { Interpretation, Submission } from "../domain/submission.ts";
 import { planSubmission } from "./bookings.ts";
 import { ClientGoneError, type ClientGuard } from "./clients.ts";
 import { submissionBodyChunkKey, submissionKey } from "./keys.ts";
-import { commit } from "./kv.ts";
 import { placeBody, triageFailedCommit } from "./delivery.ts";
 import { keyId, type Plan, plansOp } from "./plan.ts";
 import type { KvNote } from "./reconcile.ts";
@@ -56,7 +55,7 @@ export async function storeApplied(
       .check({ key: guard.key, versionstamp: guard.versionstamp })
       .set(submissionBodyChunkKey(pending.client, pending.id, 0), body);
     if (note) op.set(note.key, note.value);
-    const result = await commit(op);
+    const result = await op.commit();
     if (result.ok) {
       const settled = plan.sets.find(([k]) => keyId(k) === keyId(key))![1] as Submission;
       return { kind: "applied", entry: { key, value: settled, versionstamp: result.versionstamp }, plan };

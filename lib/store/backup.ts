@@ -7,7 +7,6 @@
  * local file use `sqliteSnapshot`. Queue messages are not entries: after a restore the sweeper
  * re-drives the batches still pending. The file holds webhook secrets: it is written owner-only.
  */
-import { commit } from "./kv.ts";
 
 /** First line of a backup file. */
 export interface BackupHeader {
@@ -144,7 +143,7 @@ export async function restoreLines(
     const key = (parsed.key as Tagged[]).map(decodeValue) as Deno.KvKey;
     const size = line.length;
     if (mutations >= RESTORE_MAX_MUTATIONS || bytes + size > RESTORE_MAX_BYTES) {
-      await commit(op);
+      await op.commit();
       op = kv.atomic();
       mutations = 0;
       bytes = 0;
@@ -155,7 +154,7 @@ export async function restoreLines(
     entries++;
   }
   if (!header) throw new RestoreRefusedError("The backup file is empty.");
-  if (mutations > 0) await commit(op);
+  if (mutations > 0) await op.commit();
   return { entries };
 }
 

@@ -12,7 +12,7 @@ import {
   pendingBatchKey,
   submissionKey,
 } from "./keys.ts";
-import { commit, getAll } from "./kv.ts";
+import { getAll } from "./kv.ts";
 import { nowIso } from "../time.ts";
 
 export type SubmissionRef = readonly [slug: string, id: string];
@@ -98,7 +98,7 @@ export async function deletePendingBatches(kv: Deno.Kv, batchIds: readonly strin
   for (let i = 0; i < batchIds.length; i += 500) {
     const op = kv.atomic();
     for (const id of batchIds.slice(i, i + 500)) op.delete(pendingBatchKey(id));
-    await commit(op);
+    await op.commit();
   }
 }
 
@@ -127,9 +127,8 @@ export async function markDeadLetterHandled(
   refs: SubmissionRef[],
 ): Promise<void> {
   const handled: DeadLetter = { ...entry.value, refs, handled_at: nowIso() };
-  await commit(
-    kv.atomic().check(entry).set(entry.key, handled).delete(pendingBatchKey(entry.value.batch_id)),
-  );
+  await kv.atomic().check(entry).set(entry.key, handled).delete(pendingBatchKey(entry.value.batch_id))
+    .commit();
 }
 
 /** What is pending, for metrics: batches and submissions (counted up to `limit` batches) and the oldest. */

@@ -14,7 +14,6 @@ import {
   feedSecretKey,
   wholeCollection,
 } from "./keys.ts";
-import { commit } from "./kv.ts";
 import { logCount, logEntries, type LogHead, packLog, type StoredLogValue } from "./plan.ts";
 
 /** A position in a client's log: after entry `index` of the commit `versionstamp` ("" and -1: the start). */
@@ -268,11 +267,11 @@ export async function trimLog(kv: Deno.Kv, client: string, cutoff: string, now: 
     };
     dropped += logCount(entry.value);
     if (++n % 500 === 0) {
-      await commit(op.set(changeLogStateKey(client), state));
+      await op.set(changeLogStateKey(client), state).commit();
       op = kv.atomic();
     }
   }
-  if (state) await commit(op.set(changeLogStateKey(client), state));
+  if (state) await op.set(changeLogStateKey(client), state).commit();
   return dropped;
 }
 

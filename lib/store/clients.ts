@@ -17,7 +17,7 @@ import {
   perClientPrefixes,
   reconcileDueKey,
 } from "./keys.ts";
-import { commit, withOccRetry } from "./kv.ts";
+import { withOccRetry } from "./kv.ts";
 import { newId } from "../domain/ids.ts";
 import { nowIso } from "../time.ts";
 
@@ -266,13 +266,11 @@ export async function deleteClient(kv: Deno.Kv, slug: string): Promise<boolean> 
   // The client goes first, with a tombstone generation: from this commit on no delivery for it is
   // stored (intake commits check the generation), so nothing of it can come back.
   const tombstone: ClientGeneration = { id: newId(), deleted_at: nowIso() };
-  const gone = await commit(
-    perClientKeys(slug).reduce(
-      (op, key) => op.delete(key),
-      kv.atomic().check(existing, reconcile).delete(clientKey(slug)),
-    )
-      .set(clientGenerationKey(slug), tombstone),
-  );
+  const gone = await perClientKeys(slug).reduce(
+    (op, key) => op.delete(key),
+    kv.atomic().check(existing, reconcile).delete(clientKey(slug)),
+  )
+    .set(clientGenerationKey(slug), tombstone).commit();
   if (!gone.ok) return await deleteClient(kv, slug);
   if (due != null) await kv.delete(reconcileDueKey(due, slug));
   for (const prefix of perClientPrefixes(slug)) {
@@ -281,15 +279,15 @@ export async function deleteClient(kv: Deno.Kv, slug: string): Promise<boolean> 
     for await (const entry of kv.list({ prefix })) {
       op.delete(entry.key);
       if (++n % 500 === 0) {
-        await commit(op);
+        await op.commit();
         op = kv.atomic();
       }
     }
-    await commit(op);
+    await op.commit();
   }
   // Processing that committed while the collections were being swept may have written a per-client
   // key again (a change-log head): the last of it goes now, when nothing of the client is left to process.
-  await commit(perClientKeys(slug).reduce((op, key) => op.delete(key), kv.atomic()));
+  await perClientKeys(slug).reduce((op, key) => op.delete(key), kv.atomic()).commit();
   return true;
 }
 

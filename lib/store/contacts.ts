@@ -7,7 +7,7 @@ import { applyObservation, type Contact, type ContactObservation } from "../doma
 import { newId } from "../domain/ids.ts";
 import type { JobEvent } from "../domain/job.ts";
 import { contactByEmailKey, contactKey, contactsPrefix } from "./keys.ts";
-import { commit, getAll, listPage, type Page, withOccRetry } from "./kv.ts";
+import { getAll, listPage, type Page, withOccRetry } from "./kv.ts";
 import { newPlan, type Plan, plansOp } from "./plan.ts";
 import { ALL, CountDeltas } from "./counts.ts";
 
@@ -150,5 +150,5 @@ export async function deleteContact(kv: Deno.Kv, contact: Contact): Promise<void
     contactByEmailKey(contact.client, contact.email),
   );
   counts.applyTo(op);
-  await commit(op);
+  await op.commit();
 }

@@ -15,7 +15,7 @@ import {
   endpointLeaseKey,
   endpointsPrefix,
 } from "./keys.ts";
-import { commit, listPage, type Page, withOccRetry } from "./kv.ts";
+import { listPage, type Page, withOccRetry } from "./kv.ts";
 
 /** An endpoint as stored: the domain's record, positioned in its client's change log. */
 export type Endpoint = EndpointRecord<LogPosition>;
@@ -25,10 +25,11 @@ export type { Attempt, EndpointSecret };
 export async function createEndpoint(kv: Deno.Kv, endpoint: Endpoint): Promise<boolean> {
   const client = await kv.get(clientKey(endpoint.client));
   if (!client.value) return false;
-  const result = await commit(
-    kv.atomic().check(client).check({ key: endpointKey(endpoint.client, endpoint.id), versionstamp: null })
-      .set(endpointKey(endpoint.client, endpoint.id), endpoint),
-  );
+  const result = await kv.atomic().check(client).check({
+    key: endpointKey(endpoint.client, endpoint.id),
+    versionstamp: null,
+  })
+    .set(endpointKey(endpoint.client, endpoint.id), endpoint).commit();
   return result.ok || await createEndpoint(kv, endpoint);
 }
 
@@ -69,7 +70,7 @@ export async function updateEndpoint(
 export async function deleteEndpoint(kv: Deno.Kv, slug: string, id: string): Promise<boolean> {
   const entry = await kv.get<Endpoint>(endpointKey(slug, id));
   if (!entry.value) return false;
-  await commit(kv.atomic().check(entry).delete(entry.key).delete(endpointLeaseKey(slug, id)));
+  await kv.atomic().check(entry).delete(entry.key).delete(endpointLeaseKey(slug, id)).commit();
   for await (const a of kv.list({ prefix: endpointAttemptsPrefix(slug, id) })) await kv.delete(a.key);
   return true;
 }
@@ -89,13 +90,13 @@ export async function takeLease(
 ): Promise<boolean> {
   const entry = await kv.get<Lease>(endpointLeaseKey(slug, id));
   if (entry.value && entry.value.owner !== owner && entry.value.until > Date.now()) return false;
-  const result = await commit(kv.atomic().check(entry).set(entry.key, { owner, until: Date.now() + ms }));
+  const result = await kv.atomic().check(entry).set(entry.key, { owner, until: Date.now() + ms }).commit();
   return result.ok;
 }
 
 export async function releaseLease(kv: Deno.Kv, slug: string, id: string, owner: string): Promise<void> {
   const entry = await kv.get<Lease>(endpointLeaseKey(slug, id));
-  if (entry.value?.owner === owner) await commit(kv.atomic().check(entry).delete(entry.key));
+  if (entry.value?.owner === owner) await kv.atomic().check(entry).delete(entry.key).commit();
 }
 
 /** Records one attempt; it expires after `retentionMs`. */
@@ -107,7 +108,7 @@ export async function recordAttempt(
   retentionMs: number,
 ): Promise<void> {
   const key = endpointAttemptKey(slug, endpointId, attempt.id);
-  await commit(kv.atomic().set(key, attempt, { expireIn: retentionMs }));
+  await kv.atomic().set(key, attempt, { expireIn: retentionMs }).commit();
 }
 
 /** A page of the endpoint's attempts, newest first (ids are ULIDs). Expired ones are left out. */

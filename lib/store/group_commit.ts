@@ -11,7 +11,6 @@ import { newId } from "../domain/ids.ts";
 import { addPendingBatch, type BatchQueueOptions, type PendingBatch, type SubmissionRef } from "./batches.ts";
 import { submissionBodyChunkKey, submissionKey } from "./keys.ts";
 import { ClientGoneError, type ClientGuard } from "./clients.ts";
-import { commit } from "./kv.ts";
 import { activeSpanContext, inSpan, type SpanContext } from "../trace.ts";
 import { guardsOf, placeBody, triageFailedCommit } from "./delivery.ts";
 import type { KvNote } from "./reconcile.ts";
@@ -221,7 +220,7 @@ export class IngestBatcher {
     for (const note of notes.values()) op.set(note.key, note.value);
     counts.applyTo(op);
     const batch = refs.length > 0 ? addPendingBatch(op, batchId, refs, this.options.queue) : null;
-    const result = await commit(op);
+    const result = await op.commit();
     if (!result.ok) return false;
     const entries = members.map(({ submission: s }) => ({
       key: submissionKey(s.client, s.id),

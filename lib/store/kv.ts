@@ -21,7 +21,8 @@ export const LOCAL_KV_PAGE_SIZE = 16384;
  * `accessToken`), or, for null, the database attached to a Deno Deploy app.
  */
 export async function openKv(path: string | null, accessToken: string | null = null): Promise<Deno.Kv> {
-  if (path === null) return await Deno.openKv();
+  // Null is Deploy's attached KV there, and a local SQLite file under `deno run --location`.
+  if (path === null) return patientKv(await Deno.openKv());
   if (isRemoteKvPath(path) && accessToken) Deno.env.set("DENO_KV_ACCESS_TOKEN", accessToken);
   if (isLocalKvFile(path)) {
     const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
@@ -30,7 +31,8 @@ export async function openKv(path: string | null, accessToken: string | null = n
   }
   // Processes opening a new file at once race to create KV's tables: the loser sees it locked.
   // Opening can wait longer than a commit: it happens once per process.
-  return await whileLocked(() => Deno.openKv(path), 2);
+  const kv = await whileLocked(() => Deno.openKv(path), 2);
+  return isLocalKvFile(path) ? patientKv(kv) : kv;
 }
 
 /**
@@ -78,9 +80,10 @@ export async function kvFileExists(path: string): Promise<boolean> {
 }
 
 /**
- * SQLite answers "database is locked" when another process holds the write lock a moment too long
- * (several processes on one KV file): a commit that met it is tried again, a bounded number of
- * times with a jittered backoff, before the error is let through.
+ * SQLite answers "database is locked" when another process (or another connection of this one)
+ * holds the write lock a moment too long (several processes on one KV file; Deno 2.5 does not wait
+ * for it): a write that met it is tried again, a bounded number of times with a jittered backoff,
+ * before the error is let through.
  */
 const MAX_LOCKED_ATTEMPTS = 20;
 
@@ -88,9 +91,38 @@ export function isLocked(error: unknown): boolean {
   return /database is locked|SQLITE_BUSY/i.test(error instanceof Error ? error.message : String(error));
 }
 
-/** `op.commit()`, tried again while another process holds the database's write lock. */
-export async function commit(op: Deno.AtomicOperation): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
-  return await whileLocked(() => op.commit());
+/**
+ * A KV whose every write (an atomic commit, a set, a delete) waits out another connection's write
+ * lock, so no caller has to remember to: one missed call was a 500 on an erasure.
+ */
+function patientKv(kv: Deno.Kv): Deno.Kv {
+  return new Proxy(kv, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop);
+      if (typeof value !== "function") return value;
+      if (prop === "atomic") return () => patientAtomic(target.atomic());
+      if (prop === "set" || prop === "delete") {
+        return (...args: unknown[]) => whileLocked(() => value.apply(target, args));
+      }
+      return value.bind(target);
+    },
+  });
+}
+
+function patientAtomic(op: Deno.AtomicOperation): Deno.AtomicOperation {
+  // An AtomicOperation keeps its checks and mutations: committing it again sends the same write.
+  const proxy: Deno.AtomicOperation = new Proxy(op, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop);
+      if (typeof value !== "function") return value;
+      if (prop === "commit") return () => whileLocked(() => target.commit());
+      return (...args: unknown[]) => {
+        value.apply(target, args);
+        return proxy;
+      };
+    },
+  });
+  return proxy;
 }
 
 /**
@@ -130,7 +162,7 @@ export async function withOccRetry<T>(
   for (let i = 0; i < MAX_OCC_ATTEMPTS; i++) {
     const { op, result } = await attempt();
     if (op === null) return result;
-    if ((await commit(op)).ok) return result;
+    if ((await op.commit()).ok) return result;
     await sleep(Math.random() * (2 ** Math.min(i, 6)));
   }
   throw new ConflictError(what, MAX_OCC_ATTEMPTS);

@@ -6,7 +6,6 @@
 import type { ChangeEntry } from "../domain/changes.ts";
 import { CountDeltas } from "./counts.ts";
 import { changeHeadKey, changeLogKey } from "./keys.ts";
-import { commit } from "./kv.ts";
 import { type Encoding, packJson, unpackJson } from "./packed.ts";
 
 export interface Plan {
@@ -58,7 +57,7 @@ export async function commitPlans(
 ): Promise<boolean> {
   const op = plansOp(kv, plans);
   for (const key of alsoDelete) op.delete(key);
-  return (await commit(op)).ok;
+  return (await op.commit()).ok;
 }
 
 /**

@@ -18,7 +18,7 @@ import {
   reconcileDueKey,
   reconcileDuePrefix,
 } from "./keys.ts";
-import { commit, withOccRetry } from "./kv.ts";
+import { withOccRetry } from "./kv.ts";
 import { allSubmissions } from "./submissions.ts";
 
 export interface PassSummary {
@@ -78,13 +78,11 @@ export async function takeLease(
   const entry = await kv.get<ReconcileState>(clientReconcileKey(slug));
   const state = reconcileStateOf(entry.value);
   if (state.lease_owner !== owner && state.lease_until > now) return false;
-  const result = await commit(
-    kv.atomic().check(entry).set(clientReconcileKey(slug), {
-      ...state,
-      lease_owner: owner,
-      lease_until: until,
-    }),
-  );
+  const result = await kv.atomic().check(entry).set(clientReconcileKey(slug), {
+    ...state,
+    lease_owner: owner,
+    lease_until: until,
+  }).commit();
   return result.ok;
 }
 
@@ -195,7 +193,7 @@ export async function recordMissedWebhook(
   missed: MissedWebhook,
 ): Promise<boolean> {
   const key = missedWebhookKey(slug, missed.uid);
-  const result = await commit(kv.atomic().check({ key, versionstamp: null }).set(key, missed));
+  const result = await kv.atomic().check({ key, versionstamp: null }).set(key, missed).commit();
   return result.ok;
 }
 

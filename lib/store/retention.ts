@@ -3,7 +3,6 @@
  * often processes start (on Deno Deploy, isolates come and go).
  */
 import { retentionRunKey } from "./keys.ts";
-import { commit } from "./kv.ts";
 
 /** The last pass's start (ms; null value: never), with its versionstamp for a claim. */
 export async function lastRetentionRun(kv: Deno.Kv): Promise<Deno.KvEntryMaybe<number>> {
@@ -16,5 +15,5 @@ export async function claimRetentionRun(
   seen: Deno.KvEntryMaybe<number>,
   now: number,
 ): Promise<boolean> {
-  return (await commit(kv.atomic().check(seen).set(retentionRunKey(), now))).ok;
+  return (await kv.atomic().check(seen).set(retentionRunKey(), now).commit()).ok;
 }

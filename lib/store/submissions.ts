@@ -6,7 +6,7 @@
 import type { Submission, SubmissionStatus } from "../domain/submission.ts";
 import type { SubmissionRef } from "./batches.ts";
 import { submissionBodyChunkKey, submissionKey, submissionsPrefix } from "./keys.ts";
-import { commit, getAll, listPage, type Page, readParts, withOccRetry } from "./kv.ts";
+import { getAll, listPage, type Page, readParts, withOccRetry } from "./kv.ts";
 import { nowIso } from "../time.ts";
 import { CountDeltas } from "./counts.ts";
 import { type Encoding, pack, unpack } from "./packed.ts";
@@ -54,7 +54,7 @@ async function writeBodyChunks(kv: Deno.Kv, s: Submission, body: Uint8Array): Pr
       const start = offset + i * BODY_CHUNK_BYTES;
       op.set(submissionBodyChunkKey(s.client, s.id, chunks++), body.slice(start, start + BODY_CHUNK_BYTES));
     }
-    await commit(op);
+    await op.commit();
   }
   return chunks;
 }
@@ -170,5 +170,5 @@ export async function replaceBody(
     body_encoding: packed === null ? null : encoding,
   });
   for (let n = chunks; n < s.body_chunks; n++) op.delete(submissionBodyChunkKey(s.client, s.id, n));
-  await commit(op);
+  await op.commit();
 }

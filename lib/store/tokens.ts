@@ -6,7 +6,6 @@
  */
 import type { TokenScope } from "../domain/tokens.ts";
 import { clientKey, clientTokenByHashKey, clientTokenKey, clientTokensPrefix } from "./keys.ts";
-import { commit } from "./kv.ts";
 
 export interface ClientToken {
   id: string;
@@ -22,13 +21,11 @@ export interface ClientToken {
 export async function createToken(kv: Deno.Kv, slug: string, record: ClientToken): Promise<boolean> {
   const client = await kv.get(clientKey(slug));
   if (!client.value) return false;
-  const result = await commit(
-    kv.atomic()
-      .check(client)
-      .check({ key: clientTokenByHashKey(record.token_hash), versionstamp: null })
-      .set(clientTokenKey(slug, record.id), record)
-      .set(clientTokenByHashKey(record.token_hash), { slug, id: record.id }),
-  );
+  const result = await kv.atomic()
+    .check(client)
+    .check({ key: clientTokenByHashKey(record.token_hash), versionstamp: null })
+    .set(clientTokenKey(slug, record.id), record)
+    .set(clientTokenByHashKey(record.token_hash), { slug, id: record.id }).commit();
   return result.ok ? true : await createToken(kv, slug, record);
 }
 
@@ -40,9 +37,9 @@ export async function listTokens(kv: Deno.Kv, slug: string): Promise<ClientToken
 export async function revokeToken(kv: Deno.Kv, slug: string, id: string): Promise<boolean> {
   const entry = await kv.get<ClientToken>(clientTokenKey(slug, id));
   if (!entry.value) return false;
-  const result = await commit(
-    kv.atomic().check(entry).delete(entry.key).delete(clientTokenByHashKey(entry.value.token_hash)),
-  );
+  const result = await kv.atomic().check(entry).delete(entry.key).delete(
+    clientTokenByHashKey(entry.value.token_hash),
+  ).commit();
   return result.ok ? true : await revokeToken(kv, slug, id);
 }
 
