@@ -10,7 +10,7 @@ import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { registerAdminRoutes } from "./http/admin.ts";
 import { BodyReader } from "./http/body.ts";
-import { registerDashboard } from "./http/dashboard.ts";
+import { registerDashboard, registerPortal } from "./http/dashboard.ts";
 import { compose, RequestContext } from "./http/context.ts";
 import { json, mapErrors } from "./http/errors.ts";
 import { requestLog, requestMetrics } from "./http/request_log.ts";
@@ -175,6 +175,7 @@ export function createService(
     changeLogRetentionDays: config.changeLogRetentionDays,
   });
   registerDashboard(router, config.publicUrl);
+  registerPortal(router);
   const handle = compose(
     [requestLog(log), requestMetrics(metrics), mapErrors(log)],
     (ctx) => router.dispatch(ctx),

@@ -89,6 +89,23 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/clients/{slug}/connection": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The client's Cal.com connection: its webhook, deliveries and silence, reconciliation */
+    get: operations["apiConnection"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/v1/clients/{slug}/endpoints": {
     parameters: {
       query?: never;
@@ -130,6 +147,23 @@ export interface paths {
      * @description Enabled again (state active), it goes on from where it stopped: nothing it missed while disabled is skipped.
      */
     patch: operations["apiUpdateEndpoint"];
+    trace?: never;
+  };
+  "/api/v1/clients/{slug}/endpoints/{id}/secret": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** An endpoint's signing secrets (each read is audited) */
+    get: operations["apiEndpointSecret"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
     trace?: never;
   };
   "/api/v1/clients/{slug}/endpoints/{id}/rotate-secret": {
@@ -256,6 +290,43 @@ export interface paths {
     post?: never;
     /** Revoke a client token at once */
     delete: operations["apiRevokeToken"];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/portal/sessions": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Open a portal session with a portal link's key (once per link)
+     * @description The key is the link's fragment (`#key=cpl_…`), sent in the body so it reaches no URL or log. The answer's token calls this API as a client token does, within the link's capabilities, until `expires_at`.
+     */
+    post: operations["apiOpenPortalSession"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/clients/{slug}/portal/session": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** End the calling portal session (sign out) */
+    delete: operations["apiEndPortalSession"];
     options?: never;
     head?: never;
     patch?: never;
@@ -524,6 +595,46 @@ export interface components {
       /** @description An ISO 8601 time in UTC, e.g. 2026-12-07T14:00:00.000Z. */
       updated_at: string;
     };
+    /** @description The client's Cal.com connection, read-only. */
+    Connection: {
+      slug: string;
+      name: string | null;
+      time_zone: string | null;
+      /** @description The webhook in Cal.com as last checked (null: no API key, so never checked). */
+      calcom_webhook: {
+        state: components["schemas"]["CalcomWebhookState"];
+        missing_triggers: string[];
+        checked_at: string | null;
+        connected_at: string | null;
+      } | null;
+      /** @description When Cal.com's "Ping test" last reached us. */
+      last_ping_at: string | null;
+      deliveries: {
+        last_delivery_at: string | null;
+        usual_gap_ms: number | null;
+        silence_threshold_ms: number | null;
+        /** @description No delivery for longer than usual: Cal.com may have stopped sending. */
+        silent: boolean;
+      };
+      /** @description Reading Cal.com's bookings with its API key (null: none was given). */
+      reconciliation: {
+        api_key_state: ("unchecked" | "ok" | "rejected") | null;
+        last_pass_at: string | null;
+        last_pass_ok: boolean | null;
+        missed_webhooks: number;
+      } | null;
+    };
+    /** @enum {string} */
+    CalcomWebhookState:
+      | "ok"
+      | "missing"
+      | "inactive"
+      | "wrong_url"
+      | "missing_triggers"
+      | "template_set"
+      | "secret_mismatch"
+      | "api_key_rejected"
+      | "unchecked";
     EndpointWithSecret: {
       id: string;
       url: string;
@@ -594,6 +705,17 @@ export interface components {
       /** @description Entries committed but not yet delivered. */
       backlog: number;
       oldest_undelivered_at: string | null;
+    };
+    EndpointSecrets: {
+      /** @description whsec_…: the secret that signs now. */
+      secret: string;
+      /** @description Every secret that signs, a rotated-out one until it expires. */
+      secrets: {
+        secret: string;
+        /** @description An ISO 8601 time in UTC, e.g. 2026-12-07T14:00:00.000Z. */
+        created_at: string;
+        expires_at: string | null;
+      }[];
     };
     Deleted: {
       deleted: string;
@@ -687,6 +809,24 @@ export interface components {
       expires_at: string | null;
       last_used_at: string | null;
     };
+    PortalSessionOpened: {
+      /** @description cps_…: the session's bearer token, answered this once; keep it in the tab only. */
+      token: string;
+      session_id: string;
+      slug: string;
+      client_name: string | null;
+      time_zone: string | null;
+      capabilities: components["schemas"]["PortalCapability"][];
+      /** @description The scopes a client token made by this session may hold. */
+      token_scopes: components["schemas"]["TokenScope"][];
+      /** @description An ISO 8601 time in UTC, e.g. 2026-12-07T14:00:00.000Z. */
+      expires_at: string;
+    };
+    /**
+     * @description What a portal session may do: view (always), endpoints (manage), secrets (see, rotate), replay (resend, recover), tokens (client tokens within the session's capabilities).
+     * @enum {string}
+     */
+    PortalCapability: "view" | "endpoints" | "secrets" | "replay" | "tokens";
   };
   responses: never;
   parameters: never;
@@ -741,7 +881,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description The token lacks the scope changes:read. */
+      /** @description The token lacks the scope changes:read, or the portal session the capability view. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -831,7 +971,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description The token lacks the scope jobs:read. */
+      /** @description The token lacks the scope jobs:read, or the portal session the capability view. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -899,7 +1039,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description The token lacks the scope jobs:read. */
+      /** @description The token lacks the scope jobs:read, or the portal session the capability view. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -971,7 +1111,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description The token lacks the scope contacts:read. */
+      /** @description The token lacks the scope contacts:read, or the portal session the capability view. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -1039,7 +1179,74 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description The token lacks the scope contacts:read. */
+      /** @description The token lacks the scope contacts:read, or the portal session the capability view. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No such client (or not one this token may reach), or no such record of it. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Any other refusal or failure; the message says what to do. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  apiConnection: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        slug: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The client's Cal.com connection: its webhook, deliveries and silence, reconciliation */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Connection"];
+        };
+      };
+      /** @description The input is not valid: the message says which field and what to send. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No token, or a token that is not valid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The token lacks the scope jobs:read, or the portal session the capability view. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -1106,7 +1313,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description The token lacks the scope endpoints:write. */
+      /** @description The token lacks the scope endpoints:write, or the portal session the capability view. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -1183,7 +1390,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description The token lacks the scope endpoints:write. */
+      /** @description The token lacks the scope endpoints:write, or the portal session the capability endpoints. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -1260,7 +1467,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description The token lacks the scope endpoints:write. */
+      /** @description The token lacks the scope endpoints:write, or the portal session the capability view. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -1328,7 +1535,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description The token lacks the scope endpoints:write. */
+      /** @description The token lacks the scope endpoints:write, or the portal session the capability endpoints. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -1408,7 +1615,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description The token lacks the scope endpoints:write. */
+      /** @description The token lacks the scope endpoints:write, or the portal session the capability endpoints. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -1428,6 +1635,74 @@ export interface operations {
       };
       /** @description The body is larger than 64 KiB. */
       413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Any other refusal or failure; the message says what to do. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  apiEndpointSecret: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        slug: string;
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description An endpoint's signing secrets (each read is audited) */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["EndpointSecrets"];
+        };
+      };
+      /** @description The input is not valid: the message says which field and what to send. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No token, or a token that is not valid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The token lacks the scope endpoints:write, or the portal session the capability secrets. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No such client (or not one this token may reach), or no such record of it. */
+      404: {
         headers: {
           [name: string]: unknown;
         };
@@ -1485,7 +1760,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description The token lacks the scope endpoints:write. */
+      /** @description The token lacks the scope endpoints:write, or the portal session the capability secrets. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -1560,7 +1835,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description The token lacks the scope endpoints:write. */
+      /** @description The token lacks the scope endpoints:write, or the portal session the capability replay. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -1642,7 +1917,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description The token lacks the scope endpoints:write. */
+      /** @description The token lacks the scope endpoints:write, or the portal session the capability view. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -1711,7 +1986,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description The token lacks the scope endpoints:write. */
+      /** @description The token lacks the scope endpoints:write, or the portal session the capability replay. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -1795,7 +2070,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description The token lacks the scope endpoints:write. */
+      /** @description The token lacks the scope endpoints:write, or the portal session the capability endpoints. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -1880,7 +2155,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description The token lacks the scope tokens:write. */
+      /** @description The token lacks the scope tokens:write, or the portal session the capability tokens. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -2035,7 +2310,139 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description The token lacks the scope tokens:write. */
+      /** @description The token lacks the scope tokens:write, or the portal session the capability tokens. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No such client (or not one this token may reach), or no such record of it. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Any other refusal or failure; the message says what to do. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  apiOpenPortalSession: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** @description cpl_…: the key from the link's fragment. */
+          key: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Open a portal session with a portal link's key (once per link) */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["PortalSessionOpened"];
+        };
+      };
+      /** @description The input is not valid: the message says which field and what to send. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description portal_link_used / portal_link_expired: ask for a new link. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The body is larger than 64 KiB. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Any other refusal or failure; the message says what to do. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  apiEndPortalSession: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        slug: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description End the calling portal session (sign out) */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            ended: string;
+          };
+        };
+      };
+      /** @description The input is not valid: the message says which field and what to send. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No token, or a token that is not valid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The token lacks the scope jobs:read, or the portal session the capability view. */
       403: {
         headers: {
           [name: string]: unknown;

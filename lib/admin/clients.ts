@@ -38,7 +38,8 @@ import { allJobs } from "../store/jobs.ts";
 import { deliveryTimes, resetApiKeyState, scheduleReconcile } from "../store/reconcile.ts";
 import { allSubmissions } from "../store/submissions.ts";
 import { nowIso } from "../time.ts";
-import { clientView, issued, silenceView } from "./views.ts";
+import { clientView, issued } from "./views.ts";
+import { silenceView } from "../api/connection.ts";
 
 /** Every client as `showClient` shows it, read collection by collection (not client by client). */
 export async function listClientsOp(ctx: OpsContext) {

@@ -8,13 +8,15 @@ import type { OpsContext } from "../api/context.ts";
 import { openApiDocument } from "../api/openapi.ts";
 import {
   bodyFields,
+  capabilityOf,
   type Operation,
   type OperationInput,
   type OpInput,
   opInput,
   queryFields,
 } from "../api/operation.ts";
-import type { TokenScope } from "../domain/tokens.ts";
+import type { PortalCapability, TokenScope } from "../domain/tokens.ts";
+import { CLIENT_API_OPERATIONS } from "../api/table.ts";
 import { ADMIN_OPERATIONS, OPERATION_LIST, type OperationName, OPERATIONS } from "./table.ts";
 
 /** Each operation as a function of one input object, answering as its schema says. */
@@ -34,27 +36,43 @@ export function runOperation(ctx: OpsContext, row: Operation, input: Partial<Ope
   return row.run(ctx, opInput(input));
 }
 
-/** What a browser or a remote client needs of the table: no code, only the shapes. */
-export function publicTable(): Record<
-  string,
-  {
-    method: string;
-    path: string;
-    scope: TokenScope | null;
-    query: string[];
-    body: string[];
-    answer: "json" | "csv";
-  }
-> {
+/** What a browser or a remote client needs of a row: no code, only the shapes. */
+export interface RowShape {
+  method: string;
+  path: string;
+  scope: TokenScope | null;
+  capability: PortalCapability | null;
+  query: string[];
+  body: string[];
+  answer: "json" | "csv";
+}
+
+function shapesOf(rows: readonly (readonly [string, Operation])[]): Record<string, RowShape> {
   return Object.fromEntries(
-    OPERATION_LIST.map(([name, row]) => [name, {
+    rows.map(([name, row]) => [name, {
       method: row.method,
       path: row.path,
       scope: row.scope ?? null,
+      capability: row.scope || row.public ? capabilityOf(row) : null,
       query: queryFields(row),
       body: bodyFields(row) ?? [],
       answer: row.csv ? "csv" : "json",
     }]),
+  );
+}
+
+/** Every row's shape (the dashboard's client, the CLI's remote client). */
+export function publicTable(): Record<string, RowShape> {
+  return shapesOf(OPERATION_LIST);
+}
+
+/**
+ * The client API's rows for the portal, named as the operator's copies are (`apiListEndpoints` →
+ * `listEndpoints`), so the screens both share call one name.
+ */
+export function portalTable(): Record<string, RowShape> {
+  return shapesOf(
+    Object.entries(CLIENT_API_OPERATIONS).map(([name, row]) => [name[3].toLowerCase() + name.slice(4), row]),
   );
 }
 

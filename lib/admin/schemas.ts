@@ -5,9 +5,8 @@
  * OpenAPI document and the dashboard's JSDoc types come from here.
  */
 import { z } from "zod";
-import { WEBHOOK_STATES } from "../calcom/webhooks_api.ts";
 import { SUBMISSION_STATUSES } from "../domain/submission.ts";
-import { ChangeEntry, Job } from "../api/schemas.ts";
+import { ChangeEntry, Job, PortalCapability, WebhookState } from "../api/schemas.ts";
 
 const time = z.string();
 const nullableTime = time.nullable();
@@ -17,7 +16,6 @@ const counts = z.record(z.string(), z.number().int()).describe("By status.");
 export const SubmissionStatus = z.enum(SUBMISSION_STATUSES as unknown as [string, ...string[]]).meta({
   id: "SubmissionStatus",
 });
-export const WebhookState = z.enum(WEBHOOK_STATES).meta({ id: "CalcomWebhookState" });
 
 export const Problem = z.strictObject({
   code: z.string(),
@@ -257,3 +255,57 @@ export type OverviewAnswer = z.infer<typeof Overview>;
 export type SubmissionAnswer = z.infer<typeof Submission>;
 export type TimelineAnswer = z.infer<typeof Timeline>;
 export type IssuedSecretAnswer = z.infer<typeof IssuedSecret>;
+
+// ---- the client portal ------------------------------------------------------------------------
+
+export const PortalLinkIssued = z.strictObject({
+  id: z.string(),
+  url: text.describe(
+    "PUBLIC_URL/portal/#key=…: send it to the business; it opens once (null: PUBLIC_URL unset).",
+  ),
+  path: z.string().describe("The link under the service's address (the key is in the fragment)."),
+  url_problem: text,
+  capabilities: z.array(PortalCapability),
+  link_expires_at: time.describe("Unopened by then, it opens nothing."),
+  session_seconds: z.number().int().describe("How long the session lasts once opened."),
+}).meta({ id: "PortalLinkIssued", description: "Answered once: the key is not kept, only its hash." });
+
+export const PortalState = z.strictObject({
+  sessions: z.array(z.strictObject({
+    id: z.string(),
+    link_id: z.string(),
+    capabilities: z.array(PortalCapability),
+    opened_at: time,
+    expires_at: time,
+  })),
+  links: z.array(z.strictObject({
+    id: z.string(),
+    capabilities: z.array(PortalCapability),
+    session_seconds: z.number().int(),
+    created_at: time,
+    expires_at: time,
+  })).describe("Links made and not yet opened."),
+}).meta({ id: "PortalState" });
+
+export const PortalEnded = z.strictObject({
+  ended_sessions: z.number().int(),
+  voided_links: z.number().int(),
+}).meta({ id: "PortalEnded" });
+
+export const PortalAudit = z.strictObject({
+  items: z.array(z.strictObject({
+    id: z.string(),
+    at: time,
+    action: z.enum([
+      "portal_link.created",
+      "portal_link.opened",
+      "portal_link.refused",
+      "portal_sessions.ended",
+    ]),
+    link_id: text,
+    session_id: text,
+    capabilities: z.array(PortalCapability).nullable(),
+    detail: text,
+    source: z.string(),
+  })),
+}).meta({ id: "PortalAudit", description: "Newest first, kept 90 days." });

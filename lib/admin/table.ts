@@ -15,7 +15,17 @@ import {
   ENDPOINT_OPERATIONS,
   TOKEN_OPERATIONS,
 } from "../api/table.ts";
-import { Contact, ContactsPage, Deleted, Job, JobsPage, JobsQuery, PageQuery } from "../api/schemas.ts";
+import {
+  Contact,
+  ContactsPage,
+  Deleted,
+  Job,
+  JobsPage,
+  JobsQuery,
+  PageQuery,
+  PortalCapability,
+} from "../api/schemas.ts";
+import { createPortalLinkOp, endPortalOp, listPortalOp, portalAuditOp } from "./portal.ts";
 import { getContactOp, getJobOp, listContactsOp, listJobsOp } from "../api/records.ts";
 import {
   addSecretOp,
@@ -57,6 +67,10 @@ import {
   MissedWebhook,
   Overview,
   PassResult,
+  PortalAudit,
+  PortalEnded,
+  PortalLinkIssued,
+  PortalState,
   PutClientAnswer,
   RecentChanges,
   ReplaySummary,
@@ -121,6 +135,7 @@ const ENDPOINT_CLI: { [K in keyof typeof ENDPOINT_OPERATIONS]: Operation["cli"] 
     confirm: "deletes the endpoint and its attempt log",
   },
   rotateEndpointSecret: { command: "endpoint rotate", args: ["slug", "endpoint-id"] },
+  endpointSecret: { command: "endpoint secret", args: ["slug", "endpoint-id"] },
   recoverEndpoint: {
     command: "endpoint recover",
     args: ["slug", "endpoint-id"],
@@ -498,6 +513,57 @@ export const ADMIN_OPERATIONS = {
     answer: allOf(DeadLetter, "DeadLetters"),
     cli: { command: "dead-letters", columns: ["batch_id", "attempts", "dead_at", "handled_at"] },
     run: deadLettersOp,
+  }),
+  createPortalLink: op({
+    method: "POST",
+    path: "/admin/clients/:slug/portal-links",
+    summary: "A single-use link to the client portal, answered once",
+    description:
+      "Send the URL to the business. Opening it starts a session of `expires_in` seconds (default 24 h, at most " +
+      "7 days) with these capabilities; the link opens once, and only within 24 h. The key is in the URL's " +
+      "fragment: it reaches no server log or Referer.",
+    body: z.strictObject({
+      capabilities: z.array(PortalCapability).optional().describe("view is always given."),
+      expires_in: z.number().int().optional().describe("The session's length in seconds (300 to 604800)."),
+    }),
+    answer: PortalLinkIssued,
+    status: 201,
+    cli: {
+      command: "portal link",
+      args: ["slug"],
+      summary:
+        "a single-use client portal link (--capabilities endpoints,secrets,replay,tokens; view is always given; --expires-in SECONDS, default 86400); printed once",
+    },
+    run: createPortalLinkOp,
+  }),
+  listPortalSessions: op({
+    method: "GET",
+    path: "/admin/clients/:slug/portal-sessions",
+    summary: "The client's live portal sessions and unopened links",
+    answer: PortalState,
+    cli: { command: "portal sessions", args: ["slug"] },
+    run: listPortalOp,
+  }),
+  endPortalSessions: op({
+    method: "DELETE",
+    path: "/admin/clients/:slug/portal-sessions",
+    summary: "End every portal session of the client at once, and void its unopened links",
+    answer: PortalEnded,
+    cli: { command: "portal end", args: ["slug"], confirm: "signs the business out of every portal session" },
+    run: endPortalOp,
+  }),
+  portalAudit: op({
+    method: "GET",
+    path: "/admin/clients/:slug/portal-audit",
+    summary: "The client's portal audit: links made, opened and refused, sessions ended",
+    query: LIMIT,
+    answer: PortalAudit,
+    cli: {
+      command: "portal audit",
+      args: ["slug"],
+      columns: ["at", "action", "link_id", "session_id", "capabilities", "detail", "source"],
+    },
+    run: portalAuditOp,
   }),
   ...ADMIN_ENDPOINT_OPERATIONS,
   ...ADMIN_TOKEN_OPERATIONS,

@@ -6,8 +6,7 @@ import { DEFAULT_API_URL } from "../calcom/api.ts";
 import { webhookUrlProblem } from "../calcom/webhooks_api.ts";
 import { type Client, isWeakSecret } from "../store/clients.ts";
 import type { ClientParts } from "../store/client_parts.ts";
-import { silence } from "../domain/silence.ts";
-import { isoUtc } from "../time.ts";
+import { silenceView } from "../api/connection.ts";
 import { BEHIND_RETENTION_REASON, DISABLE_AFTER, WARN_AFTER_MS } from "../domain/outbound.ts";
 
 /**
@@ -122,10 +121,4 @@ function activity(client: Client, parts: ClientParts, signatureFailures: number)
     signature_failures: signatureFailures,
     ...silenceView(parts.webhook?.deliveries ?? [], client.silence_days ?? null),
   };
-}
-
-/** The silence rule's answer (`domain/silence.ts`) for a client's delivery times, as answers show it. */
-export function silenceView(deliveries: number[], silenceDays: number | null) {
-  const { last_delivery, ...rest } = silence(deliveries, silenceDays, Date.now());
-  return { last_delivery_at: last_delivery === null ? null : isoUtc(last_delivery), ...rest };
 }

@@ -43,6 +43,7 @@ import {
   validSince,
 } from "./inputs.ts";
 import type { OpInput } from "./operation.ts";
+import { byWhom } from "./tokens.ts";
 import type { EndpointAnswer } from "./schemas.ts";
 
 const MAX_DESCRIPTION = 500;
@@ -77,6 +78,24 @@ export async function listEndpointsOp(ctx: OpsContext, input: OpInput) {
 
 export async function getEndpointOp(ctx: OpsContext, input: OpInput) {
   return await endpointView(ctx, await findEndpoint(ctx, input));
+}
+
+/** An endpoint's signing secrets, for whoever may see them (a receiver set up again, say). */
+export async function endpointSecretOp(ctx: OpsContext, input: OpInput) {
+  const endpoint = await findEndpoint(ctx, input);
+  ctx.audit("endpoint.secret_read", {
+    slug: endpoint.client,
+    endpoint_id: endpoint.id,
+    ...byWhom(input.caller),
+  });
+  return {
+    secret: currentSecret(endpoint),
+    secrets: endpoint.secrets.map((s) => ({
+      secret: s.secret,
+      created_at: s.created_at,
+      expires_at: s.expires_at,
+    })),
+  };
 }
 
 /** Changes an endpoint's url, event types, description or state (`editedEndpoint` says how). */

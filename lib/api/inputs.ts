@@ -6,7 +6,14 @@
 import { DEFAULT_API_URL } from "../calcom/api.ts";
 import { JOB_STATUSES, type JobStatus } from "../domain/job.ts";
 import { SUBMISSION_STATUSES, type SubmissionStatus } from "../domain/submission.ts";
-import { TOKEN_SCOPES, type TokenScope } from "../domain/tokens.ts";
+import {
+  PORTAL_CAPABILITIES,
+  type PortalCapability,
+  SESSION_DEFAULT_SECONDS,
+  SESSION_MAX_SECONDS,
+  TOKEN_SCOPES,
+  type TokenScope,
+} from "../domain/tokens.ts";
 import { CHANGE_TYPES, type ChangeType } from "../domain/changes.ts";
 import { ALLOW_PRIVATE_RISK } from "../domain/outbound.ts";
 import { HttpError } from "../errors.ts";
@@ -246,6 +253,39 @@ export function validScopes(value: unknown): TokenScope[] {
     );
   }
   return [...new Set(list as TokenScope[])];
+}
+
+/** A portal link's capabilities (a list or a comma-separated string); `view` is always among them. */
+export function validCapabilities(value: unknown): PortalCapability[] {
+  const list = value === undefined || value === null
+    ? []
+    : typeof value === "string"
+    ? value.split(",").map((s) => s.trim()).filter(Boolean)
+    : value;
+  if (!Array.isArray(list) || !list.every((c) => (PORTAL_CAPABILITIES as readonly unknown[]).includes(c))) {
+    throw new HttpError(
+      400,
+      "invalid_capabilities",
+      `"capabilities" must list some of ${
+        PORTAL_CAPABILITIES.join(", ")
+      } (view is always given), e.g. endpoints,replay.`,
+    );
+  }
+  return PORTAL_CAPABILITIES.filter((c) => c === "view" || list.includes(c));
+}
+
+/** How long a portal session lasts, in seconds: 5 minutes to 7 days, default 24 h. */
+export function validSessionSeconds(value: unknown): number {
+  if (value === undefined || value === null || value === "") return SESSION_DEFAULT_SECONDS;
+  const n = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 300 || n > SESSION_MAX_SECONDS) {
+    throw new HttpError(
+      400,
+      "invalid_expires_in",
+      `"expires_in" is how long the session lasts once the link is opened, in seconds: 300 to ${SESSION_MAX_SECONDS} (7 days); the default is ${SESSION_DEFAULT_SECONDS} (24 h).`,
+    );
+  }
+  return n;
 }
 
 /** An optional expiry: an ISO date-time in the future, or null/absent for none. */

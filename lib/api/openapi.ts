@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { CHANGE_TYPES, type ChangeType } from "../domain/changes.ts";
-import { bodyFields, type Operation, pathParams } from "./operation.ts";
+import { bodyFields, capabilityOf, type Operation, pathParams } from "./operation.ts";
 import { ErrorAnswer, webhookBody } from "./schemas.ts";
 import { CLIENT_API_OPERATIONS } from "./table.ts";
 
@@ -23,7 +23,7 @@ export interface DocumentOptions {
   webhooks?: boolean;
 }
 
-const EVENT_SUMMARIES: Record<ChangeType, string> = {
+export const EVENT_SUMMARIES: Record<ChangeType, string> = {
   "job.created": "A new Job: the first booking event of an appointment was applied.",
   "job.updated": "A Job changed without moving (a payment, a no-show, a new location, a confirmation…).",
   "job.rescheduled": "The appointment moved: a new booking uid and (usually) a new time.",
@@ -55,6 +55,12 @@ export function openApiDocument(options: DocumentOptions): Json {
           scheme: "bearer",
           description:
             "A client token (cit_…) of the client in the path, holding the scope the route names. The operator creates it; it is shown once.",
+        },
+        portalSession: {
+          type: "http",
+          scheme: "bearer",
+          description:
+            "A client portal session's token (cps_…), answered by opening a portal link; it may call a route when it holds the capability the route names (x-portal-capability).",
         },
         adminToken: { type: "http", scheme: "bearer", description: "The service's ADMIN_TOKEN." },
       },
@@ -92,8 +98,15 @@ function operationObject(name: string, row: Operation, components: Components, e
   if (parameters.length > 0 || bodyFields(row)) {
     responses["400"] = error("The input is not valid: the message says which field and what to send.");
   }
-  responses["401"] = error("No token, or a token that is not valid, expired or revoked.");
-  if (row.scope) responses["403"] = error(`The token lacks the scope ${row.scope}.`);
+  const capability = capabilityOf(row);
+  if (!row.public) responses["401"] = error("No token, or a token that is not valid, expired or revoked.");
+  if (row.scope) {
+    responses["403"] = error(
+      `The token lacks the scope ${row.scope}${
+        capability ? `, or the portal session the capability ${capability}` : ""
+      }.`,
+    );
+  }
   if (params.includes("slug")) {
     responses["404"] = error(
       "No such client (or not one this token may reach), or no such record of it.",
@@ -107,7 +120,11 @@ function operationObject(name: string, row: Operation, components: Components, e
     summary: row.summary,
     ...(row.description ? { description: row.description } : {}),
     tags: [tagOf(row.path)],
-    security: row.scope ? [{ clientToken: [row.scope] }, { adminToken: [] }] : [{ adminToken: [] }],
+    security: row.public
+      ? []
+      : row.scope
+      ? [{ clientToken: [row.scope] }, ...(capability ? [{ portalSession: [] }] : []), { adminToken: [] }]
+      : [{ adminToken: [] }],
     ...(parameters.length ? { parameters } : {}),
     ...(row.body
       ? {
@@ -119,6 +136,7 @@ function operationObject(name: string, row: Operation, components: Components, e
       : {}),
     responses,
     ...(row.scope ? { "x-required-scope": row.scope } : {}),
+    ...(row.scope && capability ? { "x-portal-capability": capability } : {}),
   };
 }
 
@@ -208,8 +226,12 @@ export function clientApiDocument(changeLogRetentionDays: number): Json {
       "signed `job.*` webhooks (see `webhooks`). Both carry the same entries with the same ids.",
       "",
       "**Tokens.** Every route takes `Authorization: Bearer cit_…`, a client token of the client in the path with the " +
-      "scope the route names (jobs:read, contacts:read, changes:read, endpoints:write). Another client's token is " +
-      "answered 404, as if the client did not exist.",
+      "scope the route names (jobs:read, contacts:read, changes:read, endpoints:write, tokens:write). Another " +
+      "client's token is answered 404, as if the client did not exist.",
+      "",
+      "**Portal sessions.** The client portal (`/portal/`) opens a session with a single-use link's key " +
+      "(`POST /api/v1/portal/sessions`) and calls these same routes with its `cps_…` token, each within the " +
+      "capability the route names (`x-portal-capability`: view, endpoints, secrets, replay, tokens).",
       "",
       "**Cursors.** Listings answer `cursor` (null on the last page): pass it back to read the next page. The feed " +
       "answers `next_cursor`, which is always set: store it after applying a page and read from it next time. To copy " +

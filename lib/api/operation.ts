@@ -7,7 +7,7 @@
  * OpenAPI documents are all built from the rows, so none of them keeps a copy.
  */
 import type { z } from "zod";
-import type { Caller, TokenScope } from "../domain/tokens.ts";
+import { type Caller, type PortalCapability, SCOPE_CAPABILITY, type TokenScope } from "../domain/tokens.ts";
 import type { OpsContext } from "./context.ts";
 
 /** An operation's input as every adapter hands it over: strings from the path and query, a JSON body. */
@@ -64,6 +64,13 @@ export interface Operation<A extends z.ZodType = z.ZodType> {
    * the admin token. Rows without are the operator's (the admin token only).
    */
   scope?: TokenScope;
+  /** The portal capability a session needs for it, where not its scope's (`SCOPE_CAPABILITY`). */
+  capability?: PortalCapability;
+  /**
+   * Called without a bearer token (opening a portal session: the body carries the link's key). A
+   * public row has no scope and is not the operator's.
+   */
+  public?: true;
   /** One line: what it does (the OpenAPI summary, and the CLI's help unless `cli.summary`). */
   summary: string;
   /** More: semantics a caller must know (cursors, retention, what is shown once). */
@@ -92,6 +99,11 @@ export interface CsvFile {
 /** A row, with its function's answer checked against its schema by the compiler. */
 export function op<A extends z.ZodType>(row: Operation<A>): Operation<A> {
   return row;
+}
+
+/** The capability a portal session needs for a client-API row (null: a portal session may not call it). */
+export function capabilityOf(op: Operation): PortalCapability | null {
+  return op.capability ?? (op.scope ? SCOPE_CAPABILITY[op.scope] : null);
 }
 
 /** The query fields a row reads. */

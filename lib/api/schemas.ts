@@ -9,7 +9,8 @@
 import { z } from "zod";
 import { CHANGE_ID_PATTERN, CHANGE_TYPES } from "../domain/changes.ts";
 import { JOB_STATUSES } from "../domain/job.ts";
-import { TOKEN_SCOPES } from "../domain/tokens.ts";
+import { PORTAL_CAPABILITIES, TOKEN_SCOPES } from "../domain/tokens.ts";
+import { WEBHOOK_STATES } from "../calcom/webhooks_api.ts";
 import { MAX_PAGE_LIMIT, MAX_WAIT_SECONDS } from "./inputs.ts";
 
 const time = z.string().describe("An ISO 8601 time in UTC, e.g. 2026-12-07T14:00:00.000Z.");
@@ -26,6 +27,12 @@ export const ErrorAnswer = z.strictObject({
 export const JobStatus = z.enum(JOB_STATUSES as [string, ...string[]]).meta({ id: "JobStatus" });
 export const ChangeType = z.enum(CHANGE_TYPES).meta({ id: "ChangeType" });
 export const TokenScope = z.enum(TOKEN_SCOPES).meta({ id: "TokenScope" });
+export const PortalCapability = z.enum(PORTAL_CAPABILITIES).meta({
+  id: "PortalCapability",
+  description:
+    "What a portal session may do: view (always), endpoints (manage), secrets (see, rotate), replay (resend, recover), tokens (client tokens within the session's capabilities).",
+});
+export const WebhookState = z.enum(WEBHOOK_STATES).meta({ id: "CalcomWebhookState" });
 
 export const JobAttendee = z.strictObject({
   contact_id: z.string().nullable(),
@@ -184,6 +191,14 @@ export const EndpointWithSecret = z.strictObject({
 
 export const EndpointsPage = pageOf(Endpoint, "EndpointsPage");
 
+export const EndpointSecrets = z.strictObject({
+  secret: z.string().describe("whsec_…: the secret that signs now."),
+  secrets: z.array(z.strictObject({ secret: z.string(), created_at: time, expires_at: nullableTime }))
+    .describe(
+      "Every secret that signs, a rotated-out one until it expires.",
+    ),
+}).meta({ id: "EndpointSecrets" });
+
 export const Attempt = z.strictObject({
   id: z.string(),
   event_id: z.string().nullable().describe(
@@ -232,6 +247,46 @@ export const IssuedToken = z.strictObject({
 
 export const TokensPage = z.strictObject({ items: z.array(Token), cursor: z.null() }).meta({ id: "Tokens" });
 export type TokenAnswer = z.infer<typeof Token>;
+
+// ---- the portal and the connection ------------------------------------------------------
+
+export const PortalSessionOpened = z.strictObject({
+  token: z.string().describe(
+    "cps_…: the session's bearer token, answered this once; keep it in the tab only.",
+  ),
+  session_id: z.string(),
+  slug: z.string(),
+  client_name: text,
+  time_zone: text,
+  capabilities: z.array(PortalCapability),
+  token_scopes: z.array(TokenScope).describe("The scopes a client token made by this session may hold."),
+  expires_at: time,
+}).meta({ id: "PortalSessionOpened" });
+
+export const Connection = z.strictObject({
+  slug: z.string(),
+  name: text,
+  time_zone: text,
+  calcom_webhook: z.strictObject({
+    state: WebhookState,
+    missing_triggers: z.array(z.string()),
+    checked_at: nullableTime,
+    connected_at: nullableTime,
+  }).nullable().describe("The webhook in Cal.com as last checked (null: no API key, so never checked)."),
+  last_ping_at: nullableTime.describe('When Cal.com\'s "Ping test" last reached us.'),
+  deliveries: z.strictObject({
+    last_delivery_at: nullableTime,
+    usual_gap_ms: z.number().nullable(),
+    silence_threshold_ms: z.number().nullable(),
+    silent: z.boolean().describe("No delivery for longer than usual: Cal.com may have stopped sending."),
+  }),
+  reconciliation: z.strictObject({
+    api_key_state: z.enum(["unchecked", "ok", "rejected"]).nullable(),
+    last_pass_at: nullableTime,
+    last_pass_ok: z.boolean().nullable(),
+    missed_webhooks: z.number().int(),
+  }).nullable().describe("Reading Cal.com's bookings with its API key (null: none was given)."),
+}).meta({ id: "Connection", description: "The client's Cal.com connection, read-only." });
 
 // ---- inputs --------------------------------------------------------------------------------
 

@@ -1,11 +1,12 @@
 /**
- * Client tokens (`cit_…`): made by the operator, or by a client token with `tokens:write` within
- * its own scopes and expiry (a business hands out its developers' tokens itself); listed without
+ * Client tokens (`cit_…`): made by the operator, by a client token with `tokens:write` within its
+ * own scopes and expiry, or by a portal session with `tokens` within its capabilities (a business
+ * hands out its developers' tokens itself); listed without
  * their values; revoked at once. A token's value is answered only by the call that made it; only
  * its hash is kept.
  */
 import { newId } from "../domain/ids.ts";
-import { newToken, tokenHash } from "../domain/tokens.ts";
+import { type Caller, newToken, scopesWithin, tokenHash } from "../domain/tokens.ts";
 import { HttpError } from "../errors.ts";
 import { type ClientToken, createToken, listTokens, revokeToken } from "../store/tokens.ts";
 import { nowIso } from "../time.ts";
@@ -21,6 +22,20 @@ export async function createTokenOp(ctx: OpsContext, input: OpInput) {
   const scopes = validScopes(input.scopes);
   const caller = input.caller;
   let expiresAt = optionalExpiry(input.expires_at, Date.now());
+  if (caller?.kind === "portal") {
+    // A portal session gives only scopes whose every power its capabilities hold.
+    const allowed = scopesWithin(caller.capabilities);
+    const missing = scopes.filter((scope) => !allowed.includes(scope));
+    if (missing.length > 0) {
+      throw new HttpError(
+        403,
+        "scope_not_held",
+        `This portal session cannot give ${missing.join(", ")}: with its capabilities (${
+          caller.capabilities.join(", ")
+        }) it may give ${allowed.join(", ")}.`,
+      );
+    }
+  }
   if (caller?.kind === "token") {
     // A client token makes tokens within what it may do itself, and until it expires at the latest.
     const missing = scopes.filter((scope) => !caller.scopes.includes(scope));
@@ -60,7 +75,7 @@ export async function createTokenOp(ctx: OpsContext, input: OpInput) {
     token_id: record.id,
     scopes,
     expires_at: expiresAt,
-    ...(caller?.kind === "token" ? { by_token: caller.tokenId } : {}),
+    ...byWhom(caller),
   });
   const { token_hash: _hash, last_used_at: _used, ...shown } = record;
   return { ...shown, token };
@@ -82,7 +97,16 @@ export async function revokeTokenOp(ctx: OpsContext, input: OpInput) {
   ctx.audit("token.revoke", {
     slug: client.slug,
     token_id: tokenId,
-    ...(input.caller?.kind === "token" ? { by_token: input.caller.tokenId } : {}),
+    ...byWhom(input.caller),
   });
   return { revoked: tokenId };
+}
+
+/** Who made a change, for its audit line, where not the operator. */
+export function byWhom(caller: Caller | undefined): Record<string, string> {
+  return caller?.kind === "token"
+    ? { by_token: caller.tokenId }
+    : caller?.kind === "portal"
+    ? { by_portal_session: caller.sessionId }
+    : {};
 }

@@ -7,7 +7,7 @@
  */
 import type { AccessControl } from "../admin/access.ts";
 import type { AdminSource, OpsContext } from "../api/context.ts";
-import { bodyFields, queryFields } from "../api/operation.ts";
+import { bodyFields, capabilityOf, queryFields } from "../api/operation.ts";
 import { countedCall, countRefusal } from "../api/metrics.ts";
 import { ADMIN_CLIENT_HEADER } from "../admin/client.ts";
 import { OPERATION_LIST } from "../admin/table.ts";
@@ -32,11 +32,11 @@ export function registerAdminRoutes(
       ctx.slug = ctx.params.slug ?? null;
       const authorization = ctx.req.headers.get("authorization");
       // The client API counts its requests by outcome (`api/metrics.ts`).
-      const caller = op.scope
+      const caller = op.public ? undefined : op.scope
         ? await countRefusal(
           metrics,
           null,
-          () => access.client(authorization, ctx.params.slug ?? "", op.scope!),
+          () => access.client(authorization, ctx.params.slug ?? "", op.scope!, capabilityOf(op)),
         )
         : await access.admin(authorization);
       const from = ctx.req.headers.get(ADMIN_CLIENT_HEADER);

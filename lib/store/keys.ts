@@ -174,6 +174,22 @@ export const clientTokensPrefix = (slug: Slug) => ["client_tokens", slug] as con
 /** `["client_tokens_by_hash", sha256]` → `{slug, id}`: finds a presented token's record. */
 export const clientTokenByHashKey = (hash: string) => ["client_tokens_by_hash", hash] as const;
 
+/** `["portal_links", slug, linkId]` → a portal link (its key's hash, never the key), used or not. */
+export const portalLinkKey = (slug: Slug, id: string) => ["portal_links", slug, id] as const;
+export const portalLinksPrefix = (slug: Slug) => ["portal_links", slug] as const;
+/** `["portal_links_by_hash", sha256]` → `{slug, id}`: finds the link a presented key opens. */
+export const portalLinkByHashKey = (hash: string) => ["portal_links_by_hash", hash] as const;
+
+/** `["portal_sessions", slug, sessionId]` → a portal session (its token's hash, never the token). */
+export const portalSessionKey = (slug: Slug, id: string) => ["portal_sessions", slug, id] as const;
+export const portalSessionsPrefix = (slug: Slug) => ["portal_sessions", slug] as const;
+/** `["portal_sessions_by_hash", sha256]` → `{slug, id}`: finds a presented session token's record. */
+export const portalSessionByHashKey = (hash: string) => ["portal_sessions_by_hash", hash] as const;
+
+/** `["portal_audit", slug, ulid]` → one audited portal event (a link made, opened, refused; sessions ended). */
+export const portalAuditKey = (slug: Slug, id: string) => ["portal_audit", slug, id] as const;
+export const portalAuditPrefix = (slug: Slug) => ["portal_audit", slug] as const;
+
 /** `["endpoints", slug, endpointId]` → an outbound webhook endpoint with its position in the client's log. */
 export const endpointKey = (slug: Slug, id: string) => ["endpoints", slug, id] as const;
 export const endpointsPrefix = (slug: Slug) => ["endpoints", slug] as const;
@@ -229,6 +245,9 @@ export const perClientPrefixes = (slug: Slug) =>
     followUpsPrefix(slug),
     changeLogPrefix(slug),
     clientTokensPrefix(slug),
+    portalLinksPrefix(slug),
+    portalSessionsPrefix(slug),
+    portalAuditPrefix(slug),
     endpointsPrefix(slug),
     endpointLeasesPrefix(slug),
     clientAttemptsPrefix(slug),

@@ -67,7 +67,10 @@ Deno.test("the validator refuses a broken document (the check above can fail)", 
 });
 
 Deno.test("every row is a path of its document, with its scope, parameters and body", () => {
-  const check = (doc: Json, rows: Record<string, { method: string; path: string; scope?: string }>) => {
+  const check = (
+    doc: Json,
+    rows: Record<string, { method: string; path: string; scope?: string; public?: true }>,
+  ) => {
     const paths = doc.paths as Record<string, Record<string, Json>>;
     const documented = Object.values(paths).flatMap((methods) => Object.values(methods)).length;
     assert.equal(documented, Object.keys(rows).length, "one operation per row, no more");
@@ -76,11 +79,18 @@ Deno.test("every row is a path of its document, with its scope, parameters and b
       assert.ok(operation, `${name}: ${row.method} ${row.path} is documented`);
       assert.equal(operation.operationId, name);
       const security = operation.security as Record<string, string[]>[];
-      if (row.scope) assert.deepEqual(security, [{ clientToken: [row.scope] }, { adminToken: [] }], name);
-      else assert.deepEqual(security, [{ adminToken: [] }], name);
+      if (row.public) assert.deepEqual(security, [], name);
+      else if (row.scope) {
+        assert.deepEqual(
+          security,
+          [{ clientToken: [row.scope] }, { portalSession: [] }, { adminToken: [] }],
+          name,
+        );
+        assert.ok(operation["x-portal-capability"], `${name} names the portal capability it needs`);
+      } else assert.deepEqual(security, [{ adminToken: [] }], name);
       const responses = operation.responses as Record<string, Json>;
       assert.ok(Object.keys(responses).some((s) => s.startsWith("2")), `${name} documents its success`);
-      assert.ok(responses.default && responses["401"], `${name} documents its errors`);
+      assert.ok(responses.default && (row.public || responses["401"]), `${name} documents its errors`);
     }
   };
   check(clientApiDocument(30), CLIENT_API_OPERATIONS);
@@ -252,6 +262,8 @@ Deno.test("every route answers a success and an error that keep the contract; de
         await call("PATCH", `${E}/${endpoint.id}`, 400, { state: "sleeping" });
         await call("POST", `${E}/${endpoint.id}/rotate-secret`, 200);
         await call("POST", `${E}/unknown/rotate-secret`, 404);
+        await call("GET", `${E}/${endpoint.id}/secret`, 200);
+        await call("GET", `${E}/unknown/secret`, 404);
         await call("POST", `${E}/${endpoint.id}/recover`, 200, { since: "2026-01-01T00:00:00Z" });
         await call("POST", `${E}/${endpoint.id}/recover`, 400, { since: "last tuesday" });
         await call("GET", `${E}/${endpoint.id}/attempts`, 200);
@@ -295,9 +307,30 @@ Deno.test("every route answers a success and an error that keep the contract; de
       await call("GET", `${C}/tokens`, 200);
       await call("DELETE", `${C}/tokens/${child.id}`, 200);
       await call("DELETE", `${C}/tokens/${child.id}`, 404);
+      await call("GET", `${C}/connection`, 200);
+      await call("GET", "/api/v1/clients/nope/connection", 404);
       token = "cit_not_a_token";
       await call("GET", `${C}/tokens`, 401);
       token = ADMIN_TOKEN;
+
+      // The portal: a link, its session, the operator's view of both, the audit.
+      const link = await call("POST", `${A}/acme/portal-links`, 201, { capabilities: ["endpoints"] }) as {
+        path: string;
+      };
+      await call("POST", `${A}/acme/portal-links`, 400, { capabilities: ["everything"] });
+      const key = link.path.split("#key=")[1];
+      const session = await call("POST", "/api/v1/portal/sessions", 201, { key }) as { token: string };
+      await call("POST", "/api/v1/portal/sessions", 410, { key });
+      await call("GET", `${A}/acme/portal-sessions`, 200);
+      await call("GET", `${A}/nope/portal-sessions`, 404);
+      await call("GET", `${A}/acme/portal-audit`, 200);
+      await call("GET", `${A}/nope/portal-audit`, 404);
+      token = session.token;
+      await call("DELETE", `${C}/portal/session`, 200);
+      await call("DELETE", `${C}/portal/session`, 401);
+      token = ADMIN_TOKEN;
+      await call("DELETE", `${A}/acme/portal-sessions`, 200);
+      await call("DELETE", `${A}/nope/portal-sessions`, 404);
 
       // What cannot be undone, last.
       await call("DELETE", `${A}/acme/contacts/${contactId}`, 400);

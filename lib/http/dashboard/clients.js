@@ -390,6 +390,7 @@ export async function clientOverview(client) {
     }, "Run reconciliation now"),
     reconcileOut,
     await tokensSection(client),
+    await portalSection(client),
     h("h2", {}, "Settings"),
     h(
       "form",
@@ -408,6 +409,94 @@ export async function clientOverview(client) {
       h("button", { type: "submit" }, "Save settings"),
     ),
     settingsOut,
+  ];
+}
+
+/** What each portal capability lets the business do, as the form offers it. */
+const CAPABILITY_WORDS = /** @type {Record<string, string>} */ ({
+  endpoints: "manage its webhook endpoints",
+  secrets: "see and rotate endpoint secrets",
+  replay: "resend and recover deliveries",
+  tokens: "make API tokens for its developers",
+});
+
+/**
+ * The client portal: a single-use link for the business (its URL shown once), the sessions open
+ * now, and "end all".
+ * @param {Client} client
+ */
+async function portalSection(client) {
+  const params = { slug: client.slug };
+  const out = h("div", { id: "portal-result" });
+  const { sessions, links } = await call("listPortalSessions", { params });
+  const boxes = Object.keys(CAPABILITY_WORDS).map((
+    c,
+  ) => /** @type {HTMLInputElement} */ (h("input", { type: "checkbox", id: `cap-${c}`, value: c })));
+  const length = /** @type {HTMLSelectElement} */ (h(
+    "select",
+    { id: "portal-length" },
+    h("option", { value: "3600" }, "1 hour"),
+    h("option", { value: "86400", selected: true }, "24 hours"),
+    h("option", { value: "604800" }, "7 days"),
+  ));
+  return [
+    h("h2", {}, "Client portal"),
+    h(
+      "p",
+      {},
+      "Send the business a link to its own portal: its Jobs, Contacts and changes, and what you allow below. The link opens once, within 24 h.",
+    ),
+    h(
+      "form",
+      {
+        class: "stacked",
+        onsubmit: action(() => out, async () => {
+          const capabilities = boxes.filter((b) => b.checked).map((b) => b.value);
+          const made = await call("createPortalLink", {
+            params,
+            body: { capabilities, expires_in: Number(length.value) },
+          });
+          return shownOnce({
+            id: "portal-result",
+            valueId: "portal-url",
+            label: "Portal link",
+            value: made.url ?? location.origin + made.path,
+            lead: "Send it to the business; it opens once.",
+          });
+        }, { refresh: true }),
+      },
+      h(
+        "fieldset",
+        {},
+        h("legend", {}, "Besides viewing, the business may"),
+        boxes.map((b) => h("label", { for: b.id }, b, " ", CAPABILITY_WORDS[b.value])),
+      ),
+      h("label", { for: length.id }, "The session lasts", length),
+      h("button", { type: "submit" }, "Make portal link"),
+    ),
+    out,
+    table(
+      ["Opened", "Until", "May"],
+      sessions.map((/** @type {any} */ x) => [
+        when(x.opened_at, client.time_zone),
+        when(x.expires_at, client.time_zone),
+        x.capabilities.join(", "),
+      ]),
+      `Open portal sessions (${links.length} link${links.length === 1 ? "" : "s"} not yet opened)`,
+      "No open portal sessions.",
+    ),
+    sessions.length || links.length
+      ? h("button", {
+        type: "button",
+        class: "secondary",
+        onclick: action(() => out, async () => {
+          const r = await call("endPortalSessions", { params });
+          return status(
+            `Ended ${r.ended_sessions} session(s) and voided ${r.voided_links} unopened link(s).`,
+          );
+        }, { refresh: true }),
+      }, "End all portal sessions")
+      : null,
   ];
 }
 

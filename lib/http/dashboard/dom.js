@@ -64,8 +64,9 @@ export const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many
  * @param {string[]} headers
  * @param {Child[][]} rows
  * @param {string} [caption]
+ * @param {string} [empty] what an empty table says (best: what to do to fill it)
  */
-export function table(headers, rows, caption) {
+export function table(headers, rows, caption, empty = "Nothing yet.") {
   // A table wider than the screen scrolls inside its wrapper, which keyboard users must reach too.
   return h(
     "div",
@@ -83,7 +84,7 @@ export function table(headers, rows, caption) {
           : h(
             "tr",
             {},
-            h("td", { colspan: headers.length, class: "muted" }, "Nothing yet."),
+            h("td", { colspan: headers.length, class: "muted" }, empty),
           ),
       ),
     ),
