@@ -19,6 +19,7 @@ import {
   portalSessionKey,
   portalSessionsPrefix,
 } from "./keys.ts";
+import { findByHash } from "./tokens.ts";
 
 export interface PortalLink {
   id: string;
@@ -171,11 +172,13 @@ export async function findSession(
   kv: Deno.Kv,
   tokenHash: string,
 ): Promise<{ slug: string; session: PortalSession } | null> {
-  const index = await kv.get<{ slug: string; id: string }>(portalSessionByHashKey(tokenHash));
-  if (!index.value) return null;
-  const record = await kv.get<PortalSession>(portalSessionKey(index.value.slug, index.value.id));
-  if (!record.value || record.value.token_hash !== tokenHash) return null;
-  return { slug: index.value.slug, session: record.value };
+  const found = await findByHash<PortalSession>(
+    kv,
+    portalSessionByHashKey(tokenHash),
+    portalSessionKey,
+    (s) => s.token_hash === tokenHash,
+  );
+  return found && { slug: found.slug, session: found.record };
 }
 
 /** The client's sessions not yet expired, and its links not yet used or expired. */

@@ -48,11 +48,30 @@ export async function findToken(
   kv: Deno.Kv,
   hash: string,
 ): Promise<{ slug: string; token: ClientToken } | null> {
-  const index = await kv.get<{ slug: string; id: string }>(clientTokenByHashKey(hash));
+  const found = await findByHash<ClientToken>(
+    kv,
+    clientTokenByHashKey(hash),
+    clientTokenKey,
+    (t) => t.token_hash === hash,
+  );
+  return found && { slug: found.slug, token: found.record };
+}
+
+/**
+ * The record a `<coll>_by_hash` index entry points at, with its client: null when the entry or the
+ * record is gone, or the record is another one now (`matches` says whether it is the one hashed).
+ */
+export async function findByHash<T>(
+  kv: Deno.Kv,
+  indexKey: Deno.KvKey,
+  recordKey: (slug: string, id: string) => Deno.KvKey,
+  matches: (record: T) => boolean,
+): Promise<{ slug: string; record: T } | null> {
+  const index = await kv.get<{ slug: string; id: string }>(indexKey);
   if (!index.value) return null;
-  const record = await kv.get<ClientToken>(clientTokenKey(index.value.slug, index.value.id));
-  if (!record.value || record.value.token_hash !== hash) return null;
-  return { slug: index.value.slug, token: record.value };
+  const record = await kv.get<T>(recordKey(index.value.slug, index.value.id));
+  if (!record.value || !matches(record.value)) return null;
+  return { slug: index.value.slug, record: record.value };
 }
 
 /** Notes when a token was last used (its record may be gone meanwhile: then nothing is written). */

@@ -212,3 +212,51 @@ Deno.test("client portal in headless Chromium: the operator's dashboard makes a 
     }
   });
 });
+
+Deno.test("client portal in headless Chromium: behind a proxy that serves the service under a path, links and calls stay under it", async () => {
+  // The proxy serves the service at /intake/…; the service is told so by PUBLIC_URL.
+  let upstream = "";
+  const seen: string[] = [];
+  const proxy = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const url = new URL(req.url);
+    seen.push(url.pathname);
+    if (!url.pathname.startsWith("/intake/")) return new Response("not here", { status: 404 });
+    const target = upstream + url.pathname.slice("/intake".length) + url.search;
+    const res = await fetch(target, {
+      method: req.method,
+      headers: req.headers,
+      body: req.body,
+      redirect: "manual",
+    });
+    return new Response(res.body, { status: res.status, headers: res.headers });
+  });
+  const publicUrl = `http://127.0.0.1:${proxy.addr.port}/intake`;
+  try {
+    await withServer({ port: true, mode: "inline", env: { PUBLIC_URL: publicUrl } }, async (server) => {
+      upstream = server.url;
+      await addClient(server, "acme");
+      const link = await server.admin<{ url: string }>("POST", "/admin/clients/acme/portal-links", {
+        capabilities: ["endpoints"],
+      });
+      assert.ok(link.body.url.startsWith(`${publicUrl}/portal/#key=`));
+      const browser = await launchChromium();
+      try {
+        const page = await (await browser.newContext()).newPage();
+        await page.goto(link.body.url);
+        await page.getByRole("heading", { name: "Jobs" }).waitFor();
+        await page.getByRole("link", { name: "Webhooks" }).click();
+        await page.getByRole("heading", { name: "Webhooks" }).waitFor();
+        await page.getByRole("link", { name: "Cal.com connection" }).click();
+        await page.getByRole("heading", { name: "Cal.com connection" }).waitFor();
+        await assertScreen(page, "the portal behind a proxy");
+        const outside = seen.filter((p) => !p.startsWith("/intake/"));
+        assert.deepEqual(outside, [], "every request stayed under the proxy's path");
+        assert.ok(seen.includes("/intake/api/v1/clients/acme/connection"));
+      } finally {
+        await browser.close();
+      }
+    });
+  } finally {
+    await proxy.shutdown();
+  }
+});
