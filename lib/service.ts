@@ -11,6 +11,7 @@ import type { Logger } from "./log.ts";
 import { registerAdminRoutes } from "./http/admin.ts";
 import { BodyReader } from "./http/body.ts";
 import { registerDashboard, registerPortal } from "./http/dashboard.ts";
+import { WriteBack } from "./processing/write_back.ts";
 import { compose, RequestContext } from "./http/context.ts";
 import { json, mapErrors } from "./http/errors.ts";
 import { requestLog, requestMetrics } from "./http/request_log.ts";
@@ -116,9 +117,14 @@ export function createService(
     metrics,
     calcomWebhooks,
   );
+  const writeBack = new WriteBack(kv, log, {
+    backoffMs: config.reconcileBackoffMs,
+    timeoutMs: config.reconcileTimeoutMs,
+  }, metrics);
   const adminDeps = {
     kv,
     keys,
+    writeBack,
     replayer: new Replayer(kv, processor),
     reconciler,
     calcomWebhooks,

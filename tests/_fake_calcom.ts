@@ -8,7 +8,12 @@
  * a bare-array list paged by take/skip, the secret returned, `active` required, 409 for a second
  * webhook with the same URL, 404 for an unknown id and 403 for another user's, 400 for a subscriber
  * URL that is not https or is private (and for triggers it does not know, with the `isEnum` list), and
- * Cal.com's rate limit of 120 requests a minute per key.
+ * Cal.com's rate limit of 120 requests a minute per key. And the booking actions write-back sends
+ * (`POST /v2/bookings/{uid}/cancel|reschedule|mark-absent|confirm|decline`): each changes the booking
+ * as Cal.com does (a reschedule makes a new uid and cancels the old one with `rescheduledToUid`),
+ * refuses what Cal.com refuses (a cancelled or past booking, a taken slot), and fires the matching
+ * webhook back, signed with the client's secret (`echo`), as Cal.com would: including the open bug
+ * where a reschedule fires BOOKING_REQUESTED instead of BOOKING_RESCHEDULED.
  */
 import type { ApiBooking } from "../lib/calcom/api.ts";
 
@@ -101,6 +106,20 @@ export interface FakeCalcom {
   /** The key's user's webhooks. */
   userWebhooks: () => FakeWebhook[];
   put: (...bookings: Record<string, unknown>[]) => void;
+  /** Where each action's webhook is fired (the client's webhook URL and its secret); null: never fired. */
+  echo: { url: string; secret: string } | null;
+  /** Reschedules fire BOOKING_REQUESTED instead of BOOKING_RESCHEDULED (Cal.com's open bug). */
+  rescheduleAsRequested: boolean;
+  /** Starts no longer free: a reschedule to one is refused. */
+  takenSlots: Set<string>;
+  /** Every action that changed a booking, in order. */
+  actions: { uid: string; action: string; body: Record<string, unknown> }[];
+  /** An action is applied, then its answer (and echo) held this long (a crash can fall in between). */
+  holdActionMs: number;
+  /** The echo is fired this long after the answer (0: before it, as a fast Cal.com's can arrive first). */
+  echoDelayMs: number;
+  /** Webhooks fired back, with what the service answered. */
+  echoes: { trigger: string; status: number }[];
   close: () => Promise<void>;
 }
 
@@ -141,6 +160,13 @@ export function startFakeCalcom(apiKey = FAKE_API_KEY): FakeCalcom {
     put: (...bookings) => {
       for (const b of bookings) fake.bookings.set(String(b.uid), b);
     },
+    echo: null,
+    rescheduleAsRequested: false,
+    takenSlots: new Set(),
+    actions: [],
+    holdActionMs: 0,
+    echoDelayMs: 0,
+    echoes: [],
   };
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
     const url = new URL(req.url);
@@ -192,6 +218,16 @@ export function startFakeCalcom(apiKey = FAKE_API_KEY): FakeCalcom {
     if (url.pathname === "/v2/webhooks" || url.pathname.startsWith("/v2/webhooks/")) {
       return await webhooks(req, url);
     }
+    if (url.pathname === "/v2/slots" && req.method === "GET") {
+      const start = Date.parse(url.searchParams.get("start") ?? "");
+      if (!url.searchParams.get("eventTypeId") || !Number.isFinite(start)) {
+        return error(400, "BadRequestException", "eventTypeId, start and end are required", url);
+      }
+      // Two free hours a day, skipping the taken ones.
+      const day = new Date(start).toISOString().slice(0, 10);
+      const slots = [`${day}T09:00:00.000Z`, `${day}T14:00:00.000Z`].filter((t) => !fake.takenSlots.has(t));
+      return Response.json({ status: "success", data: { [day]: slots.map((t) => ({ start: t })) } });
+    }
     const all = [...fake.bookings.values()];
     if (req.headers.get("cal-api-version") !== "2024-08-13") {
       // What Cal.com does with a missing or unknown version: the legacy handler and its shape.
@@ -200,6 +236,10 @@ export function startFakeCalcom(apiKey = FAKE_API_KEY): FakeCalcom {
         data: { bookings: all, recurringInfo: [], nextCursor: null },
       });
     }
+    const acted = url.pathname.match(
+      /^\/v2\/bookings\/([^/]+)\/(cancel|reschedule|mark-absent|confirm|decline)$/,
+    );
+    if (acted && req.method === "POST") return await act(decodeURIComponent(acted[1]), acted[2], req, url);
     const one = url.pathname.match(/^\/v2\/bookings\/([^/]+)$/);
     if (one) {
       const uid = decodeURIComponent(one[1]);
@@ -244,6 +284,158 @@ export function startFakeCalcom(apiKey = FAKE_API_KEY): FakeCalcom {
       },
     });
   }
+
+  /** One booking action, as Cal.com's v2 controllers do it; the changed booking is answered and echoed. */
+  async function act(uid: string, action: string, req: Request, url: URL): Promise<Response> {
+    const body = await req.json().catch(() => ({})) as Record<string, unknown>;
+    const booking = fake.bookings.get(uid);
+    if (!booking) {
+      return error(404, "NotFoundException", `Booking with uid=${uid} was not found in the database`, url);
+    }
+    const status = String(booking.status);
+    const now = new Date().toISOString();
+    const closed = status === "cancelled" || status === "rejected";
+    let changed: Record<string, unknown>;
+    let trigger: string;
+    let old: Record<string, unknown> | null = null;
+    if (action === "cancel") {
+      if (closed) return error(400, "BadRequestException", "This booking has already been cancelled.", url);
+      if (Date.parse(String(booking.end ?? booking.start)) < Date.now()) {
+        return error(400, "BadRequestException", "Cannot cancel a past booking.", url);
+      }
+      changed = {
+        ...booking,
+        status: "cancelled",
+        cancellationReason: body.cancellationReason ?? "",
+        updatedAt: now,
+      };
+      trigger = "BOOKING_CANCELLED";
+    } else if (action === "reschedule") {
+      if (closed) {
+        return error(
+          400,
+          "BadRequestException",
+          `Can't reschedule booking with uid=${uid} because it has been cancelled.`,
+          url,
+        );
+      }
+      const start = String(body.start ?? "");
+      if (!Number.isFinite(Date.parse(start))) {
+        return error(400, "BadRequestException", "start must be a valid ISO 8601 date.", url);
+      }
+      if (fake.takenSlots.has(new Date(start).toISOString())) {
+        return error(
+          400,
+          "BadRequestException",
+          "User either already has booking at this time or is not available",
+          url,
+        );
+      }
+      const length = Date.parse(String(booking.end)) - Date.parse(String(booking.start));
+      const newUid = `${uid}-r${fake.actions.length + 1}`;
+      old = { ...booking, status: "cancelled", rescheduledToUid: newUid, updatedAt: now };
+      changed = {
+        ...booking,
+        uid: newUid,
+        id: Number(booking.id ?? 0) + 1000,
+        start: new Date(start).toISOString(),
+        end: new Date(Date.parse(start) + length).toISOString(),
+        rescheduledFromUid: uid,
+        reschedulingReason: body.reschedulingReason ?? null,
+        status: "accepted",
+        createdAt: now,
+        updatedAt: now,
+      };
+      fake.bookings.set(uid, old);
+      trigger = fake.rescheduleAsRequested ? "BOOKING_REQUESTED" : "BOOKING_RESCHEDULED";
+    } else if (action === "mark-absent") {
+      const absent = new Set(
+        ((body.attendees ?? []) as { email: string; absent: boolean }[])
+          .filter((a) => a.absent).map((a) => a.email),
+      );
+      changed = {
+        ...booking,
+        absentHost: body.host === true ? true : booking.absentHost,
+        attendees: (booking.attendees as { email: string }[]).map((a) => ({
+          ...a,
+          absent: absent.has(a.email),
+        })),
+        updatedAt: now,
+      };
+      trigger = "BOOKING_NO_SHOW_UPDATED";
+    } else {
+      if (status !== "pending") {
+        return error(400, "BadRequestException", `Booking with uid=${uid} is not pending confirmation.`, url);
+      }
+      changed = action === "confirm"
+        ? { ...booking, status: "accepted", updatedAt: now }
+        : { ...booking, status: "rejected", updatedAt: now };
+      trigger = action === "confirm" ? "BOOKING_CREATED" : "BOOKING_REJECTED";
+    }
+    fake.bookings.set(String(changed.uid), changed);
+    fake.actions.push({ uid, action, body });
+    if (fake.holdActionMs) await new Promise((r) => setTimeout(r, fake.holdActionMs));
+    if (fake.echo && fake.echoDelayMs) {
+      const [t, c, o] = [trigger, changed, old];
+      pendingEchoes.push(new Promise((r) => setTimeout(r, fake.echoDelayMs)).then(() => fireEcho(t, c, o)));
+    } else if (fake.echo) await fireEcho(trigger, changed, old);
+    return Response.json({ status: "success", data: changed }, {
+      status: action === "reschedule" ? 201 : 200,
+    });
+  }
+
+  /** The webhook Cal.com fires for a changed booking, in its webhook shape, signed. */
+  async function fireEcho(trigger: string, b: Record<string, unknown>, old: Record<string, unknown> | null) {
+    const attendees = (b.attendees as Record<string, unknown>[]).map((a) => ({
+      email: a.email,
+      name: a.name,
+      timeZone: a.timeZone,
+      language: { locale: "en" },
+      ...(trigger === "BOOKING_NO_SHOW_UPDATED" ? { noShow: a.absent === true } : {}),
+    }));
+    const payload: Record<string, unknown> = trigger === "BOOKING_NO_SHOW_UPDATED"
+      ? {
+        message: "x of y attendees marked as no-show",
+        bookingUid: b.uid,
+        bookingId: b.id,
+        attendees: attendees.map((a) => ({ email: a.email, noShow: a.noShow })),
+      }
+      : {
+        uid: b.uid,
+        bookingId: b.id,
+        title: b.title,
+        startTime: b.start,
+        endTime: b.end,
+        attendees,
+        organizer: { email: "owner@business.example", name: "Owner", timeZone: "America/Denver" },
+        responses: { email: { label: "email_address", value: attendees[0]?.email } },
+        status: String(b.status).toUpperCase(),
+        ...(trigger === "BOOKING_CANCELLED" ? { cancellationReason: b.cancellationReason } : {}),
+        ...(trigger === "BOOKING_REJECTED" ? { rejectionReason: "declined" } : {}),
+        ...(old
+          ? { rescheduleUid: old.uid, rescheduleStartTime: old.start, rescheduleEndTime: old.end }
+          : {}),
+      };
+    const text = JSON.stringify({ triggerEvent: trigger, createdAt: new Date().toISOString(), payload });
+    const key = await crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(fake.echo!.secret),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(text)));
+    const signature = [...mac].map((x) => x.toString(16).padStart(2, "0")).join("");
+    const res = await fetch(fake.echo!.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-cal-signature-256": signature },
+      body: text,
+    });
+    await res.body?.cancel();
+    fake.echoes.push({ trigger, status: res.status });
+  }
+
+  const pendingEchoes: Promise<void>[] = [];
 
   async function webhooks(req: Request, url: URL): Promise<Response> {
     const id = url.pathname.match(/^\/v2\/webhooks\/([^/]+)$/)?.[1];
@@ -377,7 +569,10 @@ export function startFakeCalcom(apiKey = FAKE_API_KEY): FakeCalcom {
 
   return Object.assign(fake, {
     url: `http://127.0.0.1:${server.addr.port}/v2`,
-    close: () => server.shutdown(),
+    close: async () => {
+      await Promise.allSettled(pendingEchoes);
+      await server.shutdown();
+    },
   });
 }
 

@@ -295,6 +295,123 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/clients/{slug}/jobs/{id}/cancel": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Cancel the Job's booking in Cal.com
+     * @description Requires an Idempotency-Key header: the same key and body answer the first answer again (kept 72 h), another body with it answers 409, and a retry after a crash never acts twice in Cal.com. Accepted, the action is the Job's pending_action (a job.updated change) until Cal.com's echo settles it.
+     */
+    post: operations["apiCancelJob"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/clients/{slug}/jobs/{id}/reschedule": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Move the Job's booking to a new start in Cal.com
+     * @description Requires an Idempotency-Key header: the same key and body answer the first answer again (kept 72 h), another body with it answers 409, and a retry after a crash never acts twice in Cal.com. Accepted, the action is the Job's pending_action (a job.updated change) until Cal.com's echo settles it. Cal.com makes a new booking (uid); the Job follows it.
+     */
+    post: operations["apiRescheduleJob"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/clients/{slug}/jobs/{id}/no-show": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Mark attendees (or the host) as no-shows in Cal.com
+     * @description Requires an Idempotency-Key header: the same key and body answer the first answer again (kept 72 h), another body with it answers 409, and a retry after a crash never acts twice in Cal.com. Accepted, the action is the Job's pending_action (a job.updated change) until Cal.com's echo settles it.
+     */
+    post: operations["apiNoShowJob"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/clients/{slug}/jobs/{id}/confirm": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Confirm a booking that awaits confirmation
+     * @description Requires an Idempotency-Key header: the same key and body answer the first answer again (kept 72 h), another body with it answers 409, and a retry after a crash never acts twice in Cal.com. Accepted, the action is the Job's pending_action (a job.updated change) until Cal.com's echo settles it.
+     */
+    post: operations["apiConfirmJob"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/clients/{slug}/jobs/{id}/decline": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Decline a booking that awaits confirmation
+     * @description Requires an Idempotency-Key header: the same key and body answer the first answer again (kept 72 h), another body with it answers 409, and a retry after a crash never acts twice in Cal.com. Accepted, the action is the Job's pending_action (a job.updated change) until Cal.com's echo settles it.
+     */
+    post: operations["apiDeclineJob"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/clients/{slug}/slots": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Cal.com's free slots of an event type, for a reschedule (kept a minute) */
+    get: operations["apiJobSlots"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/v1/portal/sessions": {
     parameters: {
       query?: never;
@@ -518,6 +635,7 @@ export interface components {
     /** @description One appointment: one per booking, followed across reschedules. */
     Job: {
       id: string;
+      pending_action?: components["schemas"]["PendingAction"] | null;
       /** @description Rises by one with every change; absent on Jobs not changed since the change log began. */
       version?: number;
       client: string;
@@ -550,6 +668,25 @@ export interface components {
       /** @description An ISO 8601 time in UTC, e.g. 2026-12-07T14:00:00.000Z. */
       updated_at: string;
     };
+    /** @description Cal.com accepted it; it is settled (null) by Cal.com's echo, in the change that applies it. */
+    PendingAction: {
+      action: components["schemas"]["WriteBackAction"];
+      /** @description The booking uid it was sent to Cal.com for. */
+      uid: string;
+      /** @description An ISO 8601 time in UTC, e.g. 2026-12-07T14:00:00.000Z. */
+      requested_at: string;
+      /** @description Who asked: "admin", "token:<id>" or "portal:<session id>". */
+      by: string;
+      reason: string | null;
+      /** @description A reschedule's new start. */
+      start: string | null;
+      /** @description A no-show's attendees (emails). */
+      attendees: string[] | null;
+      /** @description A no-show of the host. */
+      host: boolean | null;
+    };
+    /** @enum {string} */
+    WriteBackAction: "cancel" | "reschedule" | "no_show" | "confirm" | "decline";
     /** @enum {string} */
     JobStatus: "requested" | "scheduled" | "reschedule_requested" | "cancelled" | "rejected" | "completed";
     JobAttendee: {
@@ -795,7 +932,13 @@ export interface components {
       token: string;
     };
     /** @enum {string} */
-    TokenScope: "jobs:read" | "contacts:read" | "changes:read" | "endpoints:write" | "tokens:write";
+    TokenScope:
+      | "jobs:read"
+      | "contacts:read"
+      | "changes:read"
+      | "endpoints:write"
+      | "tokens:write"
+      | "jobs:write";
     Tokens: {
       items: components["schemas"]["Token"][];
       cursor: null;
@@ -808,6 +951,19 @@ export interface components {
       created_at: string;
       expires_at: string | null;
       last_used_at: string | null;
+    };
+    /** @description Cal.com accepted the action. The same Idempotency-Key and body answer this again; Cal.com's echo settles pending_action. */
+    WriteBackAnswer: {
+      action: components["schemas"]["PendingAction"];
+      job_id: string;
+      /** @description The booking uid the action was sent for. */
+      calcom_uid: string;
+      /** @description The Job with its pending_action, as it is now. */
+      job: components["schemas"]["Job"] | null;
+    };
+    Slots: {
+      /** @description Cal.com's free slots by day, as it answers them (e.g. {"2027-01-15": [{"start": …}]}). */
+      slots: unknown;
     };
     PortalSessionOpened: {
       /** @description cps_…: the session's bearer token, answered this once; keep it in the tab only. */
@@ -826,7 +982,7 @@ export interface components {
      * @description What a portal session may do: view (always), endpoints (manage), secrets (see, rotate), replay (resend, recover), tokens (client tokens within the session's capabilities).
      * @enum {string}
      */
-    PortalCapability: "view" | "endpoints" | "secrets" | "replay" | "tokens";
+    PortalCapability: "view" | "endpoints" | "secrets" | "replay" | "tokens" | "jobs";
   };
   responses: never;
   parameters: never;
@@ -2321,6 +2477,701 @@ export interface operations {
       };
       /** @description No such client (or not one this token may reach), or no such record of it. */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Any other refusal or failure; the message says what to do. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  apiCancelJob: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description 1–255 printable characters, new for each request (e.g. a UUID); a retry with the same key and body answers the first answer again. */
+        "Idempotency-Key": string;
+      };
+      path: {
+        slug: string;
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          reason?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Cancel the Job's booking in Cal.com */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["WriteBackAnswer"];
+        };
+      };
+      /** @description The input is not valid: the message says which field and what to send. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No token, or a token that is not valid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description write_back_off: the operator has not turned write-back on for this client. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No such client (or not one this token may reach), or no such record of it. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description calcom_refused (e.g. already cancelled, past, slot taken), idempotency_key_reused, in_progress, no_api_key. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The body is larger than 64 KiB. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description calcom_refused (Cal.com found the request invalid) or calcom_api_key_rejected. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description rate_limited: the client's Cal.com key is at its budget; Retry-After says when. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description calcom_unreachable: Cal.com did not answer; retry with the same Idempotency-Key after Retry-After. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Any other refusal or failure; the message says what to do. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  apiRescheduleJob: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description 1–255 printable characters, new for each request (e.g. a UUID); a retry with the same key and body answers the first answer again. */
+        "Idempotency-Key": string;
+      };
+      path: {
+        slug: string;
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** @description The new start, an ISO time (pick one from …/slots). */
+          start: string;
+          reason?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Move the Job's booking to a new start in Cal.com */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["WriteBackAnswer"];
+        };
+      };
+      /** @description The input is not valid: the message says which field and what to send. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No token, or a token that is not valid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description write_back_off: the operator has not turned write-back on for this client. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No such client (or not one this token may reach), or no such record of it. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description calcom_refused (e.g. already cancelled, past, slot taken), idempotency_key_reused, in_progress, no_api_key. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The body is larger than 64 KiB. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description calcom_refused (Cal.com found the request invalid) or calcom_api_key_rejected. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description rate_limited: the client's Cal.com key is at its budget; Retry-After says when. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description calcom_unreachable: Cal.com did not answer; retry with the same Idempotency-Key after Retry-After. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Any other refusal or failure; the message says what to do. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  apiNoShowJob: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description 1–255 printable characters, new for each request (e.g. a UUID); a retry with the same key and body answers the first answer again. */
+        "Idempotency-Key": string;
+      };
+      path: {
+        slug: string;
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** @description Attendees' emails. */
+          attendees?: string[];
+          host?: boolean;
+        };
+      };
+    };
+    responses: {
+      /** @description Mark attendees (or the host) as no-shows in Cal.com */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["WriteBackAnswer"];
+        };
+      };
+      /** @description The input is not valid: the message says which field and what to send. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No token, or a token that is not valid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description write_back_off: the operator has not turned write-back on for this client. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No such client (or not one this token may reach), or no such record of it. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description calcom_refused (e.g. already cancelled, past, slot taken), idempotency_key_reused, in_progress, no_api_key. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The body is larger than 64 KiB. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description calcom_refused (Cal.com found the request invalid) or calcom_api_key_rejected. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description rate_limited: the client's Cal.com key is at its budget; Retry-After says when. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description calcom_unreachable: Cal.com did not answer; retry with the same Idempotency-Key after Retry-After. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Any other refusal or failure; the message says what to do. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  apiConfirmJob: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description 1–255 printable characters, new for each request (e.g. a UUID); a retry with the same key and body answers the first answer again. */
+        "Idempotency-Key": string;
+      };
+      path: {
+        slug: string;
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": Record<string, never>;
+      };
+    };
+    responses: {
+      /** @description Confirm a booking that awaits confirmation */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["WriteBackAnswer"];
+        };
+      };
+      /** @description The input is not valid: the message says which field and what to send. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No token, or a token that is not valid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description write_back_off: the operator has not turned write-back on for this client. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No such client (or not one this token may reach), or no such record of it. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description calcom_refused (e.g. already cancelled, past, slot taken), idempotency_key_reused, in_progress, no_api_key. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The body is larger than 64 KiB. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description calcom_refused (Cal.com found the request invalid) or calcom_api_key_rejected. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description rate_limited: the client's Cal.com key is at its budget; Retry-After says when. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description calcom_unreachable: Cal.com did not answer; retry with the same Idempotency-Key after Retry-After. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Any other refusal or failure; the message says what to do. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  apiDeclineJob: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description 1–255 printable characters, new for each request (e.g. a UUID); a retry with the same key and body answers the first answer again. */
+        "Idempotency-Key": string;
+      };
+      path: {
+        slug: string;
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          reason?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Decline a booking that awaits confirmation */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["WriteBackAnswer"];
+        };
+      };
+      /** @description The input is not valid: the message says which field and what to send. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No token, or a token that is not valid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description write_back_off: the operator has not turned write-back on for this client. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No such client (or not one this token may reach), or no such record of it. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description calcom_refused (e.g. already cancelled, past, slot taken), idempotency_key_reused, in_progress, no_api_key. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The body is larger than 64 KiB. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description calcom_refused (Cal.com found the request invalid) or calcom_api_key_rejected. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description rate_limited: the client's Cal.com key is at its budget; Retry-After says when. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description calcom_unreachable: Cal.com did not answer; retry with the same Idempotency-Key after Retry-After. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Any other refusal or failure; the message says what to do. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  apiJobSlots: {
+    parameters: {
+      query: {
+        /** @description ISO time. */
+        start: string;
+        /** @description ISO time, at most 31 days after start. */
+        end: string;
+        /** @description The Cal.com event type's id. */
+        event_type: string;
+      };
+      header?: never;
+      path: {
+        slug: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Cal.com's free slots of an event type, for a reschedule (kept a minute) */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Slots"];
+        };
+      };
+      /** @description The input is not valid: the message says which field and what to send. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No token, or a token that is not valid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description write_back_off: the operator has not turned write-back on for this client. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description No such client (or not one this token may reach), or no such record of it. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description rate_limited: the client's Cal.com key is at its budget; Retry-After says when. */
+      429: {
         headers: {
           [name: string]: unknown;
         };

@@ -39,6 +39,7 @@ export async function callOperation(
         authorization: `Bearer ${target.token}`,
         ...(target.source ? { [ADMIN_CLIENT_HEADER]: target.source } : {}),
         ...(hasBody ? { "content-type": "application/json" } : {}),
+        ...(input.idempotencyKey ? { "idempotency-key": input.idempotencyKey } : {}),
       },
       body: hasBody ? JSON.stringify(input.body ?? {}) : undefined,
     });

@@ -13,6 +13,7 @@ import {
   optionalApiKey,
   optionalApiUrl,
   optionalDays,
+  optionalFlag,
   optionalSecret,
   optionalString,
   optionalTimeZone,
@@ -74,6 +75,7 @@ export async function putClientOp(ctx: OpsContext, input: OpInput, only: "create
   const settings = {
     ...(input.time_zone !== undefined ? { time_zone: optionalTimeZone(input.time_zone) } : {}),
     ...(input.silence_days !== undefined ? { silence_days: optionalDays(input.silence_days) } : {}),
+    ...(input.write_back !== undefined ? { write_back: optionalFlag(input.write_back, "write_back") } : {}),
   };
   const result = await putClient(ctx.kv, slug, { name, secret, apiKey, apiUrl, settings }, only);
   if (result.refused === "exists") throw clientExists(slug);

@@ -42,6 +42,8 @@ export interface RowShape {
   path: string;
   scope: TokenScope | null;
   capability: PortalCapability | null;
+  /** Sends an Idempotency-Key header. */
+  idempotent: boolean;
   query: string[];
   body: string[];
   answer: "json" | "csv";
@@ -54,6 +56,7 @@ function shapesOf(rows: readonly (readonly [string, Operation])[]): Record<strin
       path: row.path,
       scope: row.scope ?? null,
       capability: row.scope || row.public ? capabilityOf(row) : null,
+      idempotent: row.idempotent ?? false,
       query: queryFields(row),
       body: bodyFields(row) ?? [],
       answer: row.csv ? "csv" : "json",

@@ -60,6 +60,7 @@ export const Client = z.strictObject({
   calcom_api_url: z.string(),
   time_zone: text.optional(),
   silence_days: z.number().int().nullable().optional(),
+  write_back: z.boolean().optional(),
   created_at: time,
   updated_at: time,
   webhook_path: z.string().describe("Where Cal.com delivers: PUBLIC_URL + this."),

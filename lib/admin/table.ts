@@ -13,6 +13,7 @@ import {
   CLIENT_API_OPERATIONS,
   CLIENT_API_PREFIX,
   ENDPOINT_OPERATIONS,
+  JOB_WRITE_OPERATIONS,
   TOKEN_OPERATIONS,
 } from "../api/table.ts";
 import {
@@ -95,6 +96,9 @@ const CLIENT_FIELDS = {
   silence_days: z.number().int().min(1).nullable().optional().describe(
     "Alarm after this many days without a delivery (null: when quieter than its usual gap).",
   ),
+  write_back: z.boolean().optional().describe(
+    "Let the client's systems cancel, reschedule, mark no-shows, confirm and decline its Jobs in Cal.com (jobs:write).",
+  ),
 };
 const CLIENT_FLAGS = { "api-key": "calcom_api_key", "api-url": "calcom_api_url" } as const;
 const PAGE = z.strictObject(PageQuery);
@@ -161,7 +165,7 @@ const TOKEN_CLI: { [K in keyof typeof TOKEN_OPERATIONS]: Operation["cli"] } = {
     command: "token add",
     args: ["slug"],
     summary:
-      "a client token for the client API (--name who uses it, --scopes jobs:read,contacts:read,changes:read,endpoints:write,tokens:write, --expires-at ISO); printed once",
+      "a client token for the client API (--name who uses it, --scopes jobs:read,contacts:read,changes:read,endpoints:write,tokens:write,jobs:write, --expires-at ISO); printed once",
   },
   listTokens: {
     command: "token list",
@@ -186,7 +190,35 @@ function asAdminRows<T extends Record<string, Operation>>(
   ) as unknown as T;
 }
 
+/** The CLI command of each write-back row the operator calls under `/admin`. */
+const JOB_WRITE_CLI: { [K in keyof typeof JOB_WRITE_OPERATIONS]: Operation["cli"] } = {
+  cancelJob: {
+    command: "job cancel",
+    args: ["slug", "job-id"],
+    summary: "cancel the Job in Cal.com (--reason)",
+  },
+  rescheduleJob: {
+    command: "job reschedule",
+    args: ["slug", "job-id"],
+    summary: "move the Job in Cal.com (--start ISO, --reason)",
+  },
+  noShowJob: {
+    command: "job no-show",
+    args: ["slug", "job-id"],
+    summary: "mark no-shows in Cal.com (--attendees a@x.com,b@y.com, --host true)",
+  },
+  confirmJob: { command: "job confirm", args: ["slug", "job-id"] },
+  declineJob: { command: "job decline", args: ["slug", "job-id"], summary: "decline the booking (--reason)" },
+  jobSlots: {
+    command: "slots",
+    args: ["slug"],
+    summary: "Cal.com's free slots (--start ISO --end ISO --event-type ID)",
+    required: ["start", "end", "event_type"],
+  },
+};
+
 const ADMIN_ENDPOINT_OPERATIONS = asAdminRows(ENDPOINT_OPERATIONS, ENDPOINT_CLI);
+const ADMIN_JOB_WRITE_OPERATIONS = asAdminRows(JOB_WRITE_OPERATIONS, JOB_WRITE_CLI);
 const ADMIN_TOKEN_OPERATIONS = asAdminRows(TOKEN_OPERATIONS, TOKEN_CLI);
 
 export const ADMIN_OPERATIONS = {
@@ -567,6 +599,7 @@ export const ADMIN_OPERATIONS = {
   }),
   ...ADMIN_ENDPOINT_OPERATIONS,
   ...ADMIN_TOKEN_OPERATIONS,
+  ...ADMIN_JOB_WRITE_OPERATIONS,
 } satisfies Record<string, Operation>;
 
 /** Every row: the operator's and the client API's. */

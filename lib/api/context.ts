@@ -10,6 +10,7 @@ import type { CalcomWebhooks } from "../processing/calcom_webhook.ts";
 import type { Outbound } from "../processing/outbound.ts";
 import type { Reconciler } from "../processing/reconciler.ts";
 import type { Replayer } from "../processing/replay.ts";
+import type { WriteBack } from "../processing/write_back.ts";
 import { FeedCursors } from "../store/changes.ts";
 import { type Client, getClient, type SigningKeyCache } from "../store/clients.ts";
 import { noClient, validSlug } from "./inputs.ts";
@@ -39,6 +40,8 @@ export interface OpsDeps {
   /** Delivers outbound webhooks (null where there is none, e.g. a CLI on a local KV). */
   outbound?: Outbound | null;
   outboundAllowPrivate?: boolean;
+  /** Acts on Jobs in Cal.com (null where there is none, e.g. a CLI without network). */
+  writeBack?: WriteBack | null;
   attemptRetentionMs?: number;
 }
 

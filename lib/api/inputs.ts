@@ -255,6 +255,13 @@ export function validScopes(value: unknown): TokenScope[] {
   return [...new Set(list as TokenScope[])];
 }
 
+/** A yes/no setting: a JSON boolean, or "true"/"false" from a query string or the CLI. */
+export function optionalFlag(value: unknown, field: string): boolean {
+  if (value === true || value === "true") return true;
+  if (value === false || value === "false" || value === null) return false;
+  throw new HttpError(400, `invalid_${field}`, `"${field}" must be true or false.`);
+}
+
 /** A portal link's capabilities (a list or a comma-separated string); `view` is always among them. */
 export function validCapabilities(value: unknown): PortalCapability[] {
   const list = value === undefined || value === null

@@ -85,6 +85,16 @@ function operationObject(name: string, row: Operation, components: Components, e
       };
     }),
   ];
+  if (row.idempotent) {
+    parameters.push({
+      name: "Idempotency-Key",
+      in: "header",
+      required: true,
+      description:
+        "1–255 printable characters, new for each request (e.g. a UUID); a retry with the same key and body answers the first answer again.",
+      schema: { type: "string" },
+    });
+  }
   const error = (description: string) => ({
     description,
     content: { "application/json": { schema: errorRef } },
@@ -226,7 +236,7 @@ export function clientApiDocument(changeLogRetentionDays: number): Json {
       "signed `job.*` webhooks (see `webhooks`). Both carry the same entries with the same ids.",
       "",
       "**Tokens.** Every route takes `Authorization: Bearer cit_…`, a client token of the client in the path with the " +
-      "scope the route names (jobs:read, contacts:read, changes:read, endpoints:write, tokens:write). Another " +
+      "scope the route names (jobs:read, contacts:read, changes:read, endpoints:write, tokens:write, jobs:write). Another " +
       "client's token is answered 404, as if the client did not exist.",
       "",
       "**Portal sessions.** The client portal (`/portal/`) opens a session with a single-use link's key " +

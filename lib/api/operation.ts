@@ -19,13 +19,19 @@ export interface OperationInput {
   signal?: AbortSignal;
   /** Who calls (the HTTP routes say; the CLI is the operator). */
   caller?: Caller;
+  /** The `Idempotency-Key` header, for rows that take one. */
+  idempotencyKey?: string;
 }
 
 /**
  * What an operation's function takes: one object of its path params, query and body fields
  * (untyped: the function validates each into a value or a 400 that says what to send).
  */
-export type OpInput = Record<string, unknown> & { signal?: AbortSignal; caller?: Caller };
+export type OpInput = Record<string, unknown> & {
+  signal?: AbortSignal;
+  caller?: Caller;
+  idempotencyKey?: string;
+};
 
 /** How the CLI offers an operation. */
 export interface CliSpec {
@@ -71,6 +77,8 @@ export interface Operation<A extends z.ZodType = z.ZodType> {
    * public row has no scope and is not the operator's.
    */
   public?: true;
+  /** Takes a required `Idempotency-Key` header (write-back). */
+  idempotent?: true;
   /** One line: what it does (the OpenAPI summary, and the CLI's help unless `cli.summary`). */
   summary: string;
   /** More: semantics a caller must know (cursors, retention, what is shown once). */
@@ -122,6 +130,10 @@ export function opInput(input: Partial<OperationInput>): OpInput {
   // Not fields a caller can send: set by the route (the token it checked, the connection).
   delete merged.caller;
   delete merged.signal;
+  delete merged.idempotencyKey;
+  if (input.idempotencyKey) {
+    Object.defineProperty(merged, "idempotencyKey", { value: input.idempotencyKey, enumerable: false });
+  }
   if (input.caller) Object.defineProperty(merged, "caller", { value: input.caller, enumerable: false });
   if (input.signal) {
     Object.defineProperty(merged, "signal", { get: () => input.signal, enumerable: false });

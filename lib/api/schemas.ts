@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import { CHANGE_ID_PATTERN, CHANGE_TYPES } from "../domain/changes.ts";
-import { JOB_STATUSES } from "../domain/job.ts";
+import { JOB_STATUSES, WRITE_BACK_ACTIONS } from "../domain/job.ts";
 import { PORTAL_CAPABILITIES, TOKEN_SCOPES } from "../domain/tokens.ts";
 import { WEBHOOK_STATES } from "../calcom/webhooks_api.ts";
 import { MAX_PAGE_LIMIT, MAX_WAIT_SECONDS } from "./inputs.ts";
@@ -51,8 +51,25 @@ export const JobEventSummary = z.strictObject({
   at: time.describe("Cal.com's time of the event; a Job's state is derived from its events in this order."),
 }).meta({ id: "JobEventSummary" });
 
+export const WriteBackAction = z.enum(WRITE_BACK_ACTIONS).meta({ id: "WriteBackAction" });
+
+export const PendingAction = z.strictObject({
+  action: WriteBackAction,
+  uid: z.string().describe("The booking uid it was sent to Cal.com for."),
+  requested_at: time,
+  by: z.string().describe('Who asked: "admin", "token:<id>" or "portal:<session id>".'),
+  reason: text,
+  start: nullableTime.describe("A reschedule's new start."),
+  attendees: z.array(z.string()).nullable().describe("A no-show's attendees (emails)."),
+  host: z.boolean().nullable().describe("A no-show of the host."),
+}).meta({
+  id: "PendingAction",
+  description: "Cal.com accepted it; it is settled (null) by Cal.com's echo, in the change that applies it.",
+});
+
 export const Job = z.strictObject({
   id: z.string(),
+  pending_action: PendingAction.nullable().optional(),
   version: z.number().int().optional().describe(
     "Rises by one with every change; absent on Jobs not changed since the change log began.",
   ),
@@ -247,6 +264,25 @@ export const IssuedToken = z.strictObject({
 
 export const TokensPage = z.strictObject({ items: z.array(Token), cursor: z.null() }).meta({ id: "Tokens" });
 export type TokenAnswer = z.infer<typeof Token>;
+
+// ---- write-back ----------------------------------------------------------------------------
+
+export const WriteBackAnswer = z.strictObject({
+  action: PendingAction,
+  job_id: z.string(),
+  calcom_uid: z.string().describe("The booking uid the action was sent for."),
+  job: Job.nullable().describe("The Job with its pending_action, as it is now."),
+}).meta({
+  id: "WriteBackAnswer",
+  description:
+    "Cal.com accepted the action. The same Idempotency-Key and body answer this again; Cal.com's echo settles pending_action.",
+});
+
+export const Slots = z.strictObject({
+  slots: z.unknown().describe(
+    'Cal.com\'s free slots by day, as it answers them (e.g. {"2027-01-15": [{"start": …}]}).',
+  ),
+}).meta({ id: "Slots" });
 
 // ---- the portal and the connection ------------------------------------------------------
 

@@ -49,9 +49,12 @@ import {
   PageQuery,
   PortalSessionOpened,
   RecoveringEndpoint,
+  Slots,
   TokenScope,
   TokensPage,
+  WriteBackAnswer,
 } from "./schemas.ts";
+import { slotsOp, writeBackOp } from "./write_back.ts";
 
 export const CLIENT_API_PREFIX = "/api/v1/clients/:slug";
 
@@ -182,6 +185,103 @@ export const ENDPOINT_OPERATIONS = {
   }),
 } satisfies Record<string, Operation>;
 
+const WRITE_BACK_ERRORS = {
+  403: "write_back_off: the operator has not turned write-back on for this client.",
+  409:
+    "calcom_refused (e.g. already cancelled, past, slot taken), idempotency_key_reused, in_progress, no_api_key.",
+  422: "calcom_refused (Cal.com found the request invalid) or calcom_api_key_rejected.",
+  429: "rate_limited: the client's Cal.com key is at its budget; Retry-After says when.",
+  502: "calcom_unreachable: Cal.com did not answer; retry with the same Idempotency-Key after Retry-After.",
+};
+const WRITE_BACK_NOTE =
+  "Requires an Idempotency-Key header: the same key and body answer the first answer again (kept 72 h), another " +
+  "body with it answers 409, and a retry after a crash never acts twice in Cal.com. Accepted, the action is the " +
+  "Job's pending_action (a job.updated change) until Cal.com's echo settles it.";
+
+/** Write-back: a business's system acts on its Jobs in Cal.com (rows of the client API, and of the operator's). */
+export const JOB_WRITE_OPERATIONS = {
+  cancelJob: op({
+    method: "POST",
+    path: `${CLIENT_API_PREFIX}/jobs/:id/cancel`,
+    scope: "jobs:write",
+    idempotent: true,
+    summary: "Cancel the Job's booking in Cal.com",
+    description: WRITE_BACK_NOTE,
+    body: z.strictObject({ reason: z.string().max(500).optional() }),
+    answer: WriteBackAnswer,
+    errors: WRITE_BACK_ERRORS,
+    run: writeBackOp("cancel"),
+  }),
+  rescheduleJob: op({
+    method: "POST",
+    path: `${CLIENT_API_PREFIX}/jobs/:id/reschedule`,
+    scope: "jobs:write",
+    idempotent: true,
+    summary: "Move the Job's booking to a new start in Cal.com",
+    description: WRITE_BACK_NOTE + " Cal.com makes a new booking (uid); the Job follows it.",
+    body: z.strictObject({
+      start: z.string().describe("The new start, an ISO time (pick one from …/slots)."),
+      reason: z.string().max(500).optional(),
+    }),
+    answer: WriteBackAnswer,
+    errors: WRITE_BACK_ERRORS,
+    run: writeBackOp("reschedule"),
+  }),
+  noShowJob: op({
+    method: "POST",
+    path: `${CLIENT_API_PREFIX}/jobs/:id/no-show`,
+    scope: "jobs:write",
+    idempotent: true,
+    summary: "Mark attendees (or the host) as no-shows in Cal.com",
+    description: WRITE_BACK_NOTE,
+    body: z.strictObject({
+      attendees: z.array(z.string()).optional().describe("Attendees' emails."),
+      host: z.boolean().optional(),
+    }),
+    answer: WriteBackAnswer,
+    errors: WRITE_BACK_ERRORS,
+    run: writeBackOp("no_show"),
+  }),
+  confirmJob: op({
+    method: "POST",
+    path: `${CLIENT_API_PREFIX}/jobs/:id/confirm`,
+    scope: "jobs:write",
+    idempotent: true,
+    summary: "Confirm a booking that awaits confirmation",
+    description: WRITE_BACK_NOTE,
+    body: z.strictObject({}),
+    answer: WriteBackAnswer,
+    errors: WRITE_BACK_ERRORS,
+    run: writeBackOp("confirm"),
+  }),
+  declineJob: op({
+    method: "POST",
+    path: `${CLIENT_API_PREFIX}/jobs/:id/decline`,
+    scope: "jobs:write",
+    idempotent: true,
+    summary: "Decline a booking that awaits confirmation",
+    description: WRITE_BACK_NOTE,
+    body: z.strictObject({ reason: z.string().max(500).optional() }),
+    answer: WriteBackAnswer,
+    errors: WRITE_BACK_ERRORS,
+    run: writeBackOp("decline"),
+  }),
+  jobSlots: op({
+    method: "GET",
+    path: `${CLIENT_API_PREFIX}/slots`,
+    scope: "jobs:write",
+    summary: "Cal.com's free slots of an event type, for a reschedule (kept a minute)",
+    query: z.strictObject({
+      start: z.string().describe("ISO time."),
+      end: z.string().describe("ISO time, at most 31 days after start."),
+      event_type: z.string().describe("The Cal.com event type's id."),
+    }),
+    answer: Slots,
+    errors: { 403: WRITE_BACK_ERRORS[403], 429: WRITE_BACK_ERRORS[429] },
+    run: slotsOp,
+  }),
+} satisfies Record<string, Operation>;
+
 /** Client tokens: rows of the client API (a token with tokens:write), and of the operator's. */
 export const TOKEN_OPERATIONS = {
   createToken: op({
@@ -287,6 +387,7 @@ export const CLIENT_API_OPERATIONS = {
   }),
   ...apiNamed(ENDPOINT_OPERATIONS),
   ...apiNamed(TOKEN_OPERATIONS),
+  ...apiNamed(JOB_WRITE_OPERATIONS),
   apiOpenPortalSession: op({
     method: "POST",
     path: "/api/v1/portal/sessions",

@@ -222,6 +222,8 @@ async function inputOf(
     else input.body[field] = value;
   }
   for (const [field, value] of Object.entries(spec.fixed ?? {})) input.query[field] = value;
+  // One command is one request: a key of its own (a rerun is a new request).
+  if (op!.idempotent) input.idempotencyKey = crypto.randomUUID();
   for (const field of spec.required ?? []) {
     if (input.query[field] === undefined) {
       throw new UsageError(`Give --${flagOf(field)} (e.g. --${flagOf(field)} failed).\n\n${helpOf([c])}`);

@@ -114,8 +114,55 @@ export interface DerivedJob {
   seated: boolean;
 }
 
+/** What a business's system asked Cal.com to do to a Job (write-back). */
+export const WRITE_BACK_ACTIONS = ["cancel", "reschedule", "no_show", "confirm", "decline"] as const;
+export type WriteBackAction = typeof WRITE_BACK_ACTIONS[number];
+
+/**
+ * An action Cal.com accepted and has not yet echoed: the Job shows it until a webhook (or a
+ * reconciliation snapshot) shows its effect, which settles it in the same change.
+ */
+export interface PendingAction {
+  action: WriteBackAction;
+  /** The booking uid it was sent for. */
+  uid: string;
+  requested_at: string;
+  /** Who asked: "admin", "token:<id>" or "portal:<session id>". */
+  by: string;
+  reason: string | null;
+  /** A reschedule's new start. */
+  start: string | null;
+  /** A no-show's attendees (emails), or the host. */
+  attendees: string[] | null;
+  host: boolean | null;
+}
+
+/** Whether a Job's state (after new events) shows what `pending` asked for. */
+export function settles(pending: PendingAction, job: DerivedJob, incoming: readonly JobEvent[]): boolean {
+  switch (pending.action) {
+    case "cancel":
+      return job.status === "cancelled";
+    case "decline":
+      return job.status === "rejected";
+    case "confirm":
+      return job.status === "scheduled" || job.status === "completed";
+    case "reschedule":
+      // Cal.com moves a booking to a new uid (and may announce it as requested, not rescheduled).
+      return job.calcom_event_id !== pending.uid ||
+        (pending.start !== null && job.start_time !== null &&
+          Date.parse(job.start_time) === Date.parse(pending.start));
+    case "no_show": {
+      if (incoming.some((e) => e.kind === "no_show" || e.kind === "snapshot")) return true;
+      const marked = new Set(job.attendees.filter((a) => a.no_show).map((a) => a.email));
+      return (pending.attendees?.length ?? 0) > 0 && pending.attendees!.every((email) => marked.has(email));
+    }
+  }
+}
+
 export interface Job extends DerivedJob {
   id: string;
+  /** Write-back Cal.com has accepted but not yet echoed (absent or null: none). */
+  pending_action?: PendingAction | null;
   /** Rises by one with every change (absent on Jobs stored before the change log: 0). */
   version?: number;
   client: string;
@@ -321,7 +368,9 @@ export function mergeIntoJob(
     for (const a of job.attendees) if (a.contact_id && !known.has(a.email)) known.set(a.email, a.contact_id);
   }
   const derived = deriveJob(events);
+  const pending = survivor?.pending_action ?? null;
   const job: Job = {
+    ...(pending ? { pending_action: settles(pending, derived, incoming) ? null : pending } : {}),
     id: survivor?.id ?? context.newId(),
     version: (survivor?.version ?? 0) + 1,
     client: context.client,

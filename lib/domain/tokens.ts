@@ -9,7 +9,9 @@ import { sha256Hex } from "./ids.ts";
 
 /**
  * What a client token may do. `tokens:write`: create (within its own scopes and expiry), list and
- * revoke the client's tokens, so a business hands out its developers' tokens itself.
+ * revoke the client's tokens, so a business hands out its developers' tokens itself. `jobs:write`:
+ * cancel, reschedule, mark no-shows, confirm and decline Jobs in Cal.com (write-back, where the
+ * operator turned it on for the client).
  */
 export const TOKEN_SCOPES = [
   "jobs:read",
@@ -17,6 +19,7 @@ export const TOKEN_SCOPES = [
   "changes:read",
   "endpoints:write",
   "tokens:write",
+  "jobs:write",
 ] as const;
 export type TokenScope = typeof TOKEN_SCOPES[number];
 
@@ -39,9 +42,10 @@ export type Caller =
  * What a portal session may do, each granted by the operator when making the link: `view` (always:
  * Jobs, Contacts, the change log, endpoints and their attempts, the Cal.com connection), `endpoints`
  * (add, edit, disable, delete, send a test), `secrets` (see and rotate endpoint secrets), `replay`
- * (resend, recover), `tokens` (client tokens within the session's own capabilities).
+ * (resend, recover), `tokens` (client tokens within the session's own capabilities), `jobs` (cancel,
+ * reschedule, mark no-shows, confirm, decline: write-back).
  */
-export const PORTAL_CAPABILITIES = ["view", "endpoints", "secrets", "replay", "tokens"] as const;
+export const PORTAL_CAPABILITIES = ["view", "endpoints", "secrets", "replay", "tokens", "jobs"] as const;
 export type PortalCapability = typeof PORTAL_CAPABILITIES[number];
 
 /** The portal capability a row of each scope needs, unless the row names its own. */
@@ -51,6 +55,7 @@ export const SCOPE_CAPABILITY: Readonly<Record<TokenScope, PortalCapability>> = 
   "changes:read": "view",
   "endpoints:write": "endpoints",
   "tokens:write": "tokens",
+  "jobs:write": "jobs",
 };
 
 /**

@@ -60,6 +60,7 @@ export function registerAdminRoutes(
           query,
           body,
           caller,
+          idempotencyKey: ctx.req.headers.get("idempotency-key") ?? undefined,
           get signal() {
             return ctx.req.signal;
           },

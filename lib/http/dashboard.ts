@@ -21,7 +21,13 @@ import type { Router } from "./router.ts";
 
 const JS = "text/javascript; charset=utf-8";
 /** The files of `dashboard/` each app may load (the portal shares the screens it has in common). */
-const SHARED = { "api.js": JS, "dom.js": JS, "endpoints.js": JS, "app.css": "text/css; charset=utf-8" };
+const SHARED = {
+  "api.js": JS,
+  "dom.js": JS,
+  "endpoints.js": JS,
+  "job_actions.js": JS,
+  "app.css": "text/css; charset=utf-8",
+};
 const DASHBOARD_ASSETS: Record<string, string> = {
   ...SHARED,
   "app.js": JS,

@@ -94,6 +94,31 @@ export class CalcomApi {
     return Array.isArray(parsed.data.data) ? parsed.data.data : [parsed.data.data];
   }
 
+  /**
+   * A write-back action on a booking, sent once: never retried here (a retry could act twice), so a
+   * network failure leaves the outcome unknown (the caller checks the booking before trying again).
+   * Answers Cal.com's status and body for a success or a refusal, with `retryAfterMs` on a 429.
+   */
+  async act(
+    uid: string,
+    path: string,
+    body: unknown,
+  ): Promise<{ status: number; body: unknown; retryAfterMs: number | null }> {
+    return await this.#call(`/bookings/${encodeURIComponent(uid)}/${path}`, {
+      method: "POST",
+      body,
+      allow: [400, 404, 409, 422, 429],
+      retries: 0,
+    });
+  }
+
+  /** Free slots of an event type between two times (`GET /v2/slots`), as Cal.com answers them. */
+  async slots(
+    query: URLSearchParams,
+  ): Promise<{ status: number; body: unknown; retryAfterMs: number | null }> {
+    return await this.#call(`/slots?${query}`, { allow: [400, 404, 429], retries: 0, version: "2024-09-04" });
+  }
+
   /** Every webhook of the key's user (`GET /v2/webhooks`, paged until a short page). */
   async listWebhooks(): Promise<CalcomWebhook[]> {
     const out: CalcomWebhook[] = [];
@@ -167,7 +192,10 @@ export class CalcomApi {
     throw new ApiError(`Cal.com refused the webhook (HTTP 400${detail ? `: ${detail}` : ""}).`);
   }
 
-  #call(path: string, init: CallInit = {}): Promise<{ status: number; body: unknown }> {
+  #call(
+    path: string,
+    init: CallInit = {},
+  ): Promise<{ status: number; body: unknown; retryAfterMs: number | null }> {
     const previous = inFlight.get(this.apiKey) ?? Promise.resolve();
     const method = init.method ?? "GET";
     // One span a call (retries included); Deno's own fetch spans sit under it. The key is a header,
@@ -191,8 +219,11 @@ export class CalcomApi {
     return run;
   }
 
-  async #callWithRetries(path: string, init: CallInit): Promise<{ status: number; body: unknown }> {
-    const retries = this.options.retries ?? 4;
+  async #callWithRetries(
+    path: string,
+    init: CallInit,
+  ): Promise<{ status: number; body: unknown; retryAfterMs: number | null }> {
+    const retries = init.retries ?? this.options.retries ?? 4;
     const method = init.method ?? "GET";
     let wait = this.options.backoffMs;
     for (let attempt = 0;; attempt++) {
@@ -202,6 +233,7 @@ export class CalcomApi {
           method,
           headers: {
             ...apiHeaders(this.apiKey),
+            ...(init.version ? { "cal-api-version": init.version } : {}),
             ...(init.body !== undefined ? { "content-type": "application/json" } : {}),
           },
           body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
@@ -219,10 +251,17 @@ export class CalcomApi {
       }
       const what = `${method} ${path.split("?")[0]}`;
       if (response.ok || init.allow?.includes(response.status)) {
+        const retryAfter = response.status === 429
+          ? retryAfterMs(response.headers.get("retry-after"), Date.now()) ?? 60_000
+          : null;
         try {
-          return { status: response.ok ? 200 : response.status, body: await response.json() };
+          return {
+            status: response.ok ? 200 : response.status,
+            body: await response.json(),
+            retryAfterMs: retryAfter,
+          };
         } catch {
-          if (!response.ok) return { status: response.status, body: null };
+          if (!response.ok) return { status: response.status, body: null, retryAfterMs: retryAfter };
           throw unexpectedShape(what);
         }
       }
@@ -264,6 +303,10 @@ interface CallInit {
   body?: unknown;
   /** Statuses answered to the caller instead of thrown (401 always throws: the key is refused). */
   allow?: readonly number[];
+  /** Retries after 429/5xx/network errors, instead of the client's. */
+  retries?: number;
+  /** `cal-api-version` for this call, where not the bookings' (slots have their own). */
+  version?: string;
 }
 
 /** A webhook answer's `data`, or an error saying Cal.com answered something else. */

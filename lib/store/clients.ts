@@ -30,6 +30,8 @@ export interface Client {
   time_zone?: string | null;
   /** Alarm after this many days without a delivery (null: when quieter than its usual gap). */
   silence_days?: number | null;
+  /** Write-back: the client's systems may act on its Jobs in Cal.com (off unless the operator turns it on). */
+  write_back?: boolean;
   /** Whether `client_counts` cover all of its data (absent for a client older than the counts). */
   counts_built?: boolean;
   created_at: string;
@@ -161,7 +163,7 @@ export async function putClient(
     /** A new key, or null to remove it; undefined leaves it as it is. */
     apiKey?: string | null;
     apiUrl?: string | null;
-    settings?: Partial<Pick<Client, "time_zone" | "silence_days">>;
+    settings?: Partial<Pick<Client, "time_zone" | "silence_days" | "write_back">>;
   },
   /** Only create (refused for an existing slug), only update (refused for a missing one), or either. */
   only: "create" | "update" | null = null,
@@ -193,6 +195,7 @@ export async function putClient(
         calcom_api_url: input.apiUrl ?? null,
         time_zone: input.settings?.time_zone ?? null,
         silence_days: input.settings?.silence_days ?? null,
+        write_back: input.settings?.write_back ?? false,
         counts_built: true,
         created_at: now,
         updated_at: now,

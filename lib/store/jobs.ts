@@ -247,21 +247,39 @@ export async function rewriteJobs(
   type: ChangeType,
   now: string,
 ): Promise<string[]> {
-  const rewritten = new Set<string>();
+  const rewritten: string[] = [];
   for await (const entry of kv.list<StoredJob>({ prefix: jobsPrefix(client) })) {
-    await withOccRetry(`rewrite job ${entry.value.id}`, async () => {
-      const current = await kv.get<StoredJob>(entry.key);
-      if (!current.value) return { op: null, result: null };
-      const before = await loadJob(kv, current.value);
-      const changed = change(before);
-      if (!changed) return { op: null, result: null };
-      const next = { ...changed, version: (before.version ?? 0) + 1, updated_at: now };
-      const plan = newPlan({ submissionId: "", client, status: "", receivedAt: "" }, [current]);
-      planJobWrite(plan, next, current.value);
-      plan.changes.push(changeEntry(client, before, next, now, type));
-      rewritten.add(next.id);
-      return { op: plansOp(kv, [plan]), result: null };
-    });
+    const id = await rewriteJob(kv, client, entry.value.id, change, type, now);
+    if (id) rewritten.push(id);
   }
-  return [...rewritten];
+  return rewritten;
+}
+
+/**
+ * Rewrites one Job by `change` (null: leave it) with a change-log entry of `type`, in one atomic
+ * with `also`'s writes; answers the Job's id, or null when it is gone or unchanged.
+ */
+export async function rewriteJob(
+  kv: Deno.Kv,
+  client: string,
+  id: string,
+  change: (job: Job) => Job | null,
+  type: ChangeType,
+  now: string,
+  also: (op: Deno.AtomicOperation) => void = () => {},
+): Promise<string | null> {
+  return await withOccRetry(`rewrite job ${id}`, async () => {
+    const current = await kv.get<StoredJob>(jobKey(client, id));
+    if (!current.value) return { op: null, result: null };
+    const before = await loadJob(kv, current.value);
+    const changed = change(before);
+    if (!changed) return { op: null, result: null };
+    const next = { ...changed, version: (before.version ?? 0) + 1, updated_at: now };
+    const plan = newPlan({ submissionId: "", client, status: "", receivedAt: "" }, [current]);
+    planJobWrite(plan, next, current.value);
+    plan.changes.push(changeEntry(client, before, next, now, type));
+    const op = plansOp(kv, [plan]);
+    also(op);
+    return { op, result: next.id };
+  });
 }

@@ -174,6 +174,13 @@ export const clientTokensPrefix = (slug: Slug) => ["client_tokens", slug] as con
 /** `["client_tokens_by_hash", sha256]` → `{slug, id}`: finds a presented token's record. */
 export const clientTokenByHashKey = (hash: string) => ["client_tokens_by_hash", hash] as const;
 
+/**
+ * `["write_backs", slug, sha256(Idempotency-Key)]` → one write-back request: the body's hash, its
+ * state (started with a lease, or done with its answer), kept a few days so a retry answers the same.
+ */
+export const writeBackKey = (slug: Slug, keyHash: string) => ["write_backs", slug, keyHash] as const;
+export const writeBacksPrefix = (slug: Slug) => ["write_backs", slug] as const;
+
 /** `["portal_links", slug, linkId]` → a portal link (its key's hash, never the key), used or not. */
 export const portalLinkKey = (slug: Slug, id: string) => ["portal_links", slug, id] as const;
 export const portalLinksPrefix = (slug: Slug) => ["portal_links", slug] as const;
@@ -248,6 +255,7 @@ export const perClientPrefixes = (slug: Slug) =>
     portalLinksPrefix(slug),
     portalSessionsPrefix(slug),
     portalAuditPrefix(slug),
+    writeBacksPrefix(slug),
     endpointsPrefix(slug),
     endpointLeasesPrefix(slug),
     clientAttemptsPrefix(slug),

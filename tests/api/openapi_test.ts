@@ -15,7 +15,7 @@ import { adminApiDocument } from "../../lib/admin/operations.ts";
 import { CLIENT_TYPES_FILE, servedClientDocument, typesOf } from "../../lib/cli/contract.ts";
 import { CHANGE_TYPES } from "../../lib/domain/changes.ts";
 import { contract } from "../_contract.ts";
-import { FAKE_API_KEY, startFakeCalcom } from "../_fake_calcom.ts";
+import { apiBooking, FAKE_API_KEY, startFakeCalcom } from "../_fake_calcom.ts";
 import {
   ADMIN_TOKEN,
   bookingCreated,
@@ -244,7 +244,14 @@ Deno.test("every route answers a success and an error that keep the contract; de
       // Client tokens, and the client API with one.
       const issued = await call("POST", `${A}/acme/tokens`, 201, {
         name: "dispatch",
-        scopes: ["jobs:read", "contacts:read", "changes:read", "endpoints:write", "tokens:write"],
+        scopes: [
+          "jobs:read",
+          "contacts:read",
+          "changes:read",
+          "endpoints:write",
+          "tokens:write",
+          "jobs:write",
+        ],
       }) as { id: string; token: string };
       await call("POST", `${A}/acme/tokens`, 400, { scopes: ["jobs:read"] });
       await call("GET", `${A}/acme/tokens`, 200);
@@ -307,6 +314,59 @@ Deno.test("every route answers a success and an error that keep the contract; de
       await call("GET", `${C}/tokens`, 200);
       await call("DELETE", `${C}/tokens/${child.id}`, 200);
       await call("DELETE", `${C}/tokens/${child.id}`, 404);
+      // Write-back: four Jobs, each pending in Cal.com; each action once (the operator's copy replays it),
+      // the no-show on the Job just confirmed.
+      token = ADMIN_TOKEN;
+      await call("PATCH", `${A}/acme`, 200, { write_back: true });
+      const acting = (await call("GET", `${A}/acme/jobs?limit=5`, 200) as {
+        items: { id: string; calcom_event_id: string; attendees: { email: string }[] }[];
+      }).items;
+      assert.equal(acting.length, 4);
+      const future = new Date(Date.now() + 7 * 86_400_000).toISOString();
+      for (const j of acting) {
+        fake.put(apiBooking(j.calcom_event_id, {
+          start: future,
+          end: future,
+          status: "pending",
+          email: j.attendees[0]?.email,
+        }));
+      }
+      const actions: [string, Json][] = [
+        ["confirm", {}],
+        ["decline", { reason: "out of area" }],
+        ["cancel", { reason: "customer called" }],
+        ["reschedule", { start: new Date(Date.now() + 9 * 86_400_000).toISOString() }],
+        ["no-show", { attendees: [acting[0].attendees[0].email] }],
+      ];
+      for (const [n, [action, body]] of actions.entries()) {
+        const i = n % 4;
+        for (const base of ["/api/v1/clients/acme", `${A}/acme`]) {
+          token = base.startsWith("/api") ? issued.token : ADMIN_TOKEN;
+          const res = await server.fetch(`${base}/jobs/${acting[i].id}/${action}`, {
+            method: "POST",
+            headers: {
+              authorization: `Bearer ${token}`,
+              "content-type": "application/json",
+              "idempotency-key": `contract-${action}`,
+            },
+            body: JSON.stringify(body),
+          });
+          assert.equal(res.status, 200, `${base} ${action}: ${await res.clone().text()}`);
+          await res.body?.cancel();
+          await call("POST", `${base}/jobs/${acting[i].id}/${action}`, 400, body);
+        }
+      }
+      for (const base of ["/api/v1/clients/acme", `${A}/acme`]) {
+        token = base.startsWith("/api") ? issued.token : ADMIN_TOKEN;
+        await call(
+          "GET",
+          `${base}/slots?start=${future}&end=${future.slice(0, 10)}T23:59:00Z&event_type=55102`,
+          200,
+        );
+        await call("GET", `${base}/slots?start=${future}&end=${future}&event_type=55102`, 400);
+      }
+      token = issued.token;
+
       await call("GET", `${C}/connection`, 200);
       await call("GET", "/api/v1/clients/nope/connection", 404);
       token = "cit_not_a_token";

@@ -3,13 +3,22 @@
  * sees it: the operator's link opens a session (the key leaves the address bar, the token stays in
  * the tab), every screen at desktop and phone width reads right and passes an accessibility audit,
  * the business adds an endpoint with chosen event types, sends it a test event and reads the
- * attempt, makes and revokes a token, and signs out; the same link opened again is refused. No
+ * attempt, makes and revokes a token, cancels a Job in Cal.com (write-back), and signs out; the same
+ * link opened again is refused. No
  * request the portal makes carries a key or token in its URL or a Referer.
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { assertScreen, launchChromium } from "../_browser.ts";
-import { addClient, ADMIN_TOKEN, bookingCreated, type TestServer, withServer } from "../_helpers.ts";
+import {
+  addClient,
+  ADMIN_TOKEN,
+  bookingCreated,
+  FIXTURE_SECRET,
+  type TestServer,
+  withServer,
+} from "../_helpers.ts";
+import { apiBooking, FAKE_API_KEY, startFakeCalcom } from "../_fake_calcom.ts";
 
 const SCREENS = [
   ["/jobs", "Jobs"],
@@ -258,5 +267,58 @@ Deno.test("client portal in headless Chromium: behind a proxy that serves the se
     });
   } finally {
     await proxy.shutdown();
+  }
+});
+
+Deno.test("client portal in headless Chromium: a business cancels a Job and Cal.com follows (write-back)", async () => {
+  const fake = startFakeCalcom();
+  try {
+    await withServer({ port: true, mode: "inline" }, async (server) => {
+      const put = await server.admin("PUT", "/admin/clients/acme", {
+        secret: FIXTURE_SECRET,
+        calcom_api_key: FAKE_API_KEY,
+        calcom_api_url: fake.url,
+        write_back: true,
+      });
+      assert.ok(put.status < 300);
+      fake.echo = { url: `${server.url}/webhooks/calcom/acme`, secret: FIXTURE_SECRET };
+      const start = new Date(Date.now() + 5 * 86_400_000).toISOString();
+      const end = new Date(Date.now() + 5 * 86_400_000 + 3600_000).toISOString();
+      fake.put(apiBooking("wb-portal", { start, end, email: "pat@example.com" }));
+      const booked = await server.post(
+        "acme",
+        bookingCreated("wb-portal", "pat@example.com", new Date().toISOString(), {
+          startTime: start,
+          endTime: end,
+        }),
+      );
+      await booked.body?.cancel();
+      const url = await portalLink(server, ["jobs"]);
+      const browser = await launchChromium();
+      try {
+        const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+        page.on("dialog", (d) => d.accept());
+        await page.goto(url);
+        await page.locator("tbody a").first().click();
+        await page.getByRole("heading", { name: "In Cal.com" }).waitFor();
+        await assertScreen(page, "a Job with its write-back actions");
+        await page.getByLabel("Reason").fill("Customer called");
+        await page.getByRole("button", { name: "Cancel booking" }).click();
+        await page.getByRole("status").filter({ hasText: "Sent to Cal.com" }).waitFor();
+        await page.reload();
+        await page.getByText("cancelled", { exact: true }).first().waitFor();
+        assert.deepEqual(fake.actions.map((a) => a.action), ["cancel"]);
+        assert.equal(
+          await page.getByRole("button", { name: "Cancel booking" }).count(),
+          0,
+          "nothing left to cancel",
+        );
+        await assertScreen(page, "a cancelled Job");
+      } finally {
+        await browser.close();
+      }
+    });
+  } finally {
+    await fake.close();
   }
 });

@@ -10,7 +10,7 @@
  */
 
 /**
- * @typedef {{ method: string, path: string, capability: string | null, query: string[], body: string[], answer: "json" | "csv" }} OperationShape
+ * @typedef {{ method: string, path: string, capability: string | null, idempotent: boolean, query: string[], body: string[], answer: "json" | "csv" }} OperationShape
  * @typedef {{ params?: Record<string, string>, query?: Record<string, string | undefined | null>, body?: Record<string, unknown> }} CallInput
  * @typedef {{
  *   operations: Record<string, OperationShape>,
@@ -88,6 +88,8 @@ export async function request(name, input = {}) {
     headers: {
       authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) ?? ""}`,
       ...(meta.session.client ? { [CLIENT_HEADER]: meta.session.client } : {}),
+      // One click is one request: a write-back is never sent twice by a retried fetch.
+      ...(op.idempotent ? { "idempotency-key": crypto.randomUUID() } : {}),
       ...(hasBody ? { "content-type": "application/json" } : {}),
     },
     body: hasBody ? JSON.stringify(input.body ?? {}) : undefined,

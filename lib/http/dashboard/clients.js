@@ -418,6 +418,7 @@ const CAPABILITY_WORDS = /** @type {Record<string, string>} */ ({
   secrets: "see and rotate endpoint secrets",
   replay: "resend and recover deliveries",
   tokens: "make API tokens for its developers",
+  jobs: "cancel, reschedule, confirm or decline Jobs in Cal.com (when write-back is on)",
 });
 
 /**

@@ -24,6 +24,7 @@ import {
   when,
 } from "./dom.js";
 import { clientEndpoints } from "./endpoints.js";
+import { jobActions } from "./job_actions.js";
 
 /** What the tab keeps of its session besides the token: the client it belongs to. */
 const SESSION_KEY = `${TOKEN_KEY}:session`;
@@ -221,6 +222,7 @@ async function jobScreen(s, id) {
       ["Cancellation reason", j.cancellation_reason],
       ["Booking uid", h("code", {}, j.calcom_event_id)],
     ]),
+    jobActions(s.slug, j, s.time_zone),
     h("h2", {}, "Timeline"),
     table(
       ["When", "What", "From"],

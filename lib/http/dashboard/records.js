@@ -5,6 +5,7 @@
  * the change log, and the screens of one Job (its timeline) and one submission (its raw body, replay).
  */
 import { call, download, meta, pathOf } from "./api.js";
+import { jobActions } from "./job_actions.js";
 import {
   action,
   ago,
@@ -294,6 +295,7 @@ export async function renderJob(slug, id) {
       ["Cancellation reason", j.cancellation_reason],
       ["Payment", j.payment_status],
     ]),
+    jobActions(slug, j, t.client_time_zone),
     h("h2", { id: "timeline" }, "Timeline"),
     h(
       "ol",
