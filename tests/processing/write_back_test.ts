@@ -21,6 +21,7 @@ import { openKv } from "../../lib/store/kv.ts";
 import { putClient } from "../../lib/store/clients.ts";
 import { signBody } from "../../lib/calcom/signature.ts";
 import type { JobAnswer } from "../../lib/api/schemas.ts";
+import { WRITES_PER_MINUTE } from "../../lib/processing/write_back.ts";
 
 const FUTURE = new Date(Date.now() + 7 * 86_400_000);
 FUTURE.setUTCMinutes(0, 0, 0);
@@ -224,7 +225,7 @@ Deno.test("no echo: the action stays pending until reconciliation reads Cal.com'
   });
 });
 
-Deno.test("a 429 from Cal.com answers 429 with Retry-After and changes nothing; the same key then works", async () => {
+Deno.test("a 429 answers 429 with Retry-After and changes nothing; writes keep within their share of the key; slots are cached", async () => {
   await withCalcom(async (server, fake) => {
     const j = await setUp(server, fake, "wb-busy");
     fake.rateLimitNext = 1;
@@ -235,6 +236,42 @@ Deno.test("a 429 from Cal.com answers 429 with Retry-After and changes nothing; 
     const ok = await act(server, j.id, "cancel", {}, "k-busy");
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     assert.equal(fake.actions.length, 1);
+
+    // Free slots, for a reschedule to pick from: Cal.com is asked once a minute per query.
+    const slots = async () => {
+      const day = START.slice(0, 10);
+      const res = await server.fetch(
+        `/api/v1/clients/acme/slots?start=${day}T00:00:00Z&end=${day}T23:59:00Z&event_type=55102`,
+        { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } },
+      );
+      return { status: res.status, body: await res.json() };
+    };
+    const calls = () => fake.requests.filter((r) => r.path === "/v2/slots").length;
+    const first = await slots();
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    const second = await slots();
+    assert.deepEqual(second, first);
+    assert.equal(calls(), 1);
+
+    // Writes take at most half the key's minute, the rest is reconciliation's: past it, 429 before sending.
+    const sentBefore = fake.requests.length;
+    const answers: number[] = [];
+    for (let i = 0; i < WRITES_PER_MINUTE; i++) {
+      answers.push((await act(server, j.id, "cancel", {}, `k-budget-${i}`)).status);
+    }
+    const limited = answers.indexOf(429);
+    assert.ok(limited > 0, "the budget ran out");
+    assert.ok(
+      answers.slice(0, limited).every((s) => s === 409),
+      "until then Cal.com refused (already cancelled)",
+    );
+    assert.ok(answers.slice(limited).every((s) => s === 429), "then nothing more was sent");
+    assert.equal(fake.requests.length - sentBefore, limited, "the refused ones never reached Cal.com");
+    assert.equal(
+      (await server.admin("POST", "/admin/clients/acme/reconcile")).status,
+      200,
+      "reconciliation goes on",
+    );
   });
 });
 
