@@ -737,6 +737,8 @@ export interface components {
       slug: string;
       name: string | null;
       time_zone: string | null;
+      /** @description Whether jobs:write may act on Jobs in Cal.com (the operator turns it on). */
+      write_back: boolean;
       /** @description The webhook in Cal.com as last checked (null: no API key, so never checked). */
       calcom_webhook: {
         state: components["schemas"]["CalcomWebhookState"];

@@ -25,6 +25,7 @@ export async function connectionOp(ctx: OpsContext, input: OpInput) {
     slug: client.slug,
     name: client.name ?? null,
     time_zone: client.time_zone ?? null,
+    write_back: client.write_back === true && parts.hasApiKey,
     calcom_webhook: hook
       ? {
         state: hook.state,

@@ -303,6 +303,9 @@ export const Connection = z.strictObject({
   slug: z.string(),
   name: text,
   time_zone: text,
+  write_back: z.boolean().describe(
+    "Whether jobs:write may act on Jobs in Cal.com (the operator turns it on).",
+  ),
   calcom_webhook: z.strictObject({
     state: WebhookState,
     missing_triggers: z.array(z.string()),

@@ -281,6 +281,7 @@ export async function clientOverview(client) {
     max: 365,
     value: client.silence_days ?? "",
   });
+  const writeBack = input({ id: "write-back", type: "checkbox", checked: client.write_back === true });
   const secretRows = client.secrets.map((s) => [
     h("code", {}, s.id),
     ago(s.created_at),
@@ -399,13 +400,23 @@ export async function clientOverview(client) {
         onsubmit: action(() => settingsOut, async () => {
           await call("updateClient", {
             params,
-            body: { time_zone: tz.value || null, silence_days: days.value || null },
+            body: {
+              time_zone: tz.value || null,
+              silence_days: days.value || null,
+              write_back: writeBack.checked,
+            },
           });
           return status("Settings saved.");
         }, { refresh: true }),
       },
       h("label", { for: "client-tz" }, "Business time zone", tz),
       h("label", { for: "silence-days" }, "Alarm after days without a delivery", days),
+      h(
+        "label",
+        { for: "write-back" },
+        writeBack,
+        " Write-back: the client's systems may cancel and move its Jobs in Cal.com",
+      ),
       h("button", { type: "submit" }, "Save settings"),
     ),
     settingsOut,

@@ -27,9 +27,10 @@ const PENDING_WORDS = /** @type {Record<string, string>} */ ({
  * @param {string} slug
  * @param {JobView} j
  * @param {string | null | undefined} timeZone
+ * @param {boolean} enabled whether write-back is on for the client (off: only what is pending shows)
  * @returns {Child[]}
  */
-export function jobActions(slug, j, timeZone) {
+export function jobActions(slug, j, timeZone, enabled) {
   const out = h("div", { id: "job-action-result" });
   const pending = j.pending_action
     ? h(
@@ -47,7 +48,8 @@ export function jobActions(slug, j, timeZone) {
       await call(name, { params, body });
       return status(done);
     }, { refresh: true });
-  const open = j.status === "scheduled" || j.status === "requested" || j.status === "reschedule_requested";
+  const open = enabled &&
+    (j.status === "scheduled" || j.status === "requested" || j.status === "reschedule_requested");
   const forms = [];
   if (open && can("cancelJob")) {
     const reason =
@@ -68,7 +70,7 @@ export function jobActions(slug, j, timeZone) {
       h("button", { type: "submit", class: "danger" }, "Cancel booking"),
     ));
   }
-  if (j.status === "scheduled" && can("rescheduleJob")) {
+  if (enabled && j.status === "scheduled" && can("rescheduleJob")) {
     const start = /** @type {HTMLInputElement} */ (h("input", {
       id: "new-start",
       type: "datetime-local",
@@ -89,7 +91,7 @@ export function jobActions(slug, j, timeZone) {
       h("button", { type: "submit", class: "secondary" }, "Reschedule"),
     ));
   }
-  if (j.status === "requested" && can("confirmJob")) {
+  if (enabled && j.status === "requested" && can("confirmJob")) {
     forms.push(
       h(
         "p",
@@ -108,7 +110,10 @@ export function jobActions(slug, j, timeZone) {
       ),
     );
   }
-  if ((j.status === "scheduled" || j.status === "completed") && can("noShowJob") && j.attendees.length) {
+  if (
+    enabled && (j.status === "scheduled" || j.status === "completed") && can("noShowJob") &&
+    j.attendees.length
+  ) {
     forms.push(h(
       "p",
       {},

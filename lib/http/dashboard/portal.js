@@ -206,7 +206,10 @@ async function jobsScreen(s, params) {
 
 /** @param {Session} s @param {string} id */
 async function jobScreen(s, id) {
-  const j = await call("getJob", { params: { slug: s.slug, id } });
+  const [j, connection] = await Promise.all([
+    call("getJob", { params: { slug: s.slug, id } }),
+    call("connection", { params: { slug: s.slug } }),
+  ]);
   page(
     j.title ?? "Job",
     fields([
@@ -222,7 +225,7 @@ async function jobScreen(s, id) {
       ["Cancellation reason", j.cancellation_reason],
       ["Booking uid", h("code", {}, j.calcom_event_id)],
     ]),
-    jobActions(s.slug, j, s.time_zone),
+    jobActions(s.slug, j, s.time_zone, connection.write_back),
     h("h2", {}, "Timeline"),
     table(
       ["When", "What", "From"],
