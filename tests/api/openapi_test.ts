@@ -16,6 +16,7 @@ import { CLIENT_TYPES_FILE, servedClientDocument, typesOf } from "../../lib/cli/
 import { CHANGE_TYPES } from "../../lib/domain/changes.ts";
 import { contract } from "../_contract.ts";
 import { apiBooking, FAKE_API_KEY, startFakeCalcom } from "../_fake_calcom.ts";
+import { TOKEN_SCOPES } from "../../lib/domain/tokens.ts";
 import {
   ADMIN_TOKEN,
   bookingCreated,
@@ -244,14 +245,7 @@ Deno.test("every route answers a success and an error that keep the contract; de
       // Client tokens, and the client API with one.
       const issued = await call("POST", `${A}/acme/tokens`, 201, {
         name: "dispatch",
-        scopes: [
-          "jobs:read",
-          "contacts:read",
-          "changes:read",
-          "endpoints:write",
-          "tokens:write",
-          "jobs:write",
-        ],
+        scopes: [...TOKEN_SCOPES],
       }) as { id: string; token: string };
       await call("POST", `${A}/acme/tokens`, 400, { scopes: ["jobs:read"] });
       await call("GET", `${A}/acme/tokens`, 200);
