@@ -96,6 +96,7 @@ export class WriteBack {
       attendees: request.input.attendees,
       host: request.input.host,
     };
+    const success: WriteBackAnswer = { action: pending, job_id: job.id, calcom_uid: uid };
     const accepted = async () => {
       await finishWriteBack(this.kv, client.slug, request.keyHash, { status: 200, answer: success }, {
         jobId: job.id,
@@ -105,7 +106,6 @@ export class WriteBack {
       this.log.info("write-back accepted", { slug: client.slug, job_id: job.id, action, uid });
       return success;
     };
-    const success: WriteBackAnswer = { action: pending, job_id: job.id, calcom_uid: uid };
 
     try {
       // An earlier attempt sent it and then vanished: Cal.com may have acted. Look before acting.
@@ -113,7 +113,7 @@ export class WriteBack {
         const shown = (await api.read(uid))?.map(parseBooking).find((b) => b?.uid === uid);
         if (shown && showsEffect(action, shown, request.input)) return await accepted();
       }
-      this.#spend(client.slug, api);
+      this.#spend(client.slug);
       await markSent(this.kv, client.slug, request.keyHash);
       const { path, body } = actionRequest(action, request.input);
       const res = await api.act(uid, path, body);
@@ -142,7 +142,6 @@ export class WriteBack {
       }
       return await accepted();
     } catch (error) {
-      if (error instanceof HttpError) throw error;
       if (error instanceof ApiKeyRejectedError) {
         await releaseWriteBack(this.kv, client.slug, request.keyHash, true);
         throw new HttpError(422, "calcom_api_key_rejected", error.message);
@@ -159,6 +158,8 @@ export class WriteBack {
           { "retry-after": String(Math.ceil(this.leaseMs / 1000)) },
         );
       }
+      // Anything else (the write budget spent, a refusal kept) leaves the key free again if nothing
+      // was sent, so the same key may be tried at once rather than after the lease.
       await releaseWriteBack(this.kv, client.slug, request.keyHash, false);
       throw error;
     }
@@ -170,7 +171,7 @@ export class WriteBack {
     const cached = this.#slots.get(cacheKey);
     if (cached && Date.now() - cached.at < 60_000) return cached.body;
     const api = await this.#api(client);
-    this.#spend(client.slug, api);
+    this.#spend(client.slug);
     const res = await api.slots(query);
     if (res.status === 429) throw rateLimited(res.retryAfterMs ?? 60_000);
     if (res.status >= 400) {
@@ -210,7 +211,7 @@ export class WriteBack {
   }
 
   /** Takes one of the key's writes for this minute, or answers 429 with when the next one is free. */
-  #spend(slug: string, _api: CalcomApi): void {
+  #spend(slug: string): void {
     const now = Date.now();
     const recent = (this.#recent.get(slug) ?? []).filter((t) => now - t < 60_000);
     if (recent.length >= WRITES_PER_MINUTE) throw rateLimited(60_000 - (now - recent[0]));

@@ -266,6 +266,9 @@ Deno.test("a 429 answers 429 with Retry-After and changes nothing; writes keep w
       "until then Cal.com refused (already cancelled)",
     );
     assert.ok(answers.slice(limited).every((s) => s === 429), "then nothing more was sent");
+    // Nothing was sent for a refused one: its key is free at once (not held as "in progress").
+    const again = await act(server, j.id, "cancel", {}, `k-budget-${WRITES_PER_MINUTE - 1}`);
+    assert.equal(again.status, 429, JSON.stringify(again.body));
     assert.equal(fake.requests.length - sentBefore, limited, "the refused ones never reached Cal.com");
     assert.equal(
       (await server.admin("POST", "/admin/clients/acme/reconcile")).status,
