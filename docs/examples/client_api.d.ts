@@ -981,7 +981,7 @@ export interface components {
       expires_at: string;
     };
     /**
-     * @description What a portal session may do: view (always), endpoints (manage), secrets (see, rotate), replay (resend, recover), tokens (client tokens within the session's capabilities).
+     * @description What a portal session may do: view (always), endpoints (manage), secrets (see, rotate), replay (resend, recover), tokens (client tokens within the session's capabilities), jobs (write-back: cancel, reschedule, no-show, confirm, decline).
      * @enum {string}
      */
     PortalCapability: "view" | "endpoints" | "secrets" | "replay" | "tokens" | "jobs";

@@ -55,7 +55,7 @@ function shapesOf(rows: readonly (readonly [string, Operation])[]): Record<strin
       method: row.method,
       path: row.path,
       scope: row.scope ?? null,
-      capability: row.scope || row.public ? capabilityOf(row) : null,
+      capability: capabilityOf(row),
       idempotent: row.idempotent ?? false,
       query: queryFields(row),
       body: bodyFields(row) ?? [],

@@ -184,7 +184,9 @@ function asAdminRows<T extends Record<string, Operation>>(
     Object.entries(rows).map(([name, row]) => [name, {
       ...row,
       path: row.path.replace(CLIENT_API_PREFIX, "/admin/clients/:slug"),
+      // The operator's copy: the admin token only (no scope, so no portal capability either).
       scope: undefined,
+      capability: undefined,
       cli: cli[name as keyof T],
     }]),
   ) as unknown as T;

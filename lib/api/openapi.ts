@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { CHANGE_TYPES, type ChangeType } from "../domain/changes.ts";
+import { PORTAL_CAPABILITIES, TOKEN_SCOPES } from "../domain/tokens.ts";
 import { bodyFields, capabilityOf, type Operation, pathParams } from "./operation.ts";
 import { ErrorAnswer, webhookBody } from "./schemas.ts";
 import { CLIENT_API_OPERATIONS } from "./table.ts";
@@ -146,7 +147,7 @@ function operationObject(name: string, row: Operation, components: Components, e
       : {}),
     responses,
     ...(row.scope ? { "x-required-scope": row.scope } : {}),
-    ...(row.scope && capability ? { "x-portal-capability": capability } : {}),
+    ...(capability ? { "x-portal-capability": capability } : {}),
   };
 }
 
@@ -236,12 +237,12 @@ export function clientApiDocument(changeLogRetentionDays: number): Json {
       "signed `job.*` webhooks (see `webhooks`). Both carry the same entries with the same ids.",
       "",
       "**Tokens.** Every route takes `Authorization: Bearer cit_…`, a client token of the client in the path with the " +
-      "scope the route names (jobs:read, contacts:read, changes:read, endpoints:write, tokens:write, jobs:write). Another " +
+      `scope the route names (${TOKEN_SCOPES.join(", ")}). Another ` +
       "client's token is answered 404, as if the client did not exist.",
       "",
       "**Portal sessions.** The client portal (`/portal/`) opens a session with a single-use link's key " +
       "(`POST /api/v1/portal/sessions`) and calls these same routes with its `cps_…` token, each within the " +
-      "capability the route names (`x-portal-capability`: view, endpoints, secrets, replay, tokens).",
+      `capability the route names (\`x-portal-capability\`: ${PORTAL_CAPABILITIES.join(", ")}).`,
       "",
       "**Cursors.** Listings answer `cursor` (null on the last page): pass it back to read the next page. The feed " +
       "answers `next_cursor`, which is always set: store it after applying a page and read from it next time. To copy " +

@@ -14,7 +14,6 @@ import {
   tokenHash,
 } from "../domain/tokens.ts";
 import { HttpError } from "../errors.ts";
-import { getClient } from "../store/clients.ts";
 import { endSession, openLink, type PortalSession } from "../store/portal.ts";
 import { nowIso } from "../time.ts";
 import type { OpsContext } from "./context.ts";
@@ -56,8 +55,7 @@ export async function openPortalSessionOp(ctx: OpsContext, input: OpInput) {
     }
     throw new HttpError(404, "portal_link_unknown", `This portal link is not valid. ${ASK_AGAIN}`);
   }
-  const { slug, session } = opened;
-  const client = await getClient(ctx.kv, slug);
+  const { slug, client, session } = opened;
   ctx.audit("portal.session_open", {
     slug,
     session_id: session.id,
@@ -69,8 +67,8 @@ export async function openPortalSessionOp(ctx: OpsContext, input: OpInput) {
     token,
     session_id: session.id,
     slug,
-    client_name: client?.name ?? null,
-    time_zone: client?.time_zone ?? null,
+    client_name: client.name ?? null,
+    time_zone: client.time_zone ?? null,
     capabilities: session.capabilities,
     token_scopes: scopesWithin(session.capabilities),
     expires_at: session.expires_at,

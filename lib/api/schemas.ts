@@ -30,7 +30,7 @@ export const TokenScope = z.enum(TOKEN_SCOPES).meta({ id: "TokenScope" });
 export const PortalCapability = z.enum(PORTAL_CAPABILITIES).meta({
   id: "PortalCapability",
   description:
-    "What a portal session may do: view (always), endpoints (manage), secrets (see, rotate), replay (resend, recover), tokens (client tokens within the session's capabilities).",
+    "What a portal session may do: view (always), endpoints (manage), secrets (see, rotate), replay (resend, recover), tokens (client tokens within the session's capabilities), jobs (write-back: cancel, reschedule, no-show, confirm, decline).",
 });
 export const WebhookState = z.enum(WEBHOOK_STATES).meta({ id: "CalcomWebhookState" });
 

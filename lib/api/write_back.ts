@@ -90,16 +90,17 @@ export function writeBackOp(action: WriteBackAction) {
     const key = idempotencyKey(input);
     const { client, job } = await findJob(ctx, input);
     const actionInput = inputOf(action, input, job.attendees.map((a) => a.email));
+    const who = by(input);
     const answer = await writeBack(ctx).act({
       client,
       job,
       action,
       input: actionInput,
-      by: by(input),
+      by: who,
       keyHash: sha256Hex(key),
       bodyHash: sha256Hex(JSON.stringify([job.id, action, actionInput])),
     });
-    ctx.audit("job.write_back", { slug: client.slug, job_id: job.id, action, by: by(input) });
+    ctx.audit("job.write_back", { slug: client.slug, job_id: job.id, action, by: who });
     const now = await getJob(ctx.kv, client.slug, answer.job_id);
     return { ...answer, job: now ? jobView(now) : null };
   };

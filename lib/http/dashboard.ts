@@ -53,13 +53,14 @@ const read = (name: string) => Deno.readTextFile(new URL(`./dashboard/${name}`, 
  */
 function registerApp(
   router: Router,
-  app: { base: string; page: string; assets: Record<string, string>; meta: unknown; slash: boolean },
+  app: { base: string; page: string; assets: Record<string, string>; meta: () => unknown; slash: boolean },
 ): void {
   let page: Promise<string> | null = null;
   const files = new Map<string, Promise<string>>();
-  const meta = JSON.stringify(app.meta);
+  // Made when first asked for, not at start-up (the portal's carries a JSON schema per event type).
+  let meta: string | null = null;
   router.on("GET", `${app.base}/assets/api.json`, () =>
-    new Response(meta, {
+    new Response(meta ??= JSON.stringify(app.meta()), {
       headers: { "content-type": "application/json; charset=utf-8", ...SECURITY_HEADERS },
     }));
   const shell = async () =>
@@ -99,7 +100,7 @@ export function registerDashboard(router: Router, publicUrl: string | null): voi
     page: "index.html",
     assets: DASHBOARD_ASSETS,
     slash: false,
-    meta: {
+    meta: () => ({
       operations: publicTable(),
       vocabulary: vocabulary(),
       session: {
@@ -109,7 +110,7 @@ export function registerDashboard(router: Router, publicUrl: string | null): voi
       },
       public_url: publicUrl,
       webhook_url_problem: webhookUrlProblem(publicUrl),
-    },
+    }),
   });
 }
 
@@ -121,7 +122,7 @@ export function registerPortal(router: Router): void {
     page: "portal.html",
     assets: PORTAL_ASSETS,
     slash: true,
-    meta: {
+    meta: () => ({
       operations: portalTable(),
       vocabulary: vocabulary(),
       session: {
@@ -135,7 +136,7 @@ export function registerPortal(router: Router): void {
         schema: z.toJSONSchema(webhookBody(type), { io: "output", unrepresentable: "any" }),
         example: JSON.parse(deliveryBody(testEntry("your-business", type, now))),
       })),
-    },
+    }),
   });
 }
 

@@ -20,6 +20,7 @@ import {
   portalSessionsPrefix,
 } from "./keys.ts";
 import { findByHash } from "./tokens.ts";
+import type { Client } from "./clients.ts";
 
 export interface PortalLink {
   id: string;
@@ -65,10 +66,18 @@ export interface PortalAuditEntry {
 /** The audit keeps 90 days. */
 const AUDIT_RETENTION_MS = 90 * 86_400_000;
 
-function auditEntry(fields: Omit<PortalAuditEntry, "id">): PortalAuditEntry {
-  return { id: newId(), ...fields };
+/** Adds one audit entry to `op` (kept 90 days). */
+function audited(op: Deno.AtomicOperation, slug: string, fields: Omit<PortalAuditEntry, "id">) {
+  const entry: PortalAuditEntry = { id: newId(), ...fields };
+  return op.set(portalAuditKey(slug, entry.id), entry, { expireIn: AUDIT_RETENTION_MS });
 }
 
+/** How long a link's records stay: past its expiry by a day, so a late second use is told "already used". */
+function linkKeepMs(link: PortalLink): number {
+  return untilMs(link.expires_at) + 86_400_000;
+}
+
+/** How long until `iso`, at least a second (KV's expireIn must be positive). */
 function untilMs(iso: string): number {
   return Math.max(1000, Date.parse(iso) - Date.now());
 }
@@ -82,9 +91,13 @@ export async function createLink(
 ): Promise<boolean> {
   const client = await kv.get(clientKey(slug));
   if (!client.value) return false;
-  // The used link stays a while past its expiry, so a late second use is told "already used".
-  const keep = untilMs(link.expires_at) + 86_400_000;
-  const audit = auditEntry({
+  const keep = linkKeepMs(link);
+  const op = kv.atomic()
+    .check(client)
+    .check({ key: portalLinkByHashKey(link.key_hash), versionstamp: null })
+    .set(portalLinkKey(slug, link.id), link, { expireIn: keep })
+    .set(portalLinkByHashKey(link.key_hash), { slug, id: link.id }, { expireIn: keep });
+  const result = await audited(op, slug, {
     at: link.created_at,
     action: "portal_link.created",
     link_id: link.id,
@@ -92,14 +105,7 @@ export async function createLink(
     capabilities: link.capabilities,
     detail: `session ${link.session_seconds} s`,
     source,
-  });
-  const result = await kv.atomic()
-    .check(client)
-    .check({ key: portalLinkByHashKey(link.key_hash), versionstamp: null })
-    .set(portalLinkKey(slug, link.id), link, { expireIn: keep })
-    .set(portalLinkByHashKey(link.key_hash), { slug, id: link.id }, { expireIn: keep })
-    .set(portalAuditKey(slug, audit.id), audit, { expireIn: AUDIT_RETENTION_MS })
-    .commit();
+  }).commit();
   return result.ok ? true : await createLink(kv, slug, link, source);
 }
 
@@ -114,11 +120,11 @@ export async function openLink(
   keyHash: string,
   makeSession: (link: PortalLink) => PortalSession,
   now: string,
-): Promise<{ slug: string; session: PortalSession } | { refused: OpenRefusal }> {
+): Promise<{ slug: string; client: Client; session: PortalSession } | { refused: OpenRefusal }> {
   const index = await kv.get<{ slug: string; id: string }>(portalLinkByHashKey(keyHash));
   if (!index.value) return { refused: "unknown" };
   const { slug } = index.value;
-  const [entry, client] = await kv.getMany<[PortalLink, unknown]>([
+  const [entry, client] = await kv.getMany<[PortalLink, Client]>([
     portalLinkKey(slug, index.value.id),
     clientKey(slug),
   ]);
@@ -130,7 +136,7 @@ export async function openLink(
     ? "expired"
     : null;
   if (refusal) {
-    const audit = auditEntry({
+    await audited(kv.atomic(), slug, {
       at: now,
       action: "portal_link.refused",
       link_id: link.id,
@@ -138,12 +144,18 @@ export async function openLink(
       capabilities: link.capabilities,
       detail: refusal === "used" ? `already used at ${link.used_at}` : `expired at ${link.expires_at}`,
       source: "portal",
-    });
-    await kv.set(portalAuditKey(slug, audit.id), audit, { expireIn: AUDIT_RETENTION_MS });
+    }).commit();
     return { refused: refusal };
   }
   const session = makeSession(link);
-  const audit = auditEntry({
+  const lasts = untilMs(session.expires_at);
+  const op = kv.atomic()
+    .check(entry)
+    .check(client)
+    .set(entry.key, { ...link, used_at: now, session_id: session.id }, { expireIn: linkKeepMs(link) })
+    .set(portalSessionKey(slug, session.id), session, { expireIn: lasts })
+    .set(portalSessionByHashKey(session.token_hash), { slug, id: session.id }, { expireIn: lasts });
+  const result = await audited(op, slug, {
     at: now,
     action: "portal_link.opened",
     link_id: link.id,
@@ -151,20 +163,9 @@ export async function openLink(
     capabilities: session.capabilities,
     detail: `session until ${session.expires_at}`,
     source: "portal",
-  });
-  const lasts = untilMs(session.expires_at);
-  const result = await kv.atomic()
-    .check(entry)
-    .check(client)
-    .set(entry.key, { ...link, used_at: now, session_id: session.id }, {
-      expireIn: untilMs(link.expires_at) + 86_400_000,
-    })
-    .set(portalSessionKey(slug, session.id), session, { expireIn: lasts })
-    .set(portalSessionByHashKey(session.token_hash), { slug, id: session.id }, { expireIn: lasts })
-    .set(portalAuditKey(slug, audit.id), audit, { expireIn: AUDIT_RETENTION_MS })
-    .commit();
+  }).commit();
   // Lost a race (the other tab won, or the client went): read again and say so.
-  return result.ok ? { slug, session } : await openLink(kv, keyHash, makeSession, now);
+  return result.ok ? { slug, client: client.value, session } : await openLink(kv, keyHash, makeSession, now);
 }
 
 /** The live session a token hashes to, with its client; null for an ended, expired or unknown one. */
@@ -214,19 +215,17 @@ export async function endPortal(
   let sessions = 0;
   let links = 0;
   for await (const e of kv.list<PortalSession>({ prefix: portalSessionsPrefix(slug) })) {
-    const ok = await kv.atomic().check(e).delete(e.key).delete(portalSessionByHashKey(e.value.token_hash))
-      .commit();
-    if (ok.ok && Date.parse(e.value.expires_at) > Date.parse(now)) sessions++;
+    if ((await dropSession(kv, e)) && Date.parse(e.value.expires_at) > Date.parse(now)) sessions++;
   }
   for await (const e of kv.list<PortalLink>({ prefix: portalLinksPrefix(slug) })) {
     if (e.value.used_at !== null) continue;
     // Marked used by no session: a later open is told it was used, and a racing open loses.
     const ok = await kv.atomic().check(e).set(e.key, { ...e.value, used_at: now }, {
-      expireIn: untilMs(e.value.expires_at) + 86_400_000,
+      expireIn: linkKeepMs(e.value),
     }).commit();
     if (ok.ok && Date.parse(e.value.expires_at) > Date.parse(now)) links++;
   }
-  const audit = auditEntry({
+  await audited(kv.atomic(), slug, {
     at: now,
     action: "portal_sessions.ended",
     link_id: null,
@@ -234,19 +233,21 @@ export async function endPortal(
     capabilities: null,
     detail: `${sessions} session(s) ended, ${links} unopened link(s) voided`,
     source,
-  });
-  await kv.set(portalAuditKey(slug, audit.id), audit, { expireIn: AUDIT_RETENTION_MS });
+  }).commit();
   return { sessions, links };
 }
 
 /** Ends one session (the business signing out); false when it was gone already. */
 export async function endSession(kv: Deno.Kv, slug: string, id: string): Promise<boolean> {
   const entry = await kv.get<PortalSession>(portalSessionKey(slug, id));
-  if (!entry.value) return false;
-  const ok = await kv.atomic().check(entry).delete(entry.key).delete(
-    portalSessionByHashKey(entry.value.token_hash),
-  ).commit();
-  return ok.ok;
+  return entry.value !== null && await dropSession(kv, entry as Deno.KvEntry<PortalSession>);
+}
+
+/** Deletes a session and its index entry together; false when it changed meanwhile. */
+async function dropSession(kv: Deno.Kv, entry: Deno.KvEntry<PortalSession>): Promise<boolean> {
+  const deleted = await kv.atomic().check(entry).delete(entry.key)
+    .delete(portalSessionByHashKey(entry.value.token_hash)).commit();
+  return deleted.ok;
 }
 
 /** The client's portal audit, newest first. */

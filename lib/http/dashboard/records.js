@@ -272,9 +272,9 @@ function summary(value) {
 
 /** @param {string} slug @param {string} id */
 export async function renderJob(slug, id) {
-  const [timeline, client] = await Promise.all([
+  const [timeline, connection] = await Promise.all([
     call("jobTimeline", { params: { slug, id } }),
-    call("showClient", { params: { slug } }),
+    call("apiConnection", { params: { slug } }),
   ]);
   /** @type {{ job: Job, client_time_zone: string | null, booker_time_zone: string | null, timeline: { kind: string, source: string, at: string, uid: string, submission_id: string, changes: Record<string, [unknown, unknown]> }[] }} */
   const t = timeline;
@@ -299,7 +299,7 @@ export async function renderJob(slug, id) {
       ["Cancellation reason", j.cancellation_reason],
       ["Payment", j.payment_status],
     ]),
-    jobActions(slug, j, t.client_time_zone, client.write_back === true && client.has_api_key),
+    jobActions(slug, j, t.client_time_zone, connection.write_back),
     h("h2", { id: "timeline" }, "Timeline"),
     h(
       "ol",
