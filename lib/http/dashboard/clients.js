@@ -469,7 +469,7 @@ async function portalSection(client) {
             body: { capabilities, expires_in: Number(length.value) },
           });
           return shownOnce({
-            id: "portal-result",
+            id: "portal-link",
             valueId: "portal-url",
             label: "Portal link",
             value: made.url ?? location.origin + made.path,
@@ -534,7 +534,8 @@ async function tokensSection(client) {
       type: "checkbox",
       id: `scope-${scope}`,
       value: scope,
-      checked: scope !== "endpoints:write",
+      // Reading is the usual need; a scope that changes anything is ticked on purpose.
+      checked: scope.endsWith(":read"),
     })),
   }));
   const rows = items.map((t) => [

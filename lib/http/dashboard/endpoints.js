@@ -308,7 +308,7 @@ export async function clientEndpoints(client) {
     h(
       "p",
       {},
-      "Every change of this client's Jobs is pushed to these endpoints, signed (Standard Webhooks), in order, retried for days.",
+      "Every change of the Jobs is pushed to these endpoints, signed (Standard Webhooks), in order, retried for days.",
     ),
     items.length === 0
       ? h(

@@ -347,7 +347,7 @@ async function tokensScreen(s) {
             body: { name: name.value, scopes },
           });
           return shownOnce({
-            id: "token-result",
+            id: "new-token-shown",
             valueId: "new-token",
             label: "Token",
             value: made.token,

@@ -265,7 +265,10 @@ function changeText(field, value, tz) {
  */
 function summary(value) {
   const v = /** @type {Record<string, unknown>} */ (value);
-  for (const key of ["email", "name", "id", "uid"]) if (typeof v[key] === "string") return String(v[key]);
+  // A pending write-back shows what it asks (cancel, reschedule, …) before the booking it is for.
+  for (const key of ["email", "name", "action", "id", "uid"]) {
+    if (typeof v[key] === "string") return String(v[key]);
+  }
   if (v.trimmed) return typeof v.items === "number" ? `${v.items} items` : "(long)";
   return JSON.stringify(value);
 }
