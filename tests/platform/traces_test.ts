@@ -7,7 +7,15 @@
  */
 import assert from "node:assert/strict";
 import { signBody } from "../../lib/calcom/signature.ts";
-import { ADMIN_TOKEN, bookingCreated, FIXTURE_SECRET, startMain, waitFor, withTempDir } from "../_helpers.ts";
+import {
+  ADMIN_TOKEN,
+  bookingCreated,
+  countingReceiver,
+  FIXTURE_SECRET,
+  startMain,
+  waitFor,
+  withTempDir,
+} from "../_helpers.ts";
 import { apiBooking, FAKE_API_KEY, startFakeCalcom } from "../_fake_calcom.ts";
 
 interface OtlpSpan {
@@ -44,12 +52,7 @@ Deno.test("one trace from the webhook to the delivery, spans named by route, and
   const otlp = collector();
   const fake = startFakeCalcom();
   fake.put(apiBooking("missed-1"));
-  let delivered = 0;
-  const receiver = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    await req.body?.cancel();
-    delivered++;
-    return new Response(null, { status: 204 });
-  });
+  const receiver = countingReceiver();
   try {
     await withTempDir(async (dir) => {
       const service = await startMain({
@@ -80,7 +83,7 @@ Deno.test("one trace from the webhook to the delivery, spans named by route, and
           scopes: ["changes:read"],
         });
         const endpoint = await call("POST", "/admin/clients/acme/endpoints", {
-          url: `http://127.0.0.1:${receiver.addr.port}/hook`,
+          url: receiver.url,
         });
         assert.equal(endpoint.status, 201);
         const body = bookingCreated("trace-1", "pat@example.com");
@@ -92,7 +95,7 @@ Deno.test("one trace from the webhook to the delivery, spans named by route, and
         });
         assert.equal(res.status, 202);
         await res.body?.cancel();
-        await waitFor("the delivery", () => delivered > 0 || undefined);
+        await waitFor("the delivery", () => receiver.received() > 0 || undefined);
         // The feed, read to its end, then long-polled there (a second with nothing new).
         const auth = { headers: { authorization: `Bearer ${token.body.token}` } };
         const page = await (await fetch(`${service.url}/api/v1/clients/acme/changes`, auth)).json();
@@ -174,7 +177,7 @@ Deno.test("one trace from the webhook to the delivery, spans named by route, and
       }
     });
   } finally {
-    await receiver.shutdown();
+    await receiver.close();
     await otlp.close();
     await fake.close();
   }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { deadLetterKey, jobKey, pendingBatchKey, submissionKey } from "../../lib/store/keys.ts";
 import { interpretBytes } from "../../lib/calcom/normalize.ts";
-import { createSubmission, type Submission } from "../../lib/domain/submission.ts";
+import { createSubmission, emptyFields, type Submission } from "../../lib/domain/submission.ts";
 import { type DeadLetter, type ProcessBatchMessage, refId } from "../../lib/store/batches.ts";
 import { clientGuard } from "../../lib/store/clients.ts";
 import { IngestBatcher } from "../../lib/store/group_commit.ts";
@@ -134,18 +134,8 @@ Deno.test("a batch whose processing keeps failing ends in a dead-letter record a
       batch_id: "b1",
       attempts: 0,
       job_ids: [],
-      event_type: "BOOKING_CREATED",
+      ...emptyFields("BOOKING_CREATED"),
       booking_uid: "uid-broken",
-      title: null,
-      start_time: null,
-      end_time: null,
-      attendee_name: null,
-      attendee_email: null,
-      attendee_time_zone: null,
-      organizer_email: null,
-      rescheduled_from_uid: null,
-      cancellation_reason: null,
-      created_at: null,
     };
     const message: ProcessBatchMessage = { type: "process_batch", batch_id: "b1" };
     await server.kv.atomic()
