@@ -4,7 +4,8 @@
  * first answer again, another body is refused, and a retry after a crash never acts twice: a
  * request that may have reached Cal.com is checked against Cal.com's booking before it is sent
  * again. An action Cal.com accepts is recorded on the Job as `pending_action` (a change); Cal.com's
- * echo (or the next reconciliation's snapshot) settles it (`domain/job.ts`'s `settles`). A refusal
+ * echo (or the snapshot of a reconciliation pass, brought forward to run within minutes) settles it
+ * (`domain/job.ts`'s `settles`). A refusal
  * answers Cal.com's reason and leaves the Job as it was. Writes share the key's 120 requests a
  * minute with reconciliation: at most half of them per minute go to writes, so they never starve it.
  */
@@ -22,6 +23,7 @@ import {
   releaseWriteBack,
   type WriteBackRecord,
 } from "../store/write_back.ts";
+import { reconcileNoLaterThan } from "../store/reconcile.ts";
 import { nowIso } from "../time.ts";
 import { ApiError, ApiKeyRejectedError, CalcomApi, parseBooking } from "./calcom_client.ts";
 
@@ -29,6 +31,9 @@ export interface WriteBackOptions {
   backoffMs: number;
   timeoutMs: number;
 }
+
+/** How soon after an accepted action a reconciliation pass runs at the latest (for a lost echo). */
+export const SETTLE_BY_PASS_MS = 3 * 60_000;
 
 /** Writes per key per minute: half of Cal.com's 120, the rest is reconciliation's. */
 export const WRITES_PER_MINUTE = 60;
@@ -103,6 +108,8 @@ export class WriteBack {
         action: pending,
         now: pending.requested_at,
       });
+      // If Cal.com's echo never comes, a pass within minutes reads the booking and settles it.
+      await reconcileNoLaterThan(this.kv, client.slug, Date.now() + SETTLE_BY_PASS_MS);
       this.log.info("write-back accepted", { slug: client.slug, job_id: job.id, action, uid });
       return success;
     };

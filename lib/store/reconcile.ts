@@ -141,6 +141,12 @@ export async function scheduleReconcile(kv: Deno.Kv, slug: string, dueAtMs: numb
   });
 }
 
+/** Brings the client's next pass forward to `dueAtMs` at the latest (a sooner one stays as it is). */
+export async function reconcileNoLaterThan(kv: Deno.Kv, slug: string, dueAtMs: number): Promise<void> {
+  const due = (await getReconcileState(kv, slug)).due_at ?? null;
+  if (due === null || due > dueAtMs) await scheduleReconcile(kv, slug, dueAtMs);
+}
+
 export interface DueEntry {
   slug: string;
   due_at: number;

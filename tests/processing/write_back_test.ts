@@ -21,7 +21,8 @@ import { openKv } from "../../lib/store/kv.ts";
 import { putClient } from "../../lib/store/clients.ts";
 import { signBody } from "../../lib/calcom/signature.ts";
 import type { JobAnswer } from "../../lib/api/schemas.ts";
-import { WRITES_PER_MINUTE } from "../../lib/processing/write_back.ts";
+import { SETTLE_BY_PASS_MS, WRITES_PER_MINUTE } from "../../lib/processing/write_back.ts";
+import { getReconcileState } from "../../lib/store/reconcile.ts";
 
 const FUTURE = new Date(Date.now() + 7 * 86_400_000);
 FUTURE.setUTCMinutes(0, 0, 0);
@@ -211,13 +212,20 @@ Deno.test("no-show, confirm and decline each reach Cal.com and settle from its e
   });
 });
 
-Deno.test("no echo: the action stays pending until reconciliation reads Cal.com's booking and settles it", async () => {
+Deno.test("no echo: the action stays pending until a pass, due within minutes, reads Cal.com's booking and settles it", async () => {
   await withCalcom(async (server, fake) => {
     const j = await setUp(server, fake, "wb-silent");
     fake.echo = null;
+    // A pass now puts the next one a whole interval away.
+    assert.equal((await server.admin("POST", "/admin/clients/acme/reconcile")).status, 200);
+    const later = (await getReconcileState(server.kv, "acme")).due_at ?? null;
+    assert.ok(later !== null && later > Date.now() + SETTLE_BY_PASS_MS, `the pass is due at ${later}`);
     const res = await act(server, j.id, "cancel", {}, "k-silent");
     assert.equal(res.status, 200);
     assert.equal((await job(server, j.id)).pending_action?.action, "cancel");
+    // The client's next pass was brought forward to within minutes of the action.
+    const due = (await getReconcileState(server.kv, "acme")).due_at ?? null;
+    assert.ok(due !== null && due <= Date.now() + SETTLE_BY_PASS_MS, `the pass is due at ${due}`);
     assert.equal((await server.admin("POST", "/admin/clients/acme/reconcile")).status, 200);
     const now = await job(server, j.id);
     assert.equal(now.status, "cancelled");

@@ -300,7 +300,8 @@ export async function clientEndpoints(client) {
               }, "Resend"),
             ]
         ),
-        `Attempts (newest first)`,
+        "Attempts (newest first)",
+        "No attempts yet: the next change of a Job is delivered here (or send a test event).",
       ),
     );
   }));
