@@ -386,11 +386,19 @@ export class Outbound {
    */
   async #fellBehind(endpoint: Endpoint): Promise<void> {
     const now = nowIso();
-    await updateEndpoint(this.kv, endpoint.client, endpoint.id, (e) => behindRetention(e, now), {
-      attempts: [this.#logAttempt(BEHIND_RETENTION_REASON)],
-      retentionMs: this.options.attemptRetentionMs,
-    });
-    this.log.warn("endpoint behind retention", { slug: endpoint.client, endpoint_id: endpoint.id });
+    // Only the position this read came from fell behind: a recover (or a pause) committed since
+    // then is the operator's newer word and stands.
+    const stopped = await updateEndpoint(
+      this.kv,
+      endpoint.client,
+      endpoint.id,
+      (e) =>
+        e.state === "active" && samePosition(e.position, endpoint.position) ? behindRetention(e, now) : null,
+      { attempts: [this.#logAttempt(BEHIND_RETENTION_REASON)], retentionMs: this.options.attemptRetentionMs },
+    );
+    if (stopped) {
+      this.log.warn("endpoint behind retention", { slug: endpoint.client, endpoint_id: endpoint.id });
+    }
   }
 
   /** The log could not be read (KV failing): recorded and logged; the next tick tries again. */

@@ -11,6 +11,8 @@ import { Webhook as SvixWebhook } from "svix";
 import { destinationProblem } from "../../lib/processing/outbound.ts";
 import { Retention } from "../../lib/processing/retention.ts";
 import { memoryLogger } from "../../lib/log.ts";
+import { atLogEnd, logHeads } from "../../lib/store/changes.ts";
+import { getEndpoint } from "../../lib/store/endpoints.ts";
 import {
   addClient,
   bookingCreated,
@@ -382,8 +384,12 @@ Deno.test("an endpoint left behind past retention is a state: behind_retention, 
       const endpoint = await addEndpoint(server, hook.url);
       const onlyCancels = await addEndpoint(server, hook.url, { event_types: ["job.cancelled"] });
       await book(server, "r-1");
-      await waitFor("the first delivered", () => hook.received.length >= 1 || undefined);
       const path = `/admin/clients/acme/endpoints/${endpoint.id}`;
+      // Recorded, not only received: a delivery still being recorded would count as missed.
+      await waitFor(
+        "the first delivery recorded",
+        async () => (await server.admin<EndpointAnswer>("GET", path)).body.last_success_at ?? undefined,
+      );
       assert.equal((await server.admin("PATCH", path, { state: "disabled" })).status, 200);
       await book(server, "r-2");
       const disabled = await server.admin<EndpointAnswer>("GET", path);
@@ -393,6 +399,14 @@ Deno.test("an endpoint left behind past retention is a state: behind_retention, 
         `/admin/clients/acme/endpoints/${onlyCancels.id}`,
       );
       assert.equal(other.body.backlog, 0, "the backlog counts only the types it subscribes to");
+      // It passes over r-2 on its own wake; only then is it caught up and retention cannot leave it behind.
+      await waitFor("the cancels-only endpoint past r-2", async () => {
+        const [e, heads] = await Promise.all([
+          getEndpoint(server.kv, "acme", onlyCancels.id),
+          logHeads(server.kv),
+        ]);
+        return atLogEnd(e?.position ?? null, heads.get("acme")) || undefined;
+      });
 
       // Two days later, retention has dropped what the disabled endpoint never got.
       const retention = new Retention(server.kv, 0, memoryLogger(), 1);
