@@ -10,21 +10,14 @@
  * its own loop, so a slow or dead one never holds up another, nor ingest.
  */
 import { failSpan, inSpan, traceOf } from "../trace.ts";
-import { lookup } from "node:dns/promises";
-import { isIP } from "node:net";
 import type { ChangeEntry } from "../domain/changes.ts";
 import { newId } from "../domain/ids.ts";
 import {
   BEHIND_RETENTION_REASON,
   behindRetention,
-  DELIVERY_TIMEOUT_MS,
-  deliveryBody,
   DISABLE_AFTER,
   DISABLE_AFTER_MS,
-  forbiddenAddress,
   nextAttemptAt,
-  recordedHeaders,
-  signatures,
   subscribes,
 } from "../domain/outbound.ts";
 import type { Logger } from "../log.ts";
@@ -50,7 +43,8 @@ import {
   takeLease,
   updateEndpoint,
 } from "../store/endpoints.ts";
-import { isoUtc, nowIso, retryAfterMs } from "../time.ts";
+import { isoUtc, nowIso } from "../time.ts";
+import { type Outcome, postEntry } from "./outbound_post.ts";
 
 export interface OutboundOptions {
   /** Retry intervals (OUTBOUND_RETRY_SCHEDULE_MS), the last one repeated. */
@@ -76,20 +70,6 @@ interface Delivered {
   /** Where the endpoint goes on from once it is recorded. */
   position: LogPosition;
   outcome: Outcome;
-}
-
-/** What one attempt came to. */
-interface Outcome {
-  ok: boolean;
-  status: number | null;
-  error: string | null;
-  retryAfterMs: number | null;
-  responseBody: string | null;
-  durationMs: number;
-  /** 410 Gone: the receiver asks to be disabled. */
-  gone: boolean;
-  /** What was sent (never the signature); null when nothing was. */
-  requestHeaders: Record<string, string> | null;
 }
 
 export class Outbound {
@@ -492,135 +472,21 @@ export class Outbound {
       "calcom_intake.event_id": entry.id,
       "calcom_intake.event_type": entry.type,
     }, async (span) => {
-      const outcome = await this.#post(endpoint, entry, test);
+      const outcome = await postEntry(endpoint, entry, {
+        client: this.#http(),
+        allowPrivate: this.options.allowPrivate,
+        test,
+      });
       span.setAttribute("calcom_intake.duration_ms", Math.round(outcome.durationMs));
       if (outcome.status !== null) span.setAttribute("http.response.status_code", outcome.status);
       if (!outcome.ok) failSpan(span, outcome.error ?? "failed");
       return outcome;
     }, { parent: traceOf(entry.id) });
   }
-
-  async #post(endpoint: Endpoint, entry: ChangeEntry, test = false): Promise<Outcome> {
-    const started = performance.now();
-    const failed = (error: string, extra: Partial<Outcome> = {}): Outcome => ({
-      ok: false,
-      status: null,
-      error,
-      retryAfterMs: null,
-      responseBody: null,
-      durationMs: performance.now() - started,
-      gone: false,
-      requestHeaders: null,
-      ...extra,
-    });
-    const refusal = await destinationProblem(endpoint.url, this.options.allowPrivate);
-    if (refusal) return failed(refusal);
-    const body = deliveryBody(entry, test);
-    const timestamp = Math.floor(Date.now() / 1000);
-    const sent = recordedHeaders(entry.id, timestamp);
-    const now = Date.now();
-    const live = endpoint.secrets.filter((s) => !s.expires_at || Date.parse(s.expires_at) > now).map((s) =>
-      s.secret
-    );
-    const timeout = new AbortController();
-    const timer = setTimeout(
-      () => timeout.abort(new DOMException("timed out", "TimeoutError")),
-      DELIVERY_TIMEOUT_MS,
-    );
-    try {
-      const res = await fetch(endpoint.url, {
-        client: this.#http(),
-        method: "POST",
-        redirect: "manual",
-        signal: timeout.signal,
-        headers: { ...sent, "webhook-signature": signatures(live, entry.id, timestamp, body) },
-        body,
-      });
-      const text = await readSome(res, 1024);
-      const outcome = {
-        status: res.status,
-        requestHeaders: sent,
-        responseBody: text,
-        durationMs: performance.now() - started,
-        retryAfterMs: retryAfterMs(res.headers.get("retry-after"), Date.now()),
-        gone: res.status === 410,
-      };
-      if (res.status >= 200 && res.status < 300) return { ok: true, error: null, ...outcome };
-      const error = res.status >= 300 && res.status < 400
-        ? "a redirect (not followed)"
-        : `HTTP ${res.status}`;
-      return { ok: false, error, ...outcome };
-    } catch (error) {
-      const message = error instanceof DOMException && error.name === "TimeoutError"
-        ? `no answer within ${DELIVERY_TIMEOUT_MS / 1000} s`
-        : error instanceof Error
-        ? error.message
-        : String(error);
-      return failed(message, { requestHeaders: sent });
-    } finally {
-      clearTimeout(timer);
-    }
-  }
 }
 
 const samePosition = (a: LogPosition, b: LogPosition) =>
   a.versionstamp === b.versionstamp && a.index === b.index;
-
-/** The first `max` bytes of an answer's body, as text (the rest is not read). */
-async function readSome(res: Response, max: number): Promise<string | null> {
-  if (!res.body) return null;
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    while (size < max) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.length;
-    }
-  } finally {
-    await reader.cancel().catch(() => {});
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    bytes.set(c, offset);
-    offset += c.length;
-  }
-  return new TextDecoder().decode(bytes.subarray(0, max)) || null;
-}
-
-/**
- * Why a delivery may not go to `url`, or null: only https, and never to loopback, private,
- * link-local or metadata addresses, checked on every address the name resolves to now (at send
- * time; redirects are not followed), unless OUTBOUND_ALLOW_PRIVATE.
- */
-export async function destinationProblem(url: string, allowPrivate: boolean): Promise<string | null> {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return "not a URL";
-  }
-  if (allowPrivate) return parsed.protocol === "https:" || parsed.protocol === "http:" ? null : "not http(s)";
-  if (parsed.protocol !== "https:") return "refused: only https:// URLs (OUTBOUND_ALLOW_PRIVATE allows http)";
-  const host = parsed.hostname.replace(/^\[|\]$/g, "");
-  let addresses: string[];
-  if (isIP(host)) addresses = [host];
-  else {
-    try {
-      addresses = (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
-    } catch (error) {
-      return `cannot resolve ${host} (${error instanceof Error ? error.message : error})`;
-    }
-  }
-  for (const address of addresses) {
-    const why = forbiddenAddress(address);
-    if (why) return `refused: ${host} is ${why === "not an IP address" ? "not reachable" : why} (${address})`;
-  }
-  return null;
-}
 
 function isLogPage(value: unknown): value is LogPage {
   return typeof value === "object" && value !== null && "items" in value && "positions" in value;

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { Webhook as StandardWebhook } from "standardwebhooks";
 import { Webhook as SvixWebhook } from "svix";
-import { destinationProblem } from "../../lib/processing/outbound.ts";
+import { destinationProblem } from "../../lib/processing/outbound_post.ts";
 import { Retention } from "../../lib/processing/retention.ts";
 import { memoryLogger } from "../../lib/log.ts";
 import { atLogEnd, logHeads } from "../../lib/store/changes.ts";
