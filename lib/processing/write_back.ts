@@ -23,7 +23,7 @@ import {
   releaseWriteBack,
   type WriteBackRecord,
 } from "../store/write_back.ts";
-import { reconcileNoLaterThan } from "../store/reconcile.ts";
+import { scheduleReconcile } from "../store/reconcile.ts";
 import { nowIso } from "../time.ts";
 import { ApiError, ApiKeyRejectedError, CalcomApi, parseBooking } from "./calcom_client.ts";
 
@@ -109,7 +109,7 @@ export class WriteBack {
         now: pending.requested_at,
       });
       // If Cal.com's echo never comes, a pass within minutes reads the booking and settles it.
-      await reconcileNoLaterThan(this.kv, client.slug, Date.now() + SETTLE_BY_PASS_MS);
+      await scheduleReconcile(this.kv, client.slug, Date.now() + SETTLE_BY_PASS_MS, { onlySooner: true });
       this.log.info("write-back accepted", { slug: client.slug, job_id: job.id, action, uid });
       return success;
     };

@@ -121,9 +121,14 @@ export async function updateReconcileState(
 
 /**
  * Schedules the client's next pass at `dueAtMs` (its one `reconcile_due` entry moves there); null
- * unschedules it (no API key any more).
+ * unschedules it (no API key any more). With `onlySooner`, a pass already due by then stays as it is.
  */
-export async function scheduleReconcile(kv: Deno.Kv, slug: string, dueAtMs: number | null): Promise<void> {
+export async function scheduleReconcile(
+  kv: Deno.Kv,
+  slug: string,
+  dueAtMs: number | null,
+  { onlySooner = false }: { onlySooner?: boolean } = {},
+): Promise<void> {
   await withOccRetry("schedule reconcile", async () => {
     const [client, entry] = await kv.getMany<[unknown, ReconcileState]>([
       clientKey(slug),
@@ -131,20 +136,14 @@ export async function scheduleReconcile(kv: Deno.Kv, slug: string, dueAtMs: numb
     ]);
     const state = reconcileStateOf(entry.value);
     // A client deleted meanwhile gets nothing written back.
-    if (client.versionstamp === null || (state.due_at ?? null) === dueAtMs) {
-      return { op: null, result: undefined };
-    }
+    const due = state.due_at ?? null;
+    const kept = due === dueAtMs || (onlySooner && due !== null && dueAtMs !== null && due <= dueAtMs);
+    if (client.versionstamp === null || kept) return { op: null, result: undefined };
     const op = kv.atomic().check(client, entry).set(clientReconcileKey(slug), { ...state, due_at: dueAtMs });
     if (state.due_at != null) op.delete(reconcileDueKey(state.due_at, slug));
     if (dueAtMs !== null) op.set(reconcileDueKey(dueAtMs, slug), null);
     return { op, result: undefined };
   });
-}
-
-/** Brings the client's next pass forward to `dueAtMs` at the latest (a sooner one stays as it is). */
-export async function reconcileNoLaterThan(kv: Deno.Kv, slug: string, dueAtMs: number): Promise<void> {
-  const due = (await getReconcileState(kv, slug)).due_at ?? null;
-  if (due === null || due > dueAtMs) await scheduleReconcile(kv, slug, dueAtMs);
 }
 
 export interface DueEntry {
